@@ -1,0 +1,54 @@
+/**
+ * Benchmark helpers: time whole commands several times, report the median, and compare with a
+ * baseline measured in the same run. Benchmarks are not tests: they print, they never assert.
+ */
+import { spawnSync } from 'node:child_process';
+import { performance } from 'node:perf_hooks';
+
+export interface Sample {
+  readonly seconds: number;
+  /** Peak resident memory in KiB (from GNU time), when measured. */
+  readonly maxRssKiB?: number;
+}
+
+export interface BenchRow {
+  readonly name: string;
+  readonly median: number;
+  readonly runs: number;
+  readonly baseline?: string;
+  readonly baselineMedian?: number;
+  readonly goal?: string;
+  readonly extra?: string;
+}
+
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** Run a shell command line once (benchmarks compare against shell pipelines), measuring time and peak RSS. */
+export function timeShell(cmd: string, opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Sample {
+  const t0 = performance.now();
+  const r = spawnSync('/usr/bin/time', ['-f', '%M', 'sh', '-c', cmd], { cwd: opts.cwd, env: opts.env ?? process.env, encoding: 'utf8', maxBuffer: 1 << 26 });
+  const seconds = (performance.now() - t0) / 1000;
+  if (r.status !== 0) throw new Error(`benchmark command failed (${r.status}): ${cmd}\n${r.stderr.slice(-2000)}`);
+  const rss = Number(r.stderr.trim().split('\n').pop());
+  return { seconds, maxRssKiB: Number.isFinite(rss) ? rss : undefined };
+}
+
+/** Time `cmd` `runs` times, running `before` (untimed) ahead of each run. */
+export function medianOf(runs: number, cmd: string, before?: () => void, opts?: { cwd?: string; env?: NodeJS.ProcessEnv }): { median: number; maxRssKiB?: number } {
+  const samples: Sample[] = [];
+  for (let i = 0; i < runs; i++) {
+    before?.();
+    samples.push(timeShell(cmd, opts));
+  }
+  const rss = samples.map((s) => s.maxRssKiB ?? 0);
+  return { median: median(samples.map((s) => s.seconds)), maxRssKiB: Math.max(...rss) || undefined };
+}
+
+export function formatRow(r: BenchRow): string {
+  const ratio = r.baselineMedian ? ` | ${(r.median / r.baselineMedian).toFixed(3)}x of ${r.baseline} (${r.baselineMedian.toFixed(3)} s)` : '';
+  return `${r.name}: median ${r.median.toFixed(3)} s over ${r.runs} runs${ratio}${r.goal ? ` | goal ${r.goal}` : ''}${r.extra ? ` | ${r.extra}` : ''}`;
+}

@@ -1,0 +1,126 @@
+/**
+ * Outputs appear under their final name only when complete (DESIGN principle 7), and osb only
+ * deletes what it created: every directory osb owns carries a marker file.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, rename, rm, stat, writeFile, access, constants } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+import { onCleanup } from './cleanup.js';
+import { OsbError } from './errors.js';
+
+/** Name of the marker file in every directory osb creates and may delete. */
+export const OWNER_MARKER = '.osb-owned';
+const TMP_TAG = '.osb-tmp-';
+
+/** The temporary sibling of `finalPath` used while it is written. */
+export function tmpPathFor(finalPath: string, tag = TMP_TAG): string {
+  return join(dirname(finalPath), `.${basename(finalPath)}${tag}${process.pid}`);
+}
+
+/**
+ * Write `finalPath` through a temporary sibling: `body` fills the temporary path, which is renamed
+ * into place only if `body` succeeds. On failure or interruption the temporary file is removed.
+ * Leftovers of a SIGKILLed run (same name, other pid) are removed first.
+ */
+export async function writeAtomic<T>(finalPath: string, body: (tmpPath: string) => Promise<T>): Promise<T> {
+  await removeStaleTemps(finalPath);
+  const tmp = tmpPathFor(finalPath);
+  const release = onCleanup(() => rm(tmp, { recursive: true, force: true }));
+  try {
+    const result = await body(tmp);
+    await rename(tmp, finalPath);
+    return result;
+  } catch (err) {
+    await rm(tmp, { recursive: true, force: true });
+    throw err;
+  } finally {
+    release();
+  }
+}
+
+/**
+ * Replace directory `finalDir` by the complete directory `stagedDir` (a sibling). The previous
+ * directory is moved aside first and deleted after, so a crash leaves the old one or the new one.
+ */
+export async function replaceDir(stagedDir: string, finalDir: string): Promise<void> {
+  if (existsSync(finalDir)) {
+    await assertOwnedOrEmpty(finalDir);
+    const old = join(dirname(finalDir), `.${basename(finalDir)}.osb-old-${process.pid}`);
+    await rename(finalDir, old);
+    await rename(stagedDir, finalDir);
+    await rm(old, { recursive: true, force: true });
+  } else {
+    await rename(stagedDir, finalDir);
+  }
+}
+
+/** Remove `.NAME.osb-tmp-PID` / `.NAME.osb-old-PID` siblings left by killed runs. */
+export async function removeStaleTemps(finalPath: string): Promise<void> {
+  const dir = dirname(finalPath);
+  const prefix = `.${basename(finalPath)}.osb-`;
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    if (n.startsWith(prefix) && /\.osb-(tmp|old|stage)-\d+$/.test(n)) {
+      await rm(join(dir, n), { recursive: true, force: true });
+    }
+  }
+}
+
+/** Refuse paths osb must never own: `/`, the home directory, and the filesystem roots above them. */
+export function assertNotPrecious(path: string, what: string): void {
+  const p = resolve(path);
+  const home = resolve(process.env.HOME ?? homedir());
+  if (p === '/' || p === home || home.startsWith(p + '/')) {
+    throw new OsbError(`refusing to use ${p} as ${what}: osb would replace its contents`, `point ${what} at a new directory, e.g. ./workdir/rootfs`);
+  }
+}
+
+/** A directory osb may replace: missing, empty, or carrying osb's marker. */
+export async function assertOwnedOrEmpty(dir: string): Promise<void> {
+  assertNotPrecious(dir, 'an output directory');
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return;
+  }
+  if (names.length > 0 && !names.includes(OWNER_MARKER)) {
+    throw new OsbError(
+      `refusing to replace ${dir}: it is not empty and osb did not create it (no ${OWNER_MARKER} marker)`,
+      'choose an empty or new directory, or move its contents away yourself',
+    );
+  }
+}
+
+/** Create `dir` (and parents) and mark it as osb's. */
+export async function makeOwnedDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, OWNER_MARKER), 'created by osb; osb may delete this directory\n');
+}
+
+/** Check that `dir` exists (or can be created) and is a writable directory; message names the problem. */
+export async function ensureWritableDir(dir: string, what: string): Promise<void> {
+  let st;
+  try {
+    st = await stat(dir);
+  } catch {
+    try {
+      await mkdir(dir, { recursive: true });
+      return;
+    } catch (e) {
+      throw new OsbError(`cannot create ${what} ${dir}: ${(e as NodeJS.ErrnoException).code}`, `choose a ${what} you can write to`);
+    }
+  }
+  if (!st.isDirectory()) throw new OsbError(`${what} ${dir} is not a directory`, `remove it or choose another ${what}`);
+  try {
+    await access(dir, constants.W_OK);
+  } catch {
+    throw new OsbError(`${what} ${dir} is not writable`, `fix its permissions or choose another ${what}`);
+  }
+}

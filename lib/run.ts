@@ -1,0 +1,163 @@
+/**
+ * The one subprocess layer (DESIGN principle 5): argv arrays only, stdin ignored unless a stream
+ * is asked for, an environment allow-list plus LANG and SOURCE_DATE_EPOCH, every line of output
+ * to the target's log, and failures turned into CommandError with the exact command.
+ */
+import { execa, type ResultPromise } from 'execa';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { PassThrough, type Writable } from 'node:stream';
+import { CommandError, OsbError, shellQuote } from './errors.js';
+import type { Reporter } from './log.js';
+import { missingToolMessage } from './tools.js';
+
+/** Variables passed through from the caller's environment; everything else is dropped. */
+const ENV_ALLOW = ['PATH', 'HOME', 'TMPDIR', 'TERM', 'USER', 'LOGNAME', 'http_proxy', 'https_proxy', 'no_proxy', 'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY'];
+const TAIL_LINES = 20;
+
+export interface RunOptions {
+  readonly cwd?: string;
+  /** Extra environment variables (added to the allow-listed ones). */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Bytes for stdin; without it stdin is ignored. */
+  readonly input?: string | Buffer;
+  /** Write stdout to this file instead of capturing it. */
+  readonly stdoutFile?: string;
+  /** Do not echo stdout lines to the log (large or binary output). */
+  readonly quiet?: boolean;
+  /** Return the result instead of throwing when the exit code is not 0. */
+  readonly allowFail?: boolean;
+  /** Run even in --dry-run: for commands that only read (e.g. `--version`, listing a package database). */
+  readonly readOnly?: boolean;
+  /** Hint for the CommandError if it fails. */
+  readonly hint?: string;
+}
+
+export interface RunResult {
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly exitCode: number;
+}
+
+export interface Runner {
+  (argv: readonly string[], opts?: RunOptions): Promise<RunResult>;
+  /** Start a process whose stdin the caller writes (a pipeline stage). */
+  start(argv: readonly string[], opts?: RunOptions): { stdin: Writable; done: Promise<RunResult> };
+  /** The path of the log file this runner writes, if any. */
+  readonly logPath: string | undefined;
+}
+
+export interface RunnerOptions {
+  readonly reporter: Reporter;
+  /** Append subprocess output here (created if missing). */
+  readonly logPath?: string;
+  readonly dryRun?: boolean;
+  /** Echo `+ cmd` for every command. */
+  readonly debug?: boolean;
+  readonly sourceDateEpoch: number;
+  readonly signal?: AbortSignal;
+}
+
+export function baseEnv(sourceDateEpoch: number, extra?: Readonly<Record<string, string>>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const k of ENV_ALLOW) if (process.env[k] !== undefined) env[k] = process.env[k]!;
+  env.LANG = 'C.UTF-8';
+  env.LC_ALL = 'C.UTF-8';
+  env.SOURCE_DATE_EPOCH = String(sourceDateEpoch);
+  return { ...env, ...extra };
+}
+
+export function createRunner(o: RunnerOptions): Runner {
+  let log: WriteStream | undefined;
+  const logLine = (line: string) => {
+    if (!o.logPath) return;
+    if (!log) {
+      mkdirSync(dirname(o.logPath), { recursive: true });
+      log = createWriteStream(o.logPath, { flags: 'a' });
+    }
+    log.write(line + '\n');
+  };
+
+  const launch = (argv: readonly string[], opts: RunOptions, stdinPipe: boolean) => {
+    const cmd = shellQuote(argv);
+    logLine(`+ ${cmd}`);
+    if (o.debug) o.reporter.info(`+ ${cmd}`);
+    const tail: string[] = [];
+    const onLine = (line: string, isErr: boolean) => {
+      tail.push(line);
+      if (tail.length > TAIL_LINES) tail.shift();
+      if (!isErr && opts.quiet) return;
+      logLine(line);
+      o.reporter.output(line);
+    };
+    const child: ResultPromise = execa(argv[0]!, argv.slice(1), {
+      cwd: opts.cwd,
+      env: baseEnv(o.sourceDateEpoch, opts.env),
+      extendEnv: false,
+      stdin: opts.input !== undefined ? 'pipe' : stdinPipe ? 'pipe' : 'ignore',
+      input: opts.input,
+      stdout: opts.stdoutFile ? { file: opts.stdoutFile } : 'pipe',
+      stderr: 'pipe',
+      reject: false,
+      stripFinalNewline: false,
+      cancelSignal: o.signal,
+      forceKillAfterDelay: 3000,
+      maxBuffer: 256 * 1024 * 1024,
+      encoding: 'utf8',
+    } as never) as unknown as ResultPromise;
+    const lines = (stream: NodeJS.ReadableStream | null, isErr: boolean) => {
+      if (!stream) return;
+      let buf = '';
+      stream.on('data', (d: Buffer) => {
+        buf += d.toString();
+        let i;
+        while ((i = buf.indexOf('\n')) >= 0) {
+          onLine(buf.slice(0, i), isErr);
+          buf = buf.slice(i + 1);
+        }
+      });
+      stream.on('end', () => {
+        if (buf) onLine(buf, isErr);
+      });
+    };
+    lines(child.stdout as NodeJS.ReadableStream | null, false);
+    lines(child.stderr as NodeJS.ReadableStream | null, true);
+    const done = (async (): Promise<RunResult> => {
+      const r = (await child) as unknown as {
+        stdout?: string; stderr?: string; exitCode?: number; signal?: string; code?: string; failed: boolean; isCanceled?: boolean;
+      };
+      if (r.code === 'ENOENT' || (r.exitCode === 127 && /not found/.test(r.stderr ?? ''))) {
+        const m = missingToolMessage(argv[0]!);
+        throw new OsbError(m.message, m.hint);
+      }
+      const res = { stdout: r.stdout ?? '', stderr: r.stderr ?? '', exitCode: r.exitCode ?? -1 };
+      if (r.failed && !(opts.allowFail && r.exitCode !== undefined)) {
+        throw new CommandError({ argv, code: r.exitCode, signal: r.signal, tail: [...tail], logPath: o.logPath, hint: opts.hint });
+      }
+      return res;
+    })();
+    return { child, done };
+  };
+
+  const dry = (argv: readonly string[]): RunResult => {
+    o.reporter.info(`would run: ${shellQuote(argv)}`);
+    return { stdout: '', stderr: '', exitCode: 0 };
+  };
+
+  const run = (async (argv: readonly string[], opts: RunOptions = {}) => {
+    if (o.dryRun && !opts.readOnly) return dry(argv);
+    return launch(argv, opts, false).done;
+  }) as Runner;
+  run.start = (argv, opts = {}) => {
+    if (o.dryRun && !opts.readOnly) {
+      const sink = new PassThrough();
+      sink.resume();
+      return { stdin: sink, done: Promise.resolve(dry(argv)) };
+    }
+    const { child, done } = launch(argv, opts, true);
+    return { stdin: child.stdin as Writable, done };
+  };
+  Object.defineProperty(run, 'logPath', { value: o.logPath });
+  return run;
+}
