@@ -81,7 +81,15 @@ export function assertNotPrecious(path: string, what: string): void {
   }
 }
 
-/** A directory osb may replace: missing, empty, or carrying osb's marker. */
+/**
+ * The marker beside a directory whose contents are shipped (a rootfs), so the marker itself
+ * never ends up inside an image: `parent/.NAME.osb-owned`.
+ */
+export function siblingMarkerFor(dir: string): string {
+  return join(dirname(resolve(dir)), `.${basename(resolve(dir))}${OWNER_MARKER}`);
+}
+
+/** A directory osb may replace: missing, empty, or carrying osb's marker (inside or beside it). */
 export async function assertOwnedOrEmpty(dir: string): Promise<void> {
   assertNotPrecious(dir, 'an output directory');
   let names: string[];
@@ -90,7 +98,7 @@ export async function assertOwnedOrEmpty(dir: string): Promise<void> {
   } catch {
     return;
   }
-  if (names.length > 0 && !names.includes(OWNER_MARKER)) {
+  if (names.length > 0 && !names.includes(OWNER_MARKER) && !existsSync(siblingMarkerFor(dir))) {
     throw new OsbError(
       `refusing to replace ${dir}: it is not empty and osb did not create it (no ${OWNER_MARKER} marker)`,
       'choose an empty or new directory, or move its contents away yourself',

@@ -1,0 +1,36 @@
+/** The distro registry. */
+import { OsbError } from '../lib/errors.js';
+import { debian } from './debian.js';
+import type { Arch, Distro } from './types.js';
+import { ubuntu } from './ubuntu.js';
+
+export const DISTROS: readonly Distro[] = [debian, ubuntu];
+
+export function getDistro(name: string): Distro {
+  const d = DISTROS.find((x) => x.name === name);
+  if (!d) throw new OsbError(`unknown distro '${name}'`, `supported distros: ${DISTROS.map((x) => x.name).join(', ')}`);
+  return d;
+}
+
+/** The host's architecture in osb's names. */
+export function hostArch(): Arch {
+  const map: Record<string, Arch> = { x64: 'x86_64', arm64: 'aarch64', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' };
+  return map[process.arch] ?? ('x86_64' as Arch);
+}
+
+export function resolveRelease(d: Distro, release: string | undefined): string {
+  const r = release ?? d.defaultRelease;
+  if (!d.releases.includes(r)) {
+    throw new OsbError(`unknown ${d.name} release '${r}'`, `${d.name} releases osb knows: ${d.releases.join(', ')}`);
+  }
+  return r;
+}
+
+export function resolveArch(d: Distro, arch: string | undefined): { arch: Arch; distroArch: string } {
+  const a = (arch ?? hostArch()) as Arch;
+  const distroArch = d.arches[a];
+  if (!distroArch) throw new OsbError(`${d.name} has no architecture '${a}'`, `choose one of: ${Object.keys(d.arches).join(', ')}`);
+  return { arch: a, distroArch };
+}
+
+export type { Arch, Distro } from './types.js';

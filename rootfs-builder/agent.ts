@@ -1,0 +1,88 @@
+/**
+ * Installing the agent: as /sbin/init (AGENT_INIT=yes), or as /usr/bin/NAME started by an enabled
+ * systemd unit, as Kata's rootfs.sh does with kata-agent.service.
+ */
+import { constants, existsSync } from 'node:fs';
+import { access, chmod, copyFile, mkdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { OsbError } from '../lib/errors.js';
+
+/** The agent file to install: the user's, or the built-in one. Both are checked before any work. */
+export function agentSource(agentBin: string | undefined): string {
+  return agentBin ?? builtinAgentPath();
+}
+
+/** osb's built-in smoke-test agent (POSIX sh; see agent/osb-agent.sh). */
+export function builtinAgentPath(): string {
+  // From the TypeScript sources (tests) the script is beside this file; from dist/ it is two up.
+  const here = dirname(fileURLToPath(import.meta.url));
+  const beside = join(here, 'agent', 'osb-agent.sh');
+  return existsSync(beside) ? beside : join(here, '..', '..', 'rootfs-builder', 'agent', 'osb-agent.sh');
+}
+
+export async function checkAgentBin(path: string): Promise<void> {
+  let st;
+  try {
+    st = await stat(path);
+  } catch {
+    throw new OsbError(`agent binary ${path} does not exist`, 'pass --agent-bin (AGENT_SOURCE_BIN) the path of a built agent, or leave it unset for the built-in smoke agent');
+  }
+  if (!st.isFile()) throw new OsbError(`agent binary ${path} is not a file`, 'pass --agent-bin the agent executable itself');
+  try {
+    await access(path, constants.X_OK);
+    if ((st.mode & 0o111) === 0) throw new Error('no x bit');
+  } catch {
+    throw new OsbError(`agent binary ${path} is not executable`, `chmod +x ${path}`);
+  }
+}
+
+export interface InstallAgentOptions {
+  readonly rootfs: string;
+  readonly source: string;
+  readonly agentInit: boolean;
+  /** /usr/bin/NAME and NAME.service. */
+  readonly name: string;
+}
+
+/** The systemd unit that starts the agent; output goes to the console too so boots can see it. */
+export function agentUnit(name: string): string {
+  return `[Unit]
+Description=${name} (installed by osb)
+Wants=network-online.target
+After=systemd-journald.service
+
+[Service]
+Type=exec
+ExecStart=/usr/bin/${name}
+StandardOutput=journal+console
+StandardError=journal+console
+Restart=no
+
+[Install]
+WantedBy=multi-user.target
+`;
+}
+
+export async function installAgent(o: InstallAgentOptions): Promise<void> {
+  const bin = join(o.rootfs, 'usr/bin', o.name);
+  await mkdir(dirname(bin), { recursive: true });
+  await copyFile(o.source, bin);
+  await chmod(bin, 0o755);
+  if (o.agentInit) {
+    // /sbin/init is the agent itself (a regular file, as Kata moves it there), so tools that do
+    // not follow symlinks across filesystems (debugfs, initrd readers) see it as it is.
+    const init = join(o.rootfs, 'sbin/init');
+    await rm(init, { force: true });
+    await mkdir(dirname(init), { recursive: true });
+    await copyFile(o.source, init);
+    await chmod(init, 0o755);
+    return;
+  }
+  const unitDir = join(o.rootfs, 'etc/systemd/system');
+  await mkdir(join(unitDir, 'multi-user.target.wants'), { recursive: true });
+  await writeFile(join(unitDir, `${o.name}.service`), agentUnit(o.name));
+  const link = join(unitDir, 'multi-user.target.wants', `${o.name}.service`);
+  await rm(link, { force: true });
+  await symlink(`/etc/systemd/system/${o.name}.service`, link);
+}

@@ -1,0 +1,114 @@
+/**
+ * buildRootfs: the generic steps around a distro's bootstrap. Everything happens in a staging
+ * directory beside the target; only a complete rootfs is moved into place, so a failed or
+ * interrupted build leaves the previous rootfs (or none).
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import type { BuildContext } from '../lib/context.js';
+import { assertNotPrecious, assertOwnedOrEmpty, removeStaleTemps, replaceDir, siblingMarkerFor, writeAtomic, OWNER_MARKER } from '../lib/atomic.js';
+import { onCleanup } from '../lib/cleanup.js';
+import { sha256File } from '../lib/hash.js';
+import { OsbError } from '../lib/errors.js';
+import { getDistro, resolveArch, resolveRelease } from '../distros/index.js';
+import { agentSource, builtinAgentPath, checkAgentBin, installAgent } from './agent.js';
+import { bootstrapApt, chooseMode, listAptPackages } from './engines/apt.js';
+import { checkHook, runHooks } from './hooks.js';
+import { writeOsbuilderYaml, type RootfsManifest } from './manifest.js';
+
+export interface RootfsOptions {
+  /** @default 'debian' */
+  readonly distro: string;
+  /** @default the distro's default release */
+  readonly release?: string;
+  /** @default the host's architecture */
+  readonly arch?: string;
+  /** @default the distro's official archive */
+  readonly mirror?: string;
+  readonly extraPackages: readonly string[];
+  /** The agent is /sbin/init; else systemd starts it from NAME.service. */
+  readonly agentInit: boolean;
+  /** @default the built-in smoke-test agent */
+  readonly agentBin?: string;
+  /** @default 'kata-agent' with agentBin, else 'osb-agent' */
+  readonly agentName?: string;
+  readonly hooks: readonly string[];
+  /** Final location of the rootfs. */
+  readonly rootfsDir: string;
+  /** Package cache shared between builds. */
+  readonly cacheDir: string;
+  /** Where the manifest goes (WORKDIR/rootfs.manifest.json). */
+  readonly manifestPath: string;
+  /** Input hash recorded in the manifest. */
+  readonly inputsHash: string;
+}
+
+/** Checks that need no build: run before anything starts, so bad input fails in a second. */
+export async function validateRootfsOptions(o: RootfsOptions): Promise<void> {
+  const d = getDistro(o.distro);
+  resolveRelease(d, o.release);
+  resolveArch(d, o.arch);
+  assertNotPrecious(o.rootfsDir, 'ROOTFS_DIR');
+  await assertOwnedOrEmpty(o.rootfsDir);
+  if (o.agentBin) await checkAgentBin(o.agentBin);
+  for (const h of o.hooks) await checkHook(h);
+  if (!o.agentName || /^[A-Za-z0-9][A-Za-z0-9_.@-]*$/.test(o.agentName)) return;
+  throw new OsbError(`agent name '${o.agentName}' is not a valid file and unit name`, 'use letters, digits, dot, dash or underscore');
+}
+
+export async function buildRootfs(ctx: BuildContext, o: RootfsOptions): Promise<RootfsManifest> {
+  await validateRootfsOptions(o);
+  const distro = getDistro(o.distro);
+  const release = resolveRelease(distro, o.release);
+  const { arch, distroArch } = resolveArch(distro, o.arch);
+  const mirror = o.mirror ?? distro.defaultMirror(arch);
+  const agentName = o.agentName ?? (o.agentBin ? 'kata-agent' : 'osb-agent');
+  const source = agentSource(o.agentBin);
+  if (!ctx.dryRun) chooseMode(); // fail up front when neither root nor user namespaces work
+  const packages = [...distro.basePackages, ...(o.agentInit ? [] : distro.systemdPackages), ...o.extraPackages];
+
+  const finalDir = resolve(o.rootfsDir);
+  const stage = join(dirname(finalDir), `.${basename(finalDir)}.osb-stage-${process.pid}`);
+  if (!ctx.dryRun) {
+    await removeStaleTemps(finalDir);
+    await mkdir(dirname(finalDir), { recursive: true });
+  }
+  const release_ = onCleanup(() => rm(stage, { recursive: true, force: true }));
+  try {
+    await bootstrapApt(ctx, { distro, release, distroArch, mirror, packages, target: stage, cacheDir: o.cacheDir });
+    ctx.log.info(o.agentInit ? `installing agent ${agentName} as /sbin/init` : `installing agent ${agentName} with ${agentName}.service`);
+    if (!ctx.dryRun) await installAgent({ rootfs: stage, source, agentInit: o.agentInit, name: agentName });
+    await runHooks(ctx, o.hooks, stage, {});
+    const manifest: RootfsManifest = {
+      tool: 'osb',
+      distro: distro.name,
+      release,
+      arch,
+      mirror,
+      agentInit: o.agentInit,
+      agent: { name: agentName, source: o.agentBin ?? 'builtin', sha256: ctx.dryRun ? '' : await sha256File(source), builtin: !o.agentBin },
+      extraPackages: [...o.extraPackages],
+      hooks: o.hooks.map((h) => resolve(h)),
+      packages: ctx.dryRun ? [] : await listAptPackages(ctx, stage),
+      inputsHash: o.inputsHash,
+      sourceDateEpoch: ctx.sourceDateEpoch,
+    };
+    if (ctx.dryRun) {
+      ctx.log.info(`would move the staged rootfs to ${finalDir} and write ${o.manifestPath}`);
+      return manifest;
+    }
+    const missing = o.extraPackages.filter((p) => !manifest.packages.some((q) => q.name === p.split('=')[0]));
+    if (missing.length) throw new OsbError(`extra packages missing after install: ${missing.join(', ')}`);
+    await writeOsbuilderYaml(stage, manifest);
+    await writeFile(siblingMarkerFor(finalDir), `created by osb; osb may replace ${basename(finalDir)}\n`);
+    await replaceDir(stage, finalDir);
+    await writeAtomic(o.manifestPath, (tmp) => writeFile(tmp, JSON.stringify(manifest, null, 2) + '\n'));
+    return manifest;
+  } finally {
+    release_();
+    if (existsSync(stage)) await rm(stage, { recursive: true, force: true });
+  }
+}
+
+export { OWNER_MARKER, builtinAgentPath };

@@ -1,0 +1,37 @@
+/**
+ * What was built: WORKDIR/rootfs.manifest.json for people and tools, and Kata's
+ * /var/lib/osbuilder/osbuilder.yaml inside the rootfs for compatibility.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+
+export interface RootfsManifest {
+  readonly tool: 'osb';
+  readonly distro: string;
+  readonly release: string;
+  readonly arch: string;
+  readonly mirror: string;
+  readonly agentInit: boolean;
+  readonly agent: { readonly name: string; readonly source: string; readonly sha256: string; readonly builtin: boolean };
+  readonly extraPackages: readonly string[];
+  readonly hooks: readonly string[];
+  readonly packages: readonly { name: string; version: string; arch: string }[];
+  readonly inputsHash: string;
+  readonly sourceDateEpoch: number;
+}
+
+/** Kata's osbuilder.yaml fields, so tools that read it keep working. */
+export async function writeOsbuilderYaml(rootfs: string, m: RootfsManifest): Promise<void> {
+  const dir = join(rootfs, 'var/lib/osbuilder');
+  await mkdir(dir, { recursive: true });
+  const doc = {
+    'schema-version': '0.0.2',
+    'osbuilder-version': 'osb',
+    description: `osb rootfs for ${m.distro} ${m.release}`,
+    'build-date': new Date(m.sourceDateEpoch * 1000).toISOString(),
+    distro: { name: m.distro, version: m.release, packages: { default: m.packages.map((p) => p.name), extra: [...m.extraPackages] } },
+    agent: { 'agent-is-init-daemon': m.agentInit ? 'yes' : 'no', name: m.agent.name, sha256: m.agent.sha256 },
+  };
+  await writeFile(join(dir, 'osbuilder.yaml'), stringify(doc));
+}

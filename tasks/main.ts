@@ -1,0 +1,100 @@
+#!/usr/bin/env node
+/**
+ * The entry point: parse, dispatch, and the only place errors are printed. Exit 2 for usage
+ * errors, 1 for failures, 130 on Ctrl-C. Heavy modules load only for the commands that need them.
+ */
+import { parseCommandLine, type ParsedCommand } from './cli.js';
+import { CommandError, InternalError, OsbError, UsageError } from '../lib/errors.js';
+
+function printError(err: unknown, debug: boolean): number {
+  const w = (s: string) => process.stderr.write(`${s}\n`);
+  if (err instanceof OsbError) {
+    w(`osb: ${err.message}`);
+    const inner = (err as { cause?: unknown }).cause;
+    const cmd = err instanceof CommandError ? err : inner instanceof CommandError ? inner : undefined;
+    if (cmd && cmd.tail.length) {
+      w(`osb: last ${cmd.tail.length} lines of output:`);
+      for (const l of cmd.tail) w(`  | ${l}`);
+    }
+    if (cmd?.logPath) w(`osb: full log: ${cmd.logPath}`);
+    const hint = err.hint ?? (inner instanceof OsbError ? inner.hint : undefined);
+    if (hint && !(cmd?.logPath && hint.includes(cmd.logPath))) w(`osb: hint: ${hint}`);
+    if (debug && err.stack) w(err.stack);
+    if (debug && inner instanceof Error && inner.stack) w(inner.stack);
+    return err.exitCode;
+  }
+  const e = err instanceof Error ? err : new InternalError(String(err));
+  w(`osb: internal error: ${e.message}`);
+  w('osb: hint: this is a bug in osb; please report it with the output of --debug');
+  w(e.stack ?? '');
+  return 1;
+}
+
+async function dispatch(cmd: ParsedCommand, signal: AbortSignal): Promise<number> {
+  const s = cmd.settings;
+  switch (cmd.command) {
+    case '':
+      throw new UsageError('no command given', 'run `osb --help` for the commands, `osb help` for every option');
+    case 'help': {
+      const { renderHelp } = await import('./help.js');
+      process.stdout.write(renderHelp());
+      return 0;
+    }
+    case 'check-deps':
+      return (await import('./check-deps.js')).checkDepsCommand(cmd);
+    case 'explain':
+      return (await import('./commands.js')).explainCommand(cmd);
+    case 'clean':
+      return (await import('./commands.js')).cleanCommand(cmd);
+    case 'list-distros':
+      return (await import('./commands.js')).listDistrosCommand();
+    case 'install-kernel':
+      return (await import('../kernel-builder/install.js')).installKernelCommand(cmd);
+    default: {
+      const { buildTargets } = await import('./commands.js');
+      await buildTargets(cmd, signal);
+      return 0;
+    }
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const debug = argv.includes('--debug') || /^(1|yes|true)$/i.test(process.env.OSB_DEBUG ?? process.env.DEBUG ?? '');
+  const ac = new AbortController();
+  let interrupted: string | undefined;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (interrupted) return;
+    interrupted = sig;
+    ac.abort(sig);
+    void (async () => {
+      const { runCleanups } = await import('../lib/cleanup.js');
+      await runCleanups();
+      process.stderr.write(`osb: interrupted by ${sig}; nothing incomplete was left under an output's final name\n`);
+      process.exit(sig === 'SIGINT' ? 130 : 143);
+    })();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    if (argv.includes('--help') || argv.includes('-h')) {
+      const { buildParser } = await import('./cli.js');
+      buildParser([]).showHelp((text) => process.stdout.write(text + '\n'));
+      return 0;
+    }
+    return await dispatch(parseCommandLine(argv), ac.signal);
+  } catch (err) {
+    if (interrupted) return new Promise(() => {}); // the signal handler exits
+    const { runCleanups } = await import('../lib/cleanup.js');
+    await runCleanups();
+    return printError(err, debug);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err) => {
+    process.exitCode = printError(err, true);
+  },
+);

@@ -1,0 +1,17 @@
+/** Where each output lives, from the settings. One place, so targets and commands agree. */
+import { join, resolve } from 'node:path';
+import type { Settings } from './settings.js';
+
+export const rootfsDir = (s: Settings): string => resolve(String(s.rootfsDir ?? join(s.workdir, 'rootfs')));
+export const manifestPath = (s: Settings): string => join(s.workdir, 'rootfs.manifest.json');
+export const cacheDir = (s: Settings): string => resolve(String(s.cacheDir ?? join(s.workdir, 'cache')));
+export const imagePath = (s: Settings): string => join(s.workdir, String(s.imageName));
+export const initrdPath = (s: Settings): string => join(s.workdir, String(s.initrdName));
+/** Stable names of the built kernel (links to the versioned files, as Clear Containers made). */
+export const kernelPaths = (s: Settings) => ({
+  vmlinuz: join(s.workdir, 'vmlinuz.container'),
+  vmlinux: join(s.workdir, 'vmlinux.container'),
+  config: join(s.workdir, 'kernel.config'),
+  buildDir: join(s.workdir, 'kernel-build'),
+});
+export const bootLog = (s: Settings): string => join(s.workdir, 'logs', 'boot.log');

@@ -1,0 +1,154 @@
+/**
+ * The one settings table (DESIGN principle 3). The yargs options, `osb help`, the README's
+ * options table and each target's input hash all come from here.
+ *
+ * Precedence: command-line flag, then the OSB_* variable, then Kata's variable, then the default.
+ */
+import { cpus } from 'node:os';
+
+export type SettingType = 'string' | 'boolean' | 'number' | 'array';
+export type SettingGroup = 'global' | 'rootfs' | 'image' | 'initrd' | 'kernel' | 'boot';
+
+export interface EnvName {
+  readonly name: string;
+  /** A Kata-style negative switch (SKIP_DAX_HEADER=yes means dax=false). */
+  readonly invert?: boolean;
+}
+
+export interface Setting {
+  /** The key in parsed settings (camelCase). The flag is its kebab-case. */
+  readonly key: string;
+  readonly alias?: string;
+  readonly type: SettingType;
+  readonly choices?: readonly string[];
+  /** Default value; `undefined` means unset (computed later or optional). */
+  readonly default?: string | number | boolean | readonly string[];
+  /** How the default reads in help when it is computed. */
+  readonly defaultText?: string;
+  readonly env: readonly EnvName[];
+  readonly describe: string;
+  readonly group: SettingGroup;
+  /** The flag as users write it, when not `--<kebab key>` (e.g. `--no-deps`). */
+  readonly flag?: string;
+  /** Reject values below this (numbers). */
+  readonly min?: number;
+}
+
+const env = (...names: string[]): EnvName[] => names.map((name) => ({ name }));
+
+export const SETTINGS: readonly Setting[] = [
+  // global
+  { key: 'workdir', type: 'string', default: './workdir', env: env('OSB_WORKDIR', 'WORKDIR'), group: 'global', describe: 'Directory for outputs, logs, caches and build state' },
+  { key: 'force', alias: 'B', type: 'boolean', default: false, env: env('OSB_FORCE'), group: 'global', describe: 'Rebuild the named targets even when up to date (like make -B)' },
+  { key: 'deps', flag: '--no-deps', type: 'boolean', default: true, defaultText: 'off (dependencies are built first)', env: [], group: 'global', describe: 'Build only the named target; fail if an input it needs is missing' },
+  { key: 'dryRun', alias: 'n', type: 'boolean', default: false, env: env('OSB_DRY_RUN'), group: 'global', describe: 'Print the plan and every command; change nothing on disk' },
+  { key: 'jobs', alias: 'j', type: 'number', min: 1, defaultText: 'number of CPUs', env: env('OSB_JOBS'), group: 'global', describe: 'Targets run in parallel, and make -j for the kernel' },
+  { key: 'verbose', alias: 'v', type: 'boolean', default: false, env: env('OSB_VERBOSE'), group: 'global', describe: 'Stream subprocess output to the terminal' },
+  { key: 'debug', type: 'boolean', default: false, env: env('OSB_DEBUG', 'DEBUG'), group: 'global', describe: 'Echo every command (+ cmd) and show stack traces' },
+  { key: 'logFormat', type: 'string', choices: ['text', 'ndjson'], default: 'text', env: env('OSB_LOG_FORMAT'), group: 'global', describe: 'text for people; ndjson: one JSON event per line (start/finish/skip/fail)' },
+  { key: 'sourceDateEpoch', type: 'number', min: 1, default: 1, env: env('SOURCE_DATE_EPOCH'), group: 'global', describe: 'Timestamp (seconds) for every mtime and date written; fixed so builds are reproducible' },
+  // rootfs
+  { key: 'distro', type: 'string', default: 'debian', env: env('OSB_DISTRO', 'DISTRO'), group: 'rootfs', describe: 'Distribution of the rootfs (osb rootfs --list-distros)' },
+  { key: 'osVersion', type: 'string', defaultText: "the distro's default release", env: env('OSB_OS_VERSION', 'OS_VERSION'), group: 'rootfs', describe: 'Release of the distro (bookworm, noble, v3.22, ...)' },
+  { key: 'arch', type: 'string', defaultText: 'the host architecture', env: env('OSB_ARCH', 'ARCH'), group: 'rootfs', describe: 'Target architecture (x86_64, aarch64, ...)' },
+  { key: 'mirror', type: 'string', defaultText: "the distro's official archive", env: env('OSB_MIRROR', 'MIRROR', 'REPO_URL'), group: 'rootfs', describe: 'Package archive URL' },
+  { key: 'extraPkgs', type: 'array', default: [], env: env('OSB_EXTRA_PKGS', 'EXTRA_PKGS'), group: 'rootfs', describe: 'Extra packages to install (space or comma separated)' },
+  { key: 'agentInit', type: 'boolean', default: false, env: env('OSB_AGENT_INIT', 'AGENT_INIT'), group: 'rootfs', describe: 'Install the agent as /sbin/init (no systemd); needed for initrds' },
+  { key: 'agentBin', type: 'string', defaultText: "osb's built-in smoke-test agent", env: env('OSB_AGENT_BIN', 'AGENT_SOURCE_BIN'), group: 'rootfs', describe: 'Agent binary to install (e.g. kata-agent)' },
+  { key: 'agentName', type: 'string', defaultText: 'kata-agent with --agent-bin, else osb-agent', env: env('OSB_AGENT_NAME'), group: 'rootfs', describe: 'Installed as /usr/bin/NAME and NAME.service' },
+  { key: 'hook', type: 'array', default: [], env: env('OSB_HOOKS'), group: 'rootfs', describe: 'Script run against the staged rootfs (ROOTFS_DIR set); repeatable; .mjs runs with zx' },
+  { key: 'rootfsDir', type: 'string', defaultText: 'WORKDIR/rootfs', env: env('OSB_ROOTFS_DIR', 'ROOTFS_DIR'), group: 'rootfs', describe: 'Where the rootfs is built (osb refuses / and foreign non-empty directories)' },
+  { key: 'cacheDir', type: 'string', defaultText: 'WORKDIR/cache', env: env('OSB_CACHE_DIR'), group: 'rootfs', describe: 'Package and download cache, reused across rebuilds' },
+  { key: 'keysDir', type: 'string', env: env('OSB_KEYS_DIR'), group: 'rootfs', describe: 'Extra trusted repository signing keys (Alpine)' },
+  // image
+  { key: 'fsType', type: 'string', choices: ['ext4', 'xfs', 'erofs'], default: 'ext4', env: env('OSB_FS_TYPE', 'FS_TYPE'), group: 'image', describe: 'Filesystem of the root partition' },
+  { key: 'blockSize', type: 'number', choices: ['1024', '2048', '4096'], default: 4096, env: env('OSB_BLOCK_SIZE', 'BLOCK_SIZE'), group: 'image', describe: 'Filesystem block size in bytes' },
+  { key: 'rootFreeSpace', type: 'number', min: 0, default: 0, env: env('OSB_ROOT_FREE_SPACE', 'ROOT_FREE_SPACE'), group: 'image', describe: 'Free space to leave in the root filesystem, MiB' },
+  { key: 'imageSize', type: 'number', min: 1, defaultText: 'computed from the rootfs', env: env('OSB_IMAGE_SIZE', 'IMAGE_SIZE', 'IMG_SIZE'), group: 'image', describe: 'Image size in MiB; refused (with the size needed) when too small' },
+  { key: 'partitionTable', type: 'string', choices: ['mbr', 'gpt'], default: 'mbr', env: env('OSB_PARTITION_TABLE'), group: 'image', describe: 'Partition table type' },
+  { key: 'dax', type: 'boolean', default: true, env: [{ name: 'OSB_DAX' }, { name: 'SKIP_DAX_HEADER', invert: true }], group: 'image', describe: 'Write the NVDIMM/DAX header so the image also boots as a QEMU nvdimm (--no-dax or SKIP_DAX_HEADER=yes to skip)' },
+  { key: 'format', type: 'string', choices: ['raw', 'qcow2'], default: 'raw', env: env('OSB_IMAGE_FORMAT'), group: 'image', describe: 'Image file format' },
+  { key: 'imageName', type: 'string', default: 'osb.img', env: env('OSB_IMAGE_NAME'), group: 'image', describe: 'Image file name in the workdir' },
+  // initrd
+  { key: 'compression', type: 'string', choices: ['zstd', 'gzip', 'xz', 'lz4', 'none'], default: 'zstd', env: env('OSB_COMPRESSION'), group: 'initrd', describe: 'Initrd compression' },
+  { key: 'owner', type: 'string', env: env('OSB_OWNER'), group: 'initrd', describe: 'Force every initrd entry to UID:GID (e.g. 0:0)' },
+  { key: 'initrdName', type: 'string', default: 'osb-initrd.img', env: env('OSB_INITRD_NAME'), group: 'initrd', describe: 'Initrd file name in the workdir' },
+  { key: 'initrdExtra', type: 'array', default: [], env: env('OSB_INITRD_EXTRA'), group: 'initrd', describe: 'Directory overlaid on the initrd (e.g. kernel modules); repeatable' },
+  // kernel
+  { key: 'kernelSrc', type: 'string', env: env('OSB_KERNEL_SRC', 'KERNEL_SRC'), group: 'kernel', describe: 'Kernel source directory or tarball' },
+  { key: 'kernelVersion', type: 'string', defaultText: 'the linux-source-X.Y found under /usr/src', env: env('OSB_KERNEL_VERSION', 'KERNEL_VERSION'), group: 'kernel', describe: 'Kernel version X.Y[.Z] to download from kernel.org' },
+  { key: 'kernelConfigFragment', type: 'array', default: [], env: env('OSB_KERNEL_CONFIG_FRAGMENTS'), group: 'kernel', describe: 'Extra kernel config fragment file; repeatable' },
+  // boot
+  { key: 'initrd', type: 'boolean', default: false, env: [], group: 'boot', describe: 'osb boot: boot the initrd (default: the image)' },
+  { key: 'image', type: 'boolean', default: false, env: [], group: 'boot', describe: 'osb boot: boot the disk image' },
+  { key: 'kernel', type: 'string', defaultText: 'the kernel osb built', env: env('OSB_KERNEL'), group: 'boot', describe: 'osb boot: kernel image to boot' },
+  { key: 'bootTimeout', type: 'number', min: 1, default: 120, env: env('OSB_BOOT_TIMEOUT'), group: 'boot', describe: 'Seconds to wait for the ready line' },
+  { key: 'readyPattern', type: 'string', default: 'osb-agent: ready', env: env('OSB_READY_PATTERN'), group: 'boot', describe: "Regular expression marking the agent's ready line" },
+  { key: 'memory', type: 'number', min: 64, defaultText: 'sized from the initrd (at least 512)', env: env('OSB_MEMORY'), group: 'boot', describe: 'Guest memory in MiB' },
+  { key: 'interactive', type: 'boolean', default: false, env: [], group: 'boot', describe: 'Attach the serial console to the terminal' },
+];
+
+export type Settings = Record<string, unknown> & {
+  readonly workdir: string;
+  readonly force: boolean;
+  readonly deps: boolean;
+  readonly dryRun: boolean;
+  readonly jobs: number;
+  readonly verbose: boolean;
+  readonly debug: boolean;
+  readonly logFormat: 'text' | 'ndjson';
+  readonly sourceDateEpoch: number;
+};
+
+export const settingByKey = new Map(SETTINGS.map((s) => [s.key, s]));
+
+export function kebab(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+export function flagOf(s: Setting): string {
+  return s.flag ?? `--${kebab(s.key)}`;
+}
+
+/** Kata's booleans are yes/no; accept those, true/false, 1/0, on/off. */
+export function parseBool(value: string, where: string): boolean {
+  const v = value.trim().toLowerCase();
+  if (['yes', 'y', 'true', '1', 'on'].includes(v)) return true;
+  if (['no', 'n', 'false', '0', 'off', ''].includes(v)) return false;
+  throw new SettingValueError(`${where}=${value} is not a yes/no value`);
+}
+
+export class SettingValueError extends Error {}
+
+/** Split list values from env vars ("a b,c" → [a, b, c]). */
+export function splitList(value: string): string[] {
+  return value.split(/[\s,]+/).filter(Boolean);
+}
+
+/** The value a setting takes from the environment, if any (OSB_* before Kata's names). */
+export function fromEnv(s: Setting, environ: NodeJS.ProcessEnv): { value: unknown; name: string } | undefined {
+  for (const e of s.env) {
+    const raw = environ[e.name];
+    if (raw === undefined || (raw === '' && s.type !== 'boolean')) continue;
+    switch (s.type) {
+      case 'boolean': {
+        const b = parseBool(raw, e.name);
+        return { value: e.invert ? !b : b, name: e.name };
+      }
+      case 'number': {
+        const n = Number(raw);
+        if (!Number.isFinite(n)) throw new SettingValueError(`${e.name}=${raw} is not a number`);
+        return { value: n, name: e.name };
+      }
+      case 'array':
+        return { value: splitList(raw), name: e.name };
+      default:
+        return { value: raw, name: e.name };
+    }
+  }
+  return undefined;
+}
+
+export function defaultJobs(): number {
+  return Math.max(1, cpus().length);
+}

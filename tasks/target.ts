@@ -1,0 +1,24 @@
+/** The shape of a target (DESIGN principle 1): data the graph runner reads. */
+import type { BuildContext } from '../lib/context.js';
+import type { Settings } from './settings.js';
+
+export interface Target {
+  readonly name: string;
+  readonly describe: string;
+  /** Targets that must be built first, given the settings (boot picks image or initrd). */
+  readonly deps: (s: Settings) => readonly string[];
+  /** Setting keys whose values are inputs. */
+  readonly settings: readonly string[];
+  /** Input files or directories, hashed by content (an agent binary, hooks, fragments). */
+  readonly files?: (s: Settings) => readonly string[];
+  /** Extra input values computed at plan time (e.g. the compiler version). */
+  readonly extraInputs?: (s: Settings, ctx: BuildContext) => Promise<Record<string, string>>;
+  /** Paths the target produces; all must exist for it to be up to date. */
+  readonly outputs: (s: Settings) => readonly string[];
+  /** Never up to date (an action such as boot). */
+  readonly alwaysRun?: boolean;
+  /** Checks that need no build (e.g. settings valid for this target), run before anything starts. */
+  readonly validate?: (s: Settings) => Promise<void> | void;
+  /** Build the outputs. `inputsHash` is the hash of every input (a seed for reproducible ids). */
+  readonly run: (ctx: BuildContext, s: Settings, inputsHash: string) => Promise<void>;
+}

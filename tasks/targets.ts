@@ -1,0 +1,133 @@
+/**
+ * The target table (DESIGN principle 1). Each target names its dependencies, the settings and
+ * files it reads, and its outputs; `run` loads its builder only when it actually builds.
+ */
+import { OsbError } from '../lib/errors.js';
+import type { Settings } from './settings.js';
+import type { Target } from './target.js';
+import { cacheDir, imagePath, initrdPath, kernelPaths, manifestPath, rootfsDir } from './paths.js';
+
+const str = (v: unknown): string | undefined => (v === undefined || v === null ? undefined : String(v));
+const list = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : []);
+
+async function rootfsOptions(s: Settings, inputsHash = '') {
+  return {
+    distro: String(s.distro),
+    release: str(s.osVersion),
+    arch: str(s.arch),
+    mirror: str(s.mirror),
+    extraPackages: list(s.extraPkgs),
+    agentInit: Boolean(s.agentInit),
+    agentBin: str(s.agentBin),
+    agentName: str(s.agentName),
+    hooks: list(s.hook),
+    rootfsDir: rootfsDir(s),
+    cacheDir: cacheDir(s),
+    manifestPath: manifestPath(s),
+    inputsHash,
+  };
+}
+
+export const rootfs: Target = {
+  name: 'rootfs',
+  describe: 'root filesystem with the agent',
+  deps: () => [],
+  settings: ['distro', 'osVersion', 'arch', 'mirror', 'extraPkgs', 'agentInit', 'agentName', 'rootfsDir', 'sourceDateEpoch'],
+  files: (s) => [...list(s.hook), ...(s.agentBin ? [String(s.agentBin)] : [])],
+  extraInputs: async (s) => {
+    const { builtinAgentPath } = await import('../rootfs-builder/index.js');
+    const { hashPath } = await import('../lib/hash.js');
+    const inputs: Record<string, string> = {};
+    if (!s.agentBin) inputs['builtin agent'] = await hashPath(builtinAgentPath());
+    return inputs;
+  },
+  outputs: (s) => [rootfsDir(s), manifestPath(s)],
+  validate: async (s) => {
+    const { validateRootfsOptions } = await import('../rootfs-builder/index.js');
+    await validateRootfsOptions(await rootfsOptions(s));
+  },
+  run: async (ctx, s, inputsHash) => {
+    const { buildRootfs } = await import('../rootfs-builder/index.js');
+    await buildRootfs(ctx, await rootfsOptions(s, inputsHash));
+  },
+};
+
+export const image: Target = {
+  name: 'image',
+  describe: 'partitioned disk image',
+  deps: () => ['rootfs'],
+  settings: ['fsType', 'blockSize', 'rootFreeSpace', 'imageSize', 'partitionTable', 'dax', 'format', 'imageName', 'sourceDateEpoch'],
+  outputs: (s) => [imagePath(s)],
+  run: async (ctx, s, inputsHash) => {
+    const { buildImage } = await import('../image-builder/index.js');
+    const r = await buildImage(ctx, {
+      rootfsDir: rootfsDir(s),
+      output: imagePath(s),
+      fsType: s.fsType as 'ext4',
+      blockSize: Number(s.blockSize),
+      rootFreeSpaceMiB: Number(s.rootFreeSpace),
+      imageSizeMiB: s.imageSize === undefined ? undefined : Number(s.imageSize),
+      partitionTable: s.partitionTable as 'mbr',
+      dax: Boolean(s.dax),
+      format: s.format as 'raw',
+      // UUIDs and hash seeds derive from the inputs: same inputs, same bytes.
+      seed: inputsHash,
+    });
+    if (!ctx.dryRun) ctx.log.info(`wrote ${r.path} (${(r.sizeBytes / 1048576).toFixed(0)} MiB, ${r.fsType})`);
+  },
+};
+
+function parseOwner(v: unknown): { uid: number; gid: number } | undefined {
+  if (v === undefined) return undefined;
+  const m = /^(\d+):(\d+)$/.exec(String(v));
+  if (!m) throw new OsbError(`--owner must be UID:GID (e.g. 0:0); got '${v}'`);
+  return { uid: Number(m[1]), gid: Number(m[2]) };
+}
+
+export const initrd: Target = {
+  name: 'initrd',
+  describe: 'compressed cpio initrd',
+  deps: () => ['rootfs'],
+  settings: ['compression', 'owner', 'initrdName', 'agentInit', 'sourceDateEpoch'],
+  files: (s) => list(s.initrdExtra),
+  outputs: (s) => [initrdPath(s)],
+  validate: (s) => void parseOwner(s.owner),
+  run: async (ctx, s) => {
+    const { buildInitrd } = await import('../initrd-builder/index.js');
+    const r = await buildInitrd(ctx, {
+      rootfsDir: rootfsDir(s),
+      output: initrdPath(s),
+      compression: s.compression as 'zstd',
+      owner: parseOwner(s.owner),
+      agentInit: Boolean(s.agentInit),
+      extraDirs: list(s.initrdExtra),
+    });
+    if (!ctx.dryRun) ctx.log.info(`wrote ${r.path} (${(r.bytes / 1048576).toFixed(1)} MiB, ${r.entries} entries, ${r.compression})`);
+  },
+};
+
+export const kernel: Target = {
+  name: 'kernel',
+  describe: 'guest kernel',
+  deps: () => [],
+  settings: ['kernelSrc', 'kernelVersion', 'arch'],
+  files: (s) => list(s.kernelConfigFragment),
+  extraInputs: async (s, ctx) => (await import('../kernel-builder/index.js')).kernelExtraInputs(ctx, s),
+  outputs: (s) => [kernelPaths(s).vmlinuz, kernelPaths(s).vmlinux, kernelPaths(s).config],
+  run: async (ctx, s) => (await import('../kernel-builder/index.js')).runKernelTarget(ctx, s),
+};
+
+export const boot: Target = {
+  name: 'boot',
+  describe: 'boot under qemu to the ready line',
+  deps: (s) => [...(s.kernel ? [] : ['kernel']), s.initrd ? 'initrd' : 'image'],
+  settings: [],
+  alwaysRun: true,
+  outputs: () => [],
+  run: async (ctx, s) => (await import('./boot.js')).runBootTarget(ctx, s),
+};
+
+export const TARGETS: ReadonlyMap<string, Target> = new Map([rootfs, image, initrd, kernel, boot].map((t) => [t.name, t]));
+
+/** Convenience groups, as Kata's `make all`. */
+export const GROUPS: Readonly<Record<string, readonly string[]>> = { all: ['image', 'initrd'] };
