@@ -1,0 +1,120 @@
+/**
+ * The initrd target: a reproducible, streamed cpio newc archive of the rootfs, compressed.
+ *
+ * scan (metadata of every entry) -> sort and number -> stream headers and file data in chunks ->
+ * encoder -> temporary file -> read back -> rename into place.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, stat } from 'node:fs/promises';
+import { dirname, relative, resolve, isAbsolute } from 'node:path';
+import { writeAtomic } from '../lib/atomic.js';
+import type { BuildContext } from '../lib/context.js';
+import { InternalError, OsbError, UsageError } from '../lib/errors.js';
+import { COMPRESSIONS, DEFAULT_COMPRESSION, chooseEncoder, describeEncoder, parseCompression, type Compression, type Encoder } from './compress.js';
+import { ensureInit } from './init-entry.js';
+import { planEntries, type PlannedEntry } from './plan.js';
+import { scanTree, sortEntries, type ArchiveEntry } from './scan.js';
+import { cpioChunks, type StreamStats } from './stream.js';
+import { readBack } from './verify.js';
+import { writeCompressed } from './write.js';
+
+export { COMPRESSIONS, DEFAULT_COMPRESSION, parseCompression, type Compression };
+export { readBack, NewcReader } from './verify.js';
+
+export interface InitrdOptions {
+  /** The rootfs tree to archive. It is only read, never changed. */
+  readonly rootfsDir: string;
+  /** Final path of the initrd (e.g. `workdir/osb-initrd.img`); written atomically. */
+  readonly output: string;
+  /** How to compress the archive. @default DEFAULT_COMPRESSION ('zstd'); the CLI fills it in */
+  readonly compression: Compression;
+  /** Force every entry to this owner (`--owner 0:0`), e.g. for a rootfs built without root. @default the owners in the rootfs */
+  readonly owner?: { readonly uid: number; readonly gid: number };
+  /**
+   * When the rootfs has no /init, add the symlink /init -> /sbin/init to the archive (the agent,
+   * as Kata's AGENT_INIT=yes installs it). The rootfs itself is never touched.
+   */
+  readonly agentInit: boolean;
+  /** Trees laid over the rootfs (`--initrd-extra DIR`), later ones last; their entries win. @default [] */
+  readonly extraDirs?: readonly string[];
+  /** Compressor level (`-N`). @default the compressor's own (zstd 3, gzip 6, xz 6, lz4 1) */
+  readonly level?: number;
+  /** Read the written initrd back before renaming it into place. @default true */
+  readonly verify?: boolean;
+}
+
+export interface InitrdResult {
+  /** The initrd's final path. */
+  readonly path: string;
+  /** Entries in the archive (the trailer not counted); 0 in --dry-run when the rootfs is not built yet. */
+  readonly entries: number;
+  /** Size of the initrd file (compressed); 0 in --dry-run. */
+  readonly bytes: number;
+  readonly compression: Compression;
+}
+
+function checkOptions(opts: InitrdOptions): Encoder {
+  const encoder = chooseEncoder(parseCompression(opts.compression), opts.level);
+  if (opts.owner) {
+    for (const v of [opts.owner.uid, opts.owner.gid]) {
+      if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new UsageError(`invalid owner ${opts.owner.uid}:${opts.owner.gid}`, 'pass --owner UID:GID with numeric ids, e.g. --owner 0:0');
+    }
+  }
+  const out = resolve(opts.output);
+  for (const dir of [opts.rootfsDir, ...(opts.extraDirs ?? [])]) {
+    const rel = relative(resolve(dir), out);
+    if (!rel.startsWith('..') && !isAbsolute(rel)) {
+      throw new UsageError(`the initrd ${opts.output} would be inside ${dir}, which is archived`, 'write the initrd outside the rootfs, e.g. into the workdir');
+    }
+  }
+  return encoder;
+}
+
+/** Scan the rootfs and the extra trees, add /init if asked, and number the entries. */
+function planArchive(ctx: BuildContext, opts: InitrdOptions): PlannedEntry[] {
+  if (!existsSync(opts.rootfsDir)) {
+    throw new OsbError(`rootfs directory ${opts.rootfsDir} does not exist`, 'build it first (`osb rootfs`), or point --rootfs-dir at one');
+  }
+  const entries = new Map<string, ArchiveEntry>();
+  const scan = { sourceDateEpoch: ctx.sourceDateEpoch, warn: (m: string) => ctx.log.warn(m), signal: ctx.signal };
+  scanTree(opts.rootfsDir, entries, scan, 'the rootfs');
+  for (const extra of opts.extraDirs ?? []) scanTree(extra, entries, scan, `--initrd-extra ${extra}`);
+  ensureInit(entries, opts.agentInit, { mtime: ctx.sourceDateEpoch });
+  return planEntries(sortEntries(entries.values()), { owner: opts.owner });
+}
+
+/** Build the initrd at `opts.output`. Nothing appears under that name unless it is complete and read back. */
+export async function buildInitrd(ctx: BuildContext, opts: InitrdOptions): Promise<InitrdResult> {
+  const encoder = checkOptions(opts);
+  const compression = opts.compression;
+  const sources = [opts.rootfsDir, ...(opts.extraDirs ?? [])].join(' + ');
+  if (ctx.dryRun) {
+    // The rootfs may not be built yet in a dry run; when it is, the count (and /init) is real.
+    const planned = existsSync(opts.rootfsDir) ? planArchive(ctx, opts).length : 0;
+    ctx.log.info(`would write ${opts.output}: cpio newc archive of ${sources}${planned ? ` (${planned} entries)` : ''}, ${describeEncoder(encoder)}`);
+    if (encoder.kind === 'tool') {
+      const dry = ctx.run.start(encoder.argv, { stdoutFile: opts.output });
+      dry.stdin.end();
+      await dry.done;
+    }
+    return { path: opts.output, entries: planned, bytes: 0, compression };
+  }
+
+  const plan = planArchive(ctx, opts);
+  ctx.log.info(`archiving ${plan.length} entries of ${sources} (${describeEncoder(encoder)})`);
+  await mkdir(dirname(resolve(opts.output)), { recursive: true });
+  const stats: StreamStats = { entries: 0, bytes: 0 };
+  await writeAtomic(opts.output, async (tmp) => {
+    await writeCompressed(ctx, encoder, cpioChunks(plan, stats, ctx.signal), tmp);
+    if (stats.entries !== plan.length) throw new InternalError(`wrote ${stats.entries} of ${plan.length} initrd entries`);
+    if (opts.verify ?? true) {
+      const back = await readBack(ctx, tmp, compression);
+      if (back && back.entries !== stats.entries) {
+        throw new OsbError(`the initrd just written reads back ${back.entries} entries, ${stats.entries} were written`, 'check free space and the disk, then build again');
+      }
+    }
+  });
+  const bytes = (await stat(opts.output)).size;
+  ctx.log.info(`wrote ${opts.output}: ${stats.entries} entries, ${stats.bytes} bytes of cpio, ${bytes} bytes ${compression === 'none' ? 'uncompressed' : compression}`);
+  return { path: opts.output, entries: stats.entries, bytes, compression };
+}

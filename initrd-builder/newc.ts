@@ -1,0 +1,108 @@
+/**
+ * The cpio "newc" (SVR4, no checksum) header, as the kernel unpacks it. Format:
+ * https://www.kernel.org/doc/html/latest/driver-api/early-userspace/buffer-format.html
+ *
+ * Each entry is a 110-byte ASCII header (magic "070701" then 13 fields of 8 hex digits), the name
+ * with its NUL, padding to a multiple of 4, the data, padding to a multiple of 4. The archive ends
+ * with an entry named TRAILER!!!.
+ */
+import { OsbError } from '../lib/errors.js';
+
+export const NEWC_MAGIC = '070701';
+export const HEADER_SIZE = 110;
+export const TRAILER_NAME = 'TRAILER!!!';
+/** Linux PATH_MAX; the kernel drops entries whose namesize (name + NUL) is larger. */
+export const PATH_MAX = 4096;
+/** newc stores sizes in 8 hex digits. */
+export const MAX_FIELD = 0xffffffff;
+
+/** Everything a header carries, already normalised (renumbered inode, clamped mtime...). */
+export interface NewcHeader {
+  readonly ino: number;
+  /** File type and permission bits (st_mode). */
+  readonly mode: number;
+  readonly uid: number;
+  readonly gid: number;
+  readonly nlink: number;
+  readonly mtime: number;
+  readonly filesize: number;
+  readonly rdevMajor: number;
+  readonly rdevMinor: number;
+  /** The archive name, without a NUL (e.g. `usr/bin/env`). */
+  readonly name: Buffer;
+}
+
+/** Bytes needed to pad `n` up to a multiple of 4. */
+export function pad4(n: number): number {
+  return (4 - (n & 3)) & 3;
+}
+
+/** Size of the header, the name, its NUL and the padding after them. */
+export function headerLength(name: Buffer): number {
+  const n = HEADER_SIZE + name.length + 1;
+  return n + pad4(n);
+}
+
+const hex8 = (v: number, field: string, name: Buffer): string => {
+  if (!Number.isInteger(v) || v < 0 || v > MAX_FIELD) {
+    throw new OsbError(`${field} ${v} of ${displayName(name)} does not fit a cpio newc header (8 hex digits)`, 'newc cannot store it; remove or change the entry');
+  }
+  // Upper case like GNU cpio and the kernel's gen_init_cpio, so hex dumps compare at a glance.
+  return v.toString(16).toUpperCase().padStart(8, '0');
+};
+
+/** Throw the user-facing error for a name the kernel would refuse. */
+export function checkNameLength(name: Buffer): void {
+  if (name.length + 1 > PATH_MAX) {
+    throw new OsbError(
+      `path too long for an initrd (${name.length} bytes; the kernel's limit is PATH_MAX = ${PATH_MAX} with the NUL): ${displayName(name, 120)}`,
+      'shorten or remove that path in the rootfs; the kernel would skip it when unpacking',
+    );
+  }
+}
+
+/**
+ * Write the header, name, NUL and padding for `h` into `buf` at `offset`; returns the offset after
+ * them. `buf` must have `headerLength(h.name)` bytes of room.
+ */
+export function writeHeader(buf: Buffer, offset: number, h: NewcHeader): number {
+  checkNameLength(h.name);
+  const fields =
+    NEWC_MAGIC +
+    hex8(h.ino, 'inode', h.name) +
+    hex8(h.mode, 'mode', h.name) +
+    hex8(h.uid, 'uid', h.name) +
+    hex8(h.gid, 'gid', h.name) +
+    hex8(h.nlink, 'link count', h.name) +
+    hex8(h.mtime, 'mtime', h.name) +
+    hex8(h.filesize, 'size', h.name) +
+    '00000000' + // devmajor: the host's device says nothing about the guest, and would break reproducibility
+    '00000000' + // devminor
+    hex8(h.rdevMajor, 'device major', h.name) +
+    hex8(h.rdevMinor, 'device minor', h.name) +
+    hex8(h.name.length + 1, 'name size', h.name) +
+    '00000000'; // check: only used by the 070702 (crc) variant
+  let at = offset + buf.write(fields, offset, 'latin1');
+  at += h.name.copy(buf, at);
+  const end = offset + headerLength(h.name);
+  buf.fill(0, at, end);
+  return end;
+}
+
+/** A standalone header (for tests and the trailer). */
+export function encodeHeader(h: NewcHeader): Buffer {
+  const buf = Buffer.alloc(headerLength(h.name));
+  writeHeader(buf, 0, h);
+  return buf;
+}
+
+/** The TRAILER!!! entry, with nlink 1 as GNU cpio and gen_init_cpio write it. */
+export function trailerHeader(): NewcHeader {
+  return { ino: 0, mode: 0, uid: 0, gid: 0, nlink: 1, mtime: 0, filesize: 0, rdevMajor: 0, rdevMinor: 0, name: Buffer.from(TRAILER_NAME) };
+}
+
+/** A name for messages: UTF-8 with bad bytes replaced, shortened in the middle if long. */
+export function displayName(name: Buffer, max = 200): string {
+  const s = name.toString('utf8');
+  return s.length <= max ? s : `${s.slice(0, max / 2)}…${s.slice(-max / 2)}`;
+}

@@ -1,0 +1,162 @@
+/**
+ * Walk the rootfs (and the --initrd-extra trees laid over it) into the list of archive entries.
+ * Only metadata is held in memory (one small record per entry); file data is read later, in
+ * chunks, by stream.ts.
+ *
+ * Names are kept as latin1 strings: one char per byte, so any byte sequence a filesystem allows
+ * survives unchanged, and comparing two names with `<` is a bytewise comparison.
+ */
+import { lstatSync, readdirSync, readlinkSync, type BigIntStats } from 'node:fs';
+import { OWNER_MARKER } from '../lib/atomic.js';
+import { OsbError } from '../lib/errors.js';
+import { MAX_FIELD, checkNameLength, displayName } from './newc.js';
+
+export type EntryKind = 'dir' | 'file' | 'symlink' | 'special';
+
+/** One entry of the archive, before inode numbers are assigned. */
+export interface ArchiveEntry {
+  /** Archive name as a latin1 (byte) string: `.` for the root, else `usr/bin/env` (no `./`). */
+  readonly name: string;
+  readonly kind: EntryKind;
+  /** st_mode: file type and permission bits. */
+  readonly mode: number;
+  readonly uid: number;
+  readonly gid: number;
+  /** Seconds, already clamped to SOURCE_DATE_EPOCH. */
+  readonly mtime: number;
+  /** Bytes of data: file size, or the symlink target's length. */
+  readonly size: number;
+  readonly rdevMajor: number;
+  readonly rdevMinor: number;
+  /** `dev:ino` of a non-directory, non-symlink inode with other names: groups hard links. */
+  readonly linkKey?: string;
+  /** Where the data is read from (regular files). */
+  readonly path?: Buffer;
+  /** Symlink target bytes. */
+  readonly target?: Buffer;
+}
+
+export interface ScanOptions {
+  readonly sourceDateEpoch: number;
+  /** Called for things worth a warning that do not stop the build (mount points skipped). */
+  readonly warn: (message: string) => void;
+  readonly signal?: AbortSignal;
+}
+
+/** latin1 string <-> bytes, lossless in both directions. */
+export const nameBytes = (name: string): Buffer => Buffer.from(name, 'latin1');
+
+const kindOf = (st: BigIntStats): EntryKind =>
+  st.isDirectory() ? 'dir' : st.isFile() ? 'file' : st.isSymbolicLink() ? 'symlink' : 'special';
+
+/** Linux's dev_t encoding (glibc gnu_dev_major/minor), exact on 64-bit values. */
+export function splitDev(rdev: bigint): { major: number; minor: number } {
+  return {
+    major: Number(((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & 0xfffff000n)),
+    minor: Number((rdev & 0xffn) | ((rdev >> 12n) & 0xffffff00n)),
+  };
+}
+
+function fsError(e: unknown, abs: Buffer): OsbError {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'ENAMETOOLONG') {
+    return new OsbError(`path too long to read (over PATH_MAX): ${displayName(abs, 120)}`, 'shorten or remove that path in the rootfs');
+  }
+  return new OsbError(`cannot read ${displayName(abs)}: ${code ?? (e as Error).message}`, 'check that the rootfs is complete and readable (osb initrd runs as root for a root-owned rootfs)');
+}
+
+function entryFor(name: string, abs: Buffer, st: BigIntStats, o: ScanOptions): ArchiveEntry {
+  const kind = kindOf(st);
+  // min(mtime, SOURCE_DATE_EPOCH); times before 1970 become 0 (newc fields are unsigned).
+  const secs = st.mtimeMs / 1000n;
+  const mtime = Number(secs < 0n ? 0n : secs > BigInt(o.sourceDateEpoch) ? BigInt(o.sourceDateEpoch) : secs);
+  const { major, minor } = kind === 'special' ? splitDev(st.rdev) : { major: 0, minor: 0 };
+  let size = 0;
+  let target: Buffer | undefined;
+  if (kind === 'symlink') {
+    target = readlinkSync(abs, { encoding: 'buffer' });
+    size = target.length;
+  } else if (kind === 'file') {
+    if (st.size > BigInt(MAX_FIELD)) {
+      throw new OsbError(`${displayName(abs)} is ${st.size} bytes; a cpio newc archive holds files up to 4 GiB - 1`, 'remove the file from the rootfs or ship it on a disk image instead');
+    }
+    size = Number(st.size);
+  }
+  // Symlinks are never grouped: the kernel does not hard-link them, it needs each one's target.
+  const linkKey = kind !== 'dir' && kind !== 'symlink' && st.nlink > 1n ? `${st.dev}:${st.ino}` : undefined;
+  return {
+    name, kind, size, target, linkKey, mtime,
+    mode: Number(st.mode), uid: Number(st.uid), gid: Number(st.gid),
+    rdevMajor: major, rdevMinor: minor,
+    path: kind === 'file' ? abs : undefined,
+  };
+}
+
+/** Describe a kind for conflict messages. */
+const kindWord = (k: EntryKind) => ({ dir: 'a directory', file: 'a file', symlink: 'a symlink', special: 'a special file' })[k];
+
+/**
+ * Add every entry of the tree at `root` to `into`, keyed by name. Entries already there (from
+ * an earlier tree) are replaced, except that a directory and a non-directory never replace each
+ * other: that would silently drop or orphan a subtree (e.g. a `lib/` over a usr-merged `lib`
+ * symlink), so it is an error naming the path.
+ */
+export function scanTree(root: string, into: Map<string, ArchiveEntry>, o: ScanOptions, label = root): void {
+  const rootBytes = Buffer.from(root.replace(/\/+$/, '') || '/');
+  const lstatOrThrow = (abs: Buffer) => {
+    try {
+      return lstatSync(abs, { bigint: true });
+    } catch (e) {
+      throw fsError(e, abs);
+    }
+  };
+  const rootSt = lstatOrThrow(rootBytes);
+  if (!rootSt.isDirectory()) throw new OsbError(`${root} is not a directory`, 'point it at a rootfs directory');
+  add(into, entryFor('.', rootBytes, rootSt, o), label);
+
+  const stack: string[] = ['.'];
+  while (stack.length > 0) {
+    if (o.signal?.aborted) throw o.signal.reason;
+    const dir = stack.pop()!;
+    const dirAbs = dir === '.' ? rootBytes : Buffer.concat([rootBytes, Buffer.from('/'), nameBytes(dir)]);
+    let names: Buffer[];
+    try {
+      names = readdirSync(dirAbs, { encoding: 'buffer' });
+    } catch (e) {
+      throw fsError(e, dirAbs);
+    }
+    for (const nb of names) {
+      const child = nb.toString('latin1');
+      // osb's ownership marker is bookkeeping for the build host, not part of the guest.
+      if (dir === '.' && child === OWNER_MARKER) continue;
+      const name = dir === '.' ? child : `${dir}/${child}`;
+      checkNameLength(nameBytes(name));
+      const abs = Buffer.concat([dirAbs, Buffer.from('/'), nb]);
+      const st = lstatOrThrow(abs);
+      add(into, entryFor(name, abs, st, o), label);
+      if (!st.isDirectory()) continue;
+      // Like `find -xdev`: a mounted /proc or /sys inside a rootfs being built must not be archived.
+      if (st.dev !== rootSt.dev) o.warn(`${label}/${displayName(nb)} is a mount point; its contents are not archived`);
+      else stack.push(name);
+    }
+  }
+}
+
+function add(into: Map<string, ArchiveEntry>, e: ArchiveEntry, label: string): void {
+  const old = into.get(e.name);
+  if (old && (old.kind === 'dir') !== (e.kind === 'dir')) {
+    throw new OsbError(
+      `${label} has ${kindWord(e.kind)} at /${displayName(nameBytes(e.name))} where the rootfs has ${kindWord(old.kind)}${old.target ? ` (-> ${displayName(old.target)})` : ''}`,
+      old.kind === 'symlink' ? `put those files under the symlink's target in ${label}` : `make /${displayName(nameBytes(e.name))} the same kind in both trees`,
+    );
+  }
+  into.set(e.name, e);
+}
+
+/**
+ * Archive order: the root first, then every name bytewise (so a parent, being a prefix of its
+ * children's names, always comes before them, and `find | LC_ALL=C sort` gives the same list).
+ */
+export function sortEntries(entries: Iterable<ArchiveEntry>): ArchiveEntry[] {
+  return [...entries].sort((a, b) => (a.name === '.' ? -1 : b.name === '.' ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}

@@ -1,0 +1,141 @@
+/**
+ * Shared by the initrd tests: a BuildContext on real tools, temp dirs, an independent newc
+ * reader (written from the kernel's buffer-format.rst, sharing no code with initrd-builder/),
+ * and a snapshot of a directory tree to compare extracted archives with their source.
+ */
+import { execFileSync } from 'node:child_process';
+import { lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { BuildContext } from '../../lib/context.js';
+import type { Reporter } from '../../lib/log.js';
+import { silentReporter } from '../../lib/log.js';
+import { createRunner } from '../../lib/run.js';
+
+export const SDE = 1_700_000_000;
+
+export function makeCtx(workdir: string, o: { dryRun?: boolean; reporter?: Reporter; sourceDateEpoch?: number } = {}): BuildContext {
+  const reporter = o.reporter ?? silentReporter;
+  const sourceDateEpoch = o.sourceDateEpoch ?? SDE;
+  return {
+    workdir,
+    log: reporter,
+    run: createRunner({ reporter, sourceDateEpoch, logPath: join(workdir, 'logs', 'initrd.log'), dryRun: o.dryRun }),
+    dryRun: o.dryRun ?? false,
+    sourceDateEpoch,
+    jobs: 2,
+  };
+}
+
+/** A reporter that records info and warn lines. */
+export function recordingReporter(): Reporter & { lines: string[] } {
+  const lines: string[] = [];
+  return { lines, info: (m) => lines.push(m), warn: (m) => lines.push(`warning: ${m}`), debug() {}, output() {} };
+}
+
+const made: string[] = [];
+export function tempDir(tag = 'osb-initrd-test-'): string {
+  const d = mkdtempSync(join(tmpdir(), tag));
+  made.push(d);
+  return d;
+}
+export function removeTempDirs(): void {
+  for (const d of made.splice(0)) rmSync(d, { recursive: true, force: true });
+}
+
+/** Names in `dir` other than logs/ (what a build left behind). */
+export function leftovers(dir: string): string[] {
+  return readdirSync(dir).filter((n) => n !== 'logs').sort();
+}
+
+export interface ParsedEntry {
+  name: string;
+  ino: number;
+  mode: number;
+  uid: number;
+  gid: number;
+  nlink: number;
+  mtime: number;
+  filesize: number;
+  devmajor: number;
+  devminor: number;
+  rdevmajor: number;
+  rdevminor: number;
+  check: number;
+  data: Buffer;
+}
+
+/** Parse a whole newc archive held in memory; throws on anything malformed. */
+export function parseNewc(buf: Buffer): { entries: ParsedEntry[]; end: number } {
+  const entries: ParsedEntry[] = [];
+  const align = (n: number) => (n + 3) & ~3;
+  let off = 0;
+  for (;;) {
+    if (buf.toString('ascii', off, off + 6) !== '070701') throw new Error(`no newc magic at ${off}`);
+    const f = (i: number) => {
+      const s = buf.toString('ascii', off + 6 + 8 * i, off + 14 + 8 * i);
+      if (!/^[0-9A-F]{8}$/.test(s)) throw new Error(`field ${i} at ${off} is not 8 upper-case hex digits: ${s}`);
+      return parseInt(s, 16);
+    };
+    const [ino, mode, uid, gid, nlink, mtime, filesize, devmajor, devminor, rdevmajor, rdevminor, namesize, check] = Array.from({ length: 13 }, (_, i) => f(i)) as number[] as [number, number, number, number, number, number, number, number, number, number, number, number, number];
+    const nameStart = off + 110;
+    if (buf[nameStart + namesize - 1] !== 0) throw new Error(`name at ${off} is not NUL-terminated`);
+    const name = buf.toString('latin1', nameStart, nameStart + namesize - 1);
+    const dataStart = align(nameStart + namesize);
+    for (let i = nameStart + namesize; i < dataStart; i++) if (buf[i] !== 0) throw new Error(`non-zero name padding at ${i}`);
+    const data = buf.subarray(dataStart, dataStart + filesize);
+    off = align(dataStart + filesize);
+    if (name === 'TRAILER!!!') return { entries, end: off };
+    entries.push({ name, ino, mode, uid, gid, nlink, mtime, filesize, devmajor, devminor, rdevmajor, rdevminor, check, data });
+  }
+}
+
+/** What a user sees of one path: type and permissions, owner, content or target, device. */
+export interface Seen {
+  mode: string;
+  uid: number;
+  gid: number;
+  content?: string;
+  target?: string;
+  rdev?: string;
+  /** Other names of the same inode (hard links), sorted. */
+  links?: string[];
+}
+
+/** Snapshot every entry under `root` (relative names, `.` for the root). */
+export function snapshot(root: string, skip: (name: string) => boolean = () => false): Map<string, Seen> {
+  const out = new Map<string, Seen>();
+  const byIno = new Map<string, string[]>();
+  const walk = (rel: string) => {
+    const abs = rel === '.' ? root : join(root, rel);
+    const st = lstatSync(abs);
+    const seen: Seen = { mode: st.mode.toString(8), uid: st.uid, gid: st.gid };
+    if (st.isFile()) {
+      seen.content = execFileSync('sha256sum', [abs]).toString().split(' ')[0];
+      if (st.nlink > 1) byIno.set(`${st.dev}:${st.ino}`, [...(byIno.get(`${st.dev}:${st.ino}`) ?? []), rel]);
+    }
+    if (st.isSymbolicLink()) seen.target = readlinkSync(abs);
+    if (st.isCharacterDevice() || st.isBlockDevice()) seen.rdev = `${Math.floor(st.rdev / 256) & 0xfff}:${st.rdev & 0xff}`;
+    out.set(rel, seen);
+    if (st.isDirectory()) for (const n of readdirSync(abs).sort()) if (!skip(rel === '.' ? n : `${rel}/${n}`)) walk(rel === '.' ? n : `${rel}/${n}`);
+  };
+  walk('.');
+  for (const names of byIno.values()) if (names.length > 1) for (const n of names) out.get(n)!.links = [...names].sort();
+  return out;
+}
+
+/** `cpio -t` of an uncompressed archive, one name per line. */
+export function cpioList(archive: string): string[] {
+  return execFileSync('cpio', ['-t', '--quiet', '-F', archive], { encoding: 'latin1' }).split('\n').filter(Boolean);
+}
+
+/** `find .` of a tree, names as cpio lists them (`.` then `a/b`, no `./`), sorted. */
+export function findList(root: string): string[] {
+  return execFileSync('find', ['.'], { cwd: root, encoding: 'latin1' })
+    .split('\n')
+    .filter(Boolean)
+    .map((n) => (n === '.' ? n : n.slice(2)))
+    .sort();
+}
+
+export const readBytes = (p: string) => readFileSync(p);
