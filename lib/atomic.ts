@@ -112,18 +112,39 @@ export async function makeOwnedDir(dir: string): Promise<void> {
   await writeFile(join(dir, OWNER_MARKER), 'created by osb; osb may delete this directory\n');
 }
 
+const ERRNO_TEXT: Record<string, string> = {
+  EROFS: 'read-only filesystem',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  ENOTDIR: 'a parent is not a directory',
+  ENOSPC: 'no space left',
+};
+
+/** Create `dir` level by level (recursive mkdir reports ENOENT for EROFS), naming the real cause. */
+async function createDirs(dir: string, what: string): Promise<void> {
+  const missing: string[] = [];
+  let p = resolve(dir);
+  while (!existsSync(p)) {
+    missing.unshift(p);
+    p = dirname(p);
+  }
+  for (const m of missing) {
+    try {
+      await mkdir(m);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? 'error';
+      throw new OsbError(`cannot create ${what} ${dir}: ${ERRNO_TEXT[code] ?? code} (${code})`, `choose a ${what} you can write to`);
+    }
+  }
+}
+
 /** Check that `dir` exists (or can be created) and is a writable directory; message names the problem. */
 export async function ensureWritableDir(dir: string, what: string): Promise<void> {
   let st;
   try {
     st = await stat(dir);
   } catch {
-    try {
-      await mkdir(dir, { recursive: true });
-      return;
-    } catch (e) {
-      throw new OsbError(`cannot create ${what} ${dir}: ${(e as NodeJS.ErrnoException).code}`, `choose a ${what} you can write to`);
-    }
+    return createDirs(dir, what);
   }
   if (!st.isDirectory()) throw new OsbError(`${what} ${dir} is not a directory`, `remove it or choose another ${what}`);
   try {

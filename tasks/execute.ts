@@ -123,7 +123,7 @@ export async function execute(steps: readonly PlanStep[], o: ExecuteOptions): Pr
   };
 
   const { Listr } = await import('listr2');
-  const interactive = !ndjson && process.stdout.isTTY === true && !process.env.CI && out === process.stdout;
+  const interactive = process.stdout.isTTY === true && !process.env.CI;
   const list = new Listr(
     steps.map((step) => ({
       title: step.target.name,
@@ -141,7 +141,7 @@ export async function execute(steps: readonly PlanStep[], o: ExecuteOptions): Pr
       concurrent: s.jobs,
       exitOnError: false,
       registerSignalListeners: false,
-      renderer: ndjson ? 'silent' : interactive ? 'default' : 'simple',
+      renderer: ndjson || o.out ? 'silent' : interactive ? 'default' : 'simple',
       fallbackRenderer: 'simple',
       rendererOptions: { outputBar: s.verbose ? 10 : 1, persistentOutput: s.verbose } as never,
     } as never,

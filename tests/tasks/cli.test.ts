@@ -1,0 +1,103 @@
+/** The CLI as a user meets it: help, bad input (one clear line, exit code, nothing created). */
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseCommandLine } from '../../tasks/cli.js';
+import { SETTINGS } from '../../tasks/settings.js';
+import { cleanEnv, osb } from '../helpers/cli.js';
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'osb-cli-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Bad input: exactly one "osb:" line saying what, one hint line, the given exit code. */
+function expectUsage(args: string[], code: number, message: RegExp, env?: NodeJS.ProcessEnv) {
+  const r = osb(args, { env: cleanEnv(env), cwd: dir });
+  expect(r.code).toBe(code);
+  const lines = r.stderr.trim().split('\n');
+  expect(lines[0]).toMatch(message);
+  expect(lines.length).toBeLessThanOrEqual(2);
+  expect(r.stdout).toBe('');
+  return r;
+}
+
+describe('help', () => {
+  test('osb --help lists the targets', () => {
+    const r = osb(['--help']);
+    expect(r.code).toBe(0);
+    for (const t of ['rootfs', 'image', 'initrd', 'kernel', 'boot', 'check-deps', 'clean', 'explain', 'help']) expect(r.stdout).toMatch(new RegExp(`osb ${t}\\b`));
+  });
+
+  test('osb help lists every env var with its default', () => {
+    const r = osb(['help']);
+    expect(r.code).toBe(0);
+    for (const s of SETTINGS) for (const e of s.env) expect(r.stdout).toContain(e.name);
+    for (const name of ['AGENT_INIT', 'AGENT_SOURCE_BIN', 'ROOTFS_DIR', 'EXTRA_PKGS', 'IMAGE_SIZE', 'ROOT_FREE_SPACE', 'FS_TYPE', 'BLOCK_SIZE', 'OS_VERSION', 'DISTRO', 'WORKDIR', 'KERNEL_VERSION']) {
+      expect(r.stdout).toContain(name);
+    }
+    expect(r.stdout).toMatch(/--fs-type ext4\|xfs\|erofs\n\s+Filesystem of the root partition\n\s+default: ext4\s+env: OSB_FS_TYPE, FS_TYPE/);
+  });
+});
+
+describe('settings from flags and the environment', () => {
+  test("Kata's variables and yes/no booleans are accepted; flags win over env", () => {
+    const p = parseCommandLine(['image'], { AGENT_INIT: 'yes', EXTRA_PKGS: 'iproute2 procps', IMAGE_SIZE: '300', SKIP_DAX_HEADER: 'yes', FS_TYPE: 'erofs' });
+    expect(p.settings.agentInit).toBe(true);
+    expect(p.settings.extraPkgs).toEqual(['iproute2', 'procps']);
+    expect(p.settings.imageSize).toBe(300);
+    expect(p.settings.dax).toBe(false);
+    expect(p.settings.fsType).toBe('erofs');
+    const q = parseCommandLine(['image', '--fs-type', 'xfs', '--no-agent-init'], { FS_TYPE: 'erofs', AGENT_INIT: 'yes', OSB_FS_TYPE: 'ext4' });
+    expect(q.settings.fsType).toBe('xfs');
+    expect(q.settings.agentInit).toBe(false);
+    expect(parseCommandLine(['image'], { FS_TYPE: 'erofs', OSB_FS_TYPE: 'ext4' }).settings.fsType).toBe('ext4');
+  });
+});
+
+describe('bad input', () => {
+  test('unknown command suggests the nearest', () => {
+    expectUsage(['imgae'], 2, /^osb: unknown command 'imgae'$/);
+    expect(osb(['imgae']).stderr).toContain('did you mean `osb image`?');
+  });
+  test('unknown option suggests the nearest', () => {
+    const r = expectUsage(['image', '--fs-typ', 'xfs'], 2, /^osb: unknown option --fs-typ$/);
+    expect(r.stderr).toContain('did you mean --fs-type?');
+  });
+  test('bad value type and bad choice', () => {
+    expectUsage(['image', '--image-size', 'big'], 2, /^osb: --image-size expects a number, got 'big'$/);
+    expectUsage(['image', '--fs-type', 'ntfs'], 2, /^osb: --fs-type must be one of ext4, xfs, erofs; got 'ntfs'$/);
+    expectUsage(['rootfs'], 2, /^osb: AGENT_INIT=maybe is not a yes\/no value$/, { AGENT_INIT: 'maybe' });
+  });
+  test('--jobs 0', () => {
+    expectUsage(['rootfs', '--jobs', '0'], 2, /^osb: --jobs must be at least 1; got 0$/);
+  });
+  test('a workdir that is a file', () => {
+    const f = join(dir, 'afile');
+    writeFileSync(f, 'x');
+    expectUsage(['initrd', '--workdir', f], 1, new RegExp(`^osb: workdir ${f} is not a directory$`));
+  });
+  test('a workdir that cannot be written creates nothing', () => {
+    const ro = join(dir, 'ro');
+    mkdirSync(ro);
+    // Root ignores permission bits, so make the directory truly read-only with a read-only mount.
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=1m', 'tmpfs', ro]);
+    try {
+      const wd = join(ro, 'wd');
+      expectUsage(['rootfs', '--workdir', wd, '--agent-init'], 1, new RegExp(`^osb: cannot create workdir ${wd}: read-only filesystem \\(EROFS\\)$`));
+      expect(readdirSync(ro)).toEqual([]);
+    } finally {
+      execFileSync('umount', [ro]);
+    }
+  });
+  test('an unknown distro and release name the supported ones, before anything is created', () => {
+    const wd = join(dir, 'wd-distro');
+    const r = expectUsage(['rootfs', '--workdir', wd, '--distro', 'gentoo'], 1, /^osb: unknown distro 'gentoo'$/);
+    expect(r.stderr).toMatch(/supported distros: debian, ubuntu/);
+    expectUsage(['rootfs', '--workdir', wd, '--os-version', 'potato2'], 1, /^osb: unknown debian release 'potato2'$/);
+    expect(existsSync(wd)).toBe(false);
+  });
+});

@@ -1,0 +1,19 @@
+/** The README's options table is generated from the settings table; this fails when they drift. */
+import { expect, test } from '@jest/globals';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { updateReadme } from '../../tasks/help.js';
+import { REPO_ROOT } from '../helpers/fixture-rootfs.js';
+
+test('README options table matches tasks/settings.ts (run `npm run readme` to update)', () => {
+  const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+  expect(updateReadme(readme)).toBe(readme);
+});
+
+test('README gives the test command first thing, and it is the one CI runs', () => {
+  const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+  const ci = readFileSync(join(REPO_ROOT, '.ci', 'run'), 'utf8');
+  const firstBlock = /```sh\n([\s\S]*?)```/.exec(readme)![1]!;
+  expect(firstBlock).toMatch(/^npm test$/m);
+  expect(ci).toMatch(/^npm test\b/m);
+});
