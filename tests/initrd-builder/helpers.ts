@@ -4,6 +4,7 @@
  * and a snapshot of a directory tree to compare extracted archives with their source.
  */
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -93,6 +94,8 @@ export function parseNewc(buf: Buffer): { entries: ParsedEntry[]; end: number } 
 /** What a user sees of one path: type and permissions, owner, content or target, device. */
 export interface Seen {
   mode: string;
+  /** Seconds; left out for symlinks and directories. */
+  mtime?: number;
   uid: number;
   gid: number;
   content?: string;
@@ -102,22 +105,29 @@ export interface Seen {
   links?: string[];
 }
 
-/** Snapshot every entry under `root` (relative names, `.` for the root). */
-export function snapshot(root: string, skip: (name: string) => boolean = () => false): Map<string, Seen> {
+/** Snapshot every entry under `root` (relative names as latin1 byte strings, `.` for the root). */
+export function snapshot(root: string, o: { skip?: (name: string) => boolean; clampMtime?: number } = {}): Map<string, Seen> {
+  const skip = o.skip ?? (() => false);
   const out = new Map<string, Seen>();
   const byIno = new Map<string, string[]>();
   const walk = (rel: string) => {
-    const abs = rel === '.' ? root : join(root, rel);
+    const abs = rel === '.' ? Buffer.from(root) : Buffer.concat([Buffer.from(`${root}/`), Buffer.from(rel, 'latin1')]);
     const st = lstatSync(abs);
     const seen: Seen = { mode: st.mode.toString(8), uid: st.uid, gid: st.gid };
+    // GNU cpio -m sets neither symlink times nor (once it has put files in them) directory times.
+    if (!st.isSymbolicLink() && !st.isDirectory()) seen.mtime = Math.min(Math.floor(st.mtimeMs / 1000), o.clampMtime ?? Infinity);
     if (st.isFile()) {
-      seen.content = execFileSync('sha256sum', [abs]).toString().split(' ')[0];
+      seen.content = createHash('sha256').update(readFileSync(abs)).digest('hex');
       if (st.nlink > 1) byIno.set(`${st.dev}:${st.ino}`, [...(byIno.get(`${st.dev}:${st.ino}`) ?? []), rel]);
     }
-    if (st.isSymbolicLink()) seen.target = readlinkSync(abs);
+    if (st.isSymbolicLink()) seen.target = readlinkSync(abs, { encoding: 'buffer' }).toString('latin1');
     if (st.isCharacterDevice() || st.isBlockDevice()) seen.rdev = `${Math.floor(st.rdev / 256) & 0xfff}:${st.rdev & 0xff}`;
     out.set(rel, seen);
-    if (st.isDirectory()) for (const n of readdirSync(abs).sort()) if (!skip(rel === '.' ? n : `${rel}/${n}`)) walk(rel === '.' ? n : `${rel}/${n}`);
+    if (!st.isDirectory()) return;
+    for (const nb of readdirSync(abs, { encoding: 'buffer' }).map((b) => b.toString('latin1')).sort()) {
+      const child = rel === '.' ? nb : `${rel}/${nb}`;
+      if (!skip(child)) walk(child);
+    }
   };
   walk('.');
   for (const names of byIno.values()) if (names.length > 1) for (const n of names) out.get(n)!.links = [...names].sort();
