@@ -32,6 +32,12 @@ export interface RunOptions {
   readonly readOnly?: boolean;
   /** Hint for the CommandError if it fails. */
   readonly hint?: string;
+  /** Called with every line of output (stdout and stderr), e.g. to count progress. */
+  readonly onLine?: (line: string) => void;
+  /** Stop the process when this aborts (in addition to the user's Ctrl-C). */
+  readonly cancel?: AbortSignal;
+  /** Give the process the terminal (an interactive console); nothing is captured. */
+  readonly interactive?: boolean;
 }
 
 export interface RunResult {
@@ -87,6 +93,7 @@ export function createRunner(o: RunnerOptions): Runner {
     const onLine = (line: string, isErr: boolean) => {
       tail.push(line);
       if (tail.length > TAIL_LINES) tail.shift();
+      opts.onLine?.(line);
       if (!isErr && opts.quiet) return;
       logLine(line);
       o.reporter.output(line);
@@ -95,13 +102,13 @@ export function createRunner(o: RunnerOptions): Runner {
       cwd: opts.cwd,
       env: baseEnv(o.sourceDateEpoch, opts.env),
       extendEnv: false,
-      stdin: opts.input !== undefined ? 'pipe' : stdinPipe ? 'pipe' : 'ignore',
+      stdin: opts.interactive ? 'inherit' : opts.input !== undefined ? 'pipe' : stdinPipe ? 'pipe' : 'ignore',
       input: opts.input,
-      stdout: opts.stdoutFile ? { file: opts.stdoutFile } : 'pipe',
-      stderr: 'pipe',
+      stdout: opts.interactive ? 'inherit' : opts.stdoutFile ? { file: opts.stdoutFile } : 'pipe',
+      stderr: opts.interactive ? 'inherit' : 'pipe',
       reject: false,
       stripFinalNewline: false,
-      cancelSignal: o.signal,
+      cancelSignal: o.signal && opts.cancel ? AbortSignal.any([o.signal, opts.cancel]) : (opts.cancel ?? o.signal),
       forceKillAfterDelay: 3000,
       maxBuffer: 256 * 1024 * 1024,
       encoding: 'utf8',

@@ -1,0 +1,58 @@
+/**
+ * qemu command lines for booting osb's artifacts, and the KVM probe. The lines follow what
+ * booted on these machines (see KATA-COMPAT.md): virtio-blk or nvdimm root for images, an initrd
+ * with rdinit for initrds, the serial console on stdio.
+ */
+export type Accel = 'kvm' | 'tcg';
+
+export interface BootSpec {
+  readonly kernel: string;
+  readonly accel: Accel;
+  readonly memoryMiB: number;
+  readonly extraArgs: readonly string[];
+  readonly artifact:
+    | { readonly kind: 'initrd'; readonly path: string }
+    | {
+        readonly kind: 'image';
+        readonly path: string;
+        readonly format: 'raw' | 'qcow2';
+        readonly fsType: 'ext4' | 'xfs' | 'erofs';
+        /** Boot as a QEMU nvdimm (the image has the DAX header), as Kata does. */
+        readonly nvdimm: boolean;
+        readonly sizeBytes: number;
+      };
+}
+
+/** Guest memory for an initrd: the kernel unpacks it into RAM (512 MiB failed for a 190 MB initrd). */
+export function memoryFor(initrdBytes: number, compressed: boolean): number {
+  const unpacked = (initrdBytes / 1048576) * (compressed ? 4 : 1);
+  return Math.max(512, Math.ceil((256 + 2 * unpacked) / 64) * 64);
+}
+
+export function qemuArgv(b: BootSpec): string[] {
+  const argv = ['qemu-system-x86_64', '-nographic', '-no-reboot', '-nodefaults', '-serial', 'stdio', '-smp', '1'];
+  argv.push(...(b.accel === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg']));
+  const append = ['console=ttyS0', 'panic=-1', 'osb.poweroff=1'];
+  const a = b.artifact;
+  if (a.kind === 'initrd') {
+    argv.push('-machine', 'q35', '-m', String(b.memoryMiB), '-kernel', b.kernel, '-initrd', a.path);
+    append.push('rdinit=/init');
+  } else if (a.nvdimm) {
+    // The image's first 4 KiB page holds the PFN info block the kernel needs to expose
+    // /dev/pmem0p1 with DAX; without it rootflags=dax panics ("DAX unsupported by block device").
+    const size = Math.ceil(a.sizeBytes / 1048576);
+    argv.push('-machine', 'pc,nvdimm=on', '-m', `${b.memoryMiB}M,slots=2,maxmem=${b.memoryMiB + size + 1024}M`);
+    argv.push('-object', `memory-backend-file,id=mem0,mem-path=${a.path},size=${size}M,readonly=on`, '-device', 'nvdimm,id=nv0,memdev=mem0,unarmed=on');
+    argv.push('-kernel', b.kernel);
+    append.push('root=/dev/pmem0p1', `rootfstype=${a.fsType}`, 'ro', ...(a.fsType === 'erofs' ? [] : ['rootflags=dax']));
+  } else {
+    argv.push('-machine', 'q35', '-m', String(b.memoryMiB), '-kernel', b.kernel);
+    argv.push('-drive', `file=${a.path},format=${a.format},if=virtio,readonly=on`);
+    append.push('root=/dev/vda1', `rootfstype=${a.fsType}`, 'ro');
+  }
+  argv.push('-append', [...append, ...b.extraArgs].join(' '));
+  return argv;
+}
+
+/** The first line any kernel prints: seeing it proves the accelerator runs guests. */
+export const KERNEL_BANNER = /Linux version \d/;
