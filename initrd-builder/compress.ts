@@ -20,9 +20,13 @@ export const COMPRESSIONS: readonly Compression[] = ['zstd', 'gzip', 'xz', 'lz4'
  */
 export const DEFAULT_COMPRESSION: Compression = 'zstd';
 
-/** How to compress: an external encoder reading stdin, Node's zlib, or not at all. */
+/**
+ * How to compress: an external encoder reading stdin, Node's zlib, or not at all. A tool with
+ * `fileArg` writes the file named by its last argument itself (appended by `encoderArgv`);
+ * the others write stdout, which lib/run.ts sends to the file.
+ */
 export type Encoder =
-  | { readonly kind: 'tool'; readonly argv: readonly string[] }
+  | { readonly kind: 'tool'; readonly argv: readonly string[]; readonly fileArg: boolean }
   | { readonly kind: 'zlib'; readonly level: number }
   | { readonly kind: 'none' };
 
@@ -78,27 +82,34 @@ export function chooseEncoder(c: Compression, level?: number, path = process.env
     case 'zstd':
       // -T0: one worker per core. zstd's multi-threaded output does not depend on the worker
       // count, so a 2-core and a 64-core host give the same bytes. Levels above 19 need --ultra.
-      return { kind: 'tool', argv: ['zstd', '-T0', '-q', '-c', ...(level !== undefined && level > 19 ? ['--ultra'] : []), ...lvl] };
+      // -o: zstd writes the file itself; through stdout every byte would also pass through Node.
+      return { kind: 'tool', argv: ['zstd', '-T0', '-q', '-f', ...(level !== undefined && level > 19 ? ['--ultra'] : []), ...lvl, '-o'], fileArg: true };
     case 'xz':
       // The kernel's xz decoder checks CRC32 only (Documentation/staging/xz.rst); xz's default
       // CRC64 makes the unpacker fail. xz >= 5.4 splits the input into blocks of a fixed size
       // with -T0, so the output is the same for any thread count.
-      return { kind: 'tool', argv: ['xz', '--check=crc32', '-T0', '-q', '-c', ...lvl] };
+      return { kind: 'tool', argv: ['xz', '--check=crc32', '-T0', '-q', '-c', ...lvl], fileArg: false };
     case 'lz4':
       // -l: the legacy frame, the only lz4 format the kernel's initramfs decompressor reads.
-      return { kind: 'tool', argv: ['lz4', '-l', '-q', '-c', ...lvl] };
+      // `- FILE`: read stdin, write FILE itself (as zstd -o).
+      return { kind: 'tool', argv: ['lz4', '-l', '-q', '-f', ...lvl, '-'], fileArg: true };
     case 'gzip':
       // -n: no name and no timestamp in the header. pigz compresses on every core and, like
       // gzip, gives the same bytes on every run; Node's zlib is the last resort.
-      if (onPath('pigz', path)) return { kind: 'tool', argv: ['pigz', '-n', '-c', ...lvl] };
-      if (onPath('gzip', path)) return { kind: 'tool', argv: ['gzip', '-n', '-c', ...lvl] };
+      if (onPath('pigz', path)) return { kind: 'tool', argv: ['pigz', '-n', '-c', ...lvl], fileArg: false };
+      if (onPath('gzip', path)) return { kind: 'tool', argv: ['gzip', '-n', '-c', ...lvl], fileArg: false };
       return { kind: 'zlib', level: level ?? 6 };
   }
 }
 
+/** The command line of a tool encoder writing `file`. */
+export function encoderArgv(e: Encoder & { kind: 'tool' }, file: string): string[] {
+  return e.fileArg ? [...e.argv, file] : [...e.argv];
+}
+
 /** A line for logs and --dry-run saying how the archive is compressed. */
 export function describeEncoder(e: Encoder): string {
-  if (e.kind === 'tool') return e.argv.join(' ');
+  if (e.kind === 'tool') return e.fileArg ? `${e.argv.join(' ')} FILE` : e.argv.join(' ');
   if (e.kind === 'zlib') return `Node zlib gzip, level ${e.level} (neither pigz nor gzip is on PATH)`;
   return 'no compression';
 }

@@ -7,16 +7,17 @@
 import { existsSync } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
 import { dirname, relative, resolve, isAbsolute } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { writeAtomic } from '../lib/atomic.js';
 import type { BuildContext } from '../lib/context.js';
 import { InternalError, OsbError, UsageError } from '../lib/errors.js';
-import { COMPRESSIONS, DEFAULT_COMPRESSION, chooseEncoder, describeEncoder, parseCompression, type Compression, type Encoder } from './compress.js';
+import { COMPRESSIONS, DEFAULT_COMPRESSION, chooseEncoder, describeEncoder, encoderArgv, parseCompression, type Compression, type Encoder } from './compress.js';
 import { ensureInit } from './init-entry.js';
 import { planEntries, type PlannedEntry } from './plan.js';
 import { scanTree, sortEntries, type ArchiveEntry } from './scan.js';
-import { cpioChunks, type StreamStats } from './stream.js';
+import type { StreamStats } from './stream.js';
 import { readBack } from './verify.js';
-import { writeCompressed } from './write.js';
+import { writeArchive } from './write.js';
 
 export { COMPRESSIONS, DEFAULT_COMPRESSION, parseCompression, type Compression };
 export { readBack, NewcReader } from './verify.js';
@@ -93,20 +94,24 @@ export async function buildInitrd(ctx: BuildContext, opts: InitrdOptions): Promi
     const planned = existsSync(opts.rootfsDir) ? planArchive(ctx, opts).length : 0;
     ctx.log.info(`would write ${opts.output}: cpio newc archive of ${sources}${planned ? ` (${planned} entries)` : ''}, ${describeEncoder(encoder)}`);
     if (encoder.kind === 'tool') {
-      const dry = ctx.run.start(encoder.argv, { stdoutFile: opts.output });
+      const dry = ctx.run.start(encoderArgv(encoder, opts.output), encoder.fileArg ? {} : { stdoutFile: opts.output });
       dry.stdin.end();
       await dry.done;
     }
     return { path: opts.output, entries: planned, bytes: 0, compression };
   }
 
+  const started = performance.now();
+  const elapsed = () => `${Math.round(performance.now() - started)} ms`;
   const plan = planArchive(ctx, opts);
+  ctx.log.debug(`scanned and sorted ${plan.length} entries after ${elapsed()}`);
   ctx.log.info(`archiving ${plan.length} entries of ${sources} (${describeEncoder(encoder)})`);
   await mkdir(dirname(resolve(opts.output)), { recursive: true });
   const stats: StreamStats = { entries: 0, bytes: 0 };
   await writeAtomic(opts.output, async (tmp) => {
-    await writeCompressed(ctx, encoder, cpioChunks(plan, stats, ctx.signal), tmp);
+    await writeArchive(ctx, encoder, plan, stats, tmp);
     if (stats.entries !== plan.length) throw new InternalError(`wrote ${stats.entries} of ${plan.length} initrd entries`);
+    ctx.log.debug(`wrote ${stats.bytes} bytes of cpio after ${elapsed()}`);
     if (opts.verify ?? true) {
       const back = await readBack(ctx, tmp, compression);
       if (back && back.entries !== stats.entries) {
@@ -114,6 +119,7 @@ export async function buildInitrd(ctx: BuildContext, opts: InitrdOptions): Promi
       }
     }
   });
+  ctx.log.debug(`read back and renamed into place after ${elapsed()}`);
   const bytes = (await stat(opts.output)).size;
   ctx.log.info(`wrote ${opts.output}: ${stats.entries} entries, ${stats.bytes} bytes of cpio, ${bytes} bytes ${compression === 'none' ? 'uncompressed' : compression}`);
   return { path: opts.output, entries: stats.entries, bytes, compression };

@@ -22,16 +22,22 @@ export interface StreamStats {
   bytes: number;
 }
 
-/** A chunk being filled; `take()` hands it out and starts a fresh one (handed-out chunks may still be queued). */
+/**
+ * A chunk being filled. `take()` hands it out and starts a fresh one, since handed-out chunks
+ * may still sit in a stream's queue; with `reuse` the consumer has promised to be done with each
+ * chunk before it asks for the next, and the one buffer is refilled (no page faults for fresh
+ * memory on every chunk).
+ */
 class Chunk {
   buf = Buffer.allocUnsafe(CHUNK_SIZE);
   pos = 0;
+  constructor(private readonly reuse: boolean) {}
   get room(): number {
     return this.buf.length - this.pos;
   }
   take(): Buffer {
     const out = this.buf.subarray(0, this.pos);
-    this.buf = Buffer.allocUnsafe(CHUNK_SIZE);
+    if (!this.reuse) this.buf = Buffer.allocUnsafe(CHUNK_SIZE);
     this.pos = 0;
     return out;
   }
@@ -87,12 +93,19 @@ function* put(bytes: Buffer, chunk: Chunk): Generator<Buffer> {
   }
 }
 
+export interface ChunkOptions {
+  readonly signal?: AbortSignal;
+  /** The consumer is done with each chunk before it asks for the next (e.g. writes it synchronously). @default false */
+  readonly reuse?: boolean;
+}
+
 /**
  * The whole archive, entry by entry, ending with TRAILER!!!. `stats` is updated as chunks are
  * produced; after the generator finishes it holds the totals.
  */
-export async function* cpioChunks(plan: readonly PlannedEntry[], stats: StreamStats, signal?: AbortSignal): AsyncGenerator<Buffer> {
-  const chunk = new Chunk();
+export async function* cpioChunks(plan: readonly PlannedEntry[], stats: StreamStats, o: ChunkOptions = {}): AsyncGenerator<Buffer> {
+  const { signal } = o;
+  const chunk = new Chunk(o.reuse ?? false);
   const emit = (b: Buffer) => {
     stats.bytes += b.length;
     return b;

@@ -3,7 +3,7 @@
  * trailer, and count the entries. File data is skipped, not held, so this is as bounded in memory
  * as writing.
  */
-import { createReadStream } from 'node:fs';
+import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { Writable, type Readable, type Transform } from 'node:stream';
 import { createGunzip } from 'node:zlib';
@@ -47,12 +47,21 @@ export class NewcReader {
         continue;
       }
       const n = Math.min(this.want - this.accLen, chunk.length - at);
-      this.acc.push(chunk.subarray(at, at + n));
+      // A copy: the caller may reuse `chunk` before the rest of this header arrives.
+      this.acc.push(Buffer.from(chunk.subarray(at, at + n)));
       this.accLen += n;
       at += n;
       this.offset += n;
       if (this.accLen === this.want) this.complete(Buffer.concat(this.acc, this.accLen));
     }
+  }
+
+  /** Take the pending data length, for a reader that can seek past it instead of pushing it. */
+  takeSkip(): number {
+    const n = this.skip;
+    this.skip = 0;
+    this.offset += n;
+    return n;
   }
 
   /** Throws unless the archive ended with its trailer. */
@@ -94,8 +103,28 @@ export class NewcReader {
   }
 }
 
-/** Feed a file (through a decompressor, if given) into a reader. */
-async function readInto(file: Readable, decompress: Transform | undefined, reader: NewcReader): Promise<void> {
+/**
+ * Feed an uncompressed archive file into a reader, window by window: small files' data is read
+ * along with their headers, larger data is seeked past, never read.
+ */
+function readHeadersOnly(path: string, reader: NewcReader): void {
+  const fd = openSync(path, 'r');
+  const window = Buffer.allocUnsafe(4 * 1024);
+  try {
+    for (let at = 0; ; ) {
+      const n = readSync(fd, window, 0, window.length, at);
+      if (n === 0) break;
+      reader.push(window.subarray(0, n));
+      at += n + reader.takeSkip();
+    }
+  } finally {
+    closeSync(fd);
+  }
+  reader.end();
+}
+
+/** Feed a compressed file through its decompressor into a reader. */
+async function readInto(file: Readable, decompress: Transform, reader: NewcReader): Promise<void> {
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
       try {
@@ -106,8 +135,7 @@ async function readInto(file: Readable, decompress: Transform | undefined, reade
       }
     },
   });
-  if (decompress) await pipeline(file, decompress, sink);
-  else await pipeline(file, sink);
+  await pipeline(file, decompress, sink);
   reader.end();
 }
 
@@ -124,12 +152,16 @@ export interface ReadBackOptions {
  */
 export async function readBack(ctx: BuildContext, path: string, c: Compression, o: ReadBackOptions = {}): Promise<NewcReader | undefined> {
   switch (c) {
-    case 'none':
+    case 'none': {
+      const reader = new NewcReader(o.names);
+      readHeadersOnly(path, reader);
+      return reader;
+    }
     case 'gzip': {
       const reader = new NewcReader(o.names);
       const file = createReadStream(path, { highWaterMark: 1024 * 1024 });
       try {
-        await readInto(file, c === 'gzip' ? createGunzip() : undefined, reader);
+        await readInto(file, createGunzip(), reader);
       } catch (e) {
         if (e instanceof OsbError) throw e;
         throw new OsbError(`the initrd just written does not decompress: ${(e as Error).message}`, 'check free space and the disk, then build again');

@@ -2,32 +2,51 @@
  * Send the archive's chunks through the encoder into a file, with backpressure end to end: the
  * generator is only asked for the next chunk when the encoder (or the disk) has taken the last.
  */
-import { createWriteStream } from 'node:fs';
+import { closeSync, createWriteStream, openSync, writeSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import type { BuildContext } from '../lib/context.js';
 import { OsbError } from '../lib/errors.js';
-import type { Encoder } from './compress.js';
-import { CHUNK_SIZE } from './stream.js';
+import { encoderArgv, type Encoder } from './compress.js';
+import type { PlannedEntry } from './plan.js';
+import { CHUNK_SIZE, cpioChunks, type StreamStats } from './stream.js';
 
-/** Write `chunks`, compressed by `encoder`, to `file`. Returns once `file` is complete and closed. */
-export async function writeCompressed(ctx: BuildContext, encoder: Encoder, chunks: AsyncIterable<Buffer>, file: string): Promise<void> {
-  const source = Readable.from(chunks, { objectMode: false, highWaterMark: CHUNK_SIZE });
+/** Write the archive of `plan`, compressed by `encoder`, to `file`. Returns once `file` is complete and closed. */
+export async function writeArchive(ctx: BuildContext, encoder: Encoder, plan: readonly PlannedEntry[], stats: StreamStats, file: string): Promise<void> {
+  const chunks = cpioChunks(plan, stats, { signal: ctx.signal, reuse: encoder.kind === 'none' });
+  const source = () => Readable.from(chunks, { objectMode: false, highWaterMark: CHUNK_SIZE });
   switch (encoder.kind) {
     case 'none':
-      return pipeline(source, createWriteStream(file, { highWaterMark: CHUNK_SIZE }), { signal: ctx.signal });
+      return writeUncompressed(chunks, file);
     case 'zlib':
-      return pipeline(source, createGzip({ level: encoder.level }), createWriteStream(file), { signal: ctx.signal });
+      return pipeline(source(), createGzip({ level: encoder.level }), createWriteStream(file), { signal: ctx.signal });
     case 'tool':
-      return throughTool(ctx, encoder.argv, source, file);
+      return throughTool(ctx, encoderArgv(encoder, file), encoder.fileArg ? undefined : file, source());
   }
 }
 
-async function throughTool(ctx: BuildContext, argv: readonly string[], source: Readable, file: string): Promise<void> {
-  const encoder = ctx.run.start(argv, { stdoutFile: file, quiet: true });
-  // Whatever happens, wait for the encoder to exit before returning: until then it (and the
-  // stream execa writes its output through) may still create or write `file`, and the caller
+/**
+ * No encoder: write each chunk as it comes, synchronously (so the chunk's buffer can be reused).
+ * A local file takes a chunk at once; the streams machinery would only add a thread-pool round
+ * trip per chunk.
+ */
+async function writeUncompressed(chunks: AsyncIterable<Buffer>, file: string): Promise<void> {
+  const fd = openSync(file, 'w');
+  try {
+    for await (const chunk of chunks) {
+      for (let at = 0; at < chunk.length; ) at += writeSync(fd, chunk, at);
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Run `argv` with `source` on its stdin, and its stdout into `stdoutFile` if given. */
+async function throughTool(ctx: BuildContext, argv: readonly string[], stdoutFile: string | undefined, source: Readable): Promise<void> {
+  const encoder = ctx.run.start(argv, { stdoutFile, quiet: true });
+  // Whatever happens, wait for the encoder to exit before returning: until then it (or the
+  // stream execa writes its stdout through) may still create or write the file, and the caller
   // removes that file on failure.
   const exited = encoder.done.then(
     () => undefined,

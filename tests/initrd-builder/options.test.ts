@@ -87,8 +87,8 @@ describe('initrd options', () => {
     expect(existsSync(out)).toBe(false);
     expect(readdirSync(dir).sort()).toEqual(['rootfs']);
     expect(rep.lines).toEqual([
-      `would write ${join(out, 'osb-initrd.img')}: cpio newc archive of ${rootfs} (${r.entries} entries), zstd -T0 -q -c`,
-      'would run: zstd -T0 -q -c',
+      `would write ${join(out, 'osb-initrd.img')}: cpio newc archive of ${rootfs} (${r.entries} entries), zstd -T0 -q -f -o FILE`,
+      `would run: zstd -T0 -q -f -o ${join(out, 'osb-initrd.img')}`,
     ]);
     expect(r.entries).toBe(cpioEntriesOfFixture(rootfs));
   });
