@@ -1,0 +1,123 @@
+/**
+ * `mke2fs -d` copies each file's atime and ctime from the host (misc/create_inode.c,
+ * set_inode_extra), so reading the rootfs (atime) or copying it (ctime) changes the image. This
+ * pass rewrites every in-use inode's atime and ctime to SOURCE_DATE_EPOCH and clamps mtime to it,
+ * then recomputes the inode checksum (metadata_csum), as ext4_inode_csum does:
+ *   https://git.kernel.org/pub/scm/linux/kernel/git/torvalds/linux.git/tree/fs/ext4/inode.c
+ * e2fsck verifies every inode checksum afterwards.
+ */
+import { open } from 'node:fs/promises';
+import { OsbError } from '../lib/errors.js';
+
+const CRC32C_TABLE = (() => {
+  const t = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
+    t[n] = c >>> 0;
+  }
+  return t;
+})();
+
+/** ext2fs_crc32c_le / the kernel's crc32c(): reflected Castagnoli, no final inversion. */
+export function crc32c(crc: number, data: Buffer): number {
+  let c = crc >>> 0;
+  for (let i = 0; i < data.length; i++) c = CRC32C_TABLE[(c ^ data[i]!) & 0xff]! ^ (c >>> 8);
+  return c >>> 0;
+}
+
+// struct ext4_super_block and struct ext4_inode / ext4_group_desc offsets.
+const SB = 1024;
+const RO_COMPAT_METADATA_CSUM = 0x400;
+const INCOMPAT_64BIT = 0x80;
+const INCOMPAT_CSUM_SEED = 0x2000;
+const BG_INODE_UNINIT = 0x1;
+const I = { atime: 0x08, ctime: 0x0c, mtime: 0x10, links: 0x1a, generation: 0x64, csumLo: 0x7c, extraIsize: 0x80, csumHi: 0x82, ctimeExtra: 0x84, mtimeExtra: 0x88, atimeExtra: 0x8c } as const;
+
+/**
+ * Normalise the timestamps of the ext4 filesystem at byte `offset` of `path`.
+ * Returns the number of inodes changed.
+ */
+export async function normalizeExt4Times(path: string, offset: number, epoch: number): Promise<number> {
+  const fh = await open(path, 'r+');
+  try {
+    const sb = Buffer.alloc(1024);
+    await fh.read(sb, 0, 1024, offset + SB);
+    if (sb.readUInt16LE(0x38) !== 0xef53) throw new OsbError(`no ext4 superblock at offset ${offset} of ${path}`, 'this is a bug in osb; please report it with the log');
+    const blockSize = 1024 << sb.readUInt32LE(0x18);
+    const firstDataBlock = sb.readUInt32LE(0x14);
+    const inodesPerGroup = sb.readUInt32LE(0x28);
+    const inodeSize = sb.readUInt16LE(0x58);
+    const incompat = sb.readUInt32LE(0x60);
+    const csum = (sb.readUInt32LE(0x64) & RO_COMPAT_METADATA_CSUM) !== 0;
+    const descSize = incompat & INCOMPAT_64BIT ? sb.readUInt16LE(0xfe) : 32;
+    const blocks = Number((BigInt(incompat & INCOMPAT_64BIT ? sb.readUInt32LE(0x150) : 0) << 32n) | BigInt(sb.readUInt32LE(0x04)));
+    const groups = Math.ceil((blocks - firstDataBlock) / (sb.readUInt32LE(0x20)));
+    const seed = incompat & INCOMPAT_CSUM_SEED ? sb.readUInt32LE(0x270) : crc32c(0xffffffff, sb.subarray(0x68, 0x78));
+
+    const gdt = Buffer.alloc(groups * descSize);
+    await fh.read(gdt, 0, gdt.length, offset + (firstDataBlock + 1) * blockSize);
+    let changed = 0;
+    for (let g = 0; g < groups; g++) {
+      const d = g * descSize;
+      if (gdt.readUInt16LE(d + 0x12) & BG_INODE_UNINIT) continue;
+      const tableBlock = gdt.readUInt32LE(d + 0x08) + (descSize >= 64 ? gdt.readUInt32LE(d + 0x28) * 2 ** 32 : 0);
+      const unused = gdt.readUInt16LE(d + 0x1c) + (descSize >= 64 ? gdt.readUInt16LE(d + 0x32) << 16 : 0);
+      const used = inodesPerGroup - (csum ? unused : 0);
+      if (used <= 0) continue;
+      const table = Buffer.alloc(used * inodeSize);
+      const tableOffset = offset + tableBlock * blockSize;
+      await fh.read(table, 0, table.length, tableOffset);
+      let dirty = false;
+      for (let i = 0; i < used; i++) {
+        const ino = table.subarray(i * inodeSize, (i + 1) * inodeSize);
+        if (ino.readUInt16LE(I.links) === 0) continue;
+        if (!setTimes(ino, inodeSize, epoch)) continue;
+        if (csum) writeInodeChecksum(ino, g * inodesPerGroup + i + 1, seed, inodeSize);
+        dirty = true;
+        changed++;
+      }
+      if (dirty) await fh.write(table, 0, table.length, tableOffset);
+    }
+    return changed;
+  } finally {
+    await fh.close();
+  }
+}
+
+/** atime = ctime = epoch, mtime = min(mtime, epoch); returns whether anything changed. */
+function setTimes(ino: Buffer, inodeSize: number, epoch: number): boolean {
+  const extra = inodeSize > 128 ? ino.readUInt16LE(I.extraIsize) : 0;
+  const has = (fieldEnd: number) => 128 + extra >= fieldEnd;
+  // Seconds are a signed 32-bit field plus the low two bits of *_extra as bits 32-33
+  // (ext4_decode_extra_time); the rest of *_extra is nanoseconds.
+  const seconds = (off: number, extraOff: number) => ino.readInt32LE(off) + (has(extraOff + 4) ? (ino.readUInt32LE(extraOff) & 3) * 2 ** 32 : 0);
+  let changed = false;
+  const set = (off: number, extraOff: number, value: number) => {
+    const hasExtra = has(extraOff + 4);
+    if (ino.readUInt32LE(off) === value >>> 0 && (!hasExtra || ino.readUInt32LE(extraOff) === 0)) return;
+    ino.writeUInt32LE(value >>> 0, off);
+    if (hasExtra) ino.writeUInt32LE(0, extraOff);
+    changed = true;
+  };
+  set(I.atime, I.atimeExtra, epoch);
+  set(I.ctime, I.ctimeExtra, epoch);
+  if (seconds(I.mtime, I.mtimeExtra) > epoch) set(I.mtime, I.mtimeExtra, epoch);
+  return changed;
+}
+
+function writeInodeChecksum(ino: Buffer, inum: number, seed: number, inodeSize: number): void {
+  const hasHi = inodeSize > 128 && ino.readUInt16LE(I.extraIsize) >= 4;
+  ino.writeUInt16LE(0, I.csumLo);
+  if (hasHi) ino.writeUInt16LE(0, I.csumHi);
+  const le32 = (v: number) => {
+    const b = Buffer.alloc(4);
+    b.writeUInt32LE(v >>> 0);
+    return b;
+  };
+  let c = crc32c(seed, le32(inum));
+  c = crc32c(c, ino.subarray(I.generation, I.generation + 4));
+  c = crc32c(c, ino.subarray(0, inodeSize));
+  ino.writeUInt16LE(c & 0xffff, I.csumLo);
+  if (hasHi) ino.writeUInt16LE(c >>> 16, I.csumHi);
+}
