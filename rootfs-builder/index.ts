@@ -13,7 +13,7 @@ import { sha256File } from '../lib/hash.js';
 import { OsbError } from '../lib/errors.js';
 import { getDistro, resolveArch, resolveRelease } from '../distros/index.js';
 import { agentSource, builtinAgentPath, checkAgentBin, installAgent } from './agent.js';
-import { bootstrapApt, chooseMode, listAptPackages } from './engines/apt.js';
+import { engineFor } from './engines/index.js';
 import { checkHook, runHooks } from './hooks.js';
 import { writeOsbuilderYaml, type RootfsManifest } from './manifest.js';
 
@@ -38,6 +38,8 @@ export interface RootfsOptions {
   readonly rootfsDir: string;
   /** Package cache shared between builds. */
   readonly cacheDir: string;
+  /** Extra trusted repository signing keys (Alpine). */
+  readonly keysDir?: string;
   /** Where the manifest goes (WORKDIR/rootfs.manifest.json). */
   readonly manifestPath: string;
   /** Input hash recorded in the manifest. */
@@ -65,8 +67,10 @@ export async function buildRootfs(ctx: BuildContext, o: RootfsOptions): Promise<
   const mirror = o.mirror ?? distro.defaultMirror(arch);
   const agentName = o.agentName ?? (o.agentBin ? 'kata-agent' : 'osb-agent');
   const source = agentSource(o.agentBin);
-  if (!ctx.dryRun) chooseMode(); // fail up front when neither root nor user namespaces work
   const packages = [...distro.basePackages, ...(o.agentInit ? [] : distro.systemdPackages), ...o.extraPackages];
+  const engine = await engineFor(distro);
+  const bootstrap = { distro, release, arch, distroArch, mirror, packages, cacheDir: o.cacheDir, keysDir: o.keysDir };
+  await engine.preflight(ctx, { ...bootstrap, target: '' }); // e.g. neither root nor user namespaces: fail before any work
 
   const finalDir = resolve(o.rootfsDir);
   const stage = join(dirname(finalDir), `.${basename(finalDir)}.osb-stage-${process.pid}`);
@@ -76,7 +80,7 @@ export async function buildRootfs(ctx: BuildContext, o: RootfsOptions): Promise<
   }
   const release_ = onCleanup(() => rm(stage, { recursive: true, force: true }));
   try {
-    await bootstrapApt(ctx, { distro, release, distroArch, mirror, packages, target: stage, cacheDir: o.cacheDir });
+    await engine.bootstrap(ctx, { ...bootstrap, target: stage });
     ctx.log.info(o.agentInit ? `installing agent ${agentName} as /sbin/init` : `installing agent ${agentName} with ${agentName}.service`);
     if (!ctx.dryRun) await installAgent({ rootfs: stage, source, agentInit: o.agentInit, name: agentName });
     await runHooks(ctx, o.hooks, stage, {});
@@ -90,7 +94,7 @@ export async function buildRootfs(ctx: BuildContext, o: RootfsOptions): Promise<
       agent: { name: agentName, source: o.agentBin ?? 'builtin', sha256: ctx.dryRun ? '' : await sha256File(source), builtin: !o.agentBin },
       extraPackages: [...o.extraPackages],
       hooks: o.hooks.map((h) => resolve(h)),
-      packages: ctx.dryRun ? [] : await listAptPackages(ctx, stage),
+      packages: ctx.dryRun ? [] : await engine.listPackages(ctx, stage),
       inputsHash: o.inputsHash,
       sourceDateEpoch: ctx.sourceDateEpoch,
     };

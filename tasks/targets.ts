@@ -23,6 +23,7 @@ async function rootfsOptions(s: Settings, inputsHash = '') {
     hooks: list(s.hook),
     rootfsDir: rootfsDir(s),
     cacheDir: cacheDir(s),
+    keysDir: str(s.keysDir),
     manifestPath: manifestPath(s),
     inputsHash,
   };
@@ -33,7 +34,7 @@ export const rootfs: Target = {
   describe: 'root filesystem with the agent',
   deps: () => [],
   settings: ['distro', 'osVersion', 'arch', 'mirror', 'extraPkgs', 'agentInit', 'agentName', 'rootfsDir', 'sourceDateEpoch'],
-  files: (s) => [...list(s.hook), ...(s.agentBin ? [String(s.agentBin)] : [])],
+  files: (s) => [...list(s.hook), ...(s.agentBin ? [String(s.agentBin)] : []), ...(s.keysDir ? [String(s.keysDir)] : [])],
   extraInputs: async (s) => {
     const { builtinAgentPath } = await import('../rootfs-builder/index.js');
     const { hashPath } = await import('../lib/hash.js');

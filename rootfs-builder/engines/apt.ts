@@ -3,25 +3,15 @@
  * debootstrap when mmdebstrap is absent. Downloaded .debs are kept in a cache directory and fed
  * back in, so a rebuild after an input change downloads nothing again.
  */
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BuildContext } from '../../lib/context.js';
 import { OsbError } from '../../lib/errors.js';
 import { isRoot, userNamespacesAvailable, which } from '../../lib/host.js';
-import type { Distro } from '../../distros/types.js';
+import type { BootstrapOptions, Engine, InstalledPackage } from './index.js';
 
-export interface AptBootstrapOptions {
-  readonly distro: Distro;
-  readonly release: string;
-  /** The distro's name for the architecture (amd64, arm64, ...). */
-  readonly distroArch: string;
-  readonly mirror: string;
-  readonly packages: readonly string[];
-  /** Directory to bootstrap into (must not exist or be empty). */
-  readonly target: string;
-  /** .deb cache, shared by every build of this arch. */
-  readonly cacheDir: string;
-}
+type AptBootstrapOptions = BootstrapOptions;
 
 export type BootstrapMode = 'root' | 'unshare';
 
@@ -41,6 +31,8 @@ export function mmdebstrapArgv(o: AptBootstrapOptions, mode: BootstrapMode, debC
     'mmdebstrap',
     '--variant=minbase',
     `--mode=${mode}`,
+    // apt's "Get:" lines in the log show exactly what was downloaded (and that cached .debs were not).
+    '--verbose',
     `--arch=${o.distroArch}`,
     `--components=${o.distro.components.join(',')}`,
     // Feed cached .debs in before download and copy new ones out after (mmdebstrap(1), "sync-in").
@@ -65,7 +57,18 @@ export function debootstrapArgv(o: AptBootstrapOptions, debCache: string): strin
   return argv;
 }
 
-export async function bootstrapApt(ctx: BuildContext, o: AptBootstrapOptions): Promise<void> {
+async function preflight(ctx: BuildContext, o: AptBootstrapOptions): Promise<void> {
+  if (ctx.dryRun) return;
+  chooseMode();
+  if (o.distro.keyring && !existsSync(o.distro.keyring)) {
+    throw new OsbError(
+      `${o.distro.name}'s archive keyring ${o.distro.keyring} is not on this host`,
+      `install ${o.distro.name}'s keyring package (${o.distro.name}-keyring / ${o.distro.name}-archive-keyring)`,
+    );
+  }
+}
+
+async function bootstrapApt(ctx: BuildContext, o: AptBootstrapOptions): Promise<void> {
   const debCache = join(o.cacheDir, 'debs', `${o.distro.name}-${o.distroArch}`);
   if (!ctx.dryRun) await mkdir(debCache, { recursive: true });
   if (which('mmdebstrap')) {
@@ -79,7 +82,7 @@ export async function bootstrapApt(ctx: BuildContext, o: AptBootstrapOptions): P
 }
 
 /** Installed packages and versions, read from the rootfs's dpkg database. */
-export async function listAptPackages(ctx: BuildContext, rootfs: string): Promise<{ name: string; version: string; arch: string }[]> {
+async function listAptPackages(ctx: BuildContext, rootfs: string): Promise<InstalledPackage[]> {
   const r = await ctx.run(['dpkg-query', `--admindir=${join(rootfs, 'var/lib/dpkg')}`, '-W', '-f', '${Package}\\t${Version}\\t${Architecture}\\n'], { quiet: true, readOnly: true });
   return r.stdout
     .split('\n')
@@ -90,3 +93,5 @@ export async function listAptPackages(ctx: BuildContext, rootfs: string): Promis
     })
     .sort((a, b) => a.name.localeCompare(b.name));
 }
+
+export const aptEngine: Engine = { preflight, bootstrap: bootstrapApt, listPackages: listAptPackages };

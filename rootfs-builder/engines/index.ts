@@ -1,0 +1,46 @@
+/**
+ * Package-manager engines, chosen by the distro's `engine`. Each bootstraps a tree from a
+ * package list and reads back what it installed; distros stay data.
+ */
+import type { BuildContext } from '../../lib/context.js';
+import type { Arch, Distro } from '../../distros/types.js';
+
+export interface BootstrapOptions {
+  readonly distro: Distro;
+  readonly release: string;
+  readonly arch: Arch;
+  /** The distro's name for the architecture (amd64, x86_64, ...). */
+  readonly distroArch: string;
+  readonly mirror: string;
+  /** Packages beyond the distro's base set (init packages and EXTRA_PKGS). */
+  readonly packages: readonly string[];
+  /** Directory to bootstrap into (does not exist yet). */
+  readonly target: string;
+  /** Download cache shared by every build. */
+  readonly cacheDir: string;
+  /** Extra trusted signing keys (--keys-dir). */
+  readonly keysDir?: string;
+}
+
+export interface InstalledPackage {
+  readonly name: string;
+  readonly version: string;
+  readonly arch: string;
+}
+
+export interface Engine {
+  /** Fail fast (before any download) when the host cannot run this engine. */
+  preflight(ctx: BuildContext, o: BootstrapOptions): Promise<void>;
+  bootstrap(ctx: BuildContext, o: BootstrapOptions): Promise<void>;
+  /** Installed packages with versions, from the tree's package database, sorted by name. */
+  listPackages(ctx: BuildContext, rootfs: string): Promise<InstalledPackage[]>;
+}
+
+export async function engineFor(d: Distro): Promise<Engine> {
+  switch (d.engine) {
+    case 'apt':
+      return (await import('./apt.js')).aptEngine;
+    case 'apk':
+      return (await import('./apk/index.js')).apkEngine;
+  }
+}
