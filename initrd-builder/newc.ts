@@ -43,13 +43,19 @@ export function headerLength(name: Buffer): number {
   return n + pad4(n);
 }
 
-const hex8 = (v: number, field: string, name: Buffer): string => {
+// Upper case like GNU cpio and the kernel's gen_init_cpio, so hex dumps compare at a glance.
+const HEX_DIGITS = Buffer.from('0123456789ABCDEF', 'latin1');
+
+/** Write `v` as 8 hex digits at `at` (a header has 13 such fields per entry: no strings made). */
+function putHex8(buf: Buffer, at: number, v: number, field: string, name: Buffer): void {
   if (!Number.isInteger(v) || v < 0 || v > MAX_FIELD) {
     throw new OsbError(`${field} ${v} of ${displayName(name)} does not fit a cpio newc header (8 hex digits)`, 'newc cannot store it; remove or change the entry');
   }
-  // Upper case like GNU cpio and the kernel's gen_init_cpio, so hex dumps compare at a glance.
-  return v.toString(16).toUpperCase().padStart(8, '0');
-};
+  for (let i = 7; i >= 0; i--) {
+    buf[at + i] = HEX_DIGITS[v & 15]!;
+    v >>>= 4;
+  }
+}
 
 /** Throw the user-facing error for a name the kernel would refuse. */
 export function checkNameLength(name: Buffer): void {
@@ -67,22 +73,27 @@ export function checkNameLength(name: Buffer): void {
  */
 export function writeHeader(buf: Buffer, offset: number, h: NewcHeader): number {
   checkNameLength(h.name);
-  const fields =
-    NEWC_MAGIC +
-    hex8(h.ino, 'inode', h.name) +
-    hex8(h.mode, 'mode', h.name) +
-    hex8(h.uid, 'uid', h.name) +
-    hex8(h.gid, 'gid', h.name) +
-    hex8(h.nlink, 'link count', h.name) +
-    hex8(h.mtime, 'mtime', h.name) +
-    hex8(h.filesize, 'size', h.name) +
-    '00000000' + // devmajor: the host's device says nothing about the guest, and would break reproducibility
-    '00000000' + // devminor
-    hex8(h.rdevMajor, 'device major', h.name) +
-    hex8(h.rdevMinor, 'device minor', h.name) +
-    hex8(h.name.length + 1, 'name size', h.name) +
-    '00000000'; // check: only used by the 070702 (crc) variant
-  let at = offset + buf.write(fields, offset, 'latin1');
+  buf.write(NEWC_MAGIC, offset, 'latin1');
+  const fields: readonly [number, string][] = [
+    [h.ino, 'inode'],
+    [h.mode, 'mode'],
+    [h.uid, 'uid'],
+    [h.gid, 'gid'],
+    [h.nlink, 'link count'],
+    [h.mtime, 'mtime'],
+    [h.filesize, 'size'],
+    [0, 'devmajor'], // the host's device says nothing about the guest, and would break reproducibility
+    [0, 'devminor'],
+    [h.rdevMajor, 'device major'],
+    [h.rdevMinor, 'device minor'],
+    [h.name.length + 1, 'name size'],
+    [0, 'check'], // only used by the 070702 (crc) variant
+  ];
+  let at = offset + NEWC_MAGIC.length;
+  for (const [v, field] of fields) {
+    putHex8(buf, at, v, field, h.name);
+    at += 8;
+  }
   at += h.name.copy(buf, at);
   const end = offset + headerLength(h.name);
   buf.fill(0, at, end);

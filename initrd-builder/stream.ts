@@ -107,6 +107,8 @@ export async function* cpioChunks(plan: readonly PlannedEntry[], stats: StreamSt
   const { signal } = o;
   const chunk = new Chunk(o.reuse ?? false);
   const emit = (b: Buffer) => {
+    // Checked per chunk too: one big file can take seconds.
+    if (signal?.aborted) throw signal.reason;
     stats.bytes += b.length;
     return b;
   };

@@ -25,6 +25,8 @@ export class NewcReader {
   private nameSize = 0;
   private fileSize = 0;
   private offset = 0;
+  /** Where the header or name being parsed starts, for messages. */
+  private pieceStart = 0;
 
   constructor(keepNames = false) {
     this.names = keepNames ? [] : undefined;
@@ -46,13 +48,22 @@ export class NewcReader {
         this.offset += n;
         continue;
       }
-      const n = Math.min(this.want - this.accLen, chunk.length - at);
+      const need = this.want - this.accLen;
+      if (this.accLen === 0) this.pieceStart = this.offset;
+      if (this.accLen === 0 && chunk.length - at >= need) {
+        // The whole header (or name) is in this chunk: parse it in place, no copy.
+        at += need;
+        this.offset += need;
+        this.complete(chunk, at - need);
+        continue;
+      }
+      const n = Math.min(need, chunk.length - at);
       // A copy: the caller may reuse `chunk` before the rest of this header arrives.
       this.acc.push(Buffer.from(chunk.subarray(at, at + n)));
       this.accLen += n;
       at += n;
       this.offset += n;
-      if (this.accLen === this.want) this.complete(Buffer.concat(this.acc, this.accLen));
+      if (this.accLen === this.want) this.complete(Buffer.concat(this.acc, this.accLen), 0);
     }
   }
 
@@ -69,24 +80,20 @@ export class NewcReader {
     if (!this.trailer) throw this.bad('archive ends before TRAILER!!!');
   }
 
-  private complete(buf: Buffer): void {
+  /** A header or a name (by phase) is complete at `buf[base..]`. */
+  private complete(buf: Buffer, base: number): void {
     this.acc = [];
     this.accLen = 0;
     if (this.phase === 'header') {
-      if (buf.toString('latin1', 0, 6) !== NEWC_MAGIC) throw this.bad('bad newc magic');
-      const field = (i: number) => {
-        const s = buf.toString('latin1', 6 + i * 8, 14 + i * 8);
-        if (!/^[0-9A-Fa-f]{8}$/.test(s)) throw this.bad(`bad header field ${i}`);
-        return parseInt(s, 16);
-      };
-      this.fileSize = field(6);
-      this.nameSize = field(11);
+      if (buf.toString('latin1', base, base + 6) !== NEWC_MAGIC) throw this.bad('bad newc magic');
+      this.fileSize = this.hexField(buf, base, 6);
+      this.nameSize = this.hexField(buf, base, 11);
       if (this.nameSize < 1) throw this.bad('empty name');
       this.phase = 'name';
       this.want = this.nameSize + pad4(HEADER_SIZE + this.nameSize);
       return;
     }
-    const name = buf.toString('latin1', 0, this.nameSize - 1);
+    const name = buf.toString('latin1', base, base + this.nameSize - 1);
     this.phase = 'header';
     this.want = HEADER_SIZE;
     if (name === TRAILER_NAME) {
@@ -98,8 +105,20 @@ export class NewcReader {
     this.skip = this.fileSize + pad4(this.fileSize);
   }
 
+  /** Header field `i` (0 = ino ... 12 = check): 8 hex digits. */
+  private hexField(buf: Buffer, base: number, i: number): number {
+    let v = 0;
+    for (let at = base + 6 + i * 8, end = at + 8; at < end; at++) {
+      const c = buf[at]! | 0x20; // lower-cases letters, leaves digits alone
+      const digit = c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x61 && c <= 0x66 ? c - 0x57 : -1;
+      if (digit < 0) throw this.bad(`bad header field ${i}`);
+      v = v * 16 + digit;
+    }
+    return v;
+  }
+
   private bad(what: string): OsbError {
-    return new OsbError(`the initrd just written does not read back: ${what} near byte ${this.offset} of the uncompressed archive`, 'this is a bug in osb or a failing disk; please report it with the build log');
+    return new OsbError(`the initrd just written does not read back: ${what} at byte ${this.pieceStart} of the uncompressed archive`, 'this is a bug in osb or a failing disk; please report it with the build log');
   }
 }
 

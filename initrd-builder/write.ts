@@ -57,6 +57,8 @@ async function throughTool(ctx: BuildContext, argv: readonly string[], stdoutFil
   } catch (writeError) {
     encoder.stdin.destroy();
     const toolError = await exited;
+    // An interrupt kills the encoder too (lib/run.ts); the interrupt is what to report.
+    if (ctx.signal?.aborted) throw ctx.signal.reason;
     // Our own errors (a file changed size, an interrupt) are the cause and win. Anything else
     // here is a symptom (EPIPE, premature close) of a missing or dead encoder, whose own error
     // names the command or the package to install.
@@ -64,5 +66,5 @@ async function throughTool(ctx: BuildContext, argv: readonly string[], stdoutFil
     throw ours || !toolError ? writeError : toolError;
   }
   const toolError = await exited;
-  if (toolError) throw toolError;
+  if (toolError) throw ctx.signal?.aborted ? ctx.signal.reason : toolError;
 }

@@ -4,7 +4,7 @@
  */
 import { afterAll, afterEach, describe, expect, test } from '@jest/globals';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildInitrd, type Compression, type InitrdOptions } from '../../initrd-builder/index.js';
@@ -77,7 +77,7 @@ describe('initrd errors', () => {
     expect(e.hint).toMatch(/^apt-get install /);
   });
 
-  test('a file that grows while it is read names the file', async () => {
+  test.each([['none'], ['zstd']] as const)('%s: a file that grows while it is read names the file', async (compression) => {
     const dir = tempDir();
     const rootfs = makeFixtureRootfs(join(dir, 'rootfs'));
     const log = join(rootfs, 'var/log-growing');
@@ -87,12 +87,29 @@ describe('initrd errors', () => {
     try {
       const start = statSync(log).size;
       while (statSync(log).size === start) await sleep(5);
-      const e = await failure({ rootfsDir: rootfs });
+      const e = await failure({ rootfsDir: rootfs, compression });
       expect(e.message).toMatch(/^\S+\/rootfs\/var\/log-growing changed size while it was archived \(expected \d+ bytes, it grew\)$/);
       expect(e.hint).toMatch(/still writing into the rootfs/);
     } finally {
       writer.kill();
     }
+  });
+
+  test('an interrupt stops the build and the compressor, leaving nothing', async () => {
+    const dir = tempDir();
+    const rootfs = makeFixtureRootfs(join(dir, 'rootfs'));
+    writeFileSync(join(rootfs, 'var/big'), '');
+    truncateSync(join(rootfs, 'var/big'), 2 ** 31); // sparse; far more than can be read before the abort
+    const abort = new AbortController();
+    const ctx = makeCtx(dir, { signal: abort.signal });
+    const output = join(dir, 'out', 'osb-initrd.img');
+    mkdirSync(join(dir, 'out'));
+    const build = buildInitrd(ctx, { rootfsDir: rootfs, output, compression: 'xz', agentInit: true });
+    await sleep(300);
+    abort.abort();
+    await expect(build).rejects.toThrow(/aborted/);
+    expect(leftovers(join(dir, 'out'))).toEqual([]);
+    expect(execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' })).not.toMatch(/^xz --check=crc32/m);
   });
 
   test('a name longer than PATH_MAX', async () => {
@@ -104,6 +121,15 @@ describe('initrd errors', () => {
     execFileSync('perl', ['-e', mkdeep, join(rootfs, 'var')]);
     const e = await failure({ rootfsDir: rootfs });
     expect(e.message).toMatch(/^path too long for an initrd \(4224 bytes; the kernel's limit is PATH_MAX = 4096 with the NUL\): var\/d{56}…d{60}$/);
+  });
+
+  test('a file of 4 GiB, more than a newc header can describe', async () => {
+    const dir = tempDir();
+    const rootfs = makeFixtureRootfs(join(dir, 'rootfs'));
+    writeFileSync(join(rootfs, 'var/huge'), '');
+    truncateSync(join(rootfs, 'var/huge'), 2 ** 32); // sparse: no disk used
+    const e = await failure({ rootfsDir: rootfs });
+    expect(e.message).toBe(`${join(rootfs, 'var/huge')} is 4294967296 bytes; a cpio newc archive holds files up to 4 GiB - 1`);
   });
 
   test('an --initrd-extra directory where the rootfs has a symlink', async () => {

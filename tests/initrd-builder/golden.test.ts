@@ -7,6 +7,7 @@ import { chmodSync, linkSync, lutimesSync, mkdirSync, readFileSync, symlinkSync,
 import { join } from 'node:path';
 import { buildInitrd } from '../../initrd-builder/index.js';
 import { encodeHeader, trailerHeader } from '../../initrd-builder/newc.js';
+import { NewcReader } from '../../initrd-builder/verify.js';
 import { makeCtx, removeTempDirs, tempDir } from './helpers.js';
 
 afterAll(removeTempDirs);
@@ -67,6 +68,22 @@ describe('golden bytes', () => {
     const h = encodeHeader({ ino: 0xabc, mode: 0o100644, uid: 1, gid: 2, nlink: 1, mtime: 0xffffffff, filesize: 9, rdevMajor: 0, rdevMinor: 0, name: Buffer.from('xy') });
     expect(h.toString('latin1')).toBe('070701' + '00000ABC000081A4000000010000000200000001FFFFFFFF00000009' + '0'.repeat(32) + '0000000300000000' + 'xy\0' + '\0\0\0');
     expect(encodeHeader(trailerHeader()).length % 4).toBe(0);
+  });
+
+  test('the read-back parser counts the golden archive however it is split, and refuses damage', () => {
+    for (const step of [1, 3, 7, 110, 111, GOLDEN.length]) {
+      const reader = new NewcReader(true);
+      for (let at = 0; at < GOLDEN.length; at += step) reader.push(GOLDEN.subarray(at, at + step));
+      reader.end();
+      expect([reader.entries, reader.names]).toEqual([4, ['.', 'a', 'b', 'init']]);
+    }
+    const truncated = new NewcReader();
+    truncated.push(GOLDEN.subarray(0, GOLDEN.length - 124));
+    expect(() => truncated.end()).toThrow(/archive ends before TRAILER!!!/);
+    const damaged = Buffer.from(GOLDEN);
+    damaged.write('Z', 112 + 6 + 8 * 6, 'latin1'); // the size field of "a"
+    expect(() => new NewcReader().push(damaged)).toThrow(/does not read back: bad header field 6 at byte 112 /);
+    expect(() => new NewcReader().push(Buffer.concat([GOLDEN, Buffer.from('x')]))).toThrow(/data after TRAILER!!!/);
   });
 
   test('a field that does not fit 8 hex digits is an error naming the entry', () => {

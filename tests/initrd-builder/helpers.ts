@@ -15,16 +15,17 @@ import { createRunner } from '../../lib/run.js';
 
 export const SDE = 1_700_000_000;
 
-export function makeCtx(workdir: string, o: { dryRun?: boolean; reporter?: Reporter; sourceDateEpoch?: number } = {}): BuildContext {
+export function makeCtx(workdir: string, o: { dryRun?: boolean; reporter?: Reporter; sourceDateEpoch?: number; signal?: AbortSignal } = {}): BuildContext {
   const reporter = o.reporter ?? silentReporter;
   const sourceDateEpoch = o.sourceDateEpoch ?? SDE;
   return {
     workdir,
     log: reporter,
-    run: createRunner({ reporter, sourceDateEpoch, logPath: join(workdir, 'logs', 'initrd.log'), dryRun: o.dryRun }),
+    run: createRunner({ reporter, sourceDateEpoch, logPath: join(workdir, 'logs', 'initrd.log'), dryRun: o.dryRun, signal: o.signal }),
     dryRun: o.dryRun ?? false,
     sourceDateEpoch,
     jobs: 2,
+    signal: o.signal,
   };
 }
 
