@@ -144,11 +144,13 @@ export function ext4Geometry(blocksRequested: number, blockSize: number, inodes:
       blocks -= rem; // mke2fs drops the last group (ext2fs_initialize, "retry")
       continue;
     }
-    const journalBlocks = ext4JournalBlocks(blocks, blockSize);
-    if (journalBlocks > blocks / 2) return undefined; // "Journal size too big for filesystem"
-    let overhead = firstData + groups * (2 + itb) + journalBlocks + extentTreeBlocks(Math.ceil(journalBlocks / MAX_EXTENT_LEN) + 2, blockSize);
+    let overhead = firstData + groups * (2 + itb);
     for (let g = 0; g < groups; g++) if (groupHasSuper(g)) overhead += superBlocks;
     if (reservedGdt > 0) overhead += 1; // the resize inode's double-indirect block
+    const journalBlocks = ext4JournalBlocks(blocks, blockSize);
+    // mke2fs (figure_journal_size): "Total journal size too big for filesystem" above half the free blocks.
+    if (journalBlocks > (blocks - overhead) / 2) return undefined;
+    overhead += journalBlocks + extentTreeBlocks(Math.ceil(journalBlocks / MAX_EXTENT_LEN) + 2, blockSize);
     return { blocks, groups, inodesPerGroup: ipg, inodeCount: ipg * groups, journalBlocks, overheadBlocks: overhead, availableBlocks: blocks - overhead };
   }
 }
