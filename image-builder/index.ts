@@ -112,15 +112,14 @@ async function assemble(ctx: BuildContext, o: ImageOptions, tree: TreeStats, roo
   checkpoint(ctx);
 
   if (!dry) {
-    await verifyDisk(ctx, { imagePath: raw, layout, fsType: o.fsType, ...tables });
-    if (o.fsType === 'ext4') {
-      // e2fsprogs tools open a filesystem inside a file with the "?offset=" io option.
-      const target = `${raw}?offset=${layout.partitionOffset}`;
-      await checkFilesystem(ctx, 'ext4', target);
-      await verifyAgent(ctx, 'ext4', target, rootfsDir);
-    } else if (o.fsType === 'erofs') {
-      await verifyAgent(ctx, 'erofs', fsFile!, rootfsDir);
-    }
+    // Read-only checks, run side by side. e2fsprogs tools open a filesystem inside a file with
+    // the "?offset=" io option.
+    const ext4Target = `${raw}?offset=${layout.partitionOffset}`;
+    await Promise.all([
+      verifyDisk(ctx, { imagePath: raw, layout, fsType: o.fsType, ...tables }),
+      o.fsType === 'ext4' && checkFilesystem(ctx, 'ext4', ext4Target),
+      o.fsType !== 'xfs' && verifyAgent(ctx, o.fsType, o.fsType === 'ext4' ? ext4Target : fsFile!, rootfsDir),
+    ]);
   }
   if (o.format === 'qcow2') {
     await ctx.run(['qemu-img', 'convert', '-f', 'raw', '-O', 'qcow2', raw, tmp]);

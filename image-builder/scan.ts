@@ -63,37 +63,37 @@ export function scanTree(rootfsDir: string): TreeStats {
   const stack: Array<{ abs: Buffer; rel: Buffer }> = [{ abs: Buffer.from(rootfsDir), rel: Buffer.alloc(0) }];
   while (stack.length) {
     const { abs, rel } = stack.pop()!;
-    const names = readdirSync(abs, { encoding: 'buffer' }).sort(Buffer.compare);
-    directories.push(names.map((n) => n.length));
-    for (const name of names) {
+    const entries = readdirSync(abs, { encoding: 'buffer', withFileTypes: true });
+    directories.push(entries.map((e) => e.name.length));
+    for (const e of entries) {
+      const name = e.name;
       const childAbs = Buffer.concat([abs, SLASH, name]);
-      const childRel = Buffer.concat([rel, SLASH, name]);
-      if (name.length > longestName.bytes) longestName = { bytes: name.length, path: inside(childRel) };
-      const st = lstatSync(childAbs, { bigint: true });
-      if (st.isDirectory()) {
+      if (name.length > longestName.bytes) longestName = { bytes: name.length, path: inside(Buffer.concat([rel, SLASH, name])) };
+      // The entry type from readdir saves an lstat for everything but regular files.
+      if (e.isDirectory()) {
         if (rel.length === 0 && name.toString() === 'lost+found') hasLostFound = true;
-        stack.push({ abs: childAbs, rel: childRel });
-        continue;
-      }
-      if (st.nlink > 1n) {
-        const key = `${st.dev}:${st.ino}`;
-        if (seenInodes.has(key)) {
-          extraHardLinks++;
-          continue;
-        }
-        seenInodes.add(key);
-      }
-      if (st.isFile()) {
-        const size = Number(st.size);
-        fileSizes.push(size);
-        fileBytes += size;
-        if (size > largestFile.bytes) largestFile = { bytes: size, path: inside(childRel) };
-      } else if (st.isSymbolicLink()) {
+        stack.push({ abs: childAbs, rel: Buffer.concat([rel, SLASH, name]) });
+      } else if (e.isSymbolicLink()) {
         const len = (readlinkSync(childAbs, { encoding: 'buffer' }) as Buffer).length;
         symlinkTargets.push(len);
-        if (len > longestSymlink.bytes) longestSymlink = { bytes: len, path: inside(childRel) };
+        if (len > longestSymlink.bytes) longestSymlink = { bytes: len, path: inside(Buffer.concat([rel, SLASH, name])) };
+      } else if (e.isFile()) {
+        const st = lstatSync(childAbs);
+        if (st.nlink > 1) {
+          // Inode numbers can exceed 2^53: compare them exactly.
+          const { dev, ino } = lstatSync(childAbs, { bigint: true });
+          const key = `${dev}:${ino}`;
+          if (seenInodes.has(key)) {
+            extraHardLinks++;
+            continue;
+          }
+          seenInodes.add(key);
+        }
+        fileSizes.push(st.size);
+        fileBytes += st.size;
+        if (st.size > largestFile.bytes) largestFile = { bytes: st.size, path: inside(Buffer.concat([rel, SLASH, name])) };
       } else {
-        specialFiles++;
+        specialFiles++; // devices, fifos, sockets: hard links among them are rare enough to count apart
       }
     }
   }

@@ -74,6 +74,16 @@ function layoutForTotal(totalBytes: number, table: PartitionTable, dax: boolean)
   return { totalBytes, headerBytes, diskBytes, partitionOffset: headerBytes + PARTITION_START, partitionBytes };
 }
 
+/** ext4TreeNeeds walks every file: remember it per tree and block size for the size search. */
+const needsCache = new WeakMap<TreeStats, Map<number, { blocks: number; inodes: number }>>();
+function treeNeeds(tree: TreeStats, bs: number): { blocks: number; inodes: number } {
+  let byBs = needsCache.get(tree);
+  if (!byBs) needsCache.set(tree, (byBs = new Map()));
+  let n = byBs.get(bs);
+  if (!n) byBs.set(bs, (n = ext4TreeNeeds(tree, bs)));
+  return n;
+}
+
 /**
  * Does a filesystem of `fsBytes` hold the tree (plus the free space asked for)? Returns false,
  * or for ext4 the inode count to request (else 0).
@@ -85,7 +95,7 @@ function fits(input: SizingInput, fsBytes: number): number | false {
     case 'erofs':
       return fsBytes >= input.erofsBytes! ? 0 : false;
     case 'ext4': {
-      const needs = ext4TreeNeeds(input.tree!, bs);
+      const needs = treeNeeds(input.tree!, bs);
       const inodes = ext4InodeRequest(needs.inodes, freeBytes);
       const blocks = Math.floor(fsBytes / bs);
       let request = inodes;
@@ -107,7 +117,7 @@ function fits(input: SizingInput, fsBytes: number): number | false {
 function lowerBoundMiB(input: SizingInput): number {
   if (input.fsType === 'erofs') return Math.ceil(input.erofsBytes! / MiB);
   if (input.fsType === 'xfs') return XFS_MIN_BYTES / MiB;
-  return Math.max(1, Math.floor(((ext4TreeNeeds(input.tree!, input.blockSize).blocks * input.blockSize) + input.rootFreeSpaceMiB * MiB) / MiB));
+  return Math.max(1, Math.floor(((treeNeeds(input.tree!, input.blockSize).blocks * input.blockSize) + input.rootFreeSpaceMiB * MiB) / MiB));
 }
 
 /**
