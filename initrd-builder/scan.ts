@@ -97,8 +97,8 @@ const kindWord = (k: EntryKind) => ({ dir: 'a directory', file: 'a file', symlin
 
 /**
  * Add every entry of the tree at `root` to `into`, keyed by name. Entries already there (from
- * an earlier tree) are replaced, except that a directory and a non-directory never replace each
- * other: that would silently drop or orphan a subtree (e.g. a `lib/` over a usr-merged `lib`
+ * an earlier tree) are replaced, except the root. A directory and a non-directory never replace
+ * each other: that would silently drop or orphan a subtree (e.g. a `lib/` over a usr-merged `lib`
  * symlink), so it is an error naming the path.
  */
 export function scanTree(root: string, into: Map<string, ArchiveEntry>, o: ScanOptions, label = root): void {
@@ -112,7 +112,8 @@ export function scanTree(root: string, into: Map<string, ArchiveEntry>, o: ScanO
   };
   const rootSt = lstatOrThrow(rootBytes);
   if (!rootSt.isDirectory()) throw new OsbError(`${root} is not a directory`, 'point it at a rootfs directory');
-  add(into, entryFor('.', rootBytes, rootSt, o), label);
+  // An overlay's own top directory (often a 0700 mkdtemp) must not change the guest's `/`.
+  if (!into.has('.')) add(into, entryFor('.', rootBytes, rootSt, o), label);
 
   const stack: string[] = ['.'];
   while (stack.length > 0) {

@@ -51,12 +51,14 @@ describe('initrd options', () => {
     writeFileSync(join(extra2, 'etc/hostname'), 'from-extra2\n');
     symlinkSync('hostname', join(extra2, 'etc/passwd')); // a file replaced by a symlink
     chmodSync(join(extra2, 'etc'), 0o750);
+    chmodSync(extra2, 0o700); // its own top directory is not the guest's /
     const r = await buildInitrd(makeCtx(dir), { rootfsDir: rootfs, output: join(dir, 'x.cpio'), compression: 'none', agentInit: true, extraDirs: [extra1, extra2] });
     const e = entriesOf(r.path);
     expect(e.get('etc/hostname')!.data.toString()).toBe('from-extra2\n');
     expect(e.get('opt/tools/t')!.data.toString()).toBe('tool\n');
     expect(e.get('etc/passwd')!.data.toString()).toBe('hostname');
     expect(e.get('etc')!.mode).toBe(0o40750);
+    expect(e.get('.')!.mode).toBe(0o40755);
     expect(e.has('bin/busybox')).toBe(true);
     expect(cpioList(r.path).filter((n) => n === 'etc/hostname')).toHaveLength(1);
     expect(r.entries).toBe(e.size);
