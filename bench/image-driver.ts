@@ -20,8 +20,10 @@ const kv = Object.fromEntries(rest.map((a) => a.split('=', 2) as [string, string
 const epoch = Number(kv.epoch ?? 1700000000);
 const reporter = kv.verbose ? consoleReporter('image: ') : silentReporter;
 const ac = new AbortController();
+// process.on, not once: execa's exit hook (signal-exit) re-raises a signal nobody else listens to.
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(sig, () => {
+  process.on(sig, () => {
+    if (ac.signal.aborted) return;
     ac.abort();
     void runCleanups().finally(() => process.exit(130));
   });

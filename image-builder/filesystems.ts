@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import type { BuildContext } from '../lib/context.js';
 import { withCleanup } from '../lib/cleanup.js';
 import { OsbError } from '../lib/errors.js';
-import { createRunner } from '../lib/run.js';
+import { createRunner, type Runner } from '../lib/run.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { EXT4_FEATURES, EXT4_INODE_SIZE, ext4JournalBlocks } from './ext4-sizing.js';
 import { MiB } from './types.js';
 import { xfsAgCount, xfsLogBytes } from './xfs-sizing.js';
@@ -104,11 +105,10 @@ export async function fillXfs(ctx: BuildContext, fsPath: string, rootfsDir: stri
   const mnt = ctx.dryRun ? join(tmpdir(), 'osb-xfs-XXXXXX') : await mkdtemp(join(tmpdir(), 'osb-xfs-'));
   let loop: string | undefined;
   let mounted = false;
-  const cleanup = async () => {
-    if (mounted) await release(['umount', mnt], { allowFail: true });
-    if (loop) await release(['losetup', '--detach', loop], { allowFail: true });
-    if (!ctx.dryRun) await rmdir(mnt).catch(() => {});
-  };
+  // On an interrupt the signal handler's runCleanups and this function's own unwinding both call
+  // the cleanup: share one run.
+  let cleaning: Promise<void> | undefined;
+  const cleanup = () => (cleaning ??= releaseMount(release, mnt, mounted, loop, ctx.dryRun));
   await withCleanup(cleanup, async () => {
     const { stdout } = await ctx.run(['losetup', '--find', '--show', fsPath]);
     const attached = ctx.dryRun ? '/dev/loopN' : stdout.trim();
@@ -128,4 +128,22 @@ export async function fillXfs(ctx: BuildContext, fsPath: string, rootfsDir: stri
     await ctx.run(['losetup', '--detach', attached]);
     loop = undefined;
   });
+}
+
+/**
+ * Release after a failure or an interrupt. The cp being cancelled may still hold the mount for
+ * a moment (SIGTERM, then SIGKILL after 3 s): retry, then detach lazily so the kernel finishes
+ * when the last file closes. `losetup --detach` on a busy device sets autoclear (loop_clr_fd).
+ */
+async function releaseMount(release: Runner, mnt: string, mounted: boolean, loop: string | undefined, dryRun: boolean): Promise<void> {
+  if (mounted) {
+    let done = false;
+    for (let i = 0; i < 40 && !done; i++) {
+      done = (await release(['umount', mnt], { allowFail: true })).exitCode === 0;
+      if (!done) await sleep(100);
+    }
+    if (!done) await release(['umount', '--lazy', mnt], { allowFail: true });
+  }
+  if (loop) await release(['losetup', '--detach', loop], { allowFail: true });
+  if (!dryRun) await rmdir(mnt).catch(() => {});
 }

@@ -1,6 +1,7 @@
 /**
- * SIGKILL in the middle of mkfs (nothing in the process can react): no file under the final
- * name, no loop device, and the next run cleans up what the killed one left and succeeds.
+ * Killed mid-build. SIGKILL in the middle of mkfs (nothing in the process can react): no file
+ * under the final name, no loop device, and the next run cleans up and succeeds. SIGINT while
+ * xfs is being filled through its loop mount: the mount and the loop device are released.
  */
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { execFileSync, spawn } from 'node:child_process';
@@ -9,7 +10,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildImage } from '../../image-builder/index.js';
 import { debianRootfs } from '../helpers/debian-rootfs.js';
-import { REPO_ROOT } from '../helpers/fixture-rootfs.js';
+import { isRoot, REPO_ROOT } from '../helpers/fixture-rootfs.js';
 import { leftovers, loopDevices, makeCtx, options, removeTempDirs, tempDir } from './helpers.js';
 
 // Inside the repository so the compiled lib/ finds node_modules.
@@ -64,4 +65,33 @@ test('kill -9 during mkfs.ext4: nothing under the final name, no loop device, an
   expect(r.path).toBe(output);
   expect(leftovers(out)).toEqual(['osb.img']);
   expect(loopDevices()).toEqual(loopsBefore);
+}, 120_000);
+
+/** Mount points under the temporary directory that osb's xfs fill uses. */
+function xfsMounts(): string[] {
+  return readFileSync('/proc/self/mounts', 'utf8').split('\n').filter((l) => / \S*osb-xfs-\S* /.test(l));
+}
+
+(isRoot ? test : test.skip)('SIGINT while xfs is filled through a loop mount: exit 130, mount and loop device released, nothing left', async () => {
+  const dir = tempDir();
+  const out = join(dir, 'out');
+  mkdirSync(out);
+  const output = join(out, 'osb.img');
+  const loopsBefore = loopDevices();
+  const child = spawn(process.execPath, [join(REPO_ROOT, 'tests/image-builder/kill-driver.mjs'), COMPILED, rootfs, output, 'xfs'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  let cp: number[] = [];
+  for (let i = 0; i < 3000 && cp.length === 0; i++) {
+    cp = children(child.pid!, 'cp');
+    if (!cp.length) await sleep(10);
+  }
+  expect(cp.length).toBe(1);
+  expect(xfsMounts()).toHaveLength(1);
+  expect(loopDevices().length).toBe(loopsBefore.length + 1);
+  child.kill('SIGINT');
+  expect(await exited).toBe(130);
+  expect(existsSync(output)).toBe(false);
+  expect(xfsMounts()).toEqual([]);
+  expect(loopDevices()).toEqual(loopsBefore);
+  expect(leftovers(out)).toEqual([]);
 }, 120_000);
