@@ -21,8 +21,7 @@ import { scanTree, type TreeStats } from './scan.js';
 import { computeImageSize } from './sizing.js';
 import { createSparse, copySparse } from './sparse-io.js';
 import { MiB } from './types.js';
-import { checkAgent, checkFilesystem, resolveInRoot, summarize, verifyAgent, verifyDisk } from './verify.js';
-import { lstatSync } from 'node:fs';
+import { checkFilesystem, verifyAgent, verifyAgentInTree, verifyDisk } from './verify.js';
 
 export type { FsType, PartitionTable, ImageFormat } from './types.js';
 export type { ImageOptions, ImageResult } from './options.js';
@@ -38,27 +37,33 @@ export async function buildImage(ctx: BuildContext, opts: ImageOptions): Promise
   assertTreeFits(tree, o.fsType, o.blockSize);
   if (o.fsType === 'erofs' && o.rootFreeSpaceMiB > 0) ctx.log.warn('erofs is read-only: the root free space asked for is ignored');
   ctx.log.info(`rootfs: ${(tree.fileBytes / MiB).toFixed(1)} MiB in ${tree.fileSizes.length} files, ${tree.directories.length} directories`);
-  if (ctx.dryRun) {
-    const stage = tmpPathFor(output, '.osb-stage-');
-    return assemble(ctx, o, tree, rootfsDir, o.format === 'raw' ? tmpPathFor(output) : join(stage, 'disk.raw'), stage, tmpPathFor(output), output);
-  }
+  // Scratch files live beside the output in a directory a later run removes if this one is killed.
+  const stage = tmpPathFor(output, '.osb-stage-');
+  const paths = (tmp: string): Paths => ({ output, tmp, stage, raw: o.format === 'raw' ? tmp : join(stage, 'disk.raw'), rootfsDir });
+  if (ctx.dryRun) return assemble(ctx, o, tree, paths(tmpPathFor(output)));
   await ensureWritableDir(dirname(output), 'output directory');
   return writeAtomic(output, async (tmp) => {
-    const stage = tmpPathFor(output, '.osb-stage-');
     await mkdir(stage, { recursive: true });
-    return withCleanup(
-      () => rm(stage, { recursive: true, force: true }),
-      () => assemble(ctx, o, tree, rootfsDir, o.format === 'raw' ? tmp : join(stage, 'disk.raw'), stage, tmp, output),
-    );
+    return withCleanup(() => rm(stage, { recursive: true, force: true }), () => assemble(ctx, o, tree, paths(tmp)));
   });
+}
+
+interface Paths {
+  readonly output: string;
+  /** Where the final format is written before the rename (writeAtomic's temporary). */
+  readonly tmp: string;
+  readonly stage: string;
+  /** The raw disk: `tmp` itself, or a scratch file qemu-img converts from. */
+  readonly raw: string;
+  readonly rootfsDir: string;
 }
 
 function checkpoint(ctx: BuildContext): void {
   if (ctx.signal?.aborted) throw new InterruptedError();
 }
 
-/** Every step, writing the raw disk at `raw` and the final format at `tmp`; Node-side writes are skipped in dry-run. */
-async function assemble(ctx: BuildContext, o: ImageOptions, tree: TreeStats, rootfsDir: string, raw: string, stage: string, tmp: string, output: string): Promise<ImageResult> {
+/** Every step, writing the raw disk and then the final format; Node-side writes are skipped in dry-run. */
+async function assemble(ctx: BuildContext, o: ImageOptions, tree: TreeStats, { output, tmp, stage, raw, rootfsDir }: Paths): Promise<ImageResult> {
   const dry = ctx.dryRun;
   const fsUuid = derivedUuid(o.seed, 'fs-uuid');
   let fsFile: string | undefined;
@@ -81,16 +86,8 @@ async function assemble(ctx: BuildContext, o: ImageOptions, tree: TreeStats, roo
     fsFile = join(stage, 'root.xfs');
     if (!dry) await createSparse(fsFile, layout.partitionBytes);
     await ctx.run(mkfsXfsArgv({ fsPath: fsFile, fsBytes: layout.partitionBytes, blockSize: o.blockSize, uuid: fsUuid }));
-    await fillXfs(ctx, fsFile, rootfsDir, async (mnt) => {
-      const agent = resolveInRoot(rootfsDir, '/sbin/init');
-      if (agent) checkAgent('/sbin/init', summarize(lstatSync(rootfsDir + agent)), (() => {
-        try {
-          return summarize(lstatSync(mnt + agent));
-        } catch {
-          return undefined;
-        }
-      })());
-    });
+    // xfs has no offline reader for the agent check: look while it is mounted.
+    await fillXfs(ctx, fsFile, rootfsDir, async (mnt) => verifyAgentInTree(mnt, rootfsDir));
     if (!dry) await checkFilesystem(ctx, 'xfs', fsFile);
     checkpoint(ctx);
   }

@@ -88,6 +88,19 @@ export async function verifyAgent(ctx: BuildContext, fsType: 'ext4' | 'erofs', t
   checkAgent('/sbin/init', summarize(lstatSync(rootfsDir + path)), await agentInImage(ctx, fsType, target, path));
 }
 
+/** Check the agent in a mounted copy of the rootfs at `mountPoint`. */
+export function verifyAgentInTree(mountPoint: string, rootfsDir: string): void {
+  const path = resolveInRoot(rootfsDir, '/sbin/init');
+  if (!path) return;
+  let found: InodeSummary | undefined;
+  try {
+    found = summarize(lstatSync(mountPoint + path));
+  } catch {
+    found = undefined;
+  }
+  checkAgent('/sbin/init', summarize(lstatSync(rootfsDir + path)), found);
+}
+
 /** Run the filesystem's checker read-only; any complaint is an error. */
 export async function checkFilesystem(ctx: BuildContext, fsType: FsType, target: string): Promise<void> {
   const argv =

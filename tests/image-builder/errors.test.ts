@@ -4,6 +4,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
 import { chmodSync, existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildImage, type ImageOptions } from '../../image-builder/index.js';
 import { assertTreeFits } from '../../image-builder/limits.js';
@@ -122,16 +123,18 @@ test('a filesystem the checker rejects is an error and leaves nothing', async ()
   expect(r.left).toEqual([]);
 });
 
-test('dry-run prints the commands and writes nothing', async () => {
-  const out = join(dir, 'dry');
+const MKFS: Record<string, RegExp> = { ext4: /would run: mkfs\.ext4 .*-d /, erofs: /would run: mkfs\.erofs /, xfs: /would run: cp -a / };
+test.each(isRoot ? ['ext4', 'erofs', 'xfs'] : ['ext4', 'erofs'])('dry-run (%s): prints the commands and writes nothing', async (fsType) => {
+  const out = join(dir, `dry-${fsType}`);
   mkdirSync(out);
   const rep = recordingReporter();
-  const before = readdirSync(out);
-  const r = await buildImage(makeCtx(out, { dryRun: true, reporter: rep }), options(rootfs, join(out, 'osb.img'), { dax: true, format: 'qcow2' }));
-  expect(readdirSync(out)).toEqual(before);
+  const tmpBefore = readdirSync(tmpdir());
+  const r = await buildImage(makeCtx(out, { dryRun: true, reporter: rep }), options(rootfs, join(out, 'osb.img'), { fsType: fsType as ImageOptions['fsType'], dax: true, format: 'qcow2' }));
+  expect(leftovers(out)).toEqual([]); // the runner may have started its log; nothing else
+  expect(readdirSync(tmpdir()).filter((n) => !tmpBefore.includes(n) && n.startsWith('osb-xfs-'))).toEqual([]);
   const cmds = rep.lines.filter((l) => l.startsWith('would run: '));
   expect(cmds.some((l) => /would run: sfdisk /.test(l))).toBe(true);
-  expect(cmds.some((l) => /would run: mkfs\.ext4 .*-d /.test(l))).toBe(true);
+  expect(cmds.some((l) => MKFS[fsType]!.test(l))).toBe(true);
   expect(cmds.some((l) => /would run: qemu-img convert /.test(l))).toBe(true);
   expect(r.sizeBytes).toBeGreaterThan(0);
 });
