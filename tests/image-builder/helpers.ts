@@ -13,6 +13,7 @@ import type { Reporter } from '../../lib/log.js';
 import { silentReporter } from '../../lib/log.js';
 import { createRunner } from '../../lib/run.js';
 import type { ImageOptions } from '../../image-builder/index.js';
+import { REPO_ROOT } from '../helpers/fixture-rootfs.js';
 
 export const SDE = 1_700_000_000;
 export const MiB = 1024 * 1024;
@@ -150,3 +151,14 @@ export function erofsMode(fsFile: string, path: string): number {
   const metaBlkAddr = img.readUInt32LE(1024 + 40);
   return img.readUInt16LE(metaBlkAddr * 4096 + nid * 32 + 4);
 }
+
+/**
+ * image-builder/ and lib/ compiled to JavaScript, for tests that run a build in another process
+ * (tests/image-builder/kill-driver.mjs). Inside the repository so lib/ finds node_modules.
+ */
+export function compiledImageBuilder(): string {
+  const out = join(REPO_ROOT, 'node_modules', '.cache', 'osb-image-test');
+  execFileSync('npx', ['tsc', '--outDir', out, '--rootDir', REPO_ROOT, '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--skipLibCheck', '--types', 'node', '--strict', join(REPO_ROOT, 'image-builder/index.ts')], { cwd: REPO_ROOT, stdio: 'ignore' });
+  return out;
+}
+export const KILL_DRIVER = join(REPO_ROOT, 'tests/image-builder/kill-driver.mjs');

@@ -4,21 +4,20 @@
  * xfs is being filled through its loop mount: the mount and the loop device are released.
  */
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildImage } from '../../image-builder/index.js';
 import { debianRootfs } from '../helpers/debian-rootfs.js';
-import { isRoot, REPO_ROOT } from '../helpers/fixture-rootfs.js';
-import { leftovers, loopDevices, makeCtx, options, removeTempDirs, tempDir } from './helpers.js';
+import { isRoot } from '../helpers/fixture-rootfs.js';
+import { compiledImageBuilder, KILL_DRIVER, leftovers, loopDevices, makeCtx, options, removeTempDirs, tempDir } from './helpers.js';
 
-// Inside the repository so the compiled lib/ finds node_modules.
-const COMPILED = join(REPO_ROOT, 'node_modules', '.cache', 'osb-image-test');
+let COMPILED: string;
 let rootfs: string;
 beforeAll(() => {
   rootfs = debianRootfs();
-  execFileSync('npx', ['tsc', '--outDir', COMPILED, '--rootDir', REPO_ROOT, '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--skipLibCheck', '--types', 'node', '--strict', join(REPO_ROOT, 'image-builder/index.ts')], { cwd: REPO_ROOT, stdio: 'ignore' });
+  COMPILED = compiledImageBuilder();
 }, 300_000);
 afterAll(removeTempDirs);
 
@@ -44,7 +43,7 @@ test('kill -9 during mkfs.ext4: nothing under the final name, no loop device, an
   mkdirSync(out);
   const output = join(out, 'osb.img');
   const loopsBefore = loopDevices();
-  const child = spawn(process.execPath, [join(REPO_ROOT, 'tests/image-builder/kill-driver.mjs'), COMPILED, rootfs, output], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [KILL_DRIVER, COMPILED, rootfs, output], { stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<number | null>((r) => child.on('exit', (_code, sig) => r(sig === 'SIGKILL' ? 137 : _code)));
   let mkfs: number[] = [];
   for (let i = 0; i < 1000 && mkfs.length === 0; i++) {
@@ -78,7 +77,7 @@ function xfsMounts(): string[] {
   mkdirSync(out);
   const output = join(out, 'osb.img');
   const loopsBefore = loopDevices();
-  const child = spawn(process.execPath, [join(REPO_ROOT, 'tests/image-builder/kill-driver.mjs'), COMPILED, rootfs, output, 'xfs'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [KILL_DRIVER, COMPILED, rootfs, output, 'xfs'], { stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
   let cp: number[] = [];
   for (let i = 0; i < 3000 && cp.length === 0; i++) {
