@@ -20,7 +20,8 @@ import { formatRow, medianOf, type BenchRow } from './lib.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 /** The command that builds an image with osb. Until `osb image` is wired, a thin driver around buildImage. */
-const OSB = `node ${join(HERE, 'image-driver.js')}`;
+/** The CLI as users run it; --no-deps: the rootfs is the benchmark's own Debian tree. */
+const OSB = `${process.execPath} ${join(HERE, '..', 'tasks', 'main.js')} image --no-deps`;
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 const mib = (bytes: number) => `${(bytes / 1048576).toFixed(0)} MiB`;
 
@@ -79,13 +80,13 @@ export async function benchImage(rootfs: string, runs: number): Promise<BenchRow
   const work = mkdtempSync(join(tmpdir(), 'osb-bench-image-'));
   const out = (name: string) => join(work, name);
   const classic = (mode: string, file: string) => `sh -c ${q(CLASSIC_SH)} classic ${q(out(file))} ${q(rootfs)} ${mode}`;
-  const osb = (file: string, args = '') => `${OSB} ${q(rootfs)} ${q(out(file))} ${args}`;
+  const osb = (file: string, args = '') => `${OSB} --rootfs-dir ${q(rootfs)} --workdir ${q(work)} --image-name ${file} ${args} > /dev/null`;
   try {
     const kata = measure(runs, classic('kata', 'kata.img'), out('kata.img'));
     const bare = measure(runs, classic('classic', 'classic.img'), out('classic.img'));
     const osbDax = measure(runs, osb('osb.img'), out('osb.img'));
-    const osbPlain = measure(runs, osb('osb-nodax.img', 'dax=no'), out('osb-nodax.img'));
-    const osbErofs = measure(runs, osb('osb-erofs.img', 'fs=erofs'), out('osb-erofs.img'));
+    const osbPlain = measure(runs, osb('osb-nodax.img', '--no-dax'), out('osb-nodax.img'));
+    const osbErofs = measure(runs, osb('osb-erofs.img', '--fs-type erofs'), out('osb-erofs.img'));
     const size = (m: Measured, base: Measured) => `image ${mib(m.bytes)} vs ${mib(base.bytes)} (${(m.bytes / base.bytes).toFixed(2)}x)`;
     return [
       { name: "Kata image_builder.sh steps (ext4, DAX header)", median: kata.median, runs, extra: `image ${mib(kata.bytes)}` },

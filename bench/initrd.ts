@@ -12,7 +12,8 @@ import { formatRow, medianOf, type BenchRow } from './lib.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 /** The command that builds an initrd with osb. Until `osb initrd` exists, a thin driver around buildInitrd. */
-const OSB = `node ${join(HERE, 'initrd-driver.js')}`;
+/** The CLI as users run it; --no-deps: the rootfs is the benchmark's own Debian tree. */
+const OSB = `${process.execPath} ${join(HERE, '..', 'tasks', 'main.js')} initrd --no-deps`;
 
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
@@ -33,7 +34,7 @@ function measure(runs: number, cmd: string, out: string, cwd?: string): Measured
 export async function benchInitrd(rootfs: string, runs: number): Promise<BenchRow[]> {
   const work = mkdtempSync(join(tmpdir(), 'osb-bench-initrd-'));
   const out = (name: string) => join(work, name);
-  const osb = (c: string) => `${OSB} --rootfs-dir ${q(rootfs)} --output ${q(out(`osb-${c}.img`))} --compression ${c}`;
+  const osb = (c: string) => `${OSB} --rootfs-dir ${q(rootfs)} --workdir ${q(work)} --initrd-name osb-${c}.img --compression ${c} --agent-init > /dev/null`;
   try {
     // Kata's tools/osbuilder/initrd-builder/initrd_builder.sh, minus sudo.
     const kata = measure(runs, `find . | cpio --quiet -H newc -o | gzip -9 > ${q(out('kata.img'))}`, out('kata.img'), rootfs);

@@ -31,7 +31,7 @@ export function toolsFor(target: string, s: Settings): (string | string[])[] {
     case 'rootfs':
       return [['mmdebstrap', 'debootstrap'], 'dpkg-query'];
     case 'image': {
-      const fs = { ext4: ['mkfs.ext4', 'e2fsck', 'debugfs'], xfs: ['mkfs.xfs', 'xfs_repair'], erofs: ['mkfs.erofs', 'fsck.erofs'] }[String(s.fsType)] ?? [];
+      const fs = { ext4: ['mkfs.ext4', 'e2fsck', 'debugfs'], xfs: ['mkfs.xfs', 'xfs_repair', 'losetup', 'mount', 'umount', 'cp'], erofs: ['mkfs.erofs', 'fsck.erofs'] }[String(s.fsType)] ?? [];
       return ['sfdisk', ...fs, ...(s.format === 'qcow2' ? ['qemu-img'] : [])];
     }
     case 'initrd':

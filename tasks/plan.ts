@@ -68,7 +68,8 @@ export async function computePlan(
       if (h === undefined) {
         // --no-deps: the dependency is not in this plan, so it must already exist.
         const dt = table.get(d)!;
-        const missing = dt.outputs(s).filter((p) => !existsSync(p));
+        // Only the primary output must exist: a rootfs osb did not build has no manifest.
+        const missing = dt.outputs(s).slice(0, 1).filter((p) => !existsSync(p));
         if (missing.length) {
           throw new OsbError(`${t.name} needs ${d}, which is missing (${missing.join(', ')})`, `run \`osb ${d}\` first, or drop --no-deps`);
         }

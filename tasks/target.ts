@@ -13,7 +13,10 @@ export interface Target {
   readonly files?: (s: Settings) => readonly string[];
   /** Extra input values computed at plan time (e.g. the compiler version). */
   readonly extraInputs?: (s: Settings, ctx: BuildContext) => Promise<Record<string, string>>;
-  /** Paths the target produces; all must exist for it to be up to date. */
+  /**
+   * Paths the target produces; all must exist for it to be up to date. The first is the primary
+   * output: what a dependant built with --no-deps needs to exist.
+   */
   readonly outputs: (s: Settings) => readonly string[];
   /** Never up to date (an action such as boot). */
   readonly alwaysRun?: boolean;

@@ -95,7 +95,7 @@ export const initrd: Target = {
   validate: (s) => void parseOwner(s.owner),
   run: async (ctx, s) => {
     const { buildInitrd } = await import('../initrd-builder/index.js');
-    const r = await buildInitrd(ctx, {
+    await buildInitrd(ctx, {
       rootfsDir: rootfsDir(s),
       output: initrdPath(s),
       compression: s.compression as 'zstd',
@@ -103,7 +103,6 @@ export const initrd: Target = {
       agentInit: Boolean(s.agentInit),
       extraDirs: list(s.initrdExtra),
     });
-    if (!ctx.dryRun) ctx.log.info(`wrote ${r.path} (${(r.bytes / 1048576).toFixed(1)} MiB, ${r.entries} entries, ${r.compression})`);
   },
 };
 
