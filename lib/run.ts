@@ -5,7 +5,7 @@
  */
 import { execa, type ResultPromise } from 'execa';
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { PassThrough, type Writable } from 'node:stream';
 import { CommandError, OsbError, shellQuote } from './errors.js';
@@ -98,13 +98,15 @@ export function createRunner(o: RunnerOptions): Runner {
       logLine(line);
       o.reporter.output(line);
     };
+    // A file descriptor, not execa's {file}: that would pipe every byte through Node's heap.
+    const outFd = opts.stdoutFile && !opts.interactive ? openSync(opts.stdoutFile, 'w') : undefined;
     const child: ResultPromise = execa(argv[0]!, argv.slice(1), {
       cwd: opts.cwd,
       env: baseEnv(o.sourceDateEpoch, opts.env),
       extendEnv: false,
       stdin: opts.interactive ? 'inherit' : opts.input !== undefined ? 'pipe' : stdinPipe ? 'pipe' : 'ignore',
       input: opts.input,
-      stdout: opts.interactive ? 'inherit' : opts.stdoutFile ? { file: opts.stdoutFile } : 'pipe',
+      stdout: opts.interactive ? 'inherit' : outFd !== undefined ? outFd : 'pipe',
       stderr: opts.interactive ? 'inherit' : 'pipe',
       reject: false,
       stripFinalNewline: false,
@@ -113,6 +115,7 @@ export function createRunner(o: RunnerOptions): Runner {
       maxBuffer: 256 * 1024 * 1024,
       encoding: 'utf8',
     } as never) as unknown as ResultPromise;
+    if (outFd !== undefined) closeSync(outFd); // the child holds its own copy
     const lines = (stream: NodeJS.ReadableStream | null, isErr: boolean) => {
       if (!stream) return;
       let buf = '';
