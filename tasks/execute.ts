@@ -55,7 +55,7 @@ export function makeContext(s: Settings, target: string, reporter: Reporter, sig
 export async function printDryRun(steps: readonly PlanStep[], o: ExecuteOptions): Promise<void> {
   const out = o.out ?? process.stdout;
   for (const step of steps) {
-    out.write(`${step.target.name}: ${step.action === 'build' ? 'would build' : 'up to date'} (${step.reasons.join('; ')})\n`);
+    out.write(step.action === 'build' ? `${step.target.name}: would build (${step.reasons.join('; ')})\n` : `${step.target.name}: up to date\n`);
     if (step.action !== 'build') continue;
     const say = (m: string) => out.write(`  ${m}\n`);
     const reporter: Reporter = { info: say, warn: (m) => say(`warning: ${m}`), debug: () => {}, output: () => {} };
