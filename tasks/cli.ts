@@ -134,6 +134,8 @@ export function resolveSettings(parsed: Record<string, unknown>, environ: NodeJS
   const out: Record<string, unknown> = {};
   for (const s of SETTINGS) {
     let value: unknown = parsed[s.key];
+    // A flag given twice: the last one wins, as with most tools (scripts append overrides).
+    if (Array.isArray(value) && s.type !== 'array') value = value.at(-1);
     let where = flagOf(s);
     try {
       if (value === undefined) {
@@ -147,8 +149,6 @@ export function resolveSettings(parsed: Record<string, unknown>, environ: NodeJS
         value = n;
       } else if (s.type === 'boolean' && typeof value === 'string') {
         value = parseBool(value, flagOf(s));
-      } else if (s.type === 'string' && Array.isArray(value)) {
-        throw new SettingValueError(`${flagOf(s)} was given more than once`);
       }
     } catch (e) {
       if (e instanceof SettingValueError) throw new UsageError(e.message);

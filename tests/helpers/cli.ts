@@ -37,3 +37,8 @@ export function osb(args: readonly string[], opts: { env?: NodeJS.ProcessEnv; cw
 export function osbSpawn(args: readonly string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): ChildProcess {
   return spawn(process.execPath, [OSB, ...args], { env: opts.env ?? cleanEnv(), cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
 }
+
+/** osb's own error line ("osb: ..."): the renderer may print a task's failure before it. */
+export function errorLine(stderr: string): string | undefined {
+  return stderr.split('\n').find((l) => l.startsWith('osb: '));
+}

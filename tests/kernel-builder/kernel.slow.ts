@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cleanEnv, osb } from '../helpers/cli.js';
+import { cleanEnv, errorLine, osb } from '../helpers/cli.js';
 import { TEST_CACHE } from '../helpers/debian-rootfs.js';
 import { guestKernel, KERNEL_WORKDIR } from '../helpers/guest-kernel.js';
 
@@ -46,7 +46,7 @@ describe('osb kernel', () => {
     writeFileSync(frag, 'CONFIG_EXT4_FS=y\nCONFIG_XFS_FS yes\n');
     const r = osb(['kernel', '--workdir', join(scratch, 'wd2'), '--cache-dir', join(TEST_CACHE, 'osb-cache'), '--kernel-config-fragment', frag]);
     expect(r.code).toBe(1);
-    expect(r.stderr.split('\n')[0]).toBe(`osb: kernel failed: syntax error in kernel config fragment ${frag}:2: 'CONFIG_XFS_FS yes'`);
+    expect(errorLine(r.stderr)).toBe(`osb: kernel failed: syntax error in kernel config fragment ${frag}:2: 'CONFIG_XFS_FS yes'`);
   });
 
   test('bad --kernel-version and a source directory that is not a kernel tree', () => {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cleanEnv, osb } from '../helpers/cli.js';
+import { cleanEnv, errorLine, osb } from '../helpers/cli.js';
 import { TEST_CACHE } from '../helpers/debian-rootfs.js';
 import { guestKernel } from '../helpers/guest-kernel.js';
 
@@ -53,7 +53,7 @@ describe('osb boot (agent-init, Debian bookworm, built-in agent)', () => {
     writeFileSync(join(extra, 'init'), '#!/bin/sh\necho "broken agent: giving up"\nexit 1\n');
     chmodSync(join(extra, 'init'), 0o755);
     const r = osb(['boot', '--initrd', '--agent-init', '--initrd-extra', extra, '--initrd-name', 'broken.img', ...common(), '--boot-timeout', '60']);
-    expect(r.code).toBe(1);
+    expect({ code: r.code, error: errorLine(r.stderr) }).toMatchObject({ code: 1 });
     expect(r.stderr).toMatch(/osb: boot failed: boot failed: (the guest stopped before its ready line|no ready line within 60 s)/);
     expect(r.stderr).toContain('broken agent: giving up');
     expect(r.stderr).toMatch(/Kernel panic - not syncing: Attempted to kill init/);

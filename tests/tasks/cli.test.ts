@@ -56,6 +56,12 @@ describe('settings from flags and the environment', () => {
     expect(q.settings.agentInit).toBe(false);
     expect(parseCommandLine(['image'], { FS_TYPE: 'erofs', OSB_FS_TYPE: 'ext4' }).settings.fsType).toBe('ext4');
   });
+
+  test('a flag given twice: the last wins; list flags add up', () => {
+    const p = parseCommandLine(['rootfs', '--image-size', '100', '--image-size', '200', '--extra-pkgs', 'a b', '--extra-pkgs', 'c'], {});
+    expect(p.settings.imageSize).toBe(200);
+    expect(p.settings.extraPkgs).toEqual(['a', 'b', 'c']);
+  });
 });
 
 describe('bad input', () => {
