@@ -5,55 +5,22 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BuildContext } from '../../lib/context.js';
-import type { Reporter } from '../../lib/log.js';
-import { silentReporter } from '../../lib/log.js';
-import { createRunner } from '../../lib/run.js';
+import { leftovers, makeTestContext, recordingReporter, removeTempDirs, SDE, tempDir as sharedTempDir, type TestContextOptions } from '../helpers/build-context.js';
 import type { ImageOptions } from '../../image-builder/index.js';
 import { REPO_ROOT } from '../helpers/fixture-rootfs.js';
 
-export const SDE = 1_700_000_000;
 export const MiB = 1024 * 1024;
 
-export function makeCtx(workdir: string, o: { dryRun?: boolean; reporter?: Reporter; signal?: AbortSignal } = {}): BuildContext {
-  const reporter = o.reporter ?? silentReporter;
-  return {
-    workdir,
-    log: reporter,
-    run: createRunner({ reporter, sourceDateEpoch: SDE, logPath: join(workdir, 'logs', 'image.log'), dryRun: o.dryRun, signal: o.signal }),
-    dryRun: o.dryRun ?? false,
-    sourceDateEpoch: SDE,
-    jobs: 2,
-    signal: o.signal,
-  };
+export function makeCtx(workdir: string, o: TestContextOptions = {}): BuildContext {
+  return makeTestContext(workdir, 'image', o);
 }
 
 /** ImageOptions with osb's defaults; tests override what they exercise. */
 export function options(rootfsDir: string, output: string, o: Partial<ImageOptions> = {}): ImageOptions {
   return { rootfsDir, output, fsType: 'ext4', blockSize: 4096, rootFreeSpaceMiB: 0, partitionTable: 'mbr', dax: false, format: 'raw', seed: 'c0ffee', ...o };
-}
-
-export function recordingReporter(): Reporter & { lines: string[] } {
-  const lines: string[] = [];
-  return { lines, info: (m) => lines.push(m), warn: (m) => lines.push(`warning: ${m}`), debug() {}, output() {} };
-}
-
-const made: string[] = [];
-export function tempDir(tag = 'osb-image-test-'): string {
-  const d = mkdtempSync(join(tmpdir(), tag));
-  made.push(d);
-  return d;
-}
-export function removeTempDirs(): void {
-  for (const d of made.splice(0)) execFileSync('rm', ['-rf', d]);
-}
-
-/** Names in `dir` other than logs/ (what a build left behind). */
-export function leftovers(dir: string): string[] {
-  return readdirSync(dir).filter((n) => n !== 'logs').sort();
 }
 
 export function sh(argv: readonly string[], input?: string): string {
@@ -162,3 +129,8 @@ export function compiledImageBuilder(): string {
   return out;
 }
 export const KILL_DRIVER = join(REPO_ROOT, 'tests/image-builder/kill-driver.mjs');
+
+export { recordingReporter, removeTempDirs, leftovers, SDE };
+export function tempDir(tag = 'osb-image-test-'): string {
+  return sharedTempDir(tag);
+}

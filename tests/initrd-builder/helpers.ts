@@ -5,50 +5,13 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BuildContext } from '../../lib/context.js';
-import type { Reporter } from '../../lib/log.js';
-import { silentReporter } from '../../lib/log.js';
-import { createRunner } from '../../lib/run.js';
+import { leftovers, makeTestContext, recordingReporter, removeTempDirs, SDE, tempDir as sharedTempDir, type TestContextOptions } from '../helpers/build-context.js';
 
-export const SDE = 1_700_000_000;
-
-export function makeCtx(workdir: string, o: { dryRun?: boolean; reporter?: Reporter; sourceDateEpoch?: number; signal?: AbortSignal } = {}): BuildContext {
-  const reporter = o.reporter ?? silentReporter;
-  const sourceDateEpoch = o.sourceDateEpoch ?? SDE;
-  return {
-    workdir,
-    log: reporter,
-    run: createRunner({ reporter, sourceDateEpoch, logPath: join(workdir, 'logs', 'initrd.log'), dryRun: o.dryRun, signal: o.signal }),
-    dryRun: o.dryRun ?? false,
-    sourceDateEpoch,
-    jobs: 2,
-    signal: o.signal,
-  };
-}
-
-/** A reporter that records info and warn lines. */
-export function recordingReporter(): Reporter & { lines: string[] } {
-  const lines: string[] = [];
-  return { lines, info: (m) => lines.push(m), warn: (m) => lines.push(`warning: ${m}`), debug() {}, output() {} };
-}
-
-const made: string[] = [];
-export function tempDir(tag = 'osb-initrd-test-'): string {
-  const d = mkdtempSync(join(tmpdir(), tag));
-  made.push(d);
-  return d;
-}
-export function removeTempDirs(): void {
-  // rm -rf copes with trees deeper than PATH_MAX (the long-name test makes one).
-  for (const d of made.splice(0)) execFileSync('rm', ['-rf', d]);
-}
-
-/** Names in `dir` other than logs/ (what a build left behind). */
-export function leftovers(dir: string): string[] {
-  return readdirSync(dir).filter((n) => n !== 'logs').sort();
+export function makeCtx(workdir: string, o: TestContextOptions = {}): BuildContext {
+  return makeTestContext(workdir, 'initrd', o);
 }
 
 export interface ParsedEntry {
@@ -151,3 +114,8 @@ export function findList(root: string): string[] {
 }
 
 export const readBytes = (p: string) => readFileSync(p);
+
+export { recordingReporter, removeTempDirs, leftovers, SDE };
+export function tempDir(tag = 'osb-initrd-test-'): string {
+  return sharedTempDir(tag);
+}
