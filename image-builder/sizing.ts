@@ -5,6 +5,7 @@
  */
 import { OsbError } from '../lib/errors.js';
 import { ext4Geometry, ext4InodeRequest, ext4TreeNeeds } from './ext4-sizing.js';
+import type { ImageOptions } from './options.js';
 import type { TreeStats } from './scan.js';
 import { MiB, type FsType, type PartitionTable } from './types.js';
 import { XFS_MIN_BYTES, xfsOverheadBlocks, xfsTreeBlocks, xfsTreeInodes } from './xfs-sizing.js';
@@ -16,14 +17,8 @@ export const GPT_TAIL = MiB;
 /** The DAX header in front of the disk: dataoff and alignment of the PFN info block. */
 export const DAX_HEADER = 2 * MiB;
 
-export interface SizingInput {
-  readonly fsType: FsType;
-  readonly blockSize: number;
-  readonly rootFreeSpaceMiB: number;
-  /** Total size of the image file asked for; undefined = the smallest that fits. */
-  readonly imageSizeMiB?: number;
-  readonly partitionTable: PartitionTable;
-  readonly dax: boolean;
+/** The options sizing reads (see ImageOptions), plus what was measured. */
+export interface SizingInput extends Pick<ImageOptions, 'fsType' | 'blockSize' | 'rootFreeSpaceMiB' | 'imageSizeMiB' | 'partitionTable' | 'dax'> {
   /** The rootfs statistics (ext4 and xfs). */
   readonly tree?: TreeStats;
   /** Size of the filesystem image mkfs.erofs wrote (erofs). */
