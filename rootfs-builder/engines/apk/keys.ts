@@ -1,0 +1,66 @@
+/**
+ * The keys osb trusts for an apk repository: the distro's own for the target architecture
+ * (shipped with osb under distros/keys/<distro>/<arch>/) plus every key in --keys-dir. As in
+ * /etc/apk/keys, a key's name is its file name, and a signature names the key that made it.
+ */
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { OsbError } from '../../../lib/errors.js';
+
+export interface TrustedKey {
+  readonly name: string;
+  /** The file's bytes, copied as they are into the rootfs's /etc/apk/keys. */
+  readonly pem: Buffer;
+  readonly key: KeyObject;
+  /** 'builtin' or the --keys-dir it came from. */
+  readonly source: string;
+}
+
+/** distros/keys/ beside the sources, or two levels up from dist/ (as rootfs-builder/agent.ts does). */
+export function builtinKeysRoot(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const fromSources = join(here, '..', '..', '..', 'distros', 'keys');
+  return existsSync(fromSources) ? fromSources : join(here, '..', '..', '..', '..', 'distros', 'keys');
+}
+
+async function keysIn(dir: string, source: string): Promise<TrustedKey[]> {
+  const keys: TrustedKey[] = [];
+  for (const name of (await readdir(dir)).sort()) {
+    const path = join(dir, name);
+    if (name.startsWith('.') || !(await stat(path)).isFile()) continue;
+    const pem = await readFile(path);
+    let key: KeyObject;
+    try {
+      key = createPublicKey(pem);
+    } catch {
+      throw new OsbError(`${path} is not a PEM public key`, source === 'builtin' ? 'reinstall osb' : `--keys-dir must hold only public keys (*.rsa.pub), named as the repository's signatures name them`);
+    }
+    if (key.asymmetricKeyType !== 'rsa') throw new OsbError(`${path} is not an RSA public key`, 'apk v2 repositories are signed with RSA keys');
+    keys.push({ name, pem, key, source });
+  }
+  return keys;
+}
+
+/** The distro's keys for `distroArch` followed by those of `keysDir` (which win on a name clash). */
+export async function loadTrustedKeys(distroName: string, distroArch: string, keysDir: string | undefined): Promise<Map<string, TrustedKey>> {
+  const trusted = new Map<string, TrustedKey>();
+  const builtin = join(builtinKeysRoot(), distroName, distroArch);
+  if (existsSync(builtin)) for (const k of await keysIn(builtin, 'builtin')) trusted.set(k.name, k);
+  if (keysDir) {
+    let st;
+    try {
+      st = await stat(keysDir);
+    } catch {
+      throw new OsbError(`--keys-dir ${keysDir} does not exist`, 'pass a directory holding the repository public keys (*.rsa.pub)');
+    }
+    if (!st.isDirectory()) throw new OsbError(`--keys-dir ${keysDir} is not a directory`, 'pass a directory holding the repository public keys (*.rsa.pub)');
+    for (const k of await keysIn(keysDir, keysDir)) trusted.set(k.name, k);
+  }
+  if (trusted.size === 0) {
+    throw new OsbError(`osb has no signing keys for ${distroName} on ${distroArch}`, 'pass the repository public keys with --keys-dir DIR');
+  }
+  return trusted;
+}
