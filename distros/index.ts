@@ -1,10 +1,11 @@
 /** The distro registry. */
 import { OsbError } from '../lib/errors.js';
+import { alpine } from './alpine.js';
 import { debian } from './debian.js';
 import type { Arch, Distro } from './types.js';
 import { ubuntu } from './ubuntu.js';
 
-export const DISTROS: readonly Distro[] = [debian, ubuntu];
+export const DISTROS: readonly Distro[] = [debian, ubuntu, alpine];
 
 export function getDistro(name: string): Distro {
   const d = DISTROS.find((x) => x.name === name);
