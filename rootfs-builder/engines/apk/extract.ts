@@ -87,8 +87,9 @@ export async function extractPackage(ctx: BuildContext, root: string, p: OpenedP
   };
 
   for (const e of p.entries) {
-    // Top-level dot names are control files in apk v2 (src/extract_v2.c); data never holds them.
-    if (e.name.startsWith('.') && !e.name.startsWith('./')) continue;
+    // Top-level dot names (.PKGINFO, .SIGN.*, .post-install) are control files in apk v2
+    // (src/extract_v2.c) and never data; `..` and `../x` are not, and are refused below.
+    if (/^\.[^/]+$/.test(e.name) && e.name !== '..') continue;
     const rel = safeRelative(e.name, what);
     if (!rel) continue;
     await ensureParents(root, rel, what);

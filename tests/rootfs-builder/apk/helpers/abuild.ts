@@ -104,6 +104,8 @@ export function gnuTarPosix(files: Readonly<Record<string, FileSpec>>, rename: R
     const transforms = Object.entries(rename).map(([from, to]) => `--transform=s,^${from}$,${to},`);
     // Owners as the files have them (abuild runs under fakeroot; tests run as root).
     const args = ['--format=posix', '--pax-option=exthdr.name=%d/PaxHeaders/%f,atime:=0,ctime:=0', `--mtime=@${EPOCH}`, '--no-recursion', '-P'];
+    // A package without files (a meta package) still has a data segment: an empty archive.
+    if (names.size === 0) return Buffer.alloc(1024);
     return execFileSync('tar', [...args, ...transforms, '-C', dir, '-cf', '-', ...names], { maxBuffer: 64 << 20 });
   } finally {
     rmSync(dir, { recursive: true, force: true });
