@@ -6,13 +6,13 @@
  */
 import { mkdir, chmod, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { hostArch } from '../../../distros/index.js';
 import type { BuildContext } from '../../../lib/context.js';
 import { OsbError } from '../../../lib/errors.js';
 import { isRoot, which } from '../../../lib/host.js';
 import type { BootstrapOptions, Engine, InstalledPackage } from '../index.js';
+import { readInstalled, writeDatabase, type InstalledRecord } from './database.js';
 import { parseDep } from './deps.js';
-import type { InstalledRecord } from './database.js';
-import { readInstalled, writeDatabase } from './database.js';
 import { extractPackage, type FileOwners } from './extract.js';
 import { fetchIndexes, indexUrl, repositories } from './index-fetch.js';
 import { loadTrustedKeys } from './keys.js';
@@ -39,6 +39,9 @@ async function preflight(ctx: BuildContext, o: BootstrapOptions): Promise<void> 
     );
   }
   if (!which('chroot')) throw new OsbError('chroot is not installed', 'apt-get install coreutils');
+  if (o.arch !== hostArch()) {
+    ctx.log.warn(`${o.distroArch} package scripts run in a chroot on this ${hostArch()} host only through qemu-user binfmt (apt-get install qemu-user-static binfmt-support)`);
+  }
   await loadTrustedKeys(o.distro.name, o.distroArch, o.keysDir); // a bad --keys-dir fails now
 }
 
