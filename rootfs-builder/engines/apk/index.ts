@@ -34,7 +34,7 @@ async function preflight(ctx: BuildContext, o: BootstrapOptions): Promise<void> 
   if (ctx.dryRun) return;
   if (!isRoot()) {
     throw new OsbError(
-      `building a ${o.distro.name} rootfs needs root: package scripts run in a chroot and files keep their owners`,
+      `${o.distro.name} rootfs builds need root: package scripts run in a chroot and files keep their owners`,
       'run osb as root (e.g. sudo -E npx osb rootfs ...)',
     );
   }

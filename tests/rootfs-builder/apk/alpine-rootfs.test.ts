@@ -8,11 +8,12 @@
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readInstalled } from '../../../rootfs-builder/engines/apk/database.js';
 import { readTar } from '../../../rootfs-builder/engines/apk/tar.js';
+import { cleanEnv } from '../../helpers/cli.js';
 import { AGENT_SCRIPT, isRoot } from '../../helpers/fixture-rootfs.js';
 import { buildTestRepo, osbAsync, RELEASE, serveRepo, type TestRepo } from './helpers/test-repo.js';
 
@@ -185,6 +186,21 @@ afterAll(async () => {
     expect(failed(r)).toBe('alpine rootfs needs --agent-init (AGENT_INIT=yes): Alpine has no systemd');
     expect(r.stderr).toContain('osb: hint: osb installs the agent as /sbin/init in Alpine: add --agent-init');
     untouched();
+  });
+
+  test('as an unprivileged user: refused before anything is fetched, asking for root', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'osb-alpine-user-'));
+    try {
+      chmodSync(home, 0o777);
+      server.requests.length = 0;
+      const args = ['rootfs', '--distro', 'alpine', '--agent-init', '--workdir', join(home, 'wd'), '--mirror', mirror()];
+      const r = await osbAsync(args, cleanEnv({ HOME: home }), ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups']);
+      expect(failed(r)).toBe('alpine rootfs builds need root: package scripts run in a chroot and files keep their owners');
+      expect(r.stderr).toContain('osb: hint: run osb as root');
+      expect(server.requests).toEqual([]);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
   });
 
   test('a first build that fails leaves no rootfs at all', async () => {

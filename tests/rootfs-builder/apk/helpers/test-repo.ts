@@ -139,9 +139,10 @@ export async function serveRepo(repo: TestRepo): Promise<{ url: string; requests
 }
 
 /** Run the built CLI without blocking this process (the repository server lives in it). */
-export function osbAsync(args: readonly string[], env: NodeJS.ProcessEnv = cleanEnv()): Promise<OsbResult> {
+export function osbAsync(args: readonly string[], env: NodeJS.ProcessEnv = cleanEnv(), prefix: readonly string[] = []): Promise<OsbResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [OSB, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const argv = [...prefix, process.execPath, OSB, ...args];
+    const child = spawn(argv[0]!, argv.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
