@@ -67,8 +67,7 @@ async function ensureParents(root: string, rel: string, what: string): Promise<v
     if (!st) {
       await mkdir(cur);
       await chmod(cur, 0o755); // whatever the umask
-    }
-    else if (st.isSymbolicLink()) throw new OsbError(`${what}: refusing to write '${rel}' through the symlink /${parts.slice(0, i + 1).join('/')}`, 'the package is malicious or broken; do not install it');
+    } else if (st.isSymbolicLink()) throw new OsbError(`${what}: refusing to write '${rel}' through the symlink /${parts.slice(0, i + 1).join('/')}`, 'the package is malicious or broken; do not install it');
     else if (!st.isDirectory()) throw new OsbError(`${what}: cannot install '${rel}': /${parts.slice(0, i + 1).join('/')} is not a directory`, 'two packages disagree about this path');
   }
 }

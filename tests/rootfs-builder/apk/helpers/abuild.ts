@@ -51,6 +51,17 @@ export function abuildTar(tar: Buffer, opts: { hash?: boolean; cut?: boolean; co
       if (opts.corruptChecksumOf && (pax?.toString('utf8').includes(`path=${opts.corruptChecksumOf}\n`) || name === opts.corruptChecksumOf)) {
         digest = createHash('sha1').update('not the content').digest('hex');
       }
+      if (flag !== '2') {
+        // add_legacy_checksum: "APK2", the digest's OpenSSL nid (64, sha1) and size, then the
+        // digest itself, in the file header's linkname after 3 zero bytes.
+        const info = Buffer.alloc(8 + 20);
+        info.write('APK2', 0, 'latin1');
+        info.writeUInt16LE(64, 4);
+        info.writeUInt16LE(20, 6);
+        Buffer.from(digest, 'hex').copy(info, 8);
+        info.copy(hdr, 157 + 3);
+        checksum(hdr);
+      }
       const rec = `APK-TOOLS.checksum.SHA1=${digest}\n`;
       let len = rec.length + 2;
       for (let i = len; i > 9; i = Math.floor(i / 10)) len++;
