@@ -122,6 +122,9 @@ export async function extractPackage(ctx: BuildContext, root: string, p: OpenedP
       if (e.type === 'file') await utimes(path, e.mtime, e.mtime);
     }
     owners.set(rel, p.pkg.name);
+    // Node has no setxattr: say so rather than drop file capabilities (e.g. ping's) silently.
+    const xattrs = Object.keys(e.pax).filter((k) => k.startsWith('SCHILY.xattr.'));
+    if (xattrs.length) ctx.log.warn(`${what}: /${rel}: extended attributes not applied (${xattrs.map((k) => k.slice('SCHILY.xattr.'.length)).join(', ')})`);
     // A hard link carries its target's checksum in the database (apk: link_target_file->csum).
     const checksum = e.type === 'hardlink' ? p.entries.find((x) => x.type === 'file' && safeRelative(x.name, what) === safeRelative(e.linkname, what))?.checksum : e.checksum;
     const slash = rel.lastIndexOf('/');
