@@ -65,11 +65,11 @@ describe('initrd errors', () => {
     expect(e.message).toBe('compression level 12 is out of range for gzip (1-9)');
   });
 
-  test.each([
+  test.each<['zstd' | 'xz' | 'lz4', RegExp]>([
     ['zstd', /^zstd not found; it is in package zstd \(Debian\/Ubuntu\)/],
     ['xz', /^xz not found; it is in package xz-utils \(Debian\/Ubuntu\)/],
     ['lz4', /^lz4 not found; it is in package lz4 \(Debian\/Ubuntu\)/],
-  ] as const)('%s missing from PATH: the error names the package', async (compression, message) => {
+  ])('%s missing from PATH: the error names the package', async (compression, message) => {
     const empty = tempDir('osb-empty-path-');
     process.env.PATH = empty;
     const e = await failure({ compression });
@@ -77,7 +77,7 @@ describe('initrd errors', () => {
     expect(e.hint).toMatch(/^apt-get install /);
   });
 
-  test.each([['none'], ['zstd']] as const)('%s: a file that grows while it is read names the file', async (compression) => {
+  test.each<['none' | 'zstd']>([['none'], ['zstd']])('%s: a file that grows while it is read names the file', async (compression) => {
     const dir = tempDir();
     const rootfs = makeFixtureRootfs(join(dir, 'rootfs'));
     const log = join(rootfs, 'var/log-growing');

@@ -25,11 +25,11 @@ async function build(tree: string, name: string, c: Compression, sde = SDE): Pro
 }
 
 describe('reproducible initrds', () => {
-  test.each([['none'], ['zstd'], ['gzip']] as const)('%s: two builds of the same rootfs are identical', async (c) => {
+  test.each<[Compression]>([['none'], ['zstd'], ['gzip']])('%s: two builds of the same rootfs are identical', async (c) => {
     expect(await build(rootfs, `a.${c}`, c)).toBe(await build(rootfs, `b.${c}`, c));
   });
 
-  test.each([['none'], ['zstd']] as const)('%s: a cp -a copy elsewhere (new inodes, atimes, path) gives the same bytes', async (c) => {
+  test.each<['none' | 'zstd']>([['none'], ['zstd']])('%s: a cp -a copy elsewhere (new inodes, atimes, path) gives the same bytes', async (c) => {
     const copy = join(tempDir('osb-elsewhere-'), 'copied-rootfs');
     execFileSync('cp', ['-a', rootfs, copy]);
     execFileSync('cat', [join(copy, 'etc/hostname')]); // touch atimes in the copy
