@@ -20,5 +20,5 @@ export const alpine: Distro = {
   basePackages: ['alpine-baselayout', 'busybox', 'musl-utils'],
   // The systemd variant would need systemd, which Alpine does not have: the apk engine refuses
   // a package list that asks for it, with a hint to use --agent-init.
-  systemdPackages: ['systemd'],
+  systemdPackages: [],
 };

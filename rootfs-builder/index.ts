@@ -69,7 +69,7 @@ export async function buildRootfs(ctx: BuildContext, o: RootfsOptions): Promise<
   const source = agentSource(o.agentBin);
   const packages = [...distro.basePackages, ...(o.agentInit ? [] : distro.systemdPackages), ...o.extraPackages];
   const engine = await engineFor(distro);
-  const bootstrap = { distro, release, arch, distroArch, mirror, packages, cacheDir: o.cacheDir, keysDir: o.keysDir };
+  const bootstrap = { distro, release, arch, distroArch, mirror, packages, cacheDir: o.cacheDir, keysDir: o.keysDir, agentInit: o.agentInit };
   await engine.preflight(ctx, { ...bootstrap, target: '' }); // e.g. neither root nor user namespaces: fail before any work
 
   const finalDir = resolve(o.rootfsDir);
@@ -102,7 +102,10 @@ export async function buildRootfs(ctx: BuildContext, o: RootfsOptions): Promise<
       ctx.log.info(`would move the staged rootfs to ${finalDir} and write ${o.manifestPath}`);
       return manifest;
     }
-    const missing = o.extraPackages.filter((p) => !manifest.packages.some((q) => q.name === p.split('=')[0]));
+    // Only plain package names can be checked by name (`pkg` or apt's `pkg=version`); virtual
+    // names, so:/cmd: provides and version constraints are the engine's to resolve.
+    const plain = o.extraPackages.map((p) => /^([A-Za-z0-9][A-Za-z0-9+._-]*)(=.*)?$/.exec(p)?.[1]).filter((p): p is string => Boolean(p));
+    const missing = plain.filter((p) => !manifest.packages.some((q) => q.name === p));
     if (missing.length) throw new OsbError(`extra packages missing after install: ${missing.join(', ')}`);
     await writeOsbuilderYaml(stage, manifest);
     await writeFile(siblingMarkerFor(finalDir), `created by osb; osb may replace ${basename(finalDir)}\n`);

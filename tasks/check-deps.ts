@@ -29,7 +29,8 @@ export interface Check {
 export function toolsFor(target: string, s: Settings): (string | string[])[] {
   switch (target) {
     case 'rootfs':
-      return [['mmdebstrap', 'debootstrap'], 'dpkg-query'];
+      // apk distros are installed by osb itself; their package scripts run in a chroot.
+      return s.distro === 'alpine' ? ['chroot'] : [['mmdebstrap', 'debootstrap'], 'dpkg-query'];
     case 'image': {
       const fs = { ext4: ['mkfs.ext4', 'e2fsck', 'debugfs'], xfs: ['mkfs.xfs', 'xfs_repair', 'losetup', 'mount', 'umount', 'cp'], erofs: ['mkfs.erofs', 'fsck.erofs'] }[String(s.fsType)] ?? [];
       return ['sfdisk', ...fs, ...(s.format === 'qcow2' ? ['qemu-img'] : [])];
@@ -84,7 +85,8 @@ function capabilities(target: string, s: Settings): Check[] {
   const out: Check[] = [];
   if (target === 'rootfs') {
     const root = isRoot();
-    out.push(c('root or user namespaces', root || userNamespacesAvailable(), root ? 'running as root' : userNamespacesAvailable() ? 'unprivileged user namespaces available' : 'neither: run as root, or enable user namespaces and install uidmap'));
+    if (s.distro === 'alpine') out.push(c('root', root, root ? 'running as root' : 'alpine builds run package scripts in a chroot: run as root'));
+    else out.push(c('root or user namespaces', root || userNamespacesAvailable(), root ? 'running as root' : userNamespacesAvailable() ? 'unprivileged user namespaces available' : 'neither: run as root, or enable user namespaces and install uidmap'));
   }
   if (target === 'kernel') {
     const src = existsSync('/usr/src') ? readdirSync('/usr/src').filter((n) => /^linux-source-\d/.test(n)) : [];

@@ -40,6 +40,8 @@ export const rootfs: Target = {
     const { hashPath } = await import('../lib/hash.js');
     const inputs: Record<string, string> = {};
     if (!s.agentBin) inputs['builtin agent'] = await hashPath(builtinAgentPath());
+    // The signing keys osb ships are an input: a changed key must rebuild what it verified.
+    if (s.distro === 'alpine') inputs['shipped signing keys'] = await hashPath((await import('../rootfs-builder/engines/apk/keys.js')).builtinKeysRoot());
     return inputs;
   },
   outputs: (s) => [rootfsDir(s), manifestPath(s)],

@@ -20,6 +20,8 @@ export interface BootstrapOptions {
   readonly cacheDir: string;
   /** Extra trusted signing keys (--keys-dir). */
   readonly keysDir?: string;
+  /** The agent will be /sbin/init; without it the distro's init system must be installed. */
+  readonly agentInit: boolean;
 }
 
 export interface InstalledPackage {

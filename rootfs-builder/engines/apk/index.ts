@@ -23,8 +23,8 @@ import { runScript, runTriggers } from './scripts.js';
 const capitalized = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 
 async function preflight(ctx: BuildContext, o: BootstrapOptions): Promise<void> {
-  // The systemd variant asks for the distro's systemd packages; an apk distro has none to give.
-  if (o.distro.systemdPackages.some((p) => o.packages.includes(p))) {
+  // Without --agent-init the agent needs an init system to start it; osb's apk distros have no systemd.
+  if (!o.agentInit) {
     throw new OsbError(
       `${o.distro.name} rootfs needs --agent-init (AGENT_INIT=yes): ${capitalized(o.distro.name)} has no systemd`,
       `osb installs the agent as /sbin/init in ${capitalized(o.distro.name)}: add --agent-init`,
