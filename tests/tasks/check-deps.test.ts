@@ -40,6 +40,14 @@ describe('osb check-deps', () => {
     expect(r.stdout).not.toMatch(/mkfs\.ext4/);
   });
 
+  test('alpine rootfs needs chroot and root, not mmdebstrap', () => {
+    const r = osb(['check-deps', 'rootfs', '--distro', 'alpine']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^rootfs\s+chroot\s+ok/m);
+    expect(r.stdout).toMatch(/^rootfs\s+root\s+ok\s+running as root/m);
+    expect(r.stdout).not.toMatch(/mmdebstrap/);
+  });
+
   test('an unknown target is a usage error', () => {
     const r = osb(['check-deps', 'rootf']);
     expect(r.code).toBe(2);
