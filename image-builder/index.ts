@@ -5,6 +5,7 @@
  *   scan tree → (erofs: mkfs.erofs, measure) → size → sparse file + partition table(s) [+ DAX
  *   header] → filesystem at the partition offset → verify → (qcow2: qemu-img convert) → rename
  */
+import { existsSync } from 'node:fs';
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { ensureWritableDir, tmpPathFor, writeAtomic } from '../lib/atomic.js';
@@ -33,6 +34,11 @@ export async function buildImage(ctx: BuildContext, opts: ImageOptions): Promise
   const o = validateOptions(opts);
   const output = resolve(o.output);
   const rootfsDir = resolve(o.rootfsDir);
+  if (ctx.dryRun && !existsSync(rootfsDir)) {
+    // The rootfs is built earlier in the same plan: its size, and so every command line, is not known yet.
+    ctx.log.info(`would size the image from ${rootfsDir} once it is built, then write ${output} (${o.partitionTable}, ${o.fsType}${o.dax ? ', DAX header' : ''}${o.format === 'qcow2' ? ', qcow2' : ''}) and check it`);
+    return { path: output, sizeBytes: 0, partitionOffset: 0, fsType: o.fsType, fsUuid: derivedUuid(o.seed, 'fs-uuid') };
+  }
   const tree = scanTree(rootfsDir);
   assertTreeFits(tree, o.fsType, o.blockSize);
   if (o.fsType === 'erofs' && o.rootFreeSpaceMiB > 0) ctx.log.warn('erofs is read-only: the root free space asked for is ignored');

@@ -50,14 +50,15 @@ export async function probeKvm(ctx: BuildContext, kernel: string): Promise<{ ok:
   return seen ? { ok: true, why: 'KVM runs guests' } : { ok: false, why: '/dev/kvm is present but a test guest printed nothing within 4 s' };
 }
 
-function resolveKernel(s: Settings): string {
+function resolveKernel(s: Settings, dryRun: boolean): string {
   const k = s.kernel ? resolve(String(s.kernel)) : kernelPaths(s).vmlinuz;
-  if (!existsSync(k)) throw new OsbError(`no kernel to boot: ${k} does not exist`, 'run `osb kernel` first (or drop --no-deps), or pass --kernel PATH');
+  // In a dry run the kernel may be one the plan builds first.
+  if (!dryRun && !existsSync(k)) throw new OsbError(`no kernel to boot: ${k} does not exist`, 'run `osb kernel` first (or drop --no-deps), or pass --kernel PATH');
   return k;
 }
 
 export async function runBootTarget(ctx: BuildContext, s: Settings): Promise<void> {
-  const kernel = resolveKernel(s);
+  const kernel = resolveKernel(s, ctx.dryRun);
   const useInitrd = Boolean(s.initrd);
   const artifactPath = useInitrd ? initrdPath(s) : imagePath(s);
   if (!ctx.dryRun && !existsSync(artifactPath)) throw new OsbError(`nothing to boot: ${artifactPath} does not exist`, `run \`osb ${useInitrd ? 'initrd' : 'image'}\` first`);

@@ -64,6 +64,23 @@ describe('settings from flags and the environment', () => {
   });
 });
 
+describe('--dry-run through the real targets', () => {
+  test('osb boot --initrd --dry-run from an empty workdir prints every step and creates nothing', () => {
+    const wd = join(dir, 'dry');
+    const r = osb(['boot', '--initrd', '--agent-init', '--dry-run', '--workdir', wd], { cwd: dir });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^rootfs: would build \(output missing: /m);
+    expect(r.stdout).toMatch(/would run: mmdebstrap --variant=minbase /);
+    expect(r.stdout).toMatch(/^initrd: would build/m);
+    expect(r.stdout).toMatch(/^kernel: (would build|up to date)/m);
+    expect(r.stdout).toMatch(/would run: qemu-system-x86_64 .*-initrd /);
+    const img = osb(['image', '--dry-run', '--workdir', wd], { cwd: dir });
+    expect(img.code).toBe(0);
+    expect(img.stdout).toMatch(/would size the image from .* once it is built/);
+    expect(existsSync(wd)).toBe(false);
+  });
+});
+
 describe('bad input', () => {
   test('unknown command suggests the nearest', () => {
     expectUsage(['imgae'], 2, /^osb: unknown command 'imgae'$/);
