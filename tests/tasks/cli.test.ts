@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { parseCommandLine } from '../../tasks/cli.js';
 import { SETTINGS } from '../../tasks/settings.js';
 import { cleanEnv, osb } from '../helpers/cli.js';
+import { makeFixtureRootfs } from '../helpers/fixture-rootfs.js';
 
 let dir: string;
 beforeAll(() => {
@@ -78,6 +79,26 @@ describe('--dry-run through the real targets', () => {
     expect(img.code).toBe(0);
     expect(img.stdout).toMatch(/would size the image from .* once it is built/);
     expect(existsSync(wd)).toBe(false);
+  });
+});
+
+describe('osb clean', () => {
+  test('removes what osb built, keeps the download cache, and refuses a directory osb did not make', () => {
+    const wd = join(dir, 'clean');
+    const rootfs = makeFixtureRootfs(join(dir, 'clean-rootfs'));
+    expect(osb(['initrd', '--no-deps', '--agent-init', '--rootfs-dir', rootfs, '--workdir', wd]).code).toBe(0);
+    mkdirSync(join(wd, 'cache', 'debs'), { recursive: true });
+    expect(readdirSync(wd).sort()).toEqual(['.osb', '.osb-owned', 'cache', 'logs', 'osb-initrd.img']);
+    expect(osb(['clean', '--workdir', wd]).code).toBe(0);
+    expect(readdirSync(wd).sort()).toEqual(['.osb-owned', 'cache']);
+    expect(existsSync(join(rootfs, 'sbin/init'))).toBe(true); // not osb's to remove
+    const foreign = join(dir, 'foreign');
+    mkdirSync(foreign);
+    writeFileSync(join(foreign, 'notes.txt'), 'mine');
+    const r = osb(['clean', '--workdir', foreign]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.split('\n')[0]).toBe(`osb: refusing to clean ${foreign}: osb did not create it (no .osb-owned)`);
+    expect(readdirSync(foreign)).toEqual(['notes.txt']);
   });
 });
 

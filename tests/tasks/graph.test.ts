@@ -149,6 +149,20 @@ describe('target graph', () => {
     expect(span().overlap).toBe(false);
   });
 
+  test('--log-format ndjson: one JSON event per line, with durations', async () => {
+    const t = table(fileTarget('base', []), fileTarget('top', ['base'], { fail: true }));
+    const s = settings({ logFormat: 'ndjson' });
+    const ctx = makeContext({ ...s, dryRun: true }, 'plan', silentReporter);
+    const lines: string[] = [];
+    const out = { write: (x: string) => lines.push(...x.trim().split('\n')) } as unknown as NodeJS.WritableStream;
+    await build(t, ['base'], s);
+    const steps = await computePlan(t, ['top'], s, ctx, { force: false, noDeps: false });
+    await expect(execute(steps, { settings: s, out })).rejects.toThrow(/top failed/);
+    const events = lines.map((l) => JSON.parse(l) as { event: string; target: string; ms?: number });
+    expect(events.map((e) => `${e.event} ${e.target}`)).toEqual(['skip base', 'start top', 'fail top']);
+    expect(events[2]!.ms).toEqual(expect.any(Number));
+  });
+
   test('--no-deps fails clearly when a dependency output is missing', async () => {
     const t = table(fileTarget('base', []), fileTarget('top', ['base']));
     const err = await build(t, ['top'], settings({ deps: false })).catch((e: Error) => e);
