@@ -16,6 +16,8 @@ let wd: string;
 const cache = join(TEST_CACHE, 'osb-cache');
 const hookMarker = join(tmpdir(), `osb-hook-${process.pid}`);
 let hook: string;
+let mjsHook: string;
+const hooks = () => ['--hook', hook, '--hook', mjsHook];
 let agent: string;
 const base = () => ['--workdir', wd, '--cache-dir', cache];
 const manifest = () => JSON.parse(readFileSync(join(wd, 'rootfs.manifest.json'), 'utf8'));
@@ -26,6 +28,9 @@ beforeAll(() => {
   hook = join(wd, 'hook.sh');
   writeFileSync(hook, '#!/bin/sh\nset -e\necho "built by osb hook" > "$ROOTFS_DIR/etc/osb-hook-was-here"\n');
   chmodSync(hook, 0o755);
+  // An .mjs hook runs with zx's globals: $ and fs come from zx, not from an import.
+  mjsHook = join(wd, 'hook.mjs');
+  writeFileSync(mjsHook, 'const kernel = (await $`uname -s`).stdout.trim();\nawait fs.writeFile(`${process.env.ROOTFS_DIR}/etc/osb-zx-hook`, `zx saw ${kernel}\\n`);\n');
   agent = join(wd, 'agent');
   copyFileSync(AGENT_SCRIPT, agent);
   chmodSync(agent, 0o755);
@@ -37,7 +42,7 @@ afterAll(() => {
 
 describe('osb rootfs --distro debian', () => {
   test('agent-init build: agent is /sbin/init, extra packages, hook change, manifest with versions', () => {
-    const r = osb(['rootfs', ...base(), '--agent-init', '--extra-pkgs', 'iproute2', '--hook', hook]);
+    const r = osb(['rootfs', ...base(), '--agent-init', '--extra-pkgs', 'iproute2', ...hooks()]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const rootfs = join(wd, 'rootfs');
@@ -46,6 +51,7 @@ describe('osb rootfs --distro debian', () => {
     expect(readFileSync(join(rootfs, 'sbin/init'), 'utf8')).toBe(readFileSync(AGENT_SCRIPT, 'utf8'));
     expect(existsSync(join(rootfs, 'usr/bin/ip'))).toBe(true);
     expect(readFileSync(join(rootfs, 'etc/osb-hook-was-here'), 'utf8')).toBe('built by osb hook\n');
+    expect(readFileSync(join(rootfs, 'etc/osb-zx-hook'), 'utf8')).toBe('zx saw Linux\n');
     expect(readFileSync(join(rootfs, 'etc/resolv.conf'), 'utf8')).toBe('');
     expect(readdirSync(rootfs)).not.toContain('.osb-owned');
     const m = manifest();
@@ -60,18 +66,18 @@ describe('osb rootfs --distro debian', () => {
 
   test('unchanged inputs: skipped', () => {
     const before = statSync(join(wd, 'rootfs')).ino;
-    const r = osb(['rootfs', ...base(), '--agent-init', '--extra-pkgs', 'iproute2', '--hook', hook, '--log-format', 'ndjson']);
+    const r = osb(['rootfs', ...base(), '--agent-init', '--extra-pkgs', 'iproute2', ...hooks(), '--log-format', 'ndjson']);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout.trim().split('\n')[0]!)).toMatchObject({ event: 'skip', target: 'rootfs', reason: 'up to date' });
     expect(statSync(join(wd, 'rootfs')).ino).toBe(before);
   });
 
   test('an EXTRA_PKGS change rebuilds without downloading the cached packages again', () => {
-    const ex = osb(['explain', 'rootfs', ...base(), '--agent-init', '--hook', hook], { env: cleanEnv({ EXTRA_PKGS: 'iproute2 less' }) });
+    const ex = osb(['explain', 'rootfs', ...base(), '--agent-init', ...hooks()], { env: cleanEnv({ EXTRA_PKGS: 'iproute2 less' }) });
     expect(ex.stdout).toBe('rootfs would rebuild:\n  - input changed: setting extraPkgs\n');
     const debs = join(cache, 'debs', 'debian-amd64');
     const cachedBefore = new Set(readdirSync(debs).map((f) => f.split('_')[0]));
-    const r = osb(['rootfs', ...base(), '--agent-init', '--hook', hook], { env: cleanEnv({ EXTRA_PKGS: 'iproute2 less' }) });
+    const r = osb(['rootfs', ...base(), '--agent-init', ...hooks()], { env: cleanEnv({ EXTRA_PKGS: 'iproute2 less' }) });
     expect(r.code).toBe(0);
     expect(existsSync(join(wd, 'rootfs/usr/bin/less'))).toBe(true);
     // At most the one new package is fetched (none if an earlier run cached it); nothing cached is fetched again.
