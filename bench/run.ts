@@ -6,8 +6,8 @@
  *   npm run bench -- help initrd   # only some sections: help rootfs image initrd kernel boot
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import tmp from 'tmp';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatRow, median, medianOf, type BenchRow } from './lib.js';
@@ -17,6 +17,10 @@ export const OSB_CLI = `${process.execPath} ${join(ROOT, 'dist', 'tasks', 'main.
 const CACHE = process.env.OSB_TEST_CACHE ?? '/var/cache/osb-test';
 const MIRROR = process.env.OSB_TEST_MIRROR ?? 'http://deb.debian.org/debian';
 const RUNS = Number(process.env.OSB_BENCH_RUNS ?? 5);
+
+// Scratch directories go away even when a benchmark throws or is interrupted.
+tmp.setGracefulCleanup();
+const scratchDir = (prefix: string): string => tmp.dirSync({ prefix, unsafeCleanup: true }).name;
 
 function print(rows: readonly BenchRow[]): void {
   for (const r of rows) process.stdout.write(`${formatRow(r)}\n`);
@@ -30,7 +34,7 @@ function benchHelp(): BenchRow[] {
 /** osb rootfs (cold: empty package cache) against plain mmdebstrap on the same mirror. */
 function benchRootfs(): BenchRow[] {
   const runs = Math.max(3, Math.min(RUNS, 3));
-  const scratch = mkdtempSync(join(tmpdir(), 'osb-bench-rootfs-'));
+  const scratch = scratchDir('osb-bench-rootfs-');
   try {
     const plain = medianOf(runs, `mmdebstrap --variant=minbase --mode=root --quiet bookworm ${scratch}/plain ${MIRROR}`, () => rmSync(`${scratch}/plain`, { recursive: true, force: true }));
     const osbCold = medianOf(runs, `${OSB_CLI} rootfs --agent-init --workdir ${scratch}/wd --mirror ${MIRROR} > /dev/null`, () => rmSync(`${scratch}/wd`, { recursive: true, force: true }));
@@ -53,7 +57,7 @@ function benchRootfs(): BenchRow[] {
 
 /** Cold kernel build once (fresh O= dir, source already unpacked), then no-op rebuilds. */
 function benchKernel(): BenchRow[] {
-  const scratch = mkdtempSync(join(tmpdir(), 'osb-bench-kernel-'));
+  const scratch = scratchDir('osb-bench-kernel-');
   const args = `kernel --workdir ${scratch} --cache-dir ${CACHE}/osb-cache`;
   try {
     const cold = medianOf(1, `${OSB_CLI} ${args} > /dev/null`);
@@ -77,7 +81,7 @@ function readySeconds(out: string): number {
 /** Boot-to-ready with osb's kernel against Debian's distribution kernel, same initrd, TCG. */
 function benchBoot(): BenchRow[] {
   const distro = existsSync('/boot') ? readdirSync('/boot').filter((n) => /^vmlinuz-.*-amd64$/.test(n)).sort().pop() : undefined;
-  const scratch = mkdtempSync(join(tmpdir(), 'osb-bench-boot-'));
+  const scratch = scratchDir('osb-bench-boot-');
   const kernelWd = join(CACHE, 'kernel-workdir');
   try {
     execFileSync(process.execPath, [join(ROOT, 'dist/tasks/main.js'), 'kernel', '--workdir', kernelWd, '--cache-dir', `${CACHE}/osb-cache`], { stdio: 'ignore' });

@@ -4,10 +4,13 @@
  * errors, 1 for failures, 130 on Ctrl-C. Heavy modules load only for the commands that need them.
  */
 import { parseCommandLine, type ParsedCommand } from './cli.js';
+import { chalkStderr } from 'chalk';
 import { CommandError, InternalError, OsbError, UsageError } from '../lib/errors.js';
 
 function printError(err: unknown, debug: boolean): number {
-  const w = (s: string) => process.stderr.write(`${s}\n`);
+  // Colour only where stderr is a terminal that wants it (chalk's own detection).
+  const c = chalkStderr;
+  const w = (s: string) => process.stderr.write(`${s.replace(/^osb: (hint: )?/, (_m, h: string | undefined) => (h ? c.yellow('osb: hint: ') : c.red.bold('osb: ')))}\n`);
   if (err instanceof OsbError) {
     w(`osb: ${err.message}`);
     const inner = (err as { cause?: unknown }).cause;
