@@ -81,18 +81,29 @@ async function checkTool(target: string, spec: string | string[]): Promise<Check
 }
 
 function capabilities(target: string, s: Settings): Check[] {
-  const c = (name: string, ok: boolean, detail: string): Check => ({ target, name, kind: 'capability', ok, detail });
+  const c = (name: string, ok: boolean, detail: string, debianPackage?: string): Check => ({
+    target,
+    name,
+    kind: 'capability',
+    ok,
+    detail,
+    // Missing files a package provides are installed by --install like tools (Debian/Ubuntu hosts).
+    packages: debianPackage ? { debian: debianPackage, fedora: 'n/a', alpine: 'n/a' } : undefined,
+  });
   const out: Check[] = [];
   if (target === 'rootfs') {
     const root = isRoot();
+    const keyring = s.distro === 'ubuntu' ? ['/usr/share/keyrings/ubuntu-archive-keyring.gpg', 'ubuntu-keyring'] : s.distro === 'debian' ? ['/usr/share/keyrings/debian-archive-keyring.gpg', 'debian-archive-keyring'] : undefined;
+    if (keyring) out.push(c(`${s.distro} archive keyring`, existsSync(keyring[0]!), existsSync(keyring[0]!) ? keyring[0]! : `missing: apt-get install ${keyring[1]}`, keyring[1]));
     if (s.distro === 'alpine') out.push(c('root', root, root ? 'running as root' : 'alpine builds run package scripts in a chroot: run as root'));
     else out.push(c('root or user namespaces', root || userNamespacesAvailable(), root ? 'running as root' : userNamespacesAvailable() ? 'unprivileged user namespaces available' : 'neither: run as root, or enable user namespaces and install uidmap'));
   }
   if (target === 'kernel') {
     const src = existsSync('/usr/src') ? readdirSync('/usr/src').filter((n) => /^linux-source-\d/.test(n)) : [];
-    out.push(c('kernel source', Boolean(s.kernelSrc || s.kernelVersion || src.length), s.kernelSrc ? String(s.kernelSrc) : s.kernelVersion ? `download ${s.kernelVersion}` : src.length ? `/usr/src/${src[0]}` : 'none: apt-get install linux-source-6.1, or pass --kernel-src / --kernel-version'));
+    out.push(c('kernel source', Boolean(s.kernelSrc || s.kernelVersion || src.length), s.kernelSrc ? String(s.kernelSrc) : s.kernelVersion ? `download ${s.kernelVersion}` : src.length ? `/usr/src/${src[0]}` : 'none: apt-get install linux-source-6.1, or pass --kernel-src / --kernel-version', 'linux-source-6.1'));
+    // objtool (x86_64's ORC unwinder) needs libelf; scripts/sign-file and certs need OpenSSL.
     for (const [h, pkg] of [['/usr/include/libelf.h', 'libelf-dev'], ['/usr/include/openssl/ssl.h', 'libssl-dev']] as const) {
-      out.push(c(h, existsSync(h), existsSync(h) ? 'present' : `missing: apt-get install ${pkg}`));
+      out.push(c(h, existsSync(h), existsSync(h) ? 'present' : `missing: apt-get install ${pkg}`, pkg));
     }
   }
   if (target === 'boot') {
@@ -145,7 +156,7 @@ export async function checkDepsCommand(cmd: ParsedCommand): Promise<number> {
     const inst = hostInstaller();
     if (!inst) throw new OsbError('no apt-get, dnf or apk on this host', 'install the packages listed by hand');
     const field = inst[0] === 'apt-get' ? 'debian' : inst[0] === 'dnf' ? 'fedora' : 'alpine';
-    const pkgs = [...new Set(missing.map((c) => c.packages![field]))].sort();
+    const pkgs = [...new Set(missing.map((c) => c.packages![field]))].filter((p) => p !== 'n/a').sort();
     const run = createRunner({ reporter: { ...silentReporter, output: (l) => process.stderr.write(`${l}\n`) }, sourceDateEpoch: 1 });
     await run([...inst, ...pkgs], { env: { DEBIAN_FRONTEND: 'noninteractive' } });
     checks = await checkDeps(targets, cmd.settings);
