@@ -186,3 +186,19 @@ export function readFragmentFiles(files: readonly string[]): { file: string; tex
     }
   });
 }
+
+/**
+ * Whether a built kernel's .config can unpack an initrd compressed this way; undefined when
+ * there is no such config to read (a kernel osb did not build).
+ */
+export function kernelReadsInitrd(configPath: string, compression: string): boolean | undefined {
+  let text: string;
+  try {
+    text = readFileSync(configPath, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const cfg = parseDotConfig(text);
+  if (cfg.get('CONFIG_BLK_DEV_INITRD') !== 'y') return false;
+  return compression === 'none' || cfg.get(`CONFIG_RD_${compression.toUpperCase()}`) === 'y';
+}

@@ -63,6 +63,7 @@ export async function runBootTarget(ctx: BuildContext, s: Settings): Promise<voi
   const artifactPath = useInitrd ? initrdPath(s) : imagePath(s);
   if (!ctx.dryRun && !existsSync(artifactPath)) throw new OsbError(`nothing to boot: ${artifactPath} does not exist`, `run \`osb ${useInitrd ? 'initrd' : 'image'}\` first`);
   const size = ctx.dryRun ? 0 : statSync(artifactPath).size;
+  if (useInitrd && !s.kernel) await (await import('./targets.js')).warnIfKernelCannotRead(ctx, s);
   let accel: Accel = 'tcg';
   if (!ctx.dryRun) {
     const kvm = await probeKvm(ctx, kernel);

@@ -2,6 +2,7 @@
  * The target table (DESIGN principle 1). Each target names its dependencies, the settings and
  * files it reads, and its outputs; `run` loads its builder only when it actually builds.
  */
+import type { BuildContext } from '../lib/context.js';
 import { OsbError } from '../lib/errors.js';
 import type { Settings } from './settings.js';
 import type { Target } from './target.js';
@@ -105,8 +106,18 @@ export const initrd: Target = {
       agentInit: Boolean(s.agentInit),
       extraDirs: list(s.initrdExtra),
     });
+    await warnIfKernelCannotRead(ctx, s);
   },
 };
+
+/** osb's kernel in this workdir (if built) must be able to unpack the initrd's compression. */
+export async function warnIfKernelCannotRead(ctx: BuildContext, s: Settings): Promise<void> {
+  const { kernelReadsInitrd } = await import('../kernel-builder/config.js');
+  const c = String(s.compression);
+  if (kernelReadsInitrd(kernelPaths(s).config, c) === false) {
+    ctx.log.warn(`the kernel osb built in ${s.workdir} cannot unpack a ${c} initrd (CONFIG_RD_${c.toUpperCase()} is not set): rebuild it with that option in a fragment, or use --compression gzip`);
+  }
+}
 
 export const kernel: Target = {
   name: 'kernel',

@@ -8,7 +8,9 @@ jest.setTimeout(10 * 60_000);
 const apt = (args: string[]) => execFileSync('apt-get', args, { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }, stdio: 'ignore' });
 
 // Whatever happens, leave the host with lz4 installed, as .ci/run set it up.
-afterAll(() => apt(['install', '-y', '-qq', 'lz4']));
+afterAll(() => {
+  apt(['install', '-y', '-qq', 'lz4']);
+});
 
 test('a missing compressor is installed by --install, then check-deps passes', () => {
   apt(['remove', '-y', '-qq', 'lz4']);

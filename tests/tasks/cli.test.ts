@@ -1,7 +1,7 @@
 /** The CLI as a user meets it: help, bad input (one clear line, exit code, nothing created). */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseCommandLine } from '../../tasks/cli.js';
@@ -79,6 +79,23 @@ describe('--dry-run through the real targets', () => {
     expect(img.code).toBe(0);
     expect(img.stdout).toMatch(/would size the image from .* once it is built/);
     expect(existsSync(wd)).toBe(false);
+  });
+});
+
+describe('initrd and kernel agree on the compression', () => {
+  test("a warning when the kernel osb built cannot unpack the initrd's compression", () => {
+    const wd = join(dir, 'rd-warn');
+    const rootfs = makeFixtureRootfs(join(dir, 'rd-warn-rootfs'));
+    mkdirSync(wd);
+    // A kernel config like Kata's: gzip initrds only.
+    writeFileSync(join(wd, 'config-6.1.0'), 'CONFIG_BLK_DEV_INITRD=y\nCONFIG_RD_GZIP=y\n# CONFIG_RD_ZSTD is not set\n');
+    symlinkSync('config-6.1.0', join(wd, 'kernel.config'));
+    const r = osb(['initrd', '--no-deps', '--agent-init', '--rootfs-dir', rootfs, '--workdir', wd]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`warning: initrd: the kernel osb built in ${wd} cannot unpack a zstd initrd (CONFIG_RD_ZSTD is not set)`);
+    const gz = osb(['initrd', '--no-deps', '--agent-init', '--rootfs-dir', rootfs, '--workdir', wd, '--compression', 'gzip']);
+    expect(gz.code).toBe(0);
+    expect(gz.stderr).not.toContain('cannot unpack');
   });
 });
 
