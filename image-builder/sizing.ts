@@ -7,7 +7,7 @@ import { OsbError } from '../lib/errors.js';
 import { ext4Geometry, ext4InodeRequest, ext4TreeNeeds } from './ext4-sizing.js';
 import type { ImageOptions } from './options.js';
 import type { TreeStats } from './scan.js';
-import { MiB, type FsType, type PartitionTable } from './types.js';
+import { MiB, type PartitionTable } from './types.js';
 import { XFS_MIN_BYTES, xfsOverheadBlocks, xfsTreeBlocks, xfsTreeInodes } from './xfs-sizing.js';
 
 /** Space before the root partition: the table, with the partition aligned to 1 MiB (as Kata's `mkpart primary 1MiB -1s`). */

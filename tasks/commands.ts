@@ -21,7 +21,7 @@ function checkWorkdir(s: Settings): void {
 }
 
 export async function planFor(targets: readonly string[], s: Settings, signal?: AbortSignal): Promise<PlanStep[]> {
-  const ctx = makeContext({ ...s, dryRun: true }, 'plan', silentReporter, signal);
+  const ctx = makeContext({ ...s, dryRun: true }, silentReporter, signal);
   return computePlan(TARGETS, targets, s, ctx, { force: s.force, noDeps: !s.deps });
 }
 

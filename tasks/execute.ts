@@ -39,7 +39,7 @@ export function logPathFor(workdir: string, target: string): string {
   return join(workdir, 'logs', `${target}.log`);
 }
 
-export function makeContext(s: Settings, target: string, reporter: Reporter, signal?: AbortSignal, logPath?: string): BuildContext {
+export function makeContext(s: Settings, reporter: Reporter, signal?: AbortSignal, logPath?: string): BuildContext {
   return {
     workdir: s.workdir,
     log: reporter,
@@ -59,7 +59,7 @@ export async function printDryRun(steps: readonly PlanStep[], o: ExecuteOptions)
     if (step.action !== 'build') continue;
     const say = (m: string) => out.write(`  ${m}\n`);
     const reporter: Reporter = { info: say, warn: (m) => say(`warning: ${m}`), debug: () => {}, output: () => {} };
-    await step.target.run(makeContext(o.settings, step.target.name, reporter, o.signal), o.settings, hashValue(step.inputs));
+    await step.target.run(makeContext(o.settings, reporter, o.signal), o.settings, hashValue(step.inputs));
   }
 }
 
@@ -110,7 +110,7 @@ export async function execute(steps: readonly PlanStep[], o: ExecuteOptions): Pr
     const t0 = Date.now();
     emit({ event: 'start', target: name, reason: step.reasons.join('; ') });
     try {
-      await step.target.run(makeContext(s, name, reporter, o.signal, logPath), s, hashValue(step.inputs));
+      await step.target.run(makeContext(s, reporter, o.signal, logPath), s, hashValue(step.inputs));
       await writeState(s.workdir, name, { ...step.inputs });
       emit({ event: 'finish', target: name, ms: Date.now() - t0 });
     } catch (err) {

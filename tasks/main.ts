@@ -34,7 +34,6 @@ function printError(err: unknown, debug: boolean): number {
 }
 
 async function dispatch(cmd: ParsedCommand, signal: AbortSignal): Promise<number> {
-  const s = cmd.settings;
   switch (cmd.command) {
     case '':
       throw new UsageError('no command given', 'run `osb --help` for the commands, `osb help` for every option');

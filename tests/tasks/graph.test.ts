@@ -57,7 +57,7 @@ function table(...ts: Target[]): Map<string, Target> {
 }
 
 async function build(t: Map<string, Target>, requested: string[], s: Settings, force = false) {
-  const ctx = makeContext({ ...s, dryRun: true }, 'plan', silentReporter);
+  const ctx = makeContext({ ...s, dryRun: true }, silentReporter);
   const steps = await computePlan(t, requested, s, ctx, { force, noDeps: !s.deps });
   if (s.dryRun) {
     const out: string[] = [];
@@ -152,7 +152,7 @@ describe('target graph', () => {
   test('--log-format ndjson: one JSON event per line, with durations', async () => {
     const t = table(fileTarget('base', []), fileTarget('top', ['base'], { fail: true }));
     const s = settings({ logFormat: 'ndjson' });
-    const ctx = makeContext({ ...s, dryRun: true }, 'plan', silentReporter);
+    const ctx = makeContext({ ...s, dryRun: true }, silentReporter);
     const lines: string[] = [];
     const out = { write: (x: string) => lines.push(...x.trim().split('\n')) } as unknown as NodeJS.WritableStream;
     await build(t, ['base'], s);
