@@ -6,7 +6,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { join } from 'node:path';
 import type { BuildContext } from '../../lib/context.js';
 import { leftovers, makeTestContext, recordingReporter, removeTempDirs, SDE, tempDir as sharedTempDir, type TestContextOptions } from '../helpers/build-context.js';
 

@@ -3,7 +3,7 @@
  * The package cache is shared across the tests (and CI runs) so only the first build downloads.
  */
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
-import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cleanEnv, osb } from '../helpers/cli.js';
