@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BuildContext } from '../lib/context.js';
 import { withCleanup } from '../lib/cleanup.js';
-import { OsbError } from '../lib/errors.js';
+import { CommandError, OsbError } from '../lib/errors.js';
 import { createRunner, type Runner } from '../lib/run.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EXT4_FEATURES, EXT4_INODE_SIZE, ext4JournalBlocks } from './ext4-sizing.js';
@@ -120,7 +120,19 @@ export async function fillXfs(ctx: BuildContext, fsPath: string, rootfsDir: stri
     // fails near full: delayed allocation reserves worst-case btree blocks for every file not yet
     // written back, and creating a symlink does not flush them on ENOSPC the way a write does.
     await ctx.run(['cp', '-a', '--attributes-only', '--', `${rootfsDir}/.`, `${mnt}/`]);
-    await ctx.run(['cp', '-a', '--', `${rootfsDir}/.`, `${mnt}/`]);
+    const copyData = () => ctx.run(['cp', '-a', '--', `${rootfsDir}/.`, `${mnt}/`]);
+    try {
+      await copyData();
+    } catch (e) {
+      // Delayed-allocation reservations of files not yet written back can still exhaust a
+      // tightly sized xfs (seen with a Debian tree fresh in the page cache: 224 MiB "used" that
+      // fell to 194 MiB after a sync). Flush them and copy again; cp -a is idempotent. A second
+      // ENOSPC is real and fails the build.
+      if (!(e instanceof CommandError) || !e.tail.some((l) => l.includes('No space left on device'))) throw e;
+      ctx.log.info('xfs: flushing delayed allocations after ENOSPC, copying again');
+      await ctx.run(['sync', '-f', mnt]);
+      await copyData();
+    }
     if (!ctx.dryRun) await inspect(mnt);
     // Released here on success so a failing umount is an error, not a silent leftover.
     await ctx.run(['umount', mnt]);

@@ -47,8 +47,12 @@ export interface ImageSize {
 
 /** Margin for what the tree scan cannot see (extended attributes stored outside the inode). */
 const ext4MarginBlocks = (treeBlocks: number) => Math.ceil(treeBlocks * 0.002) + 16;
-/** xfs is sized by an upper bound already; 1 % more covers btree growth it does not model. */
-const xfsMargin = (bytes: number) => Math.ceil(bytes * 0.01);
+/**
+ * xfs is sized by an upper bound already, but where files land depends on the order cp writes
+ * them (the host's directory order): a Debian tree that fitted from one copy ran out of space
+ * from another with a 1 % margin. 5 % + 8 MiB covers btree growth and allocation placement.
+ */
+const xfsMargin = (bytes: number) => Math.ceil(bytes * 0.05) + 8 * MiB;
 
 /** The disk around a partition of `partitionBytes` (a whole number of MiB). */
 export function layoutFor(partitionBytes: number, table: PartitionTable, dax: boolean): DiskLayout {

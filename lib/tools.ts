@@ -36,6 +36,7 @@ export const TOOLS: Readonly<Record<string, ToolInfo>> = {
   mount: { debian: 'mount', fedora: 'util-linux', alpine: 'util-linux-misc' },
   umount: { debian: 'mount', fedora: 'util-linux', alpine: 'util-linux-misc' },
   cp: { debian: 'coreutils', fedora: 'coreutils', alpine: 'coreutils' },
+  sync: { debian: 'coreutils', fedora: 'coreutils', alpine: 'coreutils' },
   cpio: { debian: 'cpio', fedora: 'cpio', alpine: 'cpio' },
   gzip: { debian: 'gzip', fedora: 'gzip', alpine: 'gzip' },
   pigz: { debian: 'pigz', fedora: 'pigz', alpine: 'pigz' },
