@@ -14,6 +14,9 @@ test('README gives the test command first thing, and it is the one CI runs', () 
   const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
   const ci = readFileSync(join(REPO_ROOT, '.ci', 'run'), 'utf8');
   const firstBlock = /```sh\n([\s\S]*?)```/.exec(readme)![1]!;
-  expect(firstBlock).toMatch(/^npm test$/m);
+  expect(firstBlock).toMatch(/(^|&& )npm test$/m);
   expect(ci).toMatch(/^npm test\b/m);
+  // The same package list for people and for CI.
+  expect(firstBlock).toContain("$(grep -v '^#' .ci/packages)");
+  expect(ci).toContain("$(grep -v '^#' .ci/packages)");
 });
