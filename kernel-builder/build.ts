@@ -2,8 +2,7 @@
  * Configure and build the kernel out of tree (O= under the workdir, kept between builds so a
  * changed fragment rebuilds incrementally), then install vmlinuz/vmlinux/config into the workdir.
  */
-import { existsSync } from 'node:fs';
-import { copyFile, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { BuildContext } from '../lib/context.js';
 import { writeAtomic } from '../lib/atomic.js';
@@ -108,8 +107,4 @@ export async function buildKernel(ctx: BuildContext, o: KernelBuildOptions): Pro
   const cfg = parseDotConfig(await readFile(out.config, 'utf8'));
   const initrdCompressors = ['GZIP', 'ZSTD', 'XZ', 'LZ4', 'BZIP2', 'LZMA', 'LZO'].filter((c) => cfg.get(`CONFIG_RD_${c}`) === 'y').map((c) => c.toLowerCase());
   return { release, ...out, initrdCompressors };
-}
-
-export async function removeIfExists(p: string): Promise<void> {
-  if (existsSync(p)) await rm(p, { recursive: true, force: true });
 }

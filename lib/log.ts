@@ -20,9 +20,3 @@ export const silentReporter: Reporter = {
   debug() {},
   output() {},
 };
-
-/** A reporter that writes to stderr; used by tests and simple callers. */
-export function consoleReporter(prefix = ''): Reporter {
-  const w = (s: string) => process.stderr.write(`${prefix}${s}\n`);
-  return { info: w, warn: (s) => w(`warning: ${s}`), debug: () => {}, output: () => {} };
-}

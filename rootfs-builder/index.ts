@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { BuildContext } from '../lib/context.js';
-import { assertNotPrecious, assertOwnedOrEmpty, removeStaleTemps, replaceDir, siblingMarkerFor, writeAtomic, OWNER_MARKER } from '../lib/atomic.js';
+import { assertNotPrecious, assertOwnedOrEmpty, removeStaleTemps, replaceDir, siblingMarkerFor, writeAtomic } from '../lib/atomic.js';
 import { onCleanup } from '../lib/cleanup.js';
 import { sha256File } from '../lib/hash.js';
 import { OsbError } from '../lib/errors.js';
@@ -118,4 +118,4 @@ export async function buildRootfs(ctx: BuildContext, o: RootfsOptions): Promise<
   }
 }
 
-export { OWNER_MARKER, builtinAgentPath };
+export { builtinAgentPath };

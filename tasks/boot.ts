@@ -4,7 +4,7 @@
  */
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { readlink } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { BuildContext } from '../lib/context.js';
 import { CommandError, OsbError } from '../lib/errors.js';
 import { KERNEL_BANNER, memoryFor, qemuArgv, type Accel, type BootSpec } from '../lib/qemu.js';
@@ -86,7 +86,6 @@ export async function runBootTarget(ctx: BuildContext, s: Settings): Promise<voi
     return;
   }
   const ready = new RegExp(String(s.readyPattern));
-  const consoleLog = join(s.workdir, 'logs', 'boot.log');
   const tail: string[] = [];
   const ac = new AbortController();
   let readyAt: number | undefined;
@@ -114,7 +113,7 @@ export async function runBootTarget(ctx: BuildContext, s: Settings): Promise<voi
   if (ctx.dryRun) return;
   if (readyAt === undefined) {
     const why = Date.now() - t0 >= Number(s.bootTimeout) * 1000 ? `no ready line within ${s.bootTimeout} s` : 'the guest stopped before its ready line';
-    throw new CommandError({ argv, tail, logPath: ctx.run.logPath, message: `boot failed: ${why} (pattern /${ready.source}/)`, hint: `console in ${ctx.run.logPath ?? consoleLog}; raise --boot-timeout or check the agent` });
+    throw new CommandError({ argv, tail, logPath: ctx.run.logPath, message: `boot failed: ${why} (pattern /${ready.source}/)`, hint: `raise --boot-timeout or check the agent; the whole console is in the log` });
   }
   ctx.log.info(`ready after ${((readyAt - t0) / 1000).toFixed(2)} s (${accel.toUpperCase()}, qemu start to ready line)`);
 }

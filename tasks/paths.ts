@@ -14,4 +14,3 @@ export const kernelPaths = (s: Settings) => ({
   config: join(s.workdir, 'kernel.config'),
   buildDir: join(s.workdir, 'kernel-build'),
 });
-export const bootLog = (s: Settings): string => join(s.workdir, 'logs', 'boot.log');
