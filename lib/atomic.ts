@@ -8,6 +8,7 @@ import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { onCleanup } from './cleanup.js';
 import { OsbError } from './errors.js';
+import { pidAlive } from './lock.js';
 
 /** Name of the marker file in every directory osb creates and may delete. */
 export const OWNER_MARKER = '.osb-owned';
@@ -55,7 +56,11 @@ export async function replaceDir(stagedDir: string, finalDir: string): Promise<v
   }
 }
 
-/** Remove `.NAME.osb-tmp-PID` / `.NAME.osb-old-PID` siblings left by killed runs. */
+/**
+ * Remove `.NAME.osb-tmp-PID` / `.NAME.osb-old-PID` siblings left by killed runs: only those whose
+ * process is gone, so a build running beside this one (another workdir sharing a cache or a
+ * ROOTFS_DIR) keeps its own.
+ */
 export async function removeStaleTemps(finalPath: string): Promise<void> {
   const dir = dirname(finalPath);
   const prefix = `.${basename(finalPath)}.osb-`;
@@ -66,7 +71,8 @@ export async function removeStaleTemps(finalPath: string): Promise<void> {
     return;
   }
   for (const n of names) {
-    if (n.startsWith(prefix) && /\.osb-(tmp|old|stage)-\d+$/.test(n)) {
+    const m = /\.osb-(tmp|old|stage)-(\d+)$/.exec(n);
+    if (n.startsWith(prefix) && m && !pidAlive(Number(m[2]))) {
       await rm(join(dir, n), { recursive: true, force: true });
     }
   }
