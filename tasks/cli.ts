@@ -3,10 +3,14 @@
  * no builder is loaded here, so `osb --help` stays fast.
  */
 import yargs from 'yargs';
-import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { UsageError } from '../lib/errors.js';
 import { COMMANDS } from './help.js';
-import { SETTINGS, SettingValueError, defaultJobs, flagOf, fromEnv, kebab, parseBool, splitList, type Settings } from './settings.js';
+import { readRecord } from './record.js';
+import { resolveLayers, type Source } from './resolve.js';
+import { SETTINGS, kebab, parseBool, type Settings } from './settings.js';
+import { suggest } from './suggest.js';
 
 export interface ParsedCommand {
   readonly command: string;
@@ -14,11 +18,17 @@ export interface ParsedCommand {
   /** Arguments after `--` (boot: extra kernel arguments). */
   readonly passthrough: readonly string[];
   readonly settings: Settings;
-  /** Command-specific flags (check-deps --json/--install, install-kernel --prefix). */
+  /** Where each setting's value came from (flag, env, osb.yaml:line, workdir, default). */
+  readonly sources: Readonly<Record<string, Source>>;
+  /** Input settings given explicitly: recorded in the workdir by commands that write it. */
+  readonly given: Readonly<Record<string, unknown>>;
+  /** The project file in use, as the user names it. */
+  readonly project?: string;
+  /** Command-specific flags (check-deps --json/--install, install-kernel --prefix, config --reset/--schema). */
   readonly flags: Readonly<Record<string, unknown>>;
 }
 
-const EXTRA_FLAGS = ['json', 'install', 'prefix', 'list-distros'];
+const EXTRA_FLAGS = ['json', 'install', 'prefix', 'list-distros', 'reset', 'schema'];
 
 /** The yargs parser. Settings are declared without defaults so we can tell flags from defaults. */
 export function buildParser(argv: readonly string[]) {
@@ -49,28 +59,10 @@ export function buildParser(argv: readonly string[]) {
     .epilogue('      --no-deps          Build only the named target; fail if an input it needs is missing\n\nTarget options (--distro, --fs-type, --compression, ...): `osb help`.')
     .option('json', { type: 'boolean', describe: 'check-deps: machine-readable output', hidden: true })
     .option('install', { type: 'boolean', describe: 'check-deps: install missing tools (root)', hidden: true })
-    .option('prefix', { type: 'string', describe: 'install-kernel: destination', hidden: true });
+    .option('prefix', { type: 'string', describe: 'install-kernel: destination', hidden: true })
+    .option('reset', { type: 'boolean', describe: "config: forget the workdir's recorded settings", hidden: true })
+    .option('schema', { type: 'boolean', describe: 'config: print the JSON Schema of osb.yaml', hidden: true });
   return y;
-}
-
-/** Levenshtein distance, for "did you mean" on unknown options. */
-function distance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
-  for (let i = 1; i <= a.length; i++)
-    for (let j = 1; j <= b.length; j++)
-      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-  return d[a.length]![b.length]!;
-}
-
-export function suggest(word: string, candidates: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestD = Infinity;
-  for (const c of candidates) {
-    const dd = distance(word, c);
-    if (dd < bestD) [best, bestD] = [c, dd];
-  }
-  return bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
 }
 
 function unknownArgumentError(argv: readonly string[]): UsageError | undefined {
@@ -92,9 +84,38 @@ function unknownArgumentError(argv: readonly string[]): UsageError | undefined {
   return undefined;
 }
 
-/** Parse argv into a command and its settings; env vars fill what flags did not say. */
-export function parseCommandLine(argv: readonly string[], environ: NodeJS.ProcessEnv = process.env): ParsedCommand {
-  const bad = unknownArgumentError(argv);
+/**
+ * `--agent-init=maybe`: yargs reads any value of a boolean flag as a boolean, so a wrong one
+ * would silently mean "no". The environment form is checked by parseBool; the flag form is too.
+ */
+function badBooleanFlag(argv: readonly string[]): UsageError | undefined {
+  const booleans = new Map<string, string>();
+  for (const s of SETTINGS) if (s.type === 'boolean') for (const n of [kebab(s.key), `no-${kebab(s.key)}`]) booleans.set(n, n);
+  for (const a of argv) {
+    if (a === '--') break;
+    const m = /^--([^=]+)=(.*)$/.exec(a);
+    if (!m || !booleans.has(m[1]!)) continue;
+    try {
+      parseBool(m[2]!, `--${m[1]}`);
+    } catch (e) {
+      return new UsageError((e as Error).message, `--${m[1]} takes yes/no, true/false or 1/0 (or no value)`);
+    }
+  }
+  return undefined;
+}
+
+/** The project file: --config / OSB_CONFIG, else osb.yaml in the current directory when present. */
+async function findProjectFile(flags: Record<string, unknown>, environ: NodeJS.ProcessEnv, cwd: string) {
+  const given = ([] as unknown[]).concat(flags.config ?? []).at(-1) ?? (environ.OSB_CONFIG || undefined);
+  const path = given !== undefined ? resolve(cwd, String(given)) : join(cwd, 'osb.yaml');
+  if (given === undefined && !existsSync(path)) return undefined;
+  const { loadProjectFile } = await import('./project-file.js');
+  return loadProjectFile(path, given !== undefined ? String(given) : 'osb.yaml');
+}
+
+/** Parse argv into a command and its settings: flags, env, osb.yaml, the workdir's record, defaults. */
+export async function parseCommandLine(argv: readonly string[], environ: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Promise<ParsedCommand> {
+  const bad = unknownArgumentError(argv) ?? badBooleanFlag(argv);
   if (bad) throw bad;
   let parsed: Record<string, unknown>;
   try {
@@ -115,7 +136,10 @@ export function parseCommandLine(argv: readonly string[], environ: NodeJS.Proces
     const s = suggest(command, COMMANDS.map((c) => c.name));
     throw new UsageError(`unknown command '${command}'`, s ? `did you mean \`osb ${s}\`?` : 'osb --help lists commands');
   }
-  const settings = resolveSettings(parsed, environ);
+  // `osb help` must work whatever state osb.yaml or the workdir is in.
+  const layered = command !== 'help';
+  const project = layered ? await findProjectFile(parsed, environ, cwd) : undefined;
+  const r = resolveLayers({ flags: parsed, environ, cwd, project, record: layered ? readRecord : undefined });
   const positional = command === 'explain' ? [String(parsed.target)] : command === 'check-deps' ? ((parsed.targets as string[]) ?? []) : rest.slice(1);
   if (positional.length && !['explain', 'check-deps'].includes(command)) {
     throw new UsageError(`unexpected argument '${positional[0]}' for osb ${command}`, 'extra kernel arguments go after `--`');
@@ -124,47 +148,15 @@ export function parseCommandLine(argv: readonly string[], environ: NodeJS.Proces
     command,
     positional,
     passthrough: ((parsed['--'] as string[]) ?? []).map(String),
-    settings,
-    flags: { json: parsed.json, install: parsed.install, prefix: parsed.prefix },
+    settings: r.settings,
+    sources: r.sources,
+    given: r.given,
+    project: project?.display,
+    flags: { json: parsed.json, install: parsed.install, prefix: parsed.prefix, reset: parsed.reset, schema: parsed.schema },
   };
 }
 
-/** Apply flag > env > default to every setting, checking types, choices and ranges. */
+/** Settings from flags and the environment alone (no osb.yaml, no workdir record): for tests and tools. */
 export function resolveSettings(parsed: Record<string, unknown>, environ: NodeJS.ProcessEnv): Settings {
-  const out: Record<string, unknown> = {};
-  for (const s of SETTINGS) {
-    let value: unknown = parsed[s.key];
-    // A flag given twice: the last one wins, as with most tools (scripts append overrides).
-    if (Array.isArray(value) && s.type !== 'array') value = value.at(-1);
-    let where = flagOf(s);
-    try {
-      if (value === undefined) {
-        const e = fromEnv(s, environ);
-        if (e) [value, where] = [e.value, e.name];
-      } else if (s.type === 'array') {
-        value = ([] as unknown[]).concat(value).flatMap((v) => splitList(String(v)));
-      } else if (s.type === 'number') {
-        const n = Number(value);
-        if (value === '' || !Number.isFinite(n)) throw new SettingValueError(`${flagOf(s)} expects a number, got '${value}'`);
-        value = n;
-      } else if (s.type === 'boolean' && typeof value === 'string') {
-        value = parseBool(value, flagOf(s));
-      }
-    } catch (e) {
-      if (e instanceof SettingValueError) throw new UsageError(e.message);
-      throw e;
-    }
-    if (value === undefined) value = Array.isArray(s.default) ? [...s.default] : s.default;
-    if (value !== undefined && s.choices && !s.choices.includes(String(value))) {
-      throw new UsageError(`${where} must be one of ${s.choices.join(', ')}; got '${value}'`);
-    }
-    if (typeof value === 'number' && s.min !== undefined && value < s.min) {
-      throw new UsageError(`${where} must be at least ${s.min}; got ${value}`);
-    }
-    if (typeof value === 'number' && !Number.isInteger(value)) throw new UsageError(`${where} must be a whole number; got ${value}`);
-    out[s.key] = value;
-  }
-  out.jobs ??= defaultJobs();
-  out.workdir = resolve(String(out.workdir));
-  return out as Settings;
+  return resolveLayers({ flags: parsed, environ, cwd: process.cwd() }).settings;
 }

@@ -18,6 +18,7 @@ export const COMMANDS: readonly CommandInfo[] = [
   { name: 'boot', describe: "Boot the kernel with the image (or --initrd) under qemu and wait for the agent's ready line" },
   { name: 'all', describe: 'rootfs, image and initrd (as Kata\'s make all)' },
   { name: 'check-deps', describe: 'Host tools and capabilities each target needs (--json, --install)' },
+  { name: 'config', describe: 'Every setting with its value and where it came from (--json; --reset forgets the workdir record; --schema for osb.yaml)' },
   { name: 'explain', describe: 'Say whether TARGET would rebuild, and which input changed' },
   { name: 'install-kernel', describe: 'Install the built kernel under --prefix (default /usr/share/kata-containers)' },
   { name: 'clean', describe: 'Remove what osb built in the workdir (only directories it created)' },
@@ -56,7 +57,13 @@ export function renderHelp(): string {
   const lines: string[] = ['Usage: osb <command> [options]', '', 'Commands:'];
   const w = Math.max(...COMMANDS.map((c) => c.name.length));
   for (const c of COMMANDS) lines.push(`  ${c.name.padEnd(w)}  ${c.describe}`);
-  lines.push('', 'Options and environment variables (flag > OSB_* > Kata name > default; booleans take yes/no):');
+  lines.push(
+    '',
+    'Where a setting comes from, first found wins: flag > OSB_* env > Kata env name > osb.yaml (or --config FILE)',
+    '> the workdir (settings earlier commands in it were given) > default. `osb config` shows each value and its source.',
+    '',
+    'Options and environment variables (booleans take yes/no):',
+  );
   for (const g of Object.keys(GROUP_TITLES) as SettingGroup[]) {
     lines.push('', `${GROUP_TITLES[g]}:`);
     for (const s of SETTINGS.filter((x) => x.group === g)) {

@@ -44,6 +44,8 @@ async function dispatch(cmd: ParsedCommand, signal: AbortSignal): Promise<number
     }
     case 'check-deps':
       return (await import('./check-deps.js')).checkDepsCommand(cmd);
+    case 'config':
+      return (await import('./config-command.js')).configCommand(cmd);
     case 'explain':
       return (await import('./commands.js')).explainCommand(cmd);
     case 'clean':
@@ -51,7 +53,7 @@ async function dispatch(cmd: ParsedCommand, signal: AbortSignal): Promise<number
     case 'list-distros':
       return (await import('./commands.js')).listDistrosCommand();
     case 'install-kernel':
-      return (await import('../kernel-builder/install.js')).installKernelCommand(cmd);
+      return (await import('./commands.js')).installKernelCommand(cmd);
     default: {
       const { buildTargets } = await import('./commands.js');
       await buildTargets(cmd, signal);
@@ -61,6 +63,10 @@ async function dispatch(cmd: ParsedCommand, signal: AbortSignal): Promise<number
 }
 
 async function main(argv: string[]): Promise<number> {
+  // `osb config | head`: a closed pipe ends the output, not the process with a stack trace.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  });
   const debug = argv.includes('--debug') || /^(1|yes|true)$/i.test(process.env.OSB_DEBUG ?? process.env.DEBUG ?? '');
   const ac = new AbortController();
   let interrupted: string | undefined;
@@ -83,7 +89,7 @@ async function main(argv: string[]): Promise<number> {
       buildParser([]).showHelp((text) => process.stdout.write(text + '\n'));
       return 0;
     }
-    return await dispatch(parseCommandLine(argv), ac.signal);
+    return await dispatch(await parseCommandLine(argv), ac.signal);
   } catch (err) {
     if (interrupted) return new Promise(() => {}); // the signal handler exits
     const { runCleanups } = await import('../lib/cleanup.js');

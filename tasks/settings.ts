@@ -2,7 +2,8 @@
  * The one settings table (DESIGN principle 3). The yargs options, `osb help`, the README's
  * options table and each target's input hash all come from here.
  *
- * Precedence: command-line flag, then the OSB_* variable, then Kata's variable, then the default.
+ * Precedence: command-line flag, then the OSB_* variable, then Kata's variable, then the project
+ * file (osb.yaml), then the workdir's record of earlier commands, then the default.
  */
 import { cpus } from 'node:os';
 
@@ -32,34 +33,45 @@ export interface Setting {
   readonly flag?: string;
   /** Reject values below this (numbers). */
   readonly min?: number;
+  /**
+   * Per-run options (--force, --dry-run, -j, ...) say how to run this command, not what to build:
+   * they are not recorded in the workdir and not accepted in osb.yaml.
+   */
+  readonly perRun?: boolean;
+  /** A file or directory path: made absolute (against the cwd, or osb.yaml's directory). */
+  readonly path?: boolean;
+  /** The key in osb.yaml when not the snake_case of `key` (e.g. `packages` for extraPkgs). */
+  readonly yaml?: string;
 }
 
 const env = (...names: string[]): EnvName[] => names.map((name) => ({ name }));
 
 export const SETTINGS: readonly Setting[] = [
   // global
-  { key: 'workdir', type: 'string', default: './workdir', env: env('OSB_WORKDIR', 'WORKDIR'), group: 'global', describe: 'Directory for outputs, logs, caches and build state' },
-  { key: 'force', alias: 'B', type: 'boolean', default: false, env: env('OSB_FORCE'), group: 'global', describe: 'Rebuild the named targets even when up to date (like make -B)' },
-  { key: 'deps', flag: '--no-deps', type: 'boolean', default: true, defaultText: 'off (dependencies are built first)', env: [], group: 'global', describe: 'Build only the named target; fail if an input it needs is missing' },
-  { key: 'dryRun', alias: 'n', type: 'boolean', default: false, env: env('OSB_DRY_RUN'), group: 'global', describe: 'Print the plan and every command; change nothing on disk' },
-  { key: 'jobs', alias: 'j', type: 'number', min: 1, defaultText: 'number of CPUs', env: env('OSB_JOBS'), group: 'global', describe: 'Targets run in parallel, and make -j for the kernel' },
-  { key: 'verbose', alias: 'v', type: 'boolean', default: false, env: env('OSB_VERBOSE'), group: 'global', describe: 'Stream subprocess output to the terminal' },
-  { key: 'debug', type: 'boolean', default: false, env: env('OSB_DEBUG', 'DEBUG'), group: 'global', describe: 'Echo every command (+ cmd) and show stack traces' },
-  { key: 'logFormat', type: 'string', choices: ['text', 'ndjson'], default: 'text', env: env('OSB_LOG_FORMAT'), group: 'global', describe: 'text for people; ndjson: one JSON event per line (start/finish/skip/fail)' },
+  { key: 'workdir', path: true, type: 'string', default: './workdir', env: env('OSB_WORKDIR', 'WORKDIR'), group: 'global', describe: 'Directory for outputs, logs, caches and build state' },
+  { key: 'config', perRun: true, path: true, type: 'string', defaultText: './osb.yaml when present', env: env('OSB_CONFIG'), group: 'global', describe: 'Project file with settings, packages, repos and hooks (osb config --schema)' },
+  { key: 'wait', flag: '--no-wait', perRun: true, type: 'boolean', default: true, defaultText: 'wait for the other osb', env: [], group: 'global', describe: 'When another osb holds the workdir: exit 1 at once instead of waiting' },
+  { key: 'force', perRun: true, alias: 'B', type: 'boolean', default: false, env: env('OSB_FORCE'), group: 'global', describe: 'Rebuild the named targets even when up to date (like make -B)' },
+  { key: 'deps', perRun: true, flag: '--no-deps', type: 'boolean', default: true, defaultText: 'off (dependencies are built first)', env: [], group: 'global', describe: 'Build only the named target; fail if an input it needs is missing' },
+  { key: 'dryRun', perRun: true, alias: 'n', type: 'boolean', default: false, env: env('OSB_DRY_RUN'), group: 'global', describe: 'Print the plan and every command; change nothing on disk' },
+  { key: 'jobs', perRun: true, alias: 'j', type: 'number', min: 1, defaultText: 'number of CPUs', env: env('OSB_JOBS'), group: 'global', describe: 'Targets run in parallel, and make -j for the kernel' },
+  { key: 'verbose', perRun: true, alias: 'v', type: 'boolean', default: false, env: env('OSB_VERBOSE'), group: 'global', describe: 'Stream subprocess output to the terminal' },
+  { key: 'debug', perRun: true, type: 'boolean', default: false, env: env('OSB_DEBUG', 'DEBUG'), group: 'global', describe: 'Echo every command (+ cmd) and show stack traces' },
+  { key: 'logFormat', perRun: true, type: 'string', choices: ['text', 'ndjson'], default: 'text', env: env('OSB_LOG_FORMAT'), group: 'global', describe: 'text for people; ndjson: one JSON event per line (start/finish/skip/fail)' },
   { key: 'sourceDateEpoch', type: 'number', min: 1, default: 1, env: env('SOURCE_DATE_EPOCH'), group: 'global', describe: 'Timestamp (seconds) for every mtime and date written; fixed so builds are reproducible' },
   // rootfs
   { key: 'distro', type: 'string', default: 'debian', env: env('OSB_DISTRO', 'DISTRO'), group: 'rootfs', describe: 'Distribution of the rootfs (osb rootfs --list-distros)' },
   { key: 'osVersion', type: 'string', defaultText: "the distro's default release", env: env('OSB_OS_VERSION', 'OS_VERSION'), group: 'rootfs', describe: 'Release of the distro (bookworm, noble, v3.22, ...)' },
   { key: 'arch', type: 'string', defaultText: 'the host architecture', env: env('OSB_ARCH', 'ARCH'), group: 'rootfs', describe: 'Target architecture (x86_64, aarch64, ...)' },
   { key: 'mirror', type: 'string', defaultText: "the distro's official archive", env: env('OSB_MIRROR', 'MIRROR', 'REPO_URL'), group: 'rootfs', describe: 'Package archive URL' },
-  { key: 'extraPkgs', type: 'array', default: [], env: env('OSB_EXTRA_PKGS', 'EXTRA_PKGS'), group: 'rootfs', describe: 'Extra packages to install (space or comma separated)' },
+  { key: 'extraPkgs', yaml: 'packages', type: 'array', default: [], env: env('OSB_EXTRA_PKGS', 'EXTRA_PKGS'), group: 'rootfs', describe: 'Extra packages to install (space or comma separated)' },
   { key: 'agentInit', type: 'boolean', default: false, env: env('OSB_AGENT_INIT', 'AGENT_INIT'), group: 'rootfs', describe: 'Install the agent as /sbin/init (no systemd); needed for initrds' },
-  { key: 'agentBin', type: 'string', defaultText: "osb's built-in smoke-test agent", env: env('OSB_AGENT_BIN', 'AGENT_SOURCE_BIN'), group: 'rootfs', describe: 'Agent binary to install (e.g. kata-agent)' },
+  { key: 'agentBin', path: true, type: 'string', defaultText: "osb's built-in smoke-test agent", env: env('OSB_AGENT_BIN', 'AGENT_SOURCE_BIN'), group: 'rootfs', describe: 'Agent binary to install (e.g. kata-agent)' },
   { key: 'agentName', type: 'string', defaultText: 'kata-agent with --agent-bin, else osb-agent', env: env('OSB_AGENT_NAME'), group: 'rootfs', describe: 'Installed as /usr/bin/NAME and NAME.service' },
-  { key: 'hook', type: 'array', default: [], env: env('OSB_HOOKS'), group: 'rootfs', describe: 'Script run against the staged rootfs (ROOTFS_DIR set); repeatable; .mjs runs with zx' },
-  { key: 'rootfsDir', type: 'string', defaultText: 'WORKDIR/rootfs', env: env('OSB_ROOTFS_DIR', 'ROOTFS_DIR'), group: 'rootfs', describe: 'Where the rootfs is built (osb refuses / and foreign non-empty directories)' },
-  { key: 'cacheDir', type: 'string', defaultText: 'WORKDIR/cache', env: env('OSB_CACHE_DIR'), group: 'rootfs', describe: 'Package and download cache, reused across rebuilds' },
-  { key: 'keysDir', type: 'string', env: env('OSB_KEYS_DIR'), group: 'rootfs', describe: 'Extra trusted repository signing keys (Alpine)' },
+  { key: 'hook', path: true, yaml: 'hooks', type: 'array', default: [], env: env('OSB_HOOKS'), group: 'rootfs', describe: 'Script run against the staged rootfs (ROOTFS_DIR set); repeatable; .mjs runs with zx' },
+  { key: 'rootfsDir', path: true, type: 'string', defaultText: 'WORKDIR/rootfs', env: env('OSB_ROOTFS_DIR', 'ROOTFS_DIR'), group: 'rootfs', describe: 'Where the rootfs is built (osb refuses / and foreign non-empty directories)' },
+  { key: 'cacheDir', path: true, type: 'string', defaultText: 'WORKDIR/cache', env: env('OSB_CACHE_DIR'), group: 'rootfs', describe: 'Package and download cache, reused across rebuilds' },
+  { key: 'keysDir', path: true, type: 'string', env: env('OSB_KEYS_DIR'), group: 'rootfs', describe: 'Extra trusted repository signing keys (Alpine)' },
   // image
   { key: 'fsType', type: 'string', choices: ['ext4', 'xfs', 'erofs'], default: 'ext4', env: env('OSB_FS_TYPE', 'FS_TYPE'), group: 'image', describe: 'Filesystem of the root partition' },
   { key: 'blockSize', type: 'number', choices: ['1024', '2048', '4096'], default: 4096, env: env('OSB_BLOCK_SIZE', 'BLOCK_SIZE'), group: 'image', describe: 'Filesystem block size in bytes' },
@@ -73,19 +85,19 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'compression', type: 'string', choices: ['zstd', 'gzip', 'xz', 'lz4', 'none'], default: 'zstd', env: env('OSB_COMPRESSION'), group: 'initrd', describe: 'Initrd compression' },
   { key: 'owner', type: 'string', env: env('OSB_OWNER'), group: 'initrd', describe: 'Force every initrd entry to UID:GID (e.g. 0:0)' },
   { key: 'initrdName', type: 'string', default: 'osb-initrd.img', env: env('OSB_INITRD_NAME'), group: 'initrd', describe: 'Initrd file name in the workdir' },
-  { key: 'initrdExtra', type: 'array', default: [], env: env('OSB_INITRD_EXTRA'), group: 'initrd', describe: 'Directory overlaid on the initrd (e.g. kernel modules); repeatable' },
+  { key: 'initrdExtra', path: true, type: 'array', default: [], env: env('OSB_INITRD_EXTRA'), group: 'initrd', describe: 'Directory overlaid on the initrd (e.g. kernel modules); repeatable' },
   // kernel
-  { key: 'kernelSrc', type: 'string', env: env('OSB_KERNEL_SRC', 'KERNEL_SRC'), group: 'kernel', describe: 'Kernel source directory or tarball' },
+  { key: 'kernelSrc', path: true, type: 'string', env: env('OSB_KERNEL_SRC', 'KERNEL_SRC'), group: 'kernel', describe: 'Kernel source directory or tarball' },
   { key: 'kernelVersion', type: 'string', defaultText: 'the linux-source-X.Y found under /usr/src', env: env('OSB_KERNEL_VERSION', 'KERNEL_VERSION'), group: 'kernel', describe: 'Kernel version X.Y[.Z] to download from kernel.org' },
-  { key: 'kernelConfigFragment', type: 'array', default: [], env: env('OSB_KERNEL_CONFIG_FRAGMENTS'), group: 'kernel', describe: 'Extra kernel config fragment file; repeatable' },
+  { key: 'kernelConfigFragment', path: true, yaml: 'kernel_config_fragments', type: 'array', default: [], env: env('OSB_KERNEL_CONFIG_FRAGMENTS'), group: 'kernel', describe: 'Extra kernel config fragment file; repeatable' },
   // boot
-  { key: 'initrd', type: 'boolean', default: false, env: [], group: 'boot', describe: 'osb boot: boot the initrd (default: the image)' },
-  { key: 'image', type: 'boolean', default: false, env: [], group: 'boot', describe: 'osb boot: boot the disk image' },
-  { key: 'kernel', type: 'string', defaultText: 'the kernel osb built', env: env('OSB_KERNEL'), group: 'boot', describe: 'osb boot: kernel image to boot' },
+  { key: 'initrd', perRun: true, type: 'boolean', default: false, env: [], group: 'boot', describe: 'osb boot: boot the initrd (default: the image)' },
+  { key: 'image', perRun: true, type: 'boolean', default: false, env: [], group: 'boot', describe: 'osb boot: boot the disk image' },
+  { key: 'kernel', path: true, type: 'string', defaultText: 'the kernel osb built', env: env('OSB_KERNEL'), group: 'boot', describe: 'osb boot: kernel image to boot' },
   { key: 'bootTimeout', type: 'number', min: 1, default: 120, env: env('OSB_BOOT_TIMEOUT'), group: 'boot', describe: 'Seconds to wait for the ready line' },
   { key: 'readyPattern', type: 'string', default: 'osb-agent: ready', env: env('OSB_READY_PATTERN'), group: 'boot', describe: "Regular expression marking the agent's ready line" },
   { key: 'memory', type: 'number', min: 64, defaultText: 'sized from the initrd (at least 512)', env: env('OSB_MEMORY'), group: 'boot', describe: 'Guest memory in MiB' },
-  { key: 'interactive', type: 'boolean', default: false, env: [], group: 'boot', describe: 'Attach the serial console to the terminal' },
+  { key: 'interactive', perRun: true, type: 'boolean', default: false, env: [], group: 'boot', describe: 'Attach the serial console to the terminal' },
 ];
 
 export type Settings = Record<string, unknown> & {
@@ -104,6 +116,11 @@ export const settingByKey = new Map(SETTINGS.map((s) => [s.key, s]));
 
 export function kebab(key: string): string {
   return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+/** The key in osb.yaml: snake_case of the setting, unless it names its own. */
+export function yamlKey(s: Setting): string {
+  return s.yaml ?? kebab(s.key).replace(/-/g, '_');
 }
 
 export function flagOf(s: Setting): string {

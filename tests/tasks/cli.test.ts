@@ -45,21 +45,21 @@ describe('help', () => {
 });
 
 describe('settings from flags and the environment', () => {
-  test("Kata's variables and yes/no booleans are accepted; flags win over env", () => {
-    const p = parseCommandLine(['image'], { AGENT_INIT: 'yes', EXTRA_PKGS: 'iproute2 procps', IMAGE_SIZE: '300', SKIP_DAX_HEADER: 'yes', FS_TYPE: 'erofs' });
+  test("Kata's variables and yes/no booleans are accepted; flags win over env", async () => {
+    const p = await parseCommandLine(['image'], { AGENT_INIT: 'yes', EXTRA_PKGS: 'iproute2 procps', IMAGE_SIZE: '300', SKIP_DAX_HEADER: 'yes', FS_TYPE: 'erofs' });
     expect(p.settings.agentInit).toBe(true);
     expect(p.settings.extraPkgs).toEqual(['iproute2', 'procps']);
     expect(p.settings.imageSize).toBe(300);
     expect(p.settings.dax).toBe(false);
     expect(p.settings.fsType).toBe('erofs');
-    const q = parseCommandLine(['image', '--fs-type', 'xfs', '--no-agent-init'], { FS_TYPE: 'erofs', AGENT_INIT: 'yes', OSB_FS_TYPE: 'ext4' });
+    const q = await parseCommandLine(['image', '--fs-type', 'xfs', '--no-agent-init'], { FS_TYPE: 'erofs', AGENT_INIT: 'yes', OSB_FS_TYPE: 'ext4' });
     expect(q.settings.fsType).toBe('xfs');
     expect(q.settings.agentInit).toBe(false);
-    expect(parseCommandLine(['image'], { FS_TYPE: 'erofs', OSB_FS_TYPE: 'ext4' }).settings.fsType).toBe('ext4');
+    expect((await parseCommandLine(['image'], { FS_TYPE: 'erofs', OSB_FS_TYPE: 'ext4' })).settings.fsType).toBe('ext4');
   });
 
-  test('a flag given twice: the last wins; list flags add up', () => {
-    const p = parseCommandLine(['rootfs', '--image-size', '100', '--image-size', '200', '--extra-pkgs', 'a b', '--extra-pkgs', 'c'], {});
+  test('a flag given twice: the last wins; list flags add up', async () => {
+    const p = await parseCommandLine(['rootfs', '--image-size', '100', '--image-size', '200', '--extra-pkgs', 'a b', '--extra-pkgs', 'c'], {});
     expect(p.settings.imageSize).toBe(200);
     expect(p.settings.extraPkgs).toEqual(['a', 'b', 'c']);
   });
@@ -107,7 +107,9 @@ describe('osb clean', () => {
     mkdirSync(join(wd, 'cache', 'debs'), { recursive: true });
     expect(readdirSync(wd).sort()).toEqual(['.osb', '.osb-owned', 'cache', 'logs', 'osb-initrd.img']);
     expect(osb(['clean', '--workdir', wd]).code).toBe(0);
-    expect(readdirSync(wd).sort()).toEqual(['.osb-owned', 'cache']);
+    // The build state goes; the record of the workdir's settings stays (osb config --reset forgets it).
+    expect(readdirSync(wd).sort()).toEqual(['.osb', '.osb-owned', 'cache']);
+    expect(readdirSync(join(wd, '.osb'))).toEqual(['config.json']);
     expect(existsSync(join(rootfs, 'sbin/init'))).toBe(true); // not osb's to remove
     const foreign = join(dir, 'foreign');
     mkdirSync(foreign);

@@ -1,0 +1,48 @@
+/**
+ * `osb config`: every setting with its value and where the value came from (flag, env NAME,
+ * osb.yaml:LINE, workdir, default); `--json` for tools, `--reset` to forget the workdir's record,
+ * `--schema` for the JSON Schema of osb.yaml.
+ */
+import type { ParsedCommand } from './cli.js';
+import { defaultOf } from './help.js';
+import { recordPath, resetRecord } from './record.js';
+import { SETTINGS, flagOf } from './settings.js';
+
+function show(v: unknown): string {
+  if (v === undefined || v === null) return '';
+  if (typeof v === 'boolean') return v ? 'yes' : 'no';
+  if (Array.isArray(v)) return v.map((x) => (typeof x === 'object' ? JSON.stringify(x) : String(x))).join(' ');
+  return String(v);
+}
+
+export async function configCommand(cmd: ParsedCommand): Promise<number> {
+  const s = cmd.settings;
+  if (cmd.flags.schema) {
+    const { projectSchema } = await import('./project-file.js');
+    process.stdout.write(JSON.stringify(projectSchema(), null, 2) + '\n');
+    return 0;
+  }
+  if (cmd.flags.reset) {
+    const { openWorkdir } = await import('./commands.js');
+    const { existsSync } = await import('node:fs');
+    const lock = existsSync(recordPath(s.workdir)) ? await openWorkdir(cmd, undefined, false) : undefined;
+    const had = await resetRecord(s.workdir);
+    await lock?.release();
+    process.stdout.write(had ? `forgot the settings recorded in ${s.workdir}; it starts from the defaults again\n` : `${s.workdir} has no recorded settings\n`);
+    return 0;
+  }
+  const rows = [...SETTINGS.map((x) => ({ key: x.key, flag: flagOf(x), unset: defaultOf(x) })), { key: 'repos', flag: 'repos (osb.yaml)', unset: '(none)' }];
+  if (cmd.flags.json) {
+    const settings = Object.fromEntries(rows.map((r) => [r.key, { value: s[r.key] ?? null, source: cmd.sources[r.key]?.text ?? 'default' }]));
+    process.stdout.write(JSON.stringify({ workdir: s.workdir, project: cmd.project ?? null, settings }, null, 2) + '\n');
+    return 0;
+  }
+  // --no-deps and --no-wait read as what the flag says: "yes" when given.
+  const shown = (r: (typeof rows)[number]) => (r.flag.startsWith('--no-') && typeof s[r.key] === 'boolean' ? show(!s[r.key]) : show(s[r.key]));
+  const lines = rows.map((r) => [r.flag, shown(r) || r.unset, cmd.sources[r.key]?.text ?? 'default']);
+  const w0 = Math.max(...lines.map((l) => l[0]!.length));
+  const w1 = Math.min(48, Math.max(...lines.map((l) => l[1]!.length)));
+  process.stdout.write(`# workdir ${s.workdir}${cmd.project ? `, project file ${cmd.project}` : ''}; precedence: flag > OSB_* env > Kata env > osb.yaml > workdir > default\n`);
+  for (const [flag, value, source] of lines) process.stdout.write(`${flag!.padEnd(w0)}  ${value!.padEnd(w1)}  ${source}\n`);
+  return 0;
+}
