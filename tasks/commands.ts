@@ -1,7 +1,7 @@
 /** The commands that are not plain targets: build, explain, clean, list-distros. */
 import { existsSync, statSync } from 'node:fs';
-import { readdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { assertNotPrecious, ensureWritableDir, OWNER_MARKER, siblingMarkerFor, makeOwnedDir } from '../lib/atomic.js';
 import { OsbError } from '../lib/errors.js';
 import { silentReporter } from '../lib/log.js';
@@ -9,6 +9,7 @@ import type { ParsedCommand } from './cli.js';
 import { execute, makeContext, printDryRun } from './execute.js';
 import { computePlan, type PlanStep } from './plan.js';
 import { imagePath, initrdPath, kernelPaths, manifestPath, rootfsDir } from './paths.js';
+import { updateRecord } from './record.js';
 import type { Settings } from './settings.js';
 import { GROUPS, TARGETS } from './targets.js';
 
@@ -25,15 +26,46 @@ export async function planFor(targets: readonly string[], s: Settings, signal?: 
   return computePlan(TARGETS, targets, s, ctx, { force: s.force, noDeps: !s.deps });
 }
 
-export async function buildTargets(cmd: ParsedCommand, signal: AbortSignal): Promise<void> {
+/**
+ * A command that writes the workdir: create it, hold its lock for the whole run (one writer per
+ * workdir), and record the input settings this command was given.
+ */
+export async function openWorkdir(cmd: ParsedCommand, signal?: AbortSignal, record = true): Promise<{ waited: boolean; release: () => Promise<void> }> {
   const s = cmd.settings;
-  const requested = GROUPS[cmd.command] ?? [cmd.command];
-  checkWorkdir(s);
-  const steps = await planFor(requested, { ...s, passthrough: cmd.passthrough } as Settings, signal);
-  if (s.dryRun) return printDryRun(steps, { settings: { ...s, passthrough: cmd.passthrough } as Settings, signal });
   await ensureWritableDir(s.workdir, 'workdir');
   if (!existsSync(join(s.workdir, OWNER_MARKER))) await makeOwnedDir(s.workdir);
-  await execute(steps, { settings: { ...s, passthrough: cmd.passthrough } as Settings, signal });
+  await mkdir(join(s.workdir, '.osb'), { recursive: true });
+  const { acquireLock } = await import('../lib/lock.js');
+  let waited = false;
+  const who = (h: { pid: number; command: string }) => `osb (pid ${h.pid}: ${h.command})`;
+  const release = await acquireLock(join(s.workdir, '.osb', 'lock'), `osb ${cmd.command}`, {
+    wait: s.wait !== false,
+    signal,
+    busyMessage: (h) => `workdir ${s.workdir} is in use by ${who(h)}`,
+    onWait: (h) => {
+      waited = true;
+      process.stderr.write(`osb: waiting for ${who(h)} in ${s.workdir}\n`);
+    },
+  });
+  if (record) await updateRecord(s.workdir, cmd.given);
+  return { waited, release };
+}
+
+export async function buildTargets(cmd: ParsedCommand, signal: AbortSignal): Promise<void> {
+  const s = { ...cmd.settings, passthrough: cmd.passthrough } as Settings;
+  const requested = GROUPS[cmd.command] ?? [cmd.command];
+  checkWorkdir(s);
+  // Planned first: bad input is refused before the workdir is created or locked.
+  let steps = await planFor(requested, s, signal);
+  if (s.dryRun) return printDryRun(steps, { settings: s, signal });
+  const { waited, release } = await openWorkdir(cmd, signal);
+  try {
+    // Whoever held the workdir may have built what this plan would build.
+    if (waited) steps = await planFor(requested, s, signal);
+    await execute(steps, { settings: s, signal });
+  } finally {
+    await release();
+  }
 }
 
 export async function explainCommand(cmd: ParsedCommand): Promise<number> {
@@ -49,7 +81,10 @@ export async function explainCommand(cmd: ParsedCommand): Promise<number> {
   return 0;
 }
 
-/** Remove osb's outputs, logs and state from the workdir; the download cache stays. */
+/**
+ * Remove osb's outputs, logs and build state from the workdir. The download cache stays, and so
+ * does the record of the workdir's settings (`osb config --reset` forgets it).
+ */
 export async function cleanCommand(cmd: ParsedCommand): Promise<number> {
   const s = cmd.settings;
   checkWorkdir(s);
@@ -57,21 +92,31 @@ export async function cleanCommand(cmd: ParsedCommand): Promise<number> {
   if (!existsSync(join(s.workdir, OWNER_MARKER))) {
     throw new OsbError(`refusing to clean ${s.workdir}: osb did not create it (no ${OWNER_MARKER})`, 'remove it yourself if it is yours');
   }
+  const lock = s.dryRun ? undefined : await openWorkdir(cmd, undefined, false);
   const k = kernelPaths(s);
   const files = [imagePath(s), initrdPath(s), manifestPath(s), k.vmlinuz, k.vmlinux, k.config];
   for (const name of await readdir(s.workdir)) if (/^(vmlinu[xz]|config)-/.test(name)) files.push(join(s.workdir, name));
-  const dirs = [join(s.workdir, 'logs'), join(s.workdir, '.osb'), k.buildDir];
+  const dirs = [join(s.workdir, 'logs'), join(s.workdir, '.osb', 'state'), k.buildDir];
   const rootfs = rootfsDir(s);
   if (existsSync(siblingMarkerFor(rootfs))) dirs.push(rootfs), files.push(siblingMarkerFor(rootfs));
   for (const p of [...files, ...dirs]) {
     if (!s.dryRun) await rm(p, { recursive: true, force: true });
     else if (existsSync(p)) process.stdout.write(`would remove ${p}\n`);
   }
+  await lock?.release();
   return 0;
 }
 
 export async function listDistrosCommand(): Promise<number> {
   const { DISTROS } = await import('../distros/index.js');
   for (const d of DISTROS) process.stdout.write(`${d.name.padEnd(8)} default ${d.defaultRelease.padEnd(9)} ${d.describe}\n`);
+  return 0;
+}
+
+/** `osb install-kernel [--prefix DIR]`: the built kernel where Kata looks for it. */
+export async function installKernelCommand(cmd: ParsedCommand): Promise<number> {
+  const { DEFAULT_PREFIX, installKernel } = await import('../kernel-builder/install.js');
+  const prefix = resolve(String(cmd.flags.prefix ?? DEFAULT_PREFIX));
+  for (const p of await installKernel(kernelPaths(cmd.settings), prefix, cmd.settings.force)) process.stdout.write(`installed ${p}\n`);
   return 0;
 }

@@ -111,7 +111,7 @@ export async function execute(steps: readonly PlanStep[], o: ExecuteOptions): Pr
     emit({ event: 'start', target: name, reason: step.reasons.join('; ') });
     try {
       await step.target.run(makeContext(s, reporter, o.signal, logPath), s, hashValue(step.inputs));
-      await writeState(s.workdir, name, { ...step.inputs });
+      await writeState(s.workdir, name, { ...step.inputs }, step.values);
       emit({ event: 'finish', target: name, ms: Date.now() - t0 });
     } catch (err) {
       failed.add(name);

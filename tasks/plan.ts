@@ -7,7 +7,7 @@ import type { BuildContext } from '../lib/context.js';
 import { OsbError, UsageError } from '../lib/errors.js';
 import { hashPath, hashValue } from '../lib/hash.js';
 import type { Settings } from './settings.js';
-import { diffInputs, readState } from './state.js';
+import { describeChange, diffInputs, readState, type SettingValue } from './state.js';
 import type { Target } from './target.js';
 
 export interface PlanStep {
@@ -17,6 +17,8 @@ export interface PlanStep {
   readonly reasons: readonly string[];
   /** Every input's hash, stored after a successful build. */
   readonly inputs: Readonly<Record<string, string>>;
+  /** The settings' values and sources, stored beside the hashes for `osb explain`. */
+  readonly values: Readonly<Record<string, SettingValue>>;
   readonly deps: readonly string[];
 }
 
@@ -57,7 +59,12 @@ export async function computePlan(
   for (const t of targets) {
     await t.validate?.(s);
     const inputs: Record<string, string> = {};
-    for (const key of t.settings) inputs[`setting ${key}`] = hashValue(s[key] ?? null);
+    const values: Record<string, SettingValue> = {};
+    const sources = (s.sources ?? {}) as Record<string, string>;
+    for (const key of t.settings) {
+      inputs[`setting ${key}`] = hashValue(s[key] ?? null);
+      values[key] = { value: s[key] ?? null, source: sources[key] ?? 'default' };
+    }
     for (const f of t.files?.(s) ?? []) {
       inputs[`file ${f}`] = existsSync(f) ? await hashPath(f) : 'missing';
     }
@@ -85,8 +92,13 @@ export async function computePlan(
     if (opts.force && requested.includes(t.name)) reasons.push('--force');
     for (const o of t.outputs(s)) if (!existsSync(o)) reasons.push(`output missing: ${o}`);
     if (!stored) reasons.push('no record of an earlier build');
-    else for (const n of diffInputs(stored.inputs, inputs)) reasons.push(`input changed: ${n}`);
-    steps.push({ target: t, action: reasons.length ? 'build' : 'skip', reasons: reasons.length ? reasons : ['up to date'], inputs, deps: opts.noDeps ? [] : deps });
+    else {
+      for (const n of diffInputs(stored.inputs, inputs)) {
+        const key = n.replace(/^setting /, '');
+        reasons.push(`input changed: ${describeChange(n, stored.values?.[key], values[key])}`);
+      }
+    }
+    steps.push({ target: t, action: reasons.length ? 'build' : 'skip', reasons: reasons.length ? reasons : ['up to date'], inputs, values, deps: opts.noDeps ? [] : deps });
   }
   return steps;
 }

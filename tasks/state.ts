@@ -14,7 +14,15 @@ export interface TargetState {
   readonly inputs: Readonly<Record<string, string>>;
   /** Hash over all inputs: what dependants see of this target. */
   readonly inputsHash: string;
+  /** The settings' values and where each came from, so `osb explain` can say what changed. */
+  readonly values?: Readonly<Record<string, SettingValue>>;
   readonly builtAt: string;
+}
+
+export interface SettingValue {
+  readonly value: unknown;
+  /** "flag --distro", "workdir", "osb.yaml:3", ... */
+  readonly source: string;
 }
 
 export function stateDir(workdir: string): string {
@@ -31,8 +39,8 @@ export async function readState(workdir: string, target: string): Promise<Target
   }
 }
 
-export async function writeState(workdir: string, target: string, inputs: Record<string, string>): Promise<TargetState> {
-  const state: TargetState = { target, inputs, inputsHash: hashValue(inputs), builtAt: new Date().toISOString() };
+export async function writeState(workdir: string, target: string, inputs: Record<string, string>, values?: Readonly<Record<string, SettingValue>>): Promise<TargetState> {
+  const state: TargetState = { target, inputs, inputsHash: hashValue(inputs), builtAt: new Date().toISOString(), ...(values ? { values } : {}) };
   await mkdir(stateDir(workdir), { recursive: true });
   await writeAtomic(join(stateDir(workdir), `${target}.json`), (tmp) => writeFile(tmp, JSON.stringify(state, null, 2) + '\n'));
   return state;
@@ -42,4 +50,15 @@ export async function writeState(workdir: string, target: string, inputs: Record
 export function diffInputs(stored: Readonly<Record<string, string>>, current: Readonly<Record<string, string>>): string[] {
   const names = new Set([...Object.keys(stored), ...Object.keys(current)]);
   return [...names].filter((n) => stored[n] !== current[n]).sort();
+}
+
+const brief = (v: unknown): string => {
+  const t = v === null || v === undefined ? '(unset)' : typeof v === 'boolean' ? (v ? 'yes' : 'no') : Array.isArray(v) ? `[${v.join(' ')}]` : String(v);
+  return t.length > 60 ? `${t.slice(0, 57)}...` : t;
+};
+
+/** "setting distro: debian (workdir) -> alpine (flag --distro)", or just the input's name. */
+export function describeChange(name: string, before?: SettingValue, after?: SettingValue): string {
+  if (!name.startsWith('setting ') || !before || !after) return name;
+  return `${name}: ${brief(before.value)} (${before.source}) -> ${brief(after.value)} (${after.source})`;
 }

@@ -92,7 +92,7 @@ describe('target graph', () => {
     log = [];
     const changedSetting = await build(t, ['top'], settings({ distro: 'ubuntu' }));
     expect(started()).toEqual(['base', 'top']);
-    expect(changedSetting.steps[0]!.reasons).toContain('input changed: setting distro');
+    expect(changedSetting.steps[0]!.reasons).toContain('input changed: setting distro: debian (default) -> ubuntu (default)');
     expect(readFileSync(join(dir, 'top.out'), 'utf8')).toContain('top:ubuntu');
 
     log = [];
