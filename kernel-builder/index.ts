@@ -1,19 +1,29 @@
-/** The kernel target: resolve the source, build with osb's fragments, record what it enables. */
-import { join } from 'node:path';
+/** The kernel builder's entry: resolve the source, build with osb's fragments, report the inputs. */
 import type { BuildContext } from '../lib/context.js';
 import { hashPath } from '../lib/hash.js';
-import { hostArch } from '../distros/index.js';
-import { cacheDir, kernelPaths } from '../tasks/paths.js';
-import type { Settings } from '../tasks/settings.js';
-import { buildKernel } from './build.js';
-import { configsDir } from './config.js';
+import { buildKernel, type KernelBuildResult } from './build.js';
+import { configsDir, fragmentFiles, mergeFragments, readFragmentFiles } from './config.js';
 import { prepareSource, resolveSource } from './source.js';
 
-const list = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : []);
+export interface GuestKernelOptions {
+  /** Source directory or tarball. @default the linux-source-X.Y under /usr/src */
+  readonly kernelSrc?: string;
+  /** X.Y[.Z] to download from kernel.org (checksum verified). */
+  readonly kernelVersion?: string;
+  /** Where tarballs are downloaded and unpacked. */
+  readonly cacheDir: string;
+  /** Out-of-tree build directory (kept for incremental rebuilds). */
+  readonly buildDir: string;
+  /** Where vmlinuz-VER, vmlinux-VER, config-VER and the links go. */
+  readonly outDir: string;
+  /** osb arch name (x86_64, aarch64). */
+  readonly arch: string;
+  readonly fragments: readonly string[];
+}
 
 /** Inputs beyond settings: the source's identity, osb's fragments, and the compiler's version. */
-export async function kernelExtraInputs(ctx: BuildContext, s: Settings): Promise<Record<string, string>> {
-  const spec = resolveSource(s.kernelSrc as string | undefined, s.kernelVersion as string | undefined);
+export async function kernelInputs(ctx: BuildContext, o: Pick<GuestKernelOptions, 'kernelSrc' | 'kernelVersion'>): Promise<Record<string, string>> {
+  const spec = resolveSource(o.kernelSrc, o.kernelVersion);
   const cc = await ctx.run(['gcc', '--version'], { readOnly: true, quiet: true, allowFail: true }).catch(() => ({ stdout: 'none' }));
   return {
     'kernel source': spec.identity,
@@ -22,15 +32,16 @@ export async function kernelExtraInputs(ctx: BuildContext, s: Settings): Promise
   };
 }
 
-export async function runKernelTarget(ctx: BuildContext, s: Settings): Promise<void> {
-  const spec = resolveSource(s.kernelSrc as string | undefined, s.kernelVersion as string | undefined);
-  const src = await prepareSource(ctx, spec, cacheDir(s));
-  const r = await buildKernel(ctx, {
-    srcDir: src,
-    buildDir: join(kernelPaths(s).buildDir, ((s.arch as string | undefined) ?? hostArch())),
-    outDir: s.workdir,
-    arch: (s.arch as string | undefined) ?? hostArch(),
-    userFragments: list(s.kernelConfigFragment),
-  });
+/** Checks that need no build: the source exists, every fragment file exists (before any unpacking). */
+export async function validateKernelOptions(o: Pick<GuestKernelOptions, 'kernelSrc' | 'kernelVersion' | 'arch' | 'fragments'>): Promise<void> {
+  resolveSource(o.kernelSrc, o.kernelVersion);
+  // Read and parse every fragment now: a typo must not wait for a 138 MB source to unpack.
+  mergeFragments(readFragmentFiles(await fragmentFiles(o.arch, o.fragments)));
+}
+
+export async function buildGuestKernel(ctx: BuildContext, o: GuestKernelOptions): Promise<KernelBuildResult> {
+  const src = await prepareSource(ctx, resolveSource(o.kernelSrc, o.kernelVersion), o.cacheDir);
+  const r = await buildKernel(ctx, { srcDir: src, buildDir: o.buildDir, outDir: o.outDir, arch: o.arch, userFragments: o.fragments });
   if (!ctx.dryRun) ctx.log.info(`built ${r.release}: ${r.vmlinuz}`);
+  return r;
 }

@@ -5,20 +5,24 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { copyFile, mkdir, readlink, symlink, writeFile } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { writeAtomic } from '../lib/atomic.js';
 import { OsbError } from '../lib/errors.js';
 import { sha256File } from '../lib/hash.js';
-import type { ParsedCommand } from '../tasks/cli.js';
-import { kernelPaths } from '../tasks/paths.js';
 
 export const DEFAULT_PREFIX = '/usr/share/kata-containers';
 const RECORD = '.osb-installed.json';
 
-export async function installKernel(workdir: string, prefix: string, force: boolean): Promise<string[]> {
-  const k = kernelPaths({ workdir } as never);
-  if (!existsSync(k.vmlinuz)) throw new OsbError(`no kernel built in ${workdir}`, 'run `osb kernel` first');
-  const files = await Promise.all([k.vmlinuz, k.vmlinux, k.config].map(async (l) => join(workdir, await readlink(l))));
+/** The stable links `osb kernel` leaves in its output directory. */
+export interface BuiltKernelLinks {
+  readonly vmlinuz: string;
+  readonly vmlinux: string;
+  readonly config: string;
+}
+
+export async function installKernel(k: BuiltKernelLinks, prefix: string, force: boolean): Promise<string[]> {
+  if (!existsSync(k.vmlinuz)) throw new OsbError(`no kernel built: ${k.vmlinuz} does not exist`, 'run `osb kernel` first');
+  const files = await Promise.all([k.vmlinuz, k.vmlinux, k.config].map(async (l) => join(dirname(l), await readlink(l))));
   await mkdir(prefix, { recursive: true });
   const recordPath = join(prefix, RECORD);
   const record: Record<string, string> = existsSync(recordPath) ? JSON.parse(readFileSync(recordPath, 'utf8')) : {};
@@ -42,10 +46,4 @@ export async function installKernel(workdir: string, prefix: string, force: bool
   }
   await writeAtomic(recordPath, (tmp) => writeFile(tmp, JSON.stringify(record, null, 2) + '\n'));
   return installed;
-}
-
-export async function installKernelCommand(cmd: ParsedCommand): Promise<number> {
-  const prefix = resolve(String(cmd.flags.prefix ?? DEFAULT_PREFIX));
-  for (const p of await installKernel(cmd.settings.workdir, prefix, cmd.settings.force)) process.stdout.write(`installed ${p}\n`);
-  return 0;
 }

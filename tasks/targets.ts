@@ -3,9 +3,12 @@
  * files it reads, and its outputs; `run` loads its builder only when it actually builds.
  */
 import type { BuildContext } from '../lib/context.js';
+import type { ExtraRepo } from '../rootfs-builder/engines/index.js';
 import { OsbError } from '../lib/errors.js';
 import type { Settings } from './settings.js';
 import type { Target } from './target.js';
+import { join } from 'node:path';
+import { hostArch } from '../distros/index.js';
 import { cacheDir, imagePath, initrdPath, kernelPaths, manifestPath, rootfsDir } from './paths.js';
 
 const str = (v: unknown): string | undefined => (v === undefined || v === null ? undefined : String(v));
@@ -25,6 +28,7 @@ async function rootfsOptions(s: Settings, inputsHash = '') {
     rootfsDir: rootfsDir(s),
     cacheDir: cacheDir(s),
     keysDir: str(s.keysDir),
+    repos: (s.repos ?? []) as ExtraRepo[],
     manifestPath: manifestPath(s),
     inputsHash,
   };
@@ -34,8 +38,13 @@ export const rootfs: Target = {
   name: 'rootfs',
   describe: 'root filesystem with the agent',
   deps: () => [],
-  settings: ['distro', 'osVersion', 'arch', 'mirror', 'extraPkgs', 'agentInit', 'agentName', 'rootfsDir', 'sourceDateEpoch'],
-  files: (s) => [...list(s.hook), ...(s.agentBin ? [String(s.agentBin)] : []), ...(s.keysDir ? [String(s.keysDir)] : [])],
+  settings: ['distro', 'osVersion', 'arch', 'mirror', 'extraPkgs', 'agentInit', 'agentName', 'rootfsDir', 'repos', 'sourceDateEpoch'],
+  files: (s) => [
+    ...list(s.hook),
+    ...(s.agentBin ? [String(s.agentBin)] : []),
+    ...(s.keysDir ? [String(s.keysDir)] : []),
+    ...((s.repos ?? []) as ExtraRepo[]).flatMap((r) => (r.key ? [r.key] : [])),
+  ],
   extraInputs: async (s) => {
     const { builtinAgentPath } = await import('../rootfs-builder/index.js');
     const { hashPath } = await import('../lib/hash.js');
@@ -119,15 +128,29 @@ export async function warnIfKernelCannotRead(ctx: BuildContext, s: Settings): Pr
   }
 }
 
+function kernelOptions(s: Settings) {
+  const arch = str(s.arch) ?? hostArch();
+  return {
+    kernelSrc: str(s.kernelSrc),
+    kernelVersion: str(s.kernelVersion),
+    cacheDir: cacheDir(s),
+    buildDir: join(kernelPaths(s).buildDir, arch),
+    outDir: s.workdir,
+    arch,
+    fragments: list(s.kernelConfigFragment),
+  };
+}
+
 export const kernel: Target = {
   name: 'kernel',
   describe: 'guest kernel',
   deps: () => [],
   settings: ['kernelSrc', 'kernelVersion', 'arch'],
   files: (s) => list(s.kernelConfigFragment),
-  extraInputs: async (s, ctx) => (await import('../kernel-builder/index.js')).kernelExtraInputs(ctx, s),
+  extraInputs: async (s, ctx) => (await import('../kernel-builder/index.js')).kernelInputs(ctx, kernelOptions(s)),
   outputs: (s) => [kernelPaths(s).vmlinuz, kernelPaths(s).vmlinux, kernelPaths(s).config],
-  run: async (ctx, s) => (await import('../kernel-builder/index.js')).runKernelTarget(ctx, s),
+  validate: async (s) => (await import('../kernel-builder/index.js')).validateKernelOptions(kernelOptions(s)),
+  run: async (ctx, s) => void (await (await import('../kernel-builder/index.js')).buildGuestKernel(ctx, kernelOptions(s))),
 };
 
 export const boot: Target = {
