@@ -20,7 +20,9 @@ export function hostArch(): Arch {
 }
 
 export function resolveRelease(d: Distro, release: string | undefined): string {
-  const r = release ?? d.defaultRelease;
+  let r = release ?? d.defaultRelease;
+  // Kata's spelling of Alpine branches: OS_VERSION=3.22 means v3.22 (its config.sh adds the v).
+  if (!d.releases.includes(r) && d.releases.includes(`v${r}`)) r = `v${r}`;
   if (!d.releases.includes(r)) {
     throw new OsbError(`unknown ${d.name} release '${r}'`, `${d.name} releases osb knows: ${d.releases.join(', ')}`);
   }
