@@ -13,7 +13,7 @@ import { sha256File } from '../lib/hash.js';
 import { OsbError } from '../lib/errors.js';
 import { getDistro, resolveArch, resolveRelease } from '../distros/index.js';
 import { agentSource, builtinAgentPath, checkAgentBin, installAgent } from './agent.js';
-import { engineFor } from './engines/index.js';
+import { engineFor, type ExtraRepo } from './engines/index.js';
 import { checkHook, runHooks } from './hooks.js';
 import { writeOsbuilderYaml, type RootfsManifest } from './manifest.js';
 
@@ -40,6 +40,8 @@ export interface RootfsOptions {
   readonly cacheDir: string;
   /** Extra trusted repository signing keys (Alpine). */
   readonly keysDir?: string;
+  /** Repositories beyond the distro's own (osb.yaml `repos`). @default [] */
+  readonly repos?: readonly ExtraRepo[];
   /** Where the manifest goes (WORKDIR/rootfs.manifest.json). */
   readonly manifestPath: string;
   /** Input hash recorded in the manifest. */
@@ -55,6 +57,7 @@ export async function validateRootfsOptions(o: RootfsOptions): Promise<void> {
   await assertOwnedOrEmpty(o.rootfsDir);
   if (o.agentBin) await checkAgentBin(o.agentBin);
   for (const h of o.hooks) await checkHook(h);
+  for (const r of o.repos ?? []) if (r.key && !existsSync(r.key)) throw new OsbError(`the signing key ${r.key} of repository ${r.url} does not exist`, 'fix the key path in osb.yaml repos (relative paths are relative to osb.yaml)');
   if (!o.agentName || /^[A-Za-z0-9][A-Za-z0-9_.@-]*$/.test(o.agentName)) return;
   throw new OsbError(`agent name '${o.agentName}' is not a valid file and unit name`, 'use letters, digits, dot, dash or underscore');
 }
@@ -69,7 +72,7 @@ export async function buildRootfs(ctx: BuildContext, o: RootfsOptions): Promise<
   const source = agentSource(o.agentBin);
   const packages = [...distro.basePackages, ...(o.agentInit ? [] : distro.systemdPackages), ...o.extraPackages];
   const engine = await engineFor(distro);
-  const bootstrap = { distro, release, arch, distroArch, mirror, packages, cacheDir: o.cacheDir, keysDir: o.keysDir, agentInit: o.agentInit };
+  const bootstrap = { distro, release, arch, distroArch, mirror, packages, cacheDir: o.cacheDir, keysDir: o.keysDir, repos: o.repos ?? [], agentInit: o.agentInit };
   await engine.preflight(ctx, { ...bootstrap, target: '' }); // e.g. neither root nor user namespaces: fail before any work
 
   const finalDir = resolve(o.rootfsDir);

@@ -48,8 +48,14 @@ export function mmdebstrapArgv(o: AptBootstrapOptions, mode: BootstrapMode, debC
   ];
   if (o.distro.keyring) argv.push(`--keyring=${o.distro.keyring}`);
   if (o.packages.length) argv.push(`--include=${[...o.packages].sort().join(',')}`);
-  argv.push(o.release, o.target, o.mirror);
+  argv.push(o.release, o.target, o.mirror, ...o.repos.map((r) => sourcesLine(r, o.release)));
   return argv;
+}
+
+/** An extra repository as a sources.list line, which mmdebstrap takes as a further mirror. */
+export function sourcesLine(r: AptBootstrapOptions['repos'][number], release: string): string {
+  const opts = r.key ? ` [signed-by=${r.key}]` : '';
+  return `deb${opts} ${r.url} ${r.suite ?? release} ${(r.components ?? ['main']).join(' ')}`;
 }
 
 export function debootstrapArgv(o: AptBootstrapOptions, debCache: string): string[] {
@@ -80,6 +86,7 @@ async function bootstrapApt(ctx: BuildContext, o: AptBootstrapOptions): Promise<
     return;
   }
   if (!isRoot()) throw new OsbError('mmdebstrap is not installed and debootstrap needs root', 'apt-get install mmdebstrap, or run osb as root');
+  if (o.repos.length) throw new OsbError('extra repositories (osb.yaml repos) need mmdebstrap; debootstrap takes one mirror', 'apt-get install mmdebstrap');
   ctx.log.info(`bootstrapping ${o.distro.name} ${o.release} with debootstrap (mmdebstrap not found; it is faster)`);
   await ctx.run(debootstrapArgv(o, debCache), { hint: `see the log; check that ${o.mirror} is reachable and has ${o.release}` });
 }

@@ -5,6 +5,17 @@
 import type { BuildContext } from '../../lib/context.js';
 import type { Arch, Distro } from '../../distros/types.js';
 
+/** An extra package repository (osb.yaml `repos`), with the key that signs it. */
+export interface ExtraRepo {
+  /** apt: the archive root; apk: the repository (…/v3.22/testing); rpm: the repository. */
+  readonly url: string;
+  /** Public signing key file. */
+  readonly key?: string;
+  /** apt only: suite (default: the release) and components (default: main). */
+  readonly suite?: string;
+  readonly components?: readonly string[];
+}
+
 export interface BootstrapOptions {
   readonly distro: Distro;
   readonly release: string;
@@ -20,6 +31,8 @@ export interface BootstrapOptions {
   readonly cacheDir: string;
   /** Extra trusted signing keys (--keys-dir). */
   readonly keysDir?: string;
+  /** Repositories beyond the distro's own. */
+  readonly repos: readonly ExtraRepo[];
   /** The agent will be /sbin/init; without it the distro's init system must be installed. */
   readonly agentInit: boolean;
 }

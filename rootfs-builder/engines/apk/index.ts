@@ -42,18 +42,19 @@ async function preflight(ctx: BuildContext, o: BootstrapOptions): Promise<void> 
   if (o.arch !== hostArch()) {
     ctx.log.warn(`${o.distroArch} package scripts run in a chroot on this ${hostArch()} host only through qemu-user binfmt (apt-get install qemu-user-static binfmt-support)`);
   }
-  await loadTrustedKeys(o.distro.name, o.distroArch, o.keysDir); // a bad --keys-dir fails now
+  await loadTrustedKeys(o.distro.name, o.distroArch, o.keysDir, o.repos.flatMap((r) => (r.key ? [r.key] : []))); // a bad key fails now
 }
 
 async function bootstrapApk(ctx: BuildContext, o: BootstrapOptions): Promise<void> {
-  const repos = repositories(o.mirror, o.release, o.distro.components);
+  const repos = [...repositories(o.mirror, o.release, o.distro.components), ...o.repos.map((r) => ({ name: r.url, url: r.url.replace(/\/+$/, '') }))];
+  const keyFiles = o.repos.flatMap((r) => (r.key ? [r.key] : []));
   const world = [...new Set(o.packages)].sort();
   if (ctx.dryRun) {
     for (const r of repos) ctx.log.info(`would fetch and verify ${indexUrl(r, o.distroArch)}`);
     ctx.log.info(`would resolve ${world.join(' ')}, download and verify the packages into ${join(o.cacheDir, 'apk')}, install them into ${o.target} and run their scripts in a chroot`);
     return;
   }
-  const trusted = await loadTrustedKeys(o.distro.name, o.distroArch, o.keysDir);
+  const trusted = await loadTrustedKeys(o.distro.name, o.distroArch, o.keysDir, keyFiles);
   ctx.log.info(`fetching ${o.distro.name} ${o.release} indexes (${o.distroArch}) from ${o.mirror}`);
   const available = await fetchIndexes(ctx, repos, o.distroArch, trusted);
   const { packages } = resolve(available, world.map((p) => parseDep(p, 'the package list (EXTRA_PKGS)')));

@@ -6,7 +6,7 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { OsbError } from '../../../lib/errors.js';
 
@@ -26,27 +26,38 @@ export function builtinKeysRoot(): string {
   return existsSync(fromSources) ? fromSources : join(here, '..', '..', '..', '..', 'distros', 'keys');
 }
 
+async function readKey(path: string, source: string): Promise<TrustedKey> {
+  let pem: Buffer;
+  try {
+    pem = await readFile(path);
+  } catch {
+    throw new OsbError(`signing key ${path} cannot be read`, 'check the key path of the repository');
+  }
+  let key: KeyObject;
+  try {
+    key = createPublicKey(pem);
+  } catch {
+    throw new OsbError(`${path} is not a PEM public key`, source === 'builtin' ? 'reinstall osb' : `keys must be public keys (*.rsa.pub), named as the repository's signatures name them`);
+  }
+  if (key.asymmetricKeyType !== 'rsa') throw new OsbError(`${path} is not an RSA public key`, 'apk v2 repositories are signed with RSA keys');
+  return { name: basename(path), pem, key, source };
+}
+
 async function keysIn(dir: string, source: string): Promise<TrustedKey[]> {
   const keys: TrustedKey[] = [];
   for (const name of (await readdir(dir)).sort()) {
     const path = join(dir, name);
     if (name.startsWith('.') || !(await stat(path)).isFile()) continue;
-    const pem = await readFile(path);
-    let key: KeyObject;
-    try {
-      key = createPublicKey(pem);
-    } catch {
-      throw new OsbError(`${path} is not a PEM public key`, source === 'builtin' ? 'reinstall osb' : `--keys-dir must hold only public keys (*.rsa.pub), named as the repository's signatures name them`);
-    }
-    if (key.asymmetricKeyType !== 'rsa') throw new OsbError(`${path} is not an RSA public key`, 'apk v2 repositories are signed with RSA keys');
-    keys.push({ name, pem, key, source });
+    keys.push(await readKey(path, source));
   }
   return keys;
 }
 
 /** The distro's keys for `distroArch` followed by those of `keysDir` (which win on a name clash). */
-export async function loadTrustedKeys(distroName: string, distroArch: string, keysDir: string | undefined): Promise<Map<string, TrustedKey>> {
+export async function loadTrustedKeys(distroName: string, distroArch: string, keysDir: string | undefined, keyFiles: readonly string[] = []): Promise<Map<string, TrustedKey>> {
   const trusted = new Map<string, TrustedKey>();
+  // Keys of extra repositories (osb.yaml repos), named by their file names as in /etc/apk/keys.
+  for (const f of keyFiles) trusted.set(basename(f), await readKey(f, f));
   const builtin = join(builtinKeysRoot(), distroName, distroArch);
   if (existsSync(builtin)) for (const k of await keysIn(builtin, 'builtin')) trusted.set(k.name, k);
   if (keysDir) {
