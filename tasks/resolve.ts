@@ -73,7 +73,12 @@ function resolveOne(s: Setting, l: Layers, record: WorkdirRecord): { value: unkn
     let flag = l.flags[s.key];
     // A flag given twice: the last one wins, as with most tools (scripts append overrides).
     if (Array.isArray(flag) && s.type !== 'array') flag = flag.at(-1);
-    if (flag !== undefined) return { value: absolute(s, coerce(s, flag, flagOf(s)), l.cwd), source: { kind: 'flag', text: `flag ${flagOf(s)}` } };
+    if (flag !== undefined) {
+      const source: Source = { kind: 'flag', text: `flag ${flagOf(s)}` };
+      // `--agent-bin=` unsets a value (the workdir forgets it): back to the default.
+      if (flag === '' && s.type === 'string') return { value: s.default, source };
+      return { value: absolute(s, coerce(s, flag, flagOf(s)), l.cwd), source };
+    }
     const e = fromEnv(s, l.environ);
     if (e) return { value: absolute(s, e.value, l.cwd), source: { kind: 'env', text: `env ${e.name}` } };
     const p = l.project?.values.get(s.key);

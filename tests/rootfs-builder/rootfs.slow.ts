@@ -74,7 +74,7 @@ describe('osb rootfs --distro debian', () => {
 
   test('an EXTRA_PKGS change rebuilds without downloading the cached packages again', () => {
     const ex = osb(['explain', 'rootfs', ...base(), '--agent-init', ...hooks()], { env: cleanEnv({ EXTRA_PKGS: 'iproute2 less' }) });
-    expect(ex.stdout).toBe('rootfs would rebuild:\n  - input changed: setting extraPkgs\n');
+    expect(ex.stdout).toBe('rootfs would rebuild:\n  - input changed: setting extraPkgs: [iproute2] (flag --extra-pkgs) -> [iproute2 less] (env EXTRA_PKGS)\n');
     const debs = join(cache, 'debs', 'debian-amd64');
     const cachedBefore = new Set(readdirSync(debs).map((f) => f.split('_')[0]));
     const r = osb(['rootfs', ...base(), '--agent-init', ...hooks()], { env: cleanEnv({ EXTRA_PKGS: 'iproute2 less' }) });
@@ -114,7 +114,8 @@ describe('osb rootfs --distro debian', () => {
   });
 
   test('the systemd variant: systemd is init and the agent unit is enabled', () => {
-    const r = osb(['rootfs', ...base(), '--rootfs-dir', join(wd, 'rootfs-systemd')]);
+    // The workdir remembers --agent-init and --agent-bin from the commands above: say otherwise.
+    const r = osb(['rootfs', ...base(), '--rootfs-dir', join(wd, 'rootfs-systemd'), '--no-agent-init', '--agent-bin=', '--hook=']);
     expect(r.code).toBe(0);
     const rootfs = join(wd, 'rootfs-systemd');
     expect(readlinkSync(join(rootfs, 'sbin/init'))).toMatch(/systemd$/);

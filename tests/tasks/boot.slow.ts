@@ -42,7 +42,7 @@ describe('osb boot (agent-init, Debian bookworm, built-in agent)', () => {
   });
 
   test('the --dax image boots as an nvdimm, as Kata runs it', () => {
-    const r = osb(['boot', '--image', '--agent-init', '--dax', '--image-name', 'dax.img', ...common(), '--verbose']);
+    const r = osb(['boot', '--image', '--agent-init', '--dax', '--fs-type', 'ext4', '--image-name', 'dax.img', ...common(), '--verbose']);
     expectReady(r);
     expect(r.stdout).toMatch(/pmem0/);
   });

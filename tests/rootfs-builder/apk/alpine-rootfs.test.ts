@@ -29,7 +29,9 @@ const build = (extra: readonly string[] = [], opts: { mirror?: string; workdir?:
     'rootfs',
     '--distro',
     'alpine',
-    ...(opts.agentInit === false ? [] : ['--agent-init']),
+    // Every setting each time: the workdir would otherwise remember the previous build's.
+    opts.agentInit === false ? '--no-agent-init' : '--agent-init',
+    '--extra-pkgs=',
     '--workdir',
     opts.workdir ?? wd,
     '--cache-dir',
