@@ -2,53 +2,16 @@
  * The boot target: start qemu with osb's kernel and the image or initrd, capture the serial
  * console to WORKDIR/logs/boot.log, and succeed when the agent's ready line appears.
  */
-import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { readlink } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { BuildContext } from '../lib/context.js';
 import { CommandError, OsbError } from '../lib/errors.js';
-import { KERNEL_BANNER, memoryFor, qemuArgv, type Accel, type BootSpec } from '../lib/qemu.js';
+import { memoryFor, qemuArgv, type Accel, type BootSpec } from '../lib/qemu.js';
 import { imagePath, initrdPath, kernelPaths } from './paths.js';
 import type { Settings } from './settings.js';
 
 const CONSOLE_TAIL = 30;
-
-/**
- * Can /dev/kvm run a guest? On a nested, paravirtual KVM the ioctls answer but guests hang
- * silently after real mode, so the device node proves nothing: boot the kernel for a few
- * seconds and look for its banner on the console.
- */
-export async function probeKvm(ctx: BuildContext, kernel: string): Promise<{ ok: boolean; why: string }> {
-  const forced = process.env.OSB_ACCEL;
-  if (forced === 'tcg') return { ok: false, why: 'OSB_ACCEL=tcg' };
-  try {
-    accessSync('/dev/kvm', constants.R_OK | constants.W_OK);
-  } catch {
-    return { ok: false, why: '/dev/kvm is not usable' };
-  }
-  const ac = new AbortController();
-  const timer = setTimeout(() => ac.abort(), 4000);
-  let seen = false;
-  try {
-    await ctx.run(['qemu-system-x86_64', '-nographic', '-no-reboot', '-nodefaults', '-serial', 'stdio', '-accel', 'kvm', '-m', '128', '-kernel', kernel, '-append', 'console=ttyS0 panic=-1 rdinit=/osb-kvm-probe'], {
-      readOnly: true,
-      allowFail: true,
-      quiet: true,
-      cancel: ac.signal,
-      onLine: (l) => {
-        if (KERNEL_BANNER.test(l)) {
-          seen = true;
-          ac.abort();
-        }
-      },
-    });
-  } catch {
-    // cancelled or failed: `seen` says what we learnt
-  } finally {
-    clearTimeout(timer);
-  }
-  return seen ? { ok: true, why: 'KVM runs guests' } : { ok: false, why: '/dev/kvm is present but a test guest printed nothing within 4 s' };
-}
 
 function resolveKernel(s: Settings, dryRun: boolean): string {
   const k = s.kernel ? resolve(String(s.kernel)) : kernelPaths(s).vmlinuz;
@@ -64,11 +27,12 @@ export async function runBootTarget(ctx: BuildContext, s: Settings): Promise<voi
   if (!ctx.dryRun && !existsSync(artifactPath)) throw new OsbError(`nothing to boot: ${artifactPath} does not exist`, `run \`osb ${useInitrd ? 'initrd' : 'image'}\` first`);
   const size = ctx.dryRun ? 0 : statSync(artifactPath).size;
   if (useInitrd && !s.kernel) await (await import('./targets.js')).warnIfKernelCannotRead(ctx, s);
-  let accel: Accel = 'tcg';
-  if (!ctx.dryRun) {
-    const kvm = await probeKvm(ctx, kernel);
+  let accel: Accel = s.accel === 'kvm' ? 'kvm' : 'tcg';
+  if (!ctx.dryRun && s.accel === 'auto') {
+    const { probeKvm } = await import('../lib/kvm-probe.js');
+    const kvm = await probeKvm(ctx, 'qemu-system-x86_64', kernel);
     accel = kvm.ok ? 'kvm' : 'tcg';
-    if (!kvm.ok) ctx.log.warn(`using TCG (software emulation): ${kvm.why}`);
+    if (!kvm.ok) ctx.log.warn(`using TCG (software emulation): ${kvm.why}${kvm.cached ? ' (probed earlier on this host; --accel kvm to insist)' : ''}`);
   }
   const spec: BootSpec = {
     kernel,
