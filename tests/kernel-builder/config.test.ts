@@ -13,7 +13,7 @@ describe('fragments', () => {
   test('osb ships common + x86_64 fragments, merged in order, user fragments last', async () => {
     const files = await fragmentFiles('x86_64', ['/my/extra.conf']);
     expect(files.map((f) => f.replace(/.*configs\//, ''))).toEqual([
-      'common/base.conf', 'common/containers.conf', 'common/filesystems.conf', 'common/initrd.conf', 'common/virtio.conf', 'x86_64/guest.conf', '/my/extra.conf',
+      'common/base.conf', 'common/containers.conf', 'common/filesystems.conf', 'common/initrd.conf', 'common/verity.conf', 'common/virtio.conf', 'x86_64/guest.conf', '/my/extra.conf',
     ]);
     const merged = mergeFragments(files.slice(0, -1).map((file) => ({ file, text: readFileSync(file, 'utf8') })));
     for (const opt of ['CONFIG_VIRTIO_BLK', 'CONFIG_EXT4_FS', 'CONFIG_XFS_FS', 'CONFIG_EROFS_FS', 'CONFIG_OVERLAY_FS', 'CONFIG_9P_FS', 'CONFIG_VIRTIO_FS', 'CONFIG_VIRTIO_VSOCKETS', 'CONFIG_BLK_DEV_PMEM', 'CONFIG_FS_DAX', 'CONFIG_CGROUPS', 'CONFIG_USER_NS', 'CONFIG_SERIAL_8250_CONSOLE']) {

@@ -92,6 +92,16 @@ describe('osb config', () => {
     expect(existsSync(join(cwd, 'workdir', 'osb-initrd.img'))).toBe(true);
   });
 
+  test('osb explain says where a changed setting came from, before and now', () => {
+    const cwd = project('explain', '');
+    expect(osb(['initrd', '--no-deps', '--rootfs-dir', fixture, '--agent-init', '--compression', 'gzip'], { cwd }).code).toBe(0);
+    // Built again from the record alone: the stored source of compression is now the workdir.
+    expect(osb(['initrd', '--no-deps', '--force'], { cwd }).code).toBe(0);
+    const ex = osb(['explain', 'initrd', '--no-deps'], { cwd, env: cleanEnv({ OSB_COMPRESSION: 'lz4' }) });
+    expect(ex.stdout).toBe('initrd would rebuild:\n  - input changed: setting compression: gzip (workdir) -> lz4 (env OSB_COMPRESSION)\n');
+    expect(osb(['explain', 'initrd', '--no-deps'], { cwd }).stdout).toBe('initrd is up to date\n');
+  });
+
   test('--schema prints a JSON Schema of osb.yaml generated from the settings table', () => {
     const r = osb(['config', '--schema'], { cwd: dir });
     expect(r.code).toBe(0);
