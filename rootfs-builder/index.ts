@@ -40,6 +40,8 @@ export interface RootfsOptions {
   readonly cacheDir: string;
   /** Extra trusted repository signing keys (Alpine). */
   readonly keysDir?: string;
+  /** Leave out docs, man/info pages and translations, the distro-native way. @default true */
+  readonly slim?: boolean;
   /** Repositories beyond the distro's own (osb.yaml `repos`). @default [] */
   readonly repos?: readonly ExtraRepo[];
   /** Where the manifest goes (WORKDIR/rootfs.manifest.json). */
@@ -72,7 +74,7 @@ export async function buildRootfs(ctx: BuildContext, o: RootfsOptions): Promise<
   const source = agentSource(o.agentBin);
   const packages = [...distro.basePackages, ...(o.agentInit ? [] : distro.systemdPackages), ...o.extraPackages];
   const engine = await engineFor(distro);
-  const bootstrap = { distro, release, arch, distroArch, mirror, packages, cacheDir: o.cacheDir, keysDir: o.keysDir, repos: o.repos ?? [], agentInit: o.agentInit };
+  const bootstrap = { distro, release, arch, distroArch, mirror, packages, extraPackages: o.extraPackages, cacheDir: o.cacheDir, keysDir: o.keysDir, repos: o.repos ?? [], agentInit: o.agentInit, slim: o.slim ?? true };
   await engine.preflight(ctx, { ...bootstrap, target: '' }); // e.g. neither root nor user namespaces: fail before any work
 
   const finalDir = resolve(o.rootfsDir);
@@ -94,6 +96,7 @@ export async function buildRootfs(ctx: BuildContext, o: RootfsOptions): Promise<
       arch,
       mirror,
       agentInit: o.agentInit,
+      slim: bootstrap.slim,
       agent: { name: agentName, source: o.agentBin ?? 'builtin', sha256: ctx.dryRun ? '' : await sha256File(source), builtin: !o.agentBin },
       extraPackages: [...o.extraPackages],
       hooks: o.hooks.map((h) => resolve(h)),

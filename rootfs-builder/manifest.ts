@@ -13,6 +13,8 @@ export interface RootfsManifest {
   readonly arch: string;
   readonly mirror: string;
   readonly agentInit: boolean;
+  /** Docs, man/info pages and translations left out. */
+  readonly slim: boolean;
   readonly agent: { readonly name: string; readonly source: string; readonly sha256: string; readonly builtin: boolean };
   readonly extraPackages: readonly string[];
   readonly hooks: readonly string[];

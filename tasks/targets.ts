@@ -22,6 +22,7 @@ async function rootfsOptions(s: Settings, inputsHash = '') {
     mirror: str(s.mirror),
     extraPackages: list(s.extraPkgs),
     agentInit: Boolean(s.agentInit),
+    slim: s.slim !== false,
     agentBin: str(s.agentBin),
     agentName: str(s.agentName),
     hooks: list(s.hook),
@@ -38,7 +39,7 @@ export const rootfs: Target = {
   name: 'rootfs',
   describe: 'root filesystem with the agent',
   deps: () => [],
-  settings: ['distro', 'osVersion', 'arch', 'mirror', 'extraPkgs', 'agentInit', 'agentName', 'rootfsDir', 'repos', 'sourceDateEpoch'],
+  settings: ['distro', 'osVersion', 'arch', 'mirror', 'extraPkgs', 'agentInit', 'slim', 'agentName', 'rootfsDir', 'repos', 'sourceDateEpoch'],
   files: (s) => [
     ...list(s.hook),
     ...(s.agentBin ? [String(s.agentBin)] : []),

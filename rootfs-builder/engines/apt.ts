@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { BuildContext } from '../../lib/context.js';
 import { OsbError } from '../../lib/errors.js';
 import { isRoot, userNamespacesAvailable, which } from '../../lib/host.js';
+import { archiveState, baseSpec, ensureBase, finishTree, installExtrasArgv } from './apt-base.js';
 import type { BootstrapOptions, Engine, InstalledPackage } from './index.js';
 
 type AptBootstrapOptions = BootstrapOptions;
@@ -25,8 +26,25 @@ export function chooseMode(): BootstrapMode {
   );
 }
 
+/**
+ * A slim guest, the distro-native way: dpkg never unpacks documentation, man and info pages or
+ * translations (the license files stay: /usr/share/doc/PKG/copyright). Kata's Debian image halved
+ * this way (kata osbuilder #505, #506). The rules stay in the guest's dpkg.cfg.d, so a package
+ * installed later is slim too.
+ */
+export const SLIM_DPKG_RULES = [
+  'path-exclude=/usr/share/doc/*',
+  'path-include=/usr/share/doc/*/copyright',
+  'path-exclude=/usr/share/man/*',
+  'path-exclude=/usr/share/info/*',
+  'path-exclude=/usr/share/locale/*',
+  'path-exclude=/usr/share/lintian/*',
+];
+
+const MERGED_USR_HOOK = '/usr/share/mmdebstrap/hooks/merged-usr';
+
 /** The mmdebstrap command line for these options. */
-export function mmdebstrapArgv(o: AptBootstrapOptions, mode: BootstrapMode, debCache: string): string[] {
+export function mmdebstrapArgv(o: AptBootstrapOptions, mode: BootstrapMode, debCache: string, keepLists = false): string[] {
   const argv = [
     'mmdebstrap',
     '--variant=minbase',
@@ -40,11 +58,17 @@ export function mmdebstrapArgv(o: AptBootstrapOptions, mode: BootstrapMode, debC
     `--components=${o.distro.components.join(',')}`,
     // Feed cached .debs in before download and copy new ones out after (mmdebstrap(1), "sync-in").
     '--skip=essential/unlink',
+    // Merged /usr set up by mmdebstrap's own hook, with its dummy usr-is-merged: otherwise apt
+    // satisfies init-system-helpers with usrmerge, which pulls in a full perl (about 50 MB).
+    ...(existsSync(MERGED_USR_HOOK) ? [`--hook-dir=${MERGED_USR_HOOK}`] : []),
+    // A cached base keeps the lists it was built from, for the extra packages installed on it.
+    ...(keepLists ? ['--skip=cleanup/apt/lists'] : []),
     `--setup-hook=mkdir -p "$1"/var/cache/apt/archives/`,
     `--setup-hook=sync-in ${debCache} /var/cache/apt/archives/`,
     `--customize-hook=sync-out /var/cache/apt/archives ${debCache}`,
     // Kata's rootfs.sh leaves an empty resolv.conf; the runtime provides DNS.
     `--customize-hook=rm -f "$1"/etc/resolv.conf; : > "$1"/etc/resolv.conf`,
+    ...(o.slim ? SLIM_DPKG_RULES.map((r) => `--dpkgopt=${r}`) : []),
   ];
   if (o.distro.keyring) argv.push(`--keyring=${o.distro.keyring}`);
   if (o.packages.length) argv.push(`--include=${[...o.packages].sort().join(',')}`);
@@ -81,14 +105,36 @@ async function bootstrapApt(ctx: BuildContext, o: AptBootstrapOptions): Promise<
   const debCache = join(o.cacheDir, 'debs', `${o.distro.name}-${o.distroArch}`);
   if (!ctx.dryRun) await mkdir(debCache, { recursive: true });
   if (which('mmdebstrap')) {
+    const mode = chooseMode();
+    if (mode === 'root') return bootstrapOnBase(ctx, o, debCache);
+    // Unprivileged (user namespace): one pass, no base cache (a copy would need the same mapping).
     ctx.log.info(`bootstrapping ${o.distro.name} ${o.release} (${o.distroArch}) with mmdebstrap`);
-    await ctx.run(mmdebstrapArgv(o, chooseMode(), debCache), { hint: `see the log; check that ${o.mirror} is reachable and has ${o.release}` });
+    await ctx.run(mmdebstrapArgv(o, mode, debCache), { hint: `see the log; check that ${o.mirror} is reachable and has ${o.release}` });
     return;
   }
   if (!isRoot()) throw new OsbError('mmdebstrap is not installed and debootstrap needs root', 'apt-get install mmdebstrap, or run osb as root');
   if (o.repos.length) throw new OsbError('extra repositories (osb.yaml repos) need mmdebstrap; debootstrap takes one mirror', 'apt-get install mmdebstrap');
   ctx.log.info(`bootstrapping ${o.distro.name} ${o.release} with debootstrap (mmdebstrap not found; it is faster)`);
+  if (o.slim) ctx.log.warn('debootstrap cannot leave documentation and translations out: the rootfs is not slim (apt-get install mmdebstrap)');
   await ctx.run(debootstrapArgv(o, debCache), { hint: `see the log; check that ${o.mirror} is reachable and has ${o.release}` });
+}
+
+/** The base from the cache (or built into it), copied, then the extra packages on the copy. */
+async function bootstrapOnBase(ctx: BuildContext, o: AptBootstrapOptions, debCache: string): Promise<void> {
+  const hint = `see the log; check that ${o.mirror} is reachable and has ${o.release}`;
+  const state = ctx.dryRun ? 'the archive state (sha256 of InRelease)' : await archiveState(ctx, o.mirror, o.release);
+  const spec = baseSpec(o, state);
+  const base = await ensureBase(ctx, spec, async (target) => {
+    ctx.log.info(`bootstrapping the ${o.distro.name} ${o.release} base (${o.distroArch}) with mmdebstrap`);
+    await ctx.run(mmdebstrapArgv({ ...o, packages: spec.packages, target }, 'root', debCache, true), { hint });
+  });
+  await ctx.run(['cp', '-a', '--reflink=auto', base, o.target]);
+  const extras = [...new Set(o.extraPackages ?? [])].sort();
+  if (extras.length) {
+    ctx.log.info(`installing ${extras.join(' ')} on the base`);
+    await ctx.run(installExtrasArgv(o.target, debCache, extras), { hint: 'see the log: apt-get names the package it could not install' });
+  }
+  if (!ctx.dryRun) await finishTree(o.target);
 }
 
 /** Installed packages and versions, read from the rootfs's dpkg database. */

@@ -25,6 +25,8 @@ export interface BootstrapOptions {
   readonly mirror: string;
   /** Packages beyond the distro's base set (init packages and EXTRA_PKGS). */
   readonly packages: readonly string[];
+  /** Which of `packages` the user asked for (EXTRA_PKGS), as opposed to the distro's own set. */
+  readonly extraPackages?: readonly string[];
   /** Directory to bootstrap into (does not exist yet). */
   readonly target: string;
   /** Download cache shared by every build. */
@@ -35,6 +37,8 @@ export interface BootstrapOptions {
   readonly repos: readonly ExtraRepo[];
   /** The agent will be /sbin/init; without it the distro's init system must be installed. */
   readonly agentInit: boolean;
+  /** Leave out documentation, man/info pages and translations (license files stay). */
+  readonly slim: boolean;
 }
 
 export interface InstalledPackage {

@@ -32,6 +32,17 @@ afterAll(async () => {
   for (const d of [...dirs, repo?.root]) if (d) rmSync(d, { recursive: true, force: true });
 });
 
+/** Slim by default: no docs but the license files, no man or info pages, no translations. */
+function expectSlim(root: string): void {
+  const files = (sub: string) => execFileSync('find', [join(root, sub), '-type', 'f'], { encoding: 'utf8' }).split('\n').filter(Boolean).map((f) => f.slice(root.length));
+  const docs = files('usr/share/doc');
+  expect(docs.length).toBeGreaterThan(10);
+  expect(docs.filter((f) => !/^\/usr\/share\/doc\/[^/]+\/copyright$/.test(f))).toEqual([]);
+  expect(files('usr/share/man')).toEqual([]);
+  expect(files('usr/share/locale')).toEqual([]);
+  expect(execFileSync('ls', [join(root, 'usr/lib/locale')], { encoding: 'utf8' }).trim()).toBe('C.utf8');
+}
+
 async function ok(args: string[]): Promise<string> {
   const r = await osbAsync(args);
   if (r.code !== 0) throw new Error(`osb ${args.join(' ')} failed (${r.code}):\n${r.stdout}\n${r.stderr}`);
@@ -61,7 +72,8 @@ describe("the design card's flow", () => {
     expect(readFileSync(join(wd, '.osb/state/rootfs.json'), 'utf8')).toBe(record);
     expect(statSync(join(wd, 'rootfs')).ino).toBe(tree.ino);
     expect(statSync(join(wd, 'rootfs')).mtimeMs).toBe(tree.mtimeMs);
-    expect(JSON.parse(readFileSync(join(wd, 'rootfs.manifest.json'), 'utf8'))).toMatchObject({ distro, agentInit: true });
+    expect(JSON.parse(readFileSync(join(wd, 'rootfs.manifest.json'), 'utf8'))).toMatchObject({ distro, agentInit: true, slim: true });
+    if (distro === 'debian') expectSlim(join(wd, 'rootfs'));
 
     // In the image and in the initrd, /sbin/init is the agent.
     const agent = readFileSync(AGENT_SCRIPT, 'utf8');

@@ -1,0 +1,128 @@
+/**
+ * The base-tree cache for apt distros (as root), like mkosi's Incremental=: every rootfs is
+ * built in two steps, the same way whether the first comes from the cache or not:
+ *
+ * 1. the base: mmdebstrap of the distro's base set (minbase, plus init packages), kept in
+ *    CACHE/base/ under a key of everything it depends on: distro, release, arch, mirror, extra
+ *    repositories, the package set, slim, this recipe, and the archive's state (the sha256 of its
+ *    signed InRelease). When the archive moves, the key moves and the base is built again.
+ * 2. the extra packages: a copy of the base, and `apt-get install` of EXTRA_PKGS in a chroot,
+ *    with the package lists the base was built from (verified by mmdebstrap then).
+ *
+ * So a rebuild after an EXTRA_PKGS change copies the base and installs the new packages only,
+ * and gives the tree a cold build gives at the same archive state: a cold build takes the same
+ * second step. Mounts for the chroot live in a private mount namespace (unshare), so they go
+ * away with it, even when osb is killed.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { BuildContext } from '../../lib/context.js';
+import { OsbError } from '../../lib/errors.js';
+import { hashValue, sha256 } from '../../lib/hash.js';
+import type { BootstrapOptions } from './index.js';
+
+/** Bump when the base's recipe (mmdebstrap's arguments, the finishing steps) changes. */
+const RECIPE = 'base-v2';
+/** Bases kept per distro/release/arch: the newest few, so an archive update does not pile up. */
+const KEEP = 2;
+
+/** The archive's state: sha256 of `dists/RELEASE/InRelease` (or Release) on the mirror. */
+export async function archiveState(ctx: BuildContext, mirror: string, release: string): Promise<string> {
+  const base = `${mirror.replace(/\/+$/, '')}/dists/${release}`;
+  for (const name of ['InRelease', 'Release']) {
+    let res: Response;
+    try {
+      res = await fetch(`${base}/${name}`, { signal: ctx.signal });
+    } catch (e) {
+      if (ctx.signal?.aborted) throw e;
+      const cause = (e as { cause?: { code?: string } }).cause;
+      throw new OsbError(`cannot reach ${base}/${name}: ${cause?.code ?? (e as Error).message}`, `check that ${mirror} is reachable and has ${release}`);
+    }
+    if (res.ok) return sha256(Buffer.from(await res.arrayBuffer()));
+  }
+  throw new OsbError(`${mirror} has no ${release} (no dists/${release}/InRelease or Release)`, 'check --mirror and --os-version');
+}
+
+export interface BaseSpec {
+  readonly key: string;
+  readonly dir: string;
+  /** The base package set (sorted): the distro's base and init packages. */
+  readonly packages: readonly string[];
+}
+
+export function baseSpec(o: BootstrapOptions, state: string): BaseSpec {
+  const extras = new Set(o.extraPackages ?? []);
+  const packages = [...new Set(o.packages.filter((p) => !extras.has(p)))].sort();
+  const key = hashValue({ recipe: RECIPE, distro: o.distro.name, release: o.release, arch: o.distroArch, mirror: o.mirror, repos: o.repos, packages, slim: o.slim, state });
+  return { key, packages, dir: join(o.cacheDir, 'base', `${o.distro.name}-${o.release}-${o.distroArch}-${key.slice(0, 16)}`) };
+}
+
+/** Build the base into the cache unless it is there (complete); returns its rootfs path. */
+export async function ensureBase(ctx: BuildContext, spec: BaseSpec, bootstrap: (target: string) => Promise<void>): Promise<string> {
+  const rootfs = join(spec.dir, 'rootfs');
+  if (existsSync(join(spec.dir, '.complete'))) {
+    ctx.log.info(`base tree from the cache (${spec.dir})`);
+    return rootfs;
+  }
+  const tmp = `${spec.dir}.osb-tmp-${process.pid}`;
+  if (!ctx.dryRun) {
+    await rm(tmp, { recursive: true, force: true });
+    await mkdir(tmp, { recursive: true });
+  }
+  try {
+    await bootstrap(join(tmp, 'rootfs'));
+    if (ctx.dryRun) return rootfs;
+    await writeFile(join(tmp, '.complete'), `${spec.key}\n`);
+    await rm(spec.dir, { recursive: true, force: true });
+    await rename(tmp, spec.dir);
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+  await pruneBases(spec.dir);
+  return rootfs;
+}
+
+/** Keep the newest KEEP complete bases of the same distro, release and arch. */
+async function pruneBases(current: string): Promise<void> {
+  const dir = join(current, '..');
+  const prefix = current.slice(dir.length + 1).replace(/-[0-9a-f]{16}$/, '-');
+  const names = (await readdir(dir)).filter((n) => n.startsWith(prefix) && /-[0-9a-f]{16}$/.test(n));
+  const dated = await Promise.all(names.map(async (n) => ({ n, t: (await stat(join(dir, n))).mtimeMs })));
+  dated.sort((a, b) => b.t - a.t);
+  for (const { n } of dated.slice(KEEP)) await rm(join(dir, n), { recursive: true, force: true });
+}
+
+/**
+ * The chroot step, as one argv: a private mount namespace with /proc, /sys and /dev, the package
+ * cache bound at /var/cache/apt/archives, the host's resolv.conf for the downloads, services kept
+ * from starting (policy-rc.d), then apt-get install.
+ */
+export function installExtrasArgv(root: string, debCache: string, packages: readonly string[]): string[] {
+  const script = [
+    'set -eu',
+    'root=$1; cache=$2; shift 2',
+    'mount -t proc proc "$root/proc"',
+    'mount -t sysfs sysfs "$root/sys"',
+    'mount --rbind /dev "$root/dev"',
+    'mount --bind "$cache" "$root/var/cache/apt/archives"',
+    'mount --bind /etc/resolv.conf "$root/etc/resolv.conf"',
+    `printf '#!/bin/sh\\nexit 101\\n' > "$root/usr/sbin/policy-rc.d"`,
+    'chmod 755 "$root/usr/sbin/policy-rc.d"',
+    'DEBIAN_FRONTEND=noninteractive chroot "$root" apt-get install --yes --no-install-recommends -o APT::Sandbox::User=root -o Dpkg::Use-Pty=0 "$@"',
+    'rm -f "$root/usr/sbin/policy-rc.d"',
+  ].join('\n');
+  return ['unshare', '--mount', '--propagation', 'private', '--fork', '--', 'sh', '-c', script, 'osb-install-extras', root, debCache, ...packages];
+}
+
+/**
+ * What every tree gets after the packages, base-only or not: no package lists (they are the
+ * archive's, not the guest's), no apt binary caches or build logs.
+ */
+export async function finishTree(root: string): Promise<void> {
+  const lists = join(root, 'var/lib/apt/lists');
+  if (existsSync(lists)) for (const n of await readdir(lists)) if (n !== 'partial' && n !== 'lock') await rm(join(lists, n), { recursive: true, force: true });
+  for (const f of ['var/cache/apt/pkgcache.bin', 'var/cache/apt/srcpkgcache.bin', 'var/log/apt/history.log', 'var/log/apt/term.log', 'var/log/apt/eipp.log.xz', 'var/log/dpkg.log', 'var/log/alternatives.log']) {
+    await rm(join(root, f), { force: true });
+  }
+}
