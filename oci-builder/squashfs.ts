@@ -103,6 +103,7 @@ export async function writeSquashfsBootTree(dir: string, busybox = '/bin/busybox
     throw new OsbError(`${busybox} is missing or not statically linked: the squashfs boot initrd needs a static busybox`, 'apt-get install busybox-static');
   }
   await mkdir(join(dir, 'bin'), { recursive: true });
+  await chmod(dir, 0o755); // the initramfs's / (a mkdtemp directory is 0700)
   for (const d of ['dev', 'proc', 'sys']) await mkdir(join(dir, d));
   await copyFile(busybox, join(dir, 'bin', 'busybox'));
   await chmod(join(dir, 'bin', 'busybox'), 0o755);

@@ -46,7 +46,7 @@ export function parseGetfattr(output: string, root: string): Map<string, Map<str
 
 /** Every extended attribute under `root`, by relative name. The root directory's own are not included. */
 export async function readXattrs(ctx: BuildContext, root: string): Promise<Map<string, Map<string, Buffer>>> {
-  const r = await ctx.run(['getfattr', '--absolute-names', '-R', '-P', '-d', '-m', '-', '-e', 'hex', root], {
+  const r = await ctx.run(['getfattr', '--absolute-names', '-R', '-P', '-h', '-d', '-m', '-', '-e', 'hex', root], {
     readOnly: true,
     quiet: true,
     hint: 'getfattr (package attr) reads file capabilities and other xattrs for the layer',
