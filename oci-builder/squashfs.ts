@@ -78,6 +78,12 @@ mount --move /dev /newroot/dev 2>/dev/null || umount /dev
 exec switch_root /newroot /sbin/init
 `;
 
+/** What the boot initrd is made of (busybox's bytes and /init), so an unchanged one is not rebuilt. */
+export async function bootTreeInputs(busybox = '/bin/busybox'): Promise<string> {
+  const { sha256, sha256File } = await import('../lib/hash.js');
+  return `busybox ${existsSync(busybox) ? await sha256File(busybox) : 'missing'} init ${sha256(BOOT_INIT)}`;
+}
+
 /** True when the 64-bit ELF at `path` has no program interpreter (PT_INTERP): it runs without a libc. */
 export async function isStaticElf(path: string): Promise<boolean> {
   const fh = await open(path, 'r');

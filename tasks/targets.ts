@@ -3,6 +3,7 @@
  * files it reads, and its outputs; `run` loads its builder only when it actually builds.
  */
 import type { BuildContext } from '../lib/context.js';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { OsbError } from '../lib/errors.js';
 import type { Settings } from './settings.js';
@@ -207,9 +208,9 @@ export const squashfs: Target = {
   settings: ['squashfsCompression', 'sourceDateEpoch'],
   outputs: (s) => [squashfsPaths(s).image, squashfsPaths(s).bootInitrd],
   run: async (ctx, s) => {
-    const { buildSquashfs, writeSquashfsBootTree } = await import('../oci-builder/index.js');
+    const { bootTreeInputs, buildSquashfs, writeSquashfsBootTree } = await import('../oci-builder/index.js');
     const { buildInitrd } = await import('../initrd-builder/index.js');
-    const { mkdtemp, rm } = await import('node:fs/promises');
+    const { mkdtemp, readFile, rm, writeFile } = await import('node:fs/promises');
     const { withCleanup } = await import('../lib/cleanup.js');
     const p = squashfsPaths(s);
     await buildSquashfs(ctx, { rootfsDir: rootfsDir(s), output: p.image, compression: s.squashfsCompression as 'zstd' });
@@ -220,6 +221,15 @@ export const squashfs: Target = {
       await buildInitrd(ctx, { ...boot, rootfsDir: join(s.workdir, 'squashfs-boot-tree') });
       return;
     }
+    // The boot initrd does not depend on the rootfs: it is rebuilt only when busybox, its /init or
+    // SOURCE_DATE_EPOCH changed (a stamp beside it), so a new squashfs costs only mksquashfs.
+    const stamp = join(s.workdir, '.osb-squashfs-boot.img.inputs');
+    const inputs = `${await bootTreeInputs()} sde ${ctx.sourceDateEpoch}\n`;
+    if ((await readFile(stamp, 'utf8').catch(() => '')) === inputs && existsSync(p.bootInitrd)) {
+      ctx.log.info(`${p.bootInitrd} is up to date`);
+      return;
+    }
+    await rm(stamp, { force: true });
     const tree = await mkdtemp(join(s.workdir, '.squashfs-boot-tree-'));
     await withCleanup(
       () => rm(tree, { recursive: true, force: true }),
@@ -228,6 +238,7 @@ export const squashfs: Target = {
         await buildInitrd(ctx, { ...boot, rootfsDir: tree, owner: { uid: 0, gid: 0 } });
       },
     );
+    await writeFile(stamp, inputs);
   },
 };
 

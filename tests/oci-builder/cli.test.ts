@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { removeTempDirs, tempDir } from '../helpers/build-context.js';
@@ -36,6 +36,19 @@ describe('osb oci, bundle, squashfs on the command line', () => {
     const changed = osb(['explain', 'oci', ...args, '--oci-ref', 'localhost/other:2']).stdout;
     expect(changed).toMatch(/^oci would rebuild:\n {2}- .*ociRef/m);
     expect(osb(['explain', 'bundle', ...args, '--oci-ref', 'localhost/other:2']).stdout).toMatch(/^bundle is up to date/m);
+  });
+
+  test('the boot initrd is rebuilt only when busybox, its /init or SOURCE_DATE_EPOCH change', () => {
+    const wd = tempDir();
+    const args = ['squashfs', '--no-deps', '--rootfs-dir', rootfs, '--workdir', wd];
+    expect(osb(args).code).toBe(0);
+    const boot = join(wd, 'osb-squashfs-boot.img');
+    const first = statSync(boot).mtimeMs;
+    const again = osb([...args, '--force']);
+    expect(again.stdout).toMatch(/osb-squashfs-boot\.img is up to date/);
+    expect(statSync(boot).mtimeMs).toBe(first);
+    const other = osb([...args, '--source-date-epoch', '1700000001']);
+    expect(other.stdout).toMatch(/wrote \S+osb-squashfs-boot\.img/);
   });
 
   test('--docker-archive adds osb-docker.tar; osb help lists the commands', () => {
