@@ -88,7 +88,13 @@ export function walkTree(root: string, o: WalkOptions): TarEntry[] {
     if (o.signal?.aborted) throw o.signal.reason;
     const dir = stack.pop()!;
     const dirAbs = dir === '' ? rootBytes : Buffer.concat([rootBytes, Buffer.from('/'), Buffer.from(dir, 'latin1')]);
-    for (const nb of readdirSync(dirAbs, { encoding: 'buffer' })) {
+    let names: Buffer[];
+    try {
+      names = readdirSync(dirAbs, { encoding: 'buffer' });
+    } catch (e) {
+      throw new OsbError(`cannot list ${show(dirAbs)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 'check that the rootfs is readable (run osb as root for a root-owned rootfs)');
+    }
+    for (const nb of names) {
       const child = nb.toString('latin1');
       if (dir === '' && child === OWNER_MARKER) continue; // osb's bookkeeping, not the guest's
       const name = dir === '' ? child : `${dir}/${child}`;

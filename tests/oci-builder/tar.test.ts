@@ -8,6 +8,7 @@ import { chownSync, lchownSync, mkdirSync, readFileSync, symlinkSync, writeFileS
 import { join } from 'node:path';
 import { paxRecord } from '../../oci-builder/tar.js';
 import { writeTar } from '../../oci-builder/tarfile.js';
+import { readXattrs } from '../../oci-builder/xattrs.js';
 import { removeTempDirs, tempDir } from '../helpers/build-context.js';
 import { makeCtx, makeRichRootfs, snapshot, xattrDump } from './helpers.js';
 
@@ -35,6 +36,22 @@ describe('tar writer', () => {
     const back = extract(join(dir, 'out.tar'), join(dir, 'back'));
     expect(snapshot(back)).toEqual(snapshot(src));
     expect(xattrDump(back)).toBe(xattrDump(src));
+  });
+
+  test('xattrs of names getfattr escapes (newline, backslash, non-UTF-8) are found, binary values kept', async () => {
+    const dir = tempDir();
+    const src = join(dir, 'src');
+    mkdirSync(src);
+    const names = [Buffer.from('new\nline'), Buffer.from('back\\slash'), Buffer.from([0x6c, 0xe9, 0xff])];
+    for (const n of names) {
+      writeFileSync(Buffer.concat([Buffer.from(`${src}/`), n]), 'x');
+      // Node passes arguments as UTF-8 strings; printf in sh makes the exact bytes.
+      const octal = [...n].map((b) => `\\${b.toString(8).padStart(3, '0')}`).join('');
+      execFileSync('sh', ['-c', `setfattr -n user.osb -v 0x0080ff00 "$(printf '${octal}')"`], { cwd: src });
+    }
+    const found = await readXattrs(makeCtx(dir), src);
+    expect([...found.keys()].sort()).toEqual(names.map((n) => n.toString('latin1')).sort());
+    for (const v of found.values()) expect(v.get('user.osb')).toEqual(Buffer.from([0x00, 0x80, 0xff, 0x00]));
   });
 
   test('what ustar cannot hold goes into pax records: a 300-byte path, a 200-byte link target, uid 3000000, a non-UTF-8 name', async () => {
