@@ -20,7 +20,7 @@ const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
  * Time several commands round-robin (one run of each per round), so load from other work on the
  * machine falls on all of them alike, and return each one's median.
  */
-function interleaved(runs: number, cmds: readonly { cmd: string; before?: () => void }[], env: NodeJS.ProcessEnv): { median: number }[] {
+function interleaved(runs: number, cmds: readonly { cmd: string; before?: () => void }[], env: NodeJS.ProcessEnv): { median: number; pairedRatio: number }[] {
   const times: number[][] = cmds.map(() => []);
   for (let i = 0; i < runs; i++) {
     cmds.forEach((c, j) => {
@@ -28,8 +28,13 @@ function interleaved(runs: number, cmds: readonly { cmd: string; before?: () => 
       times[j]!.push(timeShell(c.cmd, { env }).seconds);
     });
   }
-  return times.map((t) => ({ median: median(t) }));
+  // The median of each round's ratio to the first command: steadier than a ratio of medians
+  // when other work comes and goes on a shared machine.
+  return times.map((t) => ({ median: median(t), pairedRatio: median(t.map((x, i) => x / times[0]![i]!)) }));
 }
+
+const paired = (r: { pairedRatio: number }) => `median of per-round ratios ${r.pairedRatio.toFixed(3)}x`;
+type Timed = { median: number; pairedRatio: number };
 
 /** GNU tar's reproducible layer (OCI-NOTES.md section 5), as a shell pipeline. */
 const plainTar = (rootfs: string) =>
@@ -49,14 +54,14 @@ export function benchOci(rootfs: string, runs: number): BenchRow[] {
         { cmd: `${OSB} oci ${wd('zstd')} --oci-compression zstd > /dev/null` },
       ],
       env,
-    ) as [{ median: number }, { median: number }, { median: number }];
+    ) as [Timed, Timed, Timed];
     const plainBytes = statSync(layer).size;
     const gzBytes = statSync(join(work, 'gzip', 'osb-oci.tar')).size;
     const zsBytes = statSync(join(work, 'zstd', 'osb-oci.tar')).size;
     return [
       { name: 'tar --sort=name ... | gzip -n + sha256sum', median: plain.median, runs, extra: `layer ${mb(plainBytes)}` },
-      { name: 'osb oci (gzip layer, layout + oci-archive)', median: gz.median, runs, baseline: 'tar | gzip + sha256sum', baselineMedian: plain.median, goal: '<= 1.0x', extra: `oci-archive ${mb(gzBytes)}` },
-      { name: 'osb oci --oci-compression zstd', median: zs.median, runs, baseline: 'tar | gzip + sha256sum', baselineMedian: plain.median, extra: `oci-archive ${mb(zsBytes)}` },
+      { name: 'osb oci (gzip layer, layout + oci-archive)', median: gz.median, runs, baseline: 'tar | gzip + sha256sum', baselineMedian: plain.median, goal: '<= 1.0x', extra: `oci-archive ${mb(gzBytes)}, ${paired(gz)}` },
+      { name: 'osb oci --oci-compression zstd', median: zs.median, runs, baseline: 'tar | gzip + sha256sum', baselineMedian: plain.median, extra: `oci-archive ${mb(zsBytes)}, ${paired(zs)}` },
     ];
   } finally {
     rmSync(work, { recursive: true, force: true });
@@ -76,11 +81,11 @@ export function benchSquashfs(rootfs: string, runs: number): BenchRow[] {
         { cmd: `${OSB} squashfs --no-deps --force --rootfs-dir ${q(rootfs)} --workdir ${q(wd)} > /dev/null` },
       ],
       env,
-    ) as [{ median: number }, { median: number }];
+    ) as [Timed, Timed];
     const plainBytes = statSync(out).size;
     return [
       { name: 'mksquashfs -comp zstd', median: plain.median, runs, extra: `size ${mb(plainBytes)}` },
-      { name: 'osb squashfs (zstd, with its boot initrd)', median: o.median, runs, baseline: 'mksquashfs', baselineMedian: plain.median, goal: '<= 1.05x', extra: `size ${mb(statSync(join(wd, 'osb.squashfs')).size)}` },
+      { name: 'osb squashfs (zstd, with its boot initrd)', median: o.median, runs, baseline: 'mksquashfs', baselineMedian: plain.median, goal: '<= 1.05x', extra: `size ${mb(statSync(join(wd, 'osb.squashfs')).size)}, ${paired(o)}` },
     ];
   } finally {
     rmSync(work, { recursive: true, force: true });
