@@ -153,6 +153,18 @@ function containerCommand(s: Settings): string[] {
   return ['/bin/sh', '-c', `${s.agentInit ? '/sbin/init' : `/usr/bin/${name}`}; exit $?`];
 }
 
+/**
+ * org.opencontainers.image.source and .revision where the build knows them: from the CI that
+ * runs it (GitHub Actions, GitLab CI). Elsewhere they are left out rather than guessed.
+ */
+function ciProvenance(environ: NodeJS.ProcessEnv = process.env): { source?: string; revision?: string } {
+  if (environ.GITHUB_REPOSITORY && environ.GITHUB_SHA) {
+    return { source: `${environ.GITHUB_SERVER_URL ?? 'https://github.com'}/${environ.GITHUB_REPOSITORY}`, revision: environ.GITHUB_SHA };
+  }
+  if (environ.CI_PROJECT_URL && environ.CI_COMMIT_SHA) return { source: environ.CI_PROJECT_URL, revision: environ.CI_COMMIT_SHA };
+  return {};
+}
+
 async function ociOptions(s: Settings) {
   const { parseKeyValues } = await import('../oci-builder/index.js');
   const { machine } = await import('node:os');
@@ -169,6 +181,7 @@ async function ociOptions(s: Settings) {
     labels: parseKeyValues(list(s.label), '--label'),
     annotations: parseKeyValues(list(s.annotation), '--annotation'),
     toolbox: Boolean(s.toolbox),
+    ...ciProvenance(),
   };
 }
 
@@ -177,6 +190,10 @@ export const oci: Target = {
   describe: 'OCI image layout and oci-archive',
   deps: () => ['rootfs'],
   settings: ['ociRef', 'ociCompression', 'label', 'annotation', 'dockerArchive', 'toolbox', 'agentInit', 'agentName', 'agentBin', 'arch', 'sourceDateEpoch'],
+  extraInputs: async () => {
+    const p = ciProvenance();
+    return { 'image source': p.source ?? '', 'image revision': p.revision ?? '' };
+  },
   outputs: (s) => [ociPaths(s).layout, ociPaths(s).archive, ...(s.dockerArchive ? [ociPaths(s).dockerArchive] : [])],
   validate: async (s) => {
     const { parseReference } = await import('../oci-builder/index.js');

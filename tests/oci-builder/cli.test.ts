@@ -9,7 +9,8 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { removeTempDirs, tempDir } from '../helpers/build-context.js';
-import { errorLine, osb, osbSpawn } from '../helpers/cli.js';
+import { cleanEnv, errorLine, osb, osbSpawn } from '../helpers/cli.js';
+import { readLayout } from './helpers.js';
 import { makeFixtureRootfs } from '../helpers/fixture-rootfs.js';
 
 afterAll(removeTempDirs);
@@ -58,6 +59,22 @@ describe('osb oci, bundle, squashfs on the command line', () => {
     const help = osb(['help']).stdout;
     for (const c of ['oci', 'bundle', 'squashfs']) expect(help).toMatch(new RegExp(`^  ${c} +\\S`, 'm'));
     expect(help).toContain('--oci-compression gzip|zstd');
+  });
+
+  test('in CI, the source and revision labels come from the CI; a new commit rebuilds the image', () => {
+    const wd = tempDir();
+    const args = ['oci', '--no-deps', '--rootfs-dir', rootfs, '--workdir', wd];
+    const ci = (sha: string) => cleanEnv({ GITHUB_SERVER_URL: 'https://github.com', GITHUB_REPOSITORY: 'example/guest', GITHUB_SHA: sha });
+    expect(osb(args, { env: ci('1111111') }).code).toBe(0);
+    const { config, manifest } = readLayout(join(wd, 'osb-oci'));
+    for (const meta of [config.config.Labels, manifest.annotations]) {
+      expect(meta['org.opencontainers.image.source']).toBe('https://github.com/example/guest');
+      expect(meta['org.opencontainers.image.revision']).toBe('1111111');
+    }
+    expect(osb(['explain', 'oci', ...args.slice(1)], { env: ci('1111111') }).stdout).toMatch(/^oci is up to date/m);
+    expect(osb(['explain', 'oci', ...args.slice(1)], { env: ci('2222222') }).stdout).toMatch(/input changed: image revision/);
+    const noCi = Object.fromEntries(Object.entries(cleanEnv()).filter(([k]) => !/^(GITHUB_|CI_)/.test(k)));
+    expect(osb(['explain', 'oci', ...args.slice(1)], { env: noCi }).stdout).toMatch(/input changed: image (source|revision)/);
   });
 
   test('--dry-run writes nothing', () => {
