@@ -29,6 +29,17 @@ afterAll(() => {
   removeTempDirs();
 });
 
+describe('podman load -i osb-docker.tar', () => {
+  test('the docker-archive loads under its RepoTag and runs', async () => {
+    const out = join(dir, 'docker');
+    const ref = 'localhost/osb-podman-docker:1';
+    await buildOci(makeCtx(out), { rootfsDir: rootfs, layoutDir: join(out, 'osb-oci'), archivePath: join(out, 'osb-oci.tar'), dockerArchivePath: join(out, 'osb-docker.tar'), ref, arch: 'x86_64', cmd: ['/sbin/init'] });
+    const load = podman('load', '-i', join(out, 'osb-docker.tar'));
+    expect(load.stderr + load.stdout).toContain(`Loaded image: ${ref}`);
+    expect(run(ref, 'cat', '/var/lib/data/hello.txt').stdout).toBe('hello from the fixture\n');
+  });
+});
+
 describe('podman load -i osb-oci.tar', () => {
   test.each(['gzip', 'zstd'] as const)('a %s image loads under its reference and runs a command with runc', async (compression) => {
     const out = join(dir, compression);
