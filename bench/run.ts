@@ -3,7 +3,7 @@
  * tool measured in the same run. Prints one line per comparison; never asserts.
  *
  *   npm run bench                  # everything (about 15 minutes on 2 cores)
- *   npm run bench -- help initrd   # only some sections: help rootfs image initrd kernel boot
+ *   npm run bench -- help initrd   # only some sections: help rootfs image initrd oci squashfs kernel boot
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -117,6 +117,12 @@ async function main(): Promise<void> {
     const rootfs = debianRootfs();
     if (on('image')) print(await (await import('./image.js')).benchImage(rootfs, RUNS));
     if (on('initrd')) print(await (await import('./initrd.js')).benchInitrd(rootfs, RUNS));
+  }
+  if (on('oci') || on('squashfs')) {
+    const { debianRootfs } = await import('./debian-rootfs.js');
+    const { benchOci, benchSquashfs } = await import('./oci.js');
+    if (on('oci')) print(benchOci(debianRootfs(), RUNS));
+    if (on('squashfs')) print(benchSquashfs(debianRootfs(), RUNS));
   }
   if (on('kernel')) print(benchKernel());
   if (on('boot')) print(benchBoot());

@@ -12,6 +12,8 @@ export interface BootSpec {
   readonly extraArgs: readonly string[];
   readonly artifact:
     | { readonly kind: 'initrd'; readonly path: string }
+    /** A squashfs root on a read-only virtio disk, mounted by a boot initrd under a tmpfs overlay. */
+    | { readonly kind: 'squashfs'; readonly path: string; readonly bootInitrd: string }
     | {
         readonly kind: 'image';
         readonly path: string;
@@ -37,6 +39,10 @@ export function qemuArgv(b: BootSpec): string[] {
   if (a.kind === 'initrd') {
     argv.push('-machine', 'q35', '-m', String(b.memoryMiB), '-kernel', b.kernel, '-initrd', a.path);
     append.push('rdinit=/init');
+  } else if (a.kind === 'squashfs') {
+    argv.push('-machine', 'q35', '-m', String(b.memoryMiB), '-kernel', b.kernel, '-initrd', a.bootInitrd);
+    argv.push('-drive', `file=${a.path},format=raw,if=virtio,readonly=on`);
+    append.push('rdinit=/init', 'osb.squashfs=/dev/vda');
   } else if (a.nvdimm) {
     // The image's first 4 KiB page holds the PFN info block the kernel needs to expose
     // /dev/pmem0p1 with DAX; without it rootflags=dax panics ("DAX unsupported by block device").

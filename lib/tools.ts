@@ -52,6 +52,9 @@ export const TOOLS: Readonly<Record<string, ToolInfo>> = {
   tar: { debian: 'tar', fedora: 'tar', alpine: 'tar' },
   'qemu-system-x86_64': { debian: 'qemu-system-x86', fedora: 'qemu-system-x86-core', alpine: 'qemu-system-x86_64' },
   file: { debian: 'file', fedora: 'file', alpine: 'file' },
+  mksquashfs: { debian: 'squashfs-tools', fedora: 'squashfs-tools', alpine: 'squashfs-tools', min: '4.4.0', versionArg: '-version' },
+  getfattr: { debian: 'attr', fedora: 'attr', alpine: 'attr' },
+  busybox: { debian: 'busybox-static', fedora: 'busybox', alpine: 'busybox-static' },
 };
 
 /** "X not found; it is in package P" text for a missing tool. */

@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import type { BuildContext } from '../lib/context.js';
 import { CommandError, OsbError } from '../lib/errors.js';
 import { memoryFor, qemuArgv, type Accel, type BootSpec } from '../lib/qemu.js';
-import { imagePath, initrdPath, kernelPaths } from './paths.js';
+import { imagePath, initrdPath, kernelPaths, squashfsPaths } from './paths.js';
 import type { Settings } from './settings.js';
 
 const CONSOLE_TAIL = 30;
@@ -22,9 +22,12 @@ function resolveKernel(s: Settings, dryRun: boolean): string {
 
 export async function runBootTarget(ctx: BuildContext, s: Settings): Promise<void> {
   const kernel = resolveKernel(s, ctx.dryRun);
-  const useInitrd = Boolean(s.initrd);
-  const artifactPath = useInitrd ? initrdPath(s) : imagePath(s);
-  if (!ctx.dryRun && !existsSync(artifactPath)) throw new OsbError(`nothing to boot: ${artifactPath} does not exist`, `run \`osb ${useInitrd ? 'initrd' : 'image'}\` first`);
+  const useSquashfs = Boolean(s.squashfs);
+  const useInitrd = !useSquashfs && Boolean(s.initrd);
+  const artifactPath = useSquashfs ? squashfsPaths(s).image : useInitrd ? initrdPath(s) : imagePath(s);
+  for (const p of useSquashfs ? [artifactPath, squashfsPaths(s).bootInitrd] : [artifactPath]) {
+    if (!ctx.dryRun && !existsSync(p)) throw new OsbError(`nothing to boot: ${p} does not exist`, `run \`osb ${useSquashfs ? 'squashfs' : useInitrd ? 'initrd' : 'image'}\` first`);
+  }
   const size = ctx.dryRun ? 0 : statSync(artifactPath).size;
   if (useInitrd && !s.kernel) await (await import('./targets.js')).warnIfKernelCannotRead(ctx, s);
   let accel: Accel = s.accel === 'kvm' ? 'kvm' : 'tcg';
@@ -39,12 +42,14 @@ export async function runBootTarget(ctx: BuildContext, s: Settings): Promise<voi
     accel,
     memoryMiB: s.memory ? Number(s.memory) : useInitrd ? memoryFor(size, s.compression !== 'none') : 512,
     extraArgs: (s.passthrough as string[] | undefined) ?? [],
-    artifact: useInitrd
+    artifact: useSquashfs
+      ? { kind: 'squashfs', path: artifactPath, bootInitrd: squashfsPaths(s).bootInitrd }
+      : useInitrd
       ? { kind: 'initrd', path: artifactPath }
       : { kind: 'image', path: artifactPath, format: s.format as 'raw', fsType: s.fsType as 'ext4', nvdimm: Boolean(s.dax) && s.format === 'raw', sizeBytes: size },
   };
   const argv = qemuArgv(spec);
-  ctx.log.info(`booting ${useInitrd ? 'initrd' : 'image'} with ${await readlink(kernel).catch(() => kernel)} under ${accel.toUpperCase()}`);
+  ctx.log.info(`booting ${useSquashfs ? 'squashfs' : useInitrd ? 'initrd' : 'image'} with ${await readlink(kernel).catch(() => kernel)} under ${accel.toUpperCase()}`);
   if (s.interactive) {
     await ctx.run(argv, { interactive: true });
     return;

@@ -41,6 +41,12 @@ export function toolsFor(target: string, s: Settings): (string | string[])[] {
       return ['make', 'gcc', 'flex', 'bison', 'bc', 'perl', 'tar', 'xz'];
     case 'boot':
       return ['qemu-system-x86_64'];
+    case 'oci':
+      return ['getfattr', ...(s.ociCompression === 'zstd' ? ['zstd'] : [])];
+    case 'bundle':
+      return ['cp', 'getfattr'];
+    case 'squashfs':
+      return ['mksquashfs', 'busybox'];
     default:
       return [];
   }

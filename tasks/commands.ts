@@ -1,14 +1,14 @@
 /** The commands that are not plain targets: build, explain, clean, list-distros. */
 import { existsSync, statSync } from 'node:fs';
 import { mkdir, readdir, rm } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { assertNotPrecious, ensureWritableDir, OWNER_MARKER, siblingMarkerFor, makeOwnedDir } from '../lib/atomic.js';
+import { basename, join, resolve } from 'node:path';
+import { assertNotPrecious, assertOwnedOrEmpty, ensureWritableDir, OWNER_MARKER, siblingMarkerFor, makeOwnedDir } from '../lib/atomic.js';
 import { OsbError } from '../lib/errors.js';
 import { silentReporter } from '../lib/log.js';
 import type { ParsedCommand } from './cli.js';
 import { execute, makeContext, printDryRun } from './execute.js';
 import { computePlan, type PlanStep } from './plan.js';
-import { imagePath, initrdPath, kernelPaths, manifestPath, rootfsDir } from './paths.js';
+import { bundlePaths, imagePath, initrdPath, kernelPaths, manifestPath, ociPaths, rootfsDir, squashfsPaths } from './paths.js';
 import { updateRecord } from './record.js';
 import type { Settings } from './settings.js';
 import { GROUPS, TARGETS } from './targets.js';
@@ -94,9 +94,15 @@ export async function cleanCommand(cmd: ParsedCommand): Promise<number> {
   }
   const lock = s.dryRun ? undefined : await openWorkdir(cmd, undefined, false);
   const k = kernelPaths(s);
-  const files = [imagePath(s), initrdPath(s), manifestPath(s), k.vmlinuz, k.vmlinux, k.config];
+  const o = ociPaths(s);
+  const b = bundlePaths(s);
+  const q = squashfsPaths(s);
+  const files = [imagePath(s), initrdPath(s), manifestPath(s), k.vmlinuz, k.vmlinux, k.config, o.archive, o.dockerArchive, b.tar, q.image, q.bootInitrd];
+  files.push(siblingMarkerFor(o.layout), siblingMarkerFor(b.dir), join(s.workdir, `.${basename(q.bootInitrd)}.inputs`));
+  // The OCI layout and the bundle are directories osb made (each with its marker).
+  for (const d of [o.layout, b.dir]) if (existsSync(d)) await assertOwnedOrEmpty(d);
   for (const name of await readdir(s.workdir)) if (/^(vmlinu[xz]|config)-/.test(name)) files.push(join(s.workdir, name));
-  const dirs = [join(s.workdir, 'logs'), join(s.workdir, '.osb', 'state'), k.buildDir];
+  const dirs = [join(s.workdir, 'logs'), join(s.workdir, '.osb', 'state'), k.buildDir, o.layout, b.dir];
   const rootfs = rootfsDir(s);
   if (existsSync(siblingMarkerFor(rootfs))) dirs.push(rootfs), files.push(siblingMarkerFor(rootfs));
   for (const p of [...files, ...dirs]) {

@@ -15,6 +15,9 @@ export const COMMANDS: readonly CommandInfo[] = [
   { name: 'image', describe: 'Partitioned raw disk image of the rootfs (WORKDIR/osb.img); builds rootfs if needed' },
   { name: 'initrd', describe: 'Compressed cpio initrd of the rootfs (WORKDIR/osb-initrd.img); builds rootfs if needed' },
   { name: 'kernel', describe: 'Guest kernel from source and config fragments (WORKDIR/vmlinuz-VERSION)' },
+  { name: 'oci', describe: 'OCI image of the rootfs: layout WORKDIR/osb-oci/ and oci-archive WORKDIR/osb-oci.tar; builds rootfs if needed' },
+  { name: 'bundle', describe: 'OCI runtime bundle (config.json + rootfs/): WORKDIR/osb-bundle/ and WORKDIR/osb-bundle.tar' },
+  { name: 'squashfs', describe: 'Squashfs of the rootfs for network boot (WORKDIR/osb.squashfs) and its boot initrd' },
   { name: 'boot', describe: "Boot the kernel with the image (or --initrd) under qemu and wait for the agent's ready line" },
   { name: 'all', describe: 'rootfs, image and initrd (as Kata\'s make all)' },
   { name: 'check-deps', describe: 'Host tools and capabilities each target needs (--json, --install)' },
@@ -33,6 +36,7 @@ const GROUP_TITLES: Record<SettingGroup, string> = {
   initrd: 'initrd',
   kernel: 'kernel',
   boot: 'boot',
+  oci: 'oci, bundle, squashfs',
 };
 
 export function defaultOf(s: Setting): string {
@@ -72,7 +76,7 @@ export function renderHelp(): string {
       lines.push(`      default: ${defaultOf(s)}${s.env.length ? `   env: ${envText(s)}` : ''}`);
     }
   }
-  lines.push('', 'Examples:', '  osb rootfs --distro debian --agent-init', '  AGENT_INIT=yes EXTRA_PKGS="iproute2" osb image', '  osb boot --initrd');
+  lines.push('', 'Examples:', '  osb rootfs --distro debian --agent-init', '  AGENT_INIT=yes EXTRA_PKGS="iproute2" osb image', '  osb boot --initrd', '  osb oci && podman load -i workdir/osb-oci.tar');
   return lines.join('\n') + '\n';
 }
 

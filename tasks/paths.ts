@@ -14,3 +14,11 @@ export const kernelPaths = (s: Settings) => ({
   config: join(s.workdir, 'kernel.config'),
   buildDir: join(s.workdir, 'kernel-build'),
 });
+/** osb oci, osb bundle, osb squashfs. */
+export const ociPaths = (s: Settings) => ({
+  layout: join(s.workdir, 'osb-oci'),
+  archive: join(s.workdir, 'osb-oci.tar'),
+  dockerArchive: join(s.workdir, 'osb-docker.tar'),
+});
+export const bundlePaths = (s: Settings) => ({ dir: join(s.workdir, 'osb-bundle'), tar: join(s.workdir, 'osb-bundle.tar') });
+export const squashfsPaths = (s: Settings) => ({ image: join(s.workdir, 'osb.squashfs'), bootInitrd: join(s.workdir, 'osb-squashfs-boot.img') });

@@ -51,7 +51,7 @@ function coerce(s: Setting, raw: unknown, where: string): unknown {
       return n;
     }
     case 'array':
-      return ([] as unknown[]).concat(raw).flatMap((v) => splitList(String(v)));
+      return ([] as unknown[]).concat(raw).flatMap((v) => (s.wholeItems ? (v === '' ? [] : [String(v)]) : splitList(String(v))));
     default:
       return String(raw);
   }

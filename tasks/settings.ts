@@ -8,7 +8,7 @@
 import { cpus } from 'node:os';
 
 export type SettingType = 'string' | 'boolean' | 'number' | 'array';
-export type SettingGroup = 'global' | 'rootfs' | 'image' | 'initrd' | 'kernel' | 'boot';
+export type SettingGroup = 'global' | 'rootfs' | 'image' | 'initrd' | 'kernel' | 'boot' | 'oci';
 
 export interface EnvName {
   readonly name: string;
@@ -42,6 +42,11 @@ export interface Setting {
   readonly path?: boolean;
   /** The key in osb.yaml when not the snake_case of `key` (e.g. `packages` for extraPkgs). */
   readonly yaml?: string;
+  /**
+   * A list whose items may hold spaces and commas (KEY=VALUE labels): each flag or osb.yaml item
+   * is one item, and the environment form is split on newlines only.
+   */
+  readonly wholeItems?: boolean;
 }
 
 const env = (...names: string[]): EnvName[] => names.map((name) => ({ name }));
@@ -100,6 +105,15 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'readyPattern', type: 'string', default: 'osb-agent: ready', env: env('OSB_READY_PATTERN'), group: 'boot', describe: "Regular expression marking the agent's ready line" },
   { key: 'memory', type: 'number', min: 64, defaultText: 'sized from the initrd (at least 512)', env: env('OSB_MEMORY'), group: 'boot', describe: 'Guest memory in MiB' },
   { key: 'interactive', perRun: true, type: 'boolean', default: false, env: [], group: 'boot', describe: 'Attach the serial console to the terminal' },
+  { key: 'squashfs', perRun: true, type: 'boolean', default: false, env: [], group: 'boot', describe: 'osb boot: boot the squashfs (read-only, under a tmpfs overlay, via a small boot initrd)' },
+  // oci, bundle, squashfs
+  { key: 'ociRef', type: 'string', default: 'localhost/osb:latest', env: env('OSB_OCI_REF'), group: 'oci', describe: 'Image reference NAME[:TAG] (org.opencontainers.image.ref.name; the name podman load gives it)' },
+  { key: 'ociCompression', type: 'string', choices: ['gzip', 'zstd'], default: 'gzip', env: env('OSB_OCI_COMPRESSION'), group: 'oci', describe: 'Compression of the OCI layer' },
+  { key: 'label', wholeItems: true, type: 'array', default: [], env: env('OSB_LABELS'), group: 'oci', describe: 'Image config label KEY=VALUE; repeatable (OSB_LABELS: one per line)' },
+  { key: 'annotation', wholeItems: true, type: 'array', default: [], env: env('OSB_ANNOTATIONS'), group: 'oci', describe: 'Manifest annotation KEY=VALUE; repeatable (OSB_ANNOTATIONS: one per line)' },
+  { key: 'dockerArchive', type: 'boolean', default: false, env: env('OSB_DOCKER_ARCHIVE'), group: 'oci', describe: 'osb oci: also write WORKDIR/osb-docker.tar for docker load' },
+  { key: 'toolbox', type: 'boolean', default: false, env: env('OSB_TOOLBOX'), group: 'oci', describe: "osb oci: add toolbox's label (com.github.containers.toolbox=true)" },
+  { key: 'squashfsCompression', type: 'string', choices: ['zstd', 'gzip', 'xz', 'lz4', 'lzo'], default: 'zstd', env: env('OSB_SQUASHFS_COMPRESSION'), group: 'oci', describe: 'Compression of the squashfs (osb\'s kernel reads all of them)' },
 ];
 
 export type Settings = Record<string, unknown> & {
@@ -160,7 +174,7 @@ export function fromEnv(s: Setting, environ: NodeJS.ProcessEnv): { value: unknow
         return { value: n, name: e.name };
       }
       case 'array':
-        return { value: splitList(raw), name: e.name };
+        return { value: s.wholeItems ? raw.split('\n').filter(Boolean) : splitList(raw), name: e.name };
       default:
         return { value: raw, name: e.name };
     }

@@ -4,12 +4,13 @@
  */
 import type { BuildContext } from '../lib/context.js';
 import type { ExtraRepo } from '../rootfs-builder/engines/index.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { OsbError } from '../lib/errors.js';
+import { hostArch } from '../distros/index.js';
 import type { Settings } from './settings.js';
 import type { Target } from './target.js';
-import { join } from 'node:path';
-import { hostArch } from '../distros/index.js';
-import { cacheDir, imagePath, initrdPath, kernelPaths, manifestPath, rootfsDir } from './paths.js';
+import { bundlePaths, cacheDir, imagePath, initrdPath, kernelPaths, manifestPath, ociPaths, rootfsDir, squashfsPaths } from './paths.js';
 
 const str = (v: unknown): string | undefined => (v === undefined || v === null ? undefined : String(v));
 const list = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : []);
@@ -157,14 +158,131 @@ export const kernel: Target = {
 export const boot: Target = {
   name: 'boot',
   describe: 'boot under qemu to the ready line',
-  deps: (s) => [...(s.kernel ? [] : ['kernel']), s.initrd ? 'initrd' : 'image'],
+  deps: (s) => [...(s.kernel ? [] : ['kernel']), s.squashfs ? 'squashfs' : s.initrd ? 'initrd' : 'image'],
   settings: [],
   alwaysRun: true,
   outputs: () => [],
   run: async (ctx, s) => (await import('./boot.js')).runBootTarget(ctx, s),
 };
 
-export const TARGETS: ReadonlyMap<string, Target> = new Map([rootfs, image, initrd, kernel, boot].map((t) => [t.name, t]));
+/**
+ * What a container runtime starts: kata-agent itself, or osb's smoke agent under sh. As PID 1
+ * the smoke agent behaves as a VM's init and powers the machine off, which a container may not
+ * do (it would wait forever); as a child of sh it prints its ready line and exits.
+ */
+function containerCommand(s: Settings): string[] {
+  const name = str(s.agentName) ?? (s.agentBin ? 'kata-agent' : 'osb-agent');
+  if (s.agentBin) return [`/usr/bin/${name}`];
+  return ['/bin/sh', '-c', `${s.agentInit ? '/sbin/init' : `/usr/bin/${name}`}; exit $?`];
+}
+
+/**
+ * org.opencontainers.image.source and .revision where the build knows them: from the CI that
+ * runs it (GitHub Actions, GitLab CI). Elsewhere they are left out rather than guessed.
+ */
+function ciProvenance(environ: NodeJS.ProcessEnv = process.env): { source?: string; revision?: string } {
+  if (environ.GITHUB_REPOSITORY && environ.GITHUB_SHA) {
+    return { source: `${environ.GITHUB_SERVER_URL ?? 'https://github.com'}/${environ.GITHUB_REPOSITORY}`, revision: environ.GITHUB_SHA };
+  }
+  if (environ.CI_PROJECT_URL && environ.CI_COMMIT_SHA) return { source: environ.CI_PROJECT_URL, revision: environ.CI_COMMIT_SHA };
+  return {};
+}
+
+async function ociOptions(s: Settings) {
+  const { parseKeyValues } = await import('../oci-builder/index.js');
+  const { machine } = await import('node:os');
+  const p = ociPaths(s);
+  return {
+    rootfsDir: rootfsDir(s),
+    layoutDir: p.layout,
+    archivePath: p.archive,
+    dockerArchivePath: s.dockerArchive ? p.dockerArchive : undefined,
+    ref: String(s.ociRef),
+    compression: s.ociCompression as 'gzip',
+    arch: str(s.arch) ?? machine(),
+    cmd: containerCommand(s),
+    labels: parseKeyValues(list(s.label), '--label'),
+    annotations: parseKeyValues(list(s.annotation), '--annotation'),
+    toolbox: Boolean(s.toolbox),
+    ...ciProvenance(),
+  };
+}
+
+export const oci: Target = {
+  name: 'oci',
+  describe: 'OCI image layout and oci-archive',
+  deps: () => ['rootfs'],
+  settings: ['ociRef', 'ociCompression', 'label', 'annotation', 'dockerArchive', 'toolbox', 'agentInit', 'agentName', 'agentBin', 'arch', 'sourceDateEpoch'],
+  extraInputs: async () => {
+    const p = ciProvenance();
+    return { 'image source': p.source ?? '', 'image revision': p.revision ?? '' };
+  },
+  outputs: (s) => [ociPaths(s).layout, ociPaths(s).archive, ...(s.dockerArchive ? [ociPaths(s).dockerArchive] : [])],
+  validate: async (s) => {
+    const { parseReference } = await import('../oci-builder/index.js');
+    parseReference(String(s.ociRef));
+    await ociOptions(s);
+  },
+  run: async (ctx, s) => {
+    const { buildOci } = await import('../oci-builder/index.js');
+    await buildOci(ctx, await ociOptions(s));
+  },
+};
+
+export const bundle: Target = {
+  name: 'bundle',
+  describe: 'OCI runtime bundle',
+  deps: () => ['rootfs'],
+  settings: ['agentInit', 'agentName', 'agentBin', 'sourceDateEpoch'],
+  outputs: (s) => [bundlePaths(s).dir, bundlePaths(s).tar],
+  run: async (ctx, s) => {
+    const { buildBundle } = await import('../oci-builder/index.js');
+    await buildBundle(ctx, { rootfsDir: rootfsDir(s), bundleDir: bundlePaths(s).dir, tarPath: bundlePaths(s).tar, args: containerCommand(s) });
+  },
+};
+
+export const squashfs: Target = {
+  name: 'squashfs',
+  describe: 'squashfs and its boot initrd',
+  deps: () => ['rootfs'],
+  settings: ['squashfsCompression', 'sourceDateEpoch'],
+  outputs: (s) => [squashfsPaths(s).image, squashfsPaths(s).bootInitrd],
+  run: async (ctx, s) => {
+    const { bootTreeInputs, buildSquashfs, writeSquashfsBootTree } = await import('../oci-builder/index.js');
+    const { buildInitrd } = await import('../initrd-builder/index.js');
+    const { mkdtemp, readFile, rm, writeFile } = await import('node:fs/promises');
+    const { withCleanup } = await import('../lib/cleanup.js');
+    const p = squashfsPaths(s);
+    await buildSquashfs(ctx, { rootfsDir: rootfsDir(s), output: p.image, compression: s.squashfsCompression as 'zstd' });
+    // The boot initrd: busybox and an /init that mounts the squashfs under a tmpfs overlay,
+    // written by osb's own cpio writer. gzip: every kernel unpacks it.
+    const boot = { output: p.bootInitrd, compression: 'gzip' as const, agentInit: false };
+    if (ctx.dryRun) {
+      await buildInitrd(ctx, { ...boot, rootfsDir: join(s.workdir, 'squashfs-boot-tree') });
+      return;
+    }
+    // The boot initrd does not depend on the rootfs: it is rebuilt only when busybox, its /init or
+    // SOURCE_DATE_EPOCH changed (a stamp beside it), so a new squashfs costs only mksquashfs.
+    const stamp = join(s.workdir, '.osb-squashfs-boot.img.inputs');
+    const inputs = `${await bootTreeInputs()} sde ${ctx.sourceDateEpoch}\n`;
+    if ((await readFile(stamp, 'utf8').catch(() => '')) === inputs && existsSync(p.bootInitrd)) {
+      ctx.log.info(`${p.bootInitrd} is up to date`);
+      return;
+    }
+    await rm(stamp, { force: true });
+    const tree = await mkdtemp(join(s.workdir, '.squashfs-boot-tree-'));
+    await withCleanup(
+      () => rm(tree, { recursive: true, force: true }),
+      async () => {
+        await writeSquashfsBootTree(tree);
+        await buildInitrd(ctx, { ...boot, rootfsDir: tree, owner: { uid: 0, gid: 0 } });
+      },
+    );
+    await writeFile(stamp, inputs);
+  },
+};
+
+export const TARGETS: ReadonlyMap<string, Target> = new Map([rootfs, image, initrd, kernel, boot, oci, bundle, squashfs].map((t) => [t.name, t]));
 
 /** Convenience groups, as Kata's `make all`. */
 export const GROUPS: Readonly<Record<string, readonly string[]>> = { all: ['image', 'initrd'] };
