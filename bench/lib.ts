@@ -19,6 +19,10 @@ export interface BenchRow {
   readonly baselineMedian?: number;
   readonly goal?: string;
   readonly extra?: string;
+  /** A size row: `value` in `unit` (and `baselineValue`) instead of seconds. */
+  readonly unit?: string;
+  readonly value?: number;
+  readonly baselineValue?: number;
 }
 
 export function median(xs: readonly number[]): number {
@@ -49,6 +53,10 @@ export function medianOf(runs: number, cmd: string, before?: () => void, opts?: 
 }
 
 export function formatRow(r: BenchRow): string {
+  if (r.unit && r.value !== undefined) {
+    const ratio = r.baselineValue ? ` | ${(r.value / r.baselineValue).toFixed(3)}x of ${r.baseline} (${r.baselineValue.toFixed(1)} ${r.unit})` : '';
+    return `${r.name}: ${r.value.toFixed(1)} ${r.unit}${ratio}${r.goal ? ` | goal ${r.goal}` : ''}${r.extra ? ` | ${r.extra}` : ''}`;
+  }
   const ratio = r.baselineMedian ? ` | ${(r.median / r.baselineMedian).toFixed(3)}x of ${r.baseline} (${r.baselineMedian.toFixed(3)} s)` : '';
   return `${r.name}: median ${r.median.toFixed(3)} s over ${r.runs} runs${ratio}${r.goal ? ` | goal ${r.goal}` : ''}${r.extra ? ` | ${r.extra}` : ''}`;
 }

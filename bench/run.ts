@@ -31,6 +31,24 @@ function benchHelp(): BenchRow[] {
   return [{ name: 'osb --help startup', median: r.median, runs: 15, goal: '<= 0.25 s' }];
 }
 
+/** `osb all` with everything up to date, against Node's bare start, on a small real workdir. */
+function benchNoop(): BenchRow[] {
+  const scratch = scratchDir('osb-bench-noop-');
+  try {
+    // A small tree with the smoke agent as /sbin/init stands for the rootfs.
+    const fixture = join(scratch, 'rootfs');
+    execFileSync('mkdir', ['-p', join(fixture, 'sbin')]);
+    execFileSync('cp', [join(ROOT, 'rootfs-builder', 'agent', 'osb-agent.sh'), join(fixture, 'sbin', 'init')]);
+    const args = `--workdir ${scratch}/wd --rootfs-dir ${fixture} --no-deps --agent-init --compression gzip`;
+    execFileSync('sh', ['-c', `${OSB_CLI} all ${args} >/dev/null`]);
+    const noop = medianOf(15, `${OSB_CLI} all ${args} > /dev/null`);
+    const node = medianOf(15, `${process.execPath} -e 0`);
+    return [{ name: 'osb all, everything up to date (no-op)', median: noop.median, runs: 15, baseline: 'node -e 0', baselineMedian: node.median, goal: '<= 2.5x' }];
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
 /** osb rootfs (cold: empty package cache) against plain mmdebstrap on the same mirror. */
 function benchRootfs(): BenchRow[] {
   const runs = Math.max(3, Math.min(RUNS, 3));
@@ -46,9 +64,20 @@ function benchRootfs(): BenchRow[] {
       execFileSync(process.execPath, [join(ROOT, 'dist/tasks/main.js'), 'rootfs', '--agent-init', '--workdir', `${scratch}/wd`, '--mirror', MIRROR, '--extra-pkgs', pkgs[i % pkgs.length]!], { stdio: 'ignore' });
       times.push((performance.now() - t0) / 1000);
     }
+    // Sizes: the default (slim) tree against --no-slim, and against plain mmdebstrap's.
+    const du = (p: string) => Number(execFileSync('du', ['-s', '-B1', p], { encoding: 'utf8' }).split('\t')[0]) / 1048576;
+    execFileSync(process.execPath, [join(ROOT, 'dist/tasks/main.js'), 'rootfs', '--agent-init', '--workdir', `${scratch}/wd`, '--mirror', MIRROR, '--extra-pkgs='], { stdio: 'ignore' });
+    const slim = du(`${scratch}/wd/rootfs`);
+    execFileSync(process.execPath, [join(ROOT, 'dist/tasks/main.js'), 'rootfs', '--agent-init', '--no-slim', '--workdir', `${scratch}/fat`, '--mirror', MIRROR], { stdio: 'ignore' });
+    const fat = du(`${scratch}/fat/rootfs`);
+    execFileSync('mmdebstrap', ['--variant=minbase', '--mode=root', '--quiet', 'bookworm', `${scratch}/plain`, MIRROR], { stdio: 'ignore' });
+    const plainSize = du(`${scratch}/plain`);
+    const size = (name: string, mib: number, base: string, baseMib: number, goal?: string): BenchRow => ({ name, median: 0, runs: 1, unit: 'MiB', value: mib, baseline: base, baselineValue: baseMib, ...(goal ? { goal } : {}) });
     return [
       { name: 'osb rootfs --distro debian (cold cache)', median: osbCold.median, runs, baseline: 'mmdebstrap --variant=minbase', baselineMedian: plain.median, goal: '<= 1.05x' },
       { name: 'osb rootfs after an EXTRA_PKGS change', median: median(times), runs, baseline: 'osb rootfs cold', baselineMedian: osbCold.median, goal: '<= 0.5x' },
+      size('rootfs size, slim (default)', slim, 'osb rootfs --no-slim', fat, '<= 0.6x'),
+      size('rootfs size, slim (default)', slim, 'plain mmdebstrap minbase', plainSize),
     ];
   } finally {
     rmSync(scratch, { recursive: true, force: true });
@@ -111,6 +140,7 @@ async function main(): Promise<void> {
   const on = (s: string) => want.size === 0 || want.has(s);
   process.stdout.write(`osb benchmarks: medians of ${RUNS} runs unless said (OSB_BENCH_RUNS to change)\n`);
   if (on('help')) print(benchHelp());
+  if (on('noop')) print(benchNoop());
   if (on('rootfs')) print(benchRootfs());
   if (on('image') || on('initrd')) {
     const { debianRootfs } = await import('./debian-rootfs.js');

@@ -4,7 +4,6 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
 
 export interface RootfsManifest {
   readonly tool: 'osb';
@@ -25,6 +24,7 @@ export interface RootfsManifest {
 
 /** Kata's osbuilder.yaml fields, so tools that read it keep working. */
 export async function writeOsbuilderYaml(rootfs: string, m: RootfsManifest): Promise<void> {
+  const { stringify } = await import('yaml'); // only when writing: keeps planning light
   const dir = join(rootfs, 'var/lib/osbuilder');
   await mkdir(dir, { recursive: true });
   const doc = {

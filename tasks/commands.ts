@@ -3,10 +3,11 @@ import { existsSync, statSync } from 'node:fs';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { assertNotPrecious, assertOwnedOrEmpty, ensureWritableDir, OWNER_MARKER, siblingMarkerFor, makeOwnedDir } from '../lib/atomic.js';
-import { OsbError } from '../lib/errors.js';
+import type { BuildContext } from '../lib/context.js';
+import { InternalError, OsbError } from '../lib/errors.js';
+import type { Runner } from '../lib/run.js';
 import { silentReporter } from '../lib/log.js';
 import type { ParsedCommand } from './cli.js';
-import { execute, makeContext, printDryRun } from './execute.js';
 import { computePlan, type PlanStep } from './plan.js';
 import { bundlePaths, imagePath, initrdPath, kernelPaths, manifestPath, ociPaths, rootfsDir, squashfsPaths } from './paths.js';
 import { updateRecord } from './record.js';
@@ -21,9 +22,32 @@ function checkWorkdir(s: Settings): void {
   }
 }
 
+/**
+ * Planning needs a context only for the few read-only commands some targets ask (the compiler's
+ * version): its runner loads the subprocess layer (execa) on first use, so a build where
+ * everything is up to date never loads it.
+ */
+function planContext(s: Settings, signal?: AbortSignal): BuildContext {
+  let real: Runner | undefined;
+  const load = async () => (real ??= (await import('../lib/run.js')).createRunner({ reporter: silentReporter, dryRun: true, sourceDateEpoch: s.sourceDateEpoch, signal }));
+  const run = (async (argv, opts) => (await load())(argv, opts)) as Runner;
+  run.start = () => {
+    throw new InternalError('planning started a pipeline');
+  };
+  Object.defineProperty(run, 'logPath', { value: undefined });
+  return { workdir: s.workdir, log: silentReporter, run, dryRun: true, sourceDateEpoch: s.sourceDateEpoch, jobs: s.jobs, signal };
+}
+
 export async function planFor(targets: readonly string[], s: Settings, signal?: AbortSignal): Promise<PlanStep[]> {
-  const ctx = makeContext({ ...s, dryRun: true }, silentReporter, signal);
-  return computePlan(TARGETS, targets, s, ctx, { force: s.force, noDeps: !s.deps });
+  return computePlan(TARGETS, targets, s, planContext(s, signal), { force: s.force, noDeps: !s.deps });
+}
+
+/** Nothing to build: say so per target as the runner would, without loading the runner. */
+function reportUpToDate(steps: readonly PlanStep[], s: Settings): void {
+  for (const step of steps) {
+    const name = step.target.name;
+    process.stdout.write(s.logFormat === 'ndjson' ? `${JSON.stringify({ time: new Date().toISOString(), event: 'skip', target: name, reason: 'up to date' })}\n` : `↓ ${name} [SKIPPED: up to date]\n`);
+  }
 }
 
 /**
@@ -57,12 +81,13 @@ export async function buildTargets(cmd: ParsedCommand, signal: AbortSignal): Pro
   checkWorkdir(s);
   // Planned first: bad input is refused before the workdir is created or locked.
   let steps = await planFor(requested, s, signal);
-  if (s.dryRun) return printDryRun(steps, { settings: s, signal });
+  if (s.dryRun) return (await import('./execute.js')).printDryRun(steps, { settings: s, signal });
   const { waited, release } = await openWorkdir(cmd, signal);
   try {
     // Whoever held the workdir may have built what this plan would build.
     if (waited) steps = await planFor(requested, s, signal);
-    await execute(steps, { settings: s, signal });
+    if (steps.every((x) => x.action === 'skip')) reportUpToDate(steps, s);
+    else await (await import('./execute.js')).execute(steps, { settings: s, signal });
   } finally {
     await release();
   }

@@ -4,12 +4,11 @@
  * errors, 1 for failures, 130 on Ctrl-C. Heavy modules load only for the commands that need them.
  */
 import { parseCommandLine, type ParsedCommand } from './cli.js';
-import { chalkStderr } from 'chalk';
 import { CommandError, InternalError, OsbError, UsageError } from '../lib/errors.js';
 
-function printError(err: unknown, debug: boolean): number {
-  // Colour only where stderr is a terminal that wants it (chalk's own detection).
-  const c = chalkStderr;
+async function printError(err: unknown, debug: boolean): Promise<number> {
+  // Colour only where stderr is a terminal that wants it (chalk's own detection); loaded only for errors.
+  const c = (await import('chalk')).chalkStderr;
   const w = (s: string) => process.stderr.write(`${s.replace(/^osb: (hint: )?/, (_m, h: string | undefined) => (h ? c.yellow('osb: hint: ') : c.red.bold('osb: ')))}\n`);
   if (err instanceof OsbError) {
     w(`osb: ${err.message}`);
@@ -94,7 +93,7 @@ async function main(argv: string[]): Promise<number> {
     if (interrupted) return new Promise(() => {}); // the signal handler exits
     const { runCleanups } = await import('../lib/cleanup.js');
     await runCleanups();
-    return printError(err, debug);
+    return await printError(err, debug);
   }
 }
 
@@ -102,7 +101,7 @@ main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
   },
-  (err) => {
-    process.exitCode = printError(err, true);
+  async (err) => {
+    process.exitCode = await printError(err, true);
   },
 );
