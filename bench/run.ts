@@ -135,27 +135,34 @@ function benchBoot(): BenchRow[] {
   }
 }
 
+const ORDER = ['help', 'noop', 'rootfs', 'image', 'initrd', 'oci', 'squashfs', 'kernel', 'boot'];
+
 async function main(): Promise<void> {
   const want = new Set(process.argv.slice(2));
   const on = (s: string) => want.size === 0 || want.has(s);
+  const run: Record<string, BenchRow[]> = {};
+  const section = async (name: string, rows: () => BenchRow[] | Promise<BenchRow[]>) => {
+    if (!on(name)) return;
+    run[name] = await rows();
+    print(run[name]!);
+  };
   process.stdout.write(`osb benchmarks: medians of ${RUNS} runs unless said (OSB_BENCH_RUNS to change)\n`);
-  if (on('help')) print(benchHelp());
-  if (on('noop')) print(benchNoop());
-  if (on('rootfs')) print(benchRootfs());
-  if (on('image') || on('initrd')) {
-    const { debianRootfs } = await import('./debian-rootfs.js');
-    const rootfs = debianRootfs();
-    if (on('image')) print(await (await import('./image.js')).benchImage(rootfs, RUNS));
-    if (on('initrd')) print(await (await import('./initrd.js')).benchInitrd(rootfs, RUNS));
+  const debian = async () => (await import('./debian-rootfs.js')).debianRootfs();
+  await section('help', benchHelp);
+  await section('noop', benchNoop);
+  await section('rootfs', benchRootfs);
+  await section('image', async () => (await import('./image.js')).benchImage(await debian(), RUNS));
+  await section('initrd', async () => (await import('./initrd.js')).benchInitrd(await debian(), RUNS));
+  await section('oci', async () => (await import('./oci.js')).benchOci(await debian(), RUNS));
+  await section('squashfs', async () => (await import('./oci.js')).benchSquashfs(await debian(), RUNS));
+  await section('kernel', benchKernel);
+  await section('boot', benchBoot);
+  // Every run lands in bench/results.json and the README's table (OSB_BENCH_NO_README=1 to keep them).
+  if (!process.env.OSB_BENCH_NO_README) {
+    const { recordResults } = await import('./report.js');
+    recordResults(join(ROOT, 'bench', 'results.json'), join(ROOT, 'README.md'), run, ORDER);
+    process.stdout.write('README.md benchmark table updated from bench/results.json\n');
   }
-  if (on('oci') || on('squashfs')) {
-    const { debianRootfs } = await import('./debian-rootfs.js');
-    const { benchOci, benchSquashfs } = await import('./oci.js');
-    if (on('oci')) print(benchOci(debianRootfs(), RUNS));
-    if (on('squashfs')) print(benchSquashfs(debianRootfs(), RUNS));
-  }
-  if (on('kernel')) print(benchKernel());
-  if (on('boot')) print(benchBoot());
 }
 
 main().catch((e) => {

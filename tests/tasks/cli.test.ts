@@ -66,6 +66,23 @@ describe('settings from flags and the environment', () => {
 });
 
 describe('--dry-run through the real targets', () => {
+  test('slim by default: dpkg path-exclude rules and merged-/usr by hook; --no-slim drops the rules', () => {
+    const wd = join(dir, 'slim-dry');
+    const slim = osb(['rootfs', '--agent-init', '--dry-run', '--extra-pkgs', 'less', '--workdir', wd], { cwd: dir });
+    expect(slim.code).toBe(0);
+    for (const rule of ['path-exclude=/usr/share/doc/*', 'path-include=/usr/share/doc/*/copyright', 'path-exclude=/usr/share/man/*', 'path-exclude=/usr/share/locale/*']) expect(slim.stdout).toContain(`'--dpkgopt=${rule}'`);
+    expect(slim.stdout).toContain('--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr');
+    if (process.getuid?.() === 0) {
+      // As root the base comes from (or goes into) the cache and the extra packages go on a copy.
+      expect(slim.stdout).toMatch(/would run: mmdebstrap .*--skip=cleanup\/apt\/lists .* \S+\/cache\/base\/debian-bookworm-amd64-[0-9a-f]{16}\.osb-tmp-\d+\/rootfs /);
+      expect(slim.stdout).toMatch(/osb-install-extras \S+ \S+ less$/m);
+    }
+    const fat = osb(['rootfs', '--agent-init', '--dry-run', '--no-slim', '--workdir', wd], { cwd: dir });
+    expect(fat.code).toBe(0);
+    expect(fat.stdout).not.toContain('path-exclude');
+    expect(existsSync(wd)).toBe(false);
+  });
+
   test('osb boot --initrd --dry-run from an empty workdir prints every step and creates nothing', () => {
     const wd = join(dir, 'dry');
     const r = osb(['boot', '--initrd', '--agent-init', '--dry-run', '--workdir', wd], { cwd: dir });
