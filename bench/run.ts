@@ -70,6 +70,7 @@ function benchRootfs(): BenchRow[] {
     const slim = du(`${scratch}/wd/rootfs`);
     execFileSync(process.execPath, [join(ROOT, 'dist/tasks/main.js'), 'rootfs', '--agent-init', '--no-slim', '--workdir', `${scratch}/fat`, '--mirror', MIRROR], { stdio: 'ignore' });
     const fat = du(`${scratch}/fat/rootfs`);
+    rmSync(`${scratch}/plain`, { recursive: true, force: true });
     execFileSync('mmdebstrap', ['--variant=minbase', '--mode=root', '--quiet', 'bookworm', `${scratch}/plain`, MIRROR], { stdio: 'ignore' });
     const plainSize = du(`${scratch}/plain`);
     const size = (name: string, mib: number, base: string, baseMib: number, goal?: string): BenchRow => ({ name, median: 0, runs: 1, unit: 'MiB', value: mib, baseline: base, baselineValue: baseMib, ...(goal ? { goal } : {}) });
