@@ -13,7 +13,7 @@ import { sha256File } from '../lib/hash.js';
 import { OsbError } from '../lib/errors.js';
 import { getDistro, resolveArch, resolveRelease } from '../distros/index.js';
 import { agentSource, builtinAgentPath, checkAgentBin, installAgent } from './agent.js';
-import { engineFor } from './engines/index.js';
+import { engineFor, type ExtraRepo } from './engines/index.js';
 import { checkHook, runHooks } from './hooks.js';
 import { writeOsbuilderYaml, type RootfsManifest } from './manifest.js';
 
@@ -38,8 +38,14 @@ export interface RootfsOptions {
   readonly rootfsDir: string;
   /** Package cache shared between builds. */
   readonly cacheDir: string;
-  /** Extra trusted repository signing keys (Alpine). */
+  /** Extra trusted repository signing keys (Alpine, RPM distros). */
   readonly keysDir?: string;
+  /** dnf groups / zypper patterns. @default [] */
+  readonly packageGroups?: readonly string[];
+  /** Extra rpm-md repositories with their signing keys. @default [] */
+  readonly repos?: readonly ExtraRepo[];
+  /** Allow a distro whose packages are unsigned (Clear Linux). @default false */
+  readonly allowUnsigned?: boolean;
   /** Where the manifest goes (WORKDIR/rootfs.manifest.json). */
   readonly manifestPath: string;
   /** Input hash recorded in the manifest. */
@@ -69,7 +75,10 @@ export async function buildRootfs(ctx: BuildContext, o: RootfsOptions): Promise<
   const source = agentSource(o.agentBin);
   const packages = [...distro.basePackages, ...(o.agentInit ? [] : distro.systemdPackages), ...o.extraPackages];
   const engine = await engineFor(distro);
-  const bootstrap = { distro, release, arch, distroArch, mirror, packages, cacheDir: o.cacheDir, keysDir: o.keysDir, agentInit: o.agentInit };
+  const bootstrap = {
+    distro, release, arch, distroArch, mirror, packages, cacheDir: o.cacheDir, keysDir: o.keysDir, agentInit: o.agentInit,
+    customMirror: o.mirror !== undefined, packageGroups: o.packageGroups ?? [], repos: o.repos ?? [], allowUnsigned: o.allowUnsigned ?? false,
+  };
   await engine.preflight(ctx, { ...bootstrap, target: '' }); // e.g. neither root nor user namespaces: fail before any work
 
   const finalDir = resolve(o.rootfsDir);
@@ -93,6 +102,8 @@ export async function buildRootfs(ctx: BuildContext, o: RootfsOptions): Promise<
       agentInit: o.agentInit,
       agent: { name: agentName, source: o.agentBin ?? 'builtin', sha256: ctx.dryRun ? '' : await sha256File(source), builtin: !o.agentBin },
       extraPackages: [...o.extraPackages],
+      ...(o.packageGroups?.length ? { packageGroups: [...o.packageGroups] } : {}),
+      ...(o.repos?.length ? { repos: o.repos.map((r) => ({ url: r.url, key: resolve(r.key) })) } : {}),
       hooks: o.hooks.map((h) => resolve(h)),
       packages: ctx.dryRun ? [] : await engine.listPackages(ctx, stage),
       inputsHash: o.inputsHash,

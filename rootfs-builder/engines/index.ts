@@ -22,6 +22,20 @@ export interface BootstrapOptions {
   readonly keysDir?: string;
   /** The agent will be /sbin/init; without it the distro's init system must be installed. */
   readonly agentInit: boolean;
+  /** `mirror` came from --mirror (not the distro's official archive). */
+  readonly customMirror?: boolean;
+  /** Package groups (dnf comps groups, zypper patterns). */
+  readonly packageGroups?: readonly string[];
+  /** Extra repositories, each with the key that signs it (dnf and zypper). */
+  readonly repos?: readonly ExtraRepo[];
+  /** Install from a distro whose packages are not signed (Clear Linux). */
+  readonly allowUnsigned?: boolean;
+}
+
+/** An extra repository: its base URL and the armored public key that signs it. */
+export interface ExtraRepo {
+  readonly url: string;
+  readonly key: string;
 }
 
 export interface InstalledPackage {
@@ -44,5 +58,9 @@ export async function engineFor(d: Distro): Promise<Engine> {
       return (await import('./apt.js')).aptEngine;
     case 'apk':
       return (await import('./apk/index.js')).apkEngine;
+    case 'dnf':
+      return (await import('./rpm/dnf.js')).dnfEngine;
+    case 'zypper':
+      return (await import('./rpm/zypper.js')).zypperEngine;
   }
 }

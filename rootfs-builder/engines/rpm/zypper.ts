@@ -1,0 +1,134 @@
+/**
+ * The zypper engine (openSUSE): Debian's zypper with --root. Trust comes only from keys osb pins
+ * with `rpm --root R --import` before the first refresh; never --gpg-auto-import-keys, which
+ * trusts whatever key a repository serves (a probe here installed an attacker's packages with it).
+ * zypper's configuration, log (else /var/log/zypper.log on the host) and lock file live in a
+ * tool-owned directory; `--download-in-advance` verifies every package before the first is installed.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, rm, rmdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { BuildContext } from '../../../lib/context.js';
+import { OsbError, shellQuote } from '../../../lib/errors.js';
+import type { BootstrapOptions, Engine } from '../index.js';
+import { cleanTree, convertRpmdb, listRpmPackages, rpmEnv, rpmOf, rpmPreflight, trustedKeys, workDirFor, writeRpmMacros } from './common.js';
+import { repoSections, type RepoSection } from './dnf.js';
+
+export function zyppConf(): string {
+  return [
+    '[main]',
+    'gpgcheck = on',
+    'repo_gpgcheck = on',
+    'pkg_gpgcheck = on',
+    'rpm.install.excludedocs = yes',
+    'solver.onlyRequires = true',
+    'download.use_deltarpm = false',
+    // Metadata is checked on every build (a reused cache must not serve a stale, unverified copy).
+    'repo.refresh.delay = 0',
+    '',
+  ].join('\n');
+}
+
+export function zypperRepoFile(r: RepoSection): string {
+  return [`[${r.id}]`, `name=${r.id}`, 'enabled=1', 'autorefresh=1', `baseurl=${r.baseurl}`, 'type=rpm-md', 'gpgcheck=1', 'repo_gpgcheck=1', 'pkg_gpgcheck=1', 'keeppackages=1', ''].join('\n');
+}
+
+/** zypper's global options: osb's repos.d, cache, config and releasever; the tree as root. */
+export function zypperGlobals(o: BootstrapOptions, work: string, cache: string): string[] {
+  return ['zypper', '--non-interactive', '--root', o.target, '--reposd-dir', join(work, 'repos.d'), '--cache-dir', cache, '--config', join(work, 'zypper.conf'), '--releasever', rpmOf(o).releasever(o.release)];
+}
+
+export function zypperInstallArgv(o: BootstrapOptions, work: string, cache: string): string[] {
+  return [
+    ...zypperGlobals(o, work, cache),
+    '--no-refresh',
+    'install',
+    '--no-recommends',
+    '--download-in-advance',
+    ...[...new Set(o.packages)].sort(),
+    ...(o.packageGroups ?? []).map((g) => `pattern:${g}`),
+  ];
+}
+
+/** One clear sentence for zypper's refusals. */
+export function zypperRefusal(out: string): string | undefined {
+  const pkg = (re: RegExp) => re.exec(out)?.[1];
+  const rules: Array<[RegExp, () => string]> = [
+    [/File is unsigned/, () => `${pkg(/([\w.+-]+\.rpm)[^\n]*\n[^\n]*File is unsigned/) ?? 'a package'} is not signed: refused`],
+    [/Signatures public key is not available|NOKEY/, () => `${pkg(/([\w.+-]+\.rpm)[^\n]*\n(?:[^\n]*\n)*?[^\n]*(?:NOKEY|public key is not available)/) ?? 'a package'} is signed by a key osb does not trust: refused`],
+    [/Signature does not verify|Digest: BAD|digest: BAD/i, () => `${pkg(/([\w.+-]+\.rpm)[^\n]*\n(?:[^\n]*\n)*?[^\n]*(?:does not verify|BAD)/) ?? 'a package'} does not verify (altered or damaged): refused`],
+    [/File '([^']*)' not found on medium|checksum (?:mismatch|doesn't match)|Digest verification failed|File '.*' has wrong checksum/i, () => 'a downloaded package does not match the checksum in the signed repository metadata: refused'],
+    [/modified after it has been signed|Signature verification failed for file 'repomd\.xml'/, () => `the repomd.xml of repository '${pkg(/Repository '([^']+)' is invalid/) ?? pkg(/repository '([^']+)'/i) ?? '?'}' does not verify against the keys osb trusts: refused`],
+    [/not signed with a trusted key|unknown key|Valid metadata not found|untrusted/i, () => `the repomd.xml of repository '${pkg(/Repository '([^']+)'/) ?? '?'}' is not signed by a key osb trusts: refused`],
+    [/No provider of '([^']+)' found|'([^']+)' not found in package names/, () => `no package or pattern '${pkg(/No provider of '([^']+)'/) ?? pkg(/'([^']+)' not found/)}' in the repositories`],
+  ];
+  for (const [re, f] of rules) if (re.test(out)) return f();
+  return undefined;
+}
+
+/** libzypp writes its @System solv cache under ROOT/<--cache-dir>: remove it and the empty parents it made. */
+async function removeStrayCache(root: string, cache: string): Promise<void> {
+  let dir = join(root, cache);
+  await rm(dir, { recursive: true, force: true });
+  for (dir = dirname(dir); dir.startsWith(root + '/') && dir !== root; dir = dirname(dir)) {
+    try {
+      await rmdir(dir);
+    } catch {
+      return; // not empty (a directory of the tree), or absent
+    }
+  }
+}
+
+async function preflight(ctx: BuildContext, o: BootstrapOptions): Promise<void> {
+  await rpmPreflight(ctx, o, ['zypper', 'rpm']);
+}
+
+async function bootstrapZypper(ctx: BuildContext, o: BootstrapOptions): Promise<void> {
+  const rpm = rpmOf(o);
+  const db = rpm.rpmdb(o.release);
+  const work = workDirFor(o, 'zypper');
+  const sections = await repoSections(o);
+  const keys = [...new Set([...(await trustedKeys(o)), ...sections.flatMap((s) => s.keys)])];
+  const cache = join(o.cacheDir, 'zypp', `${o.distro.name}-${o.release}-${o.distroArch}`);
+  // Its log would go to /var/log/zypper.log on the host, and its lock file into the tree.
+  const env = rpmEnv(work, { ZYPP_CONF: join(work, 'zypp.conf'), ZYPP_LOGFILE: join(work, 'zypper.log'), ZYPP_LOCKFILE_ROOT: work });
+  const importArgv = ['rpm', '--root', o.target, '--dbpath', db.path, '--import', ...keys];
+  const refreshArgv = [...zypperGlobals(o, work, cache), 'refresh', '--force'];
+  const installArgv = zypperInstallArgv(o, work, cache);
+  if (ctx.dryRun) {
+    ctx.log.info(`would write ${join(work, 'zypp.conf')} (gpgcheck, repo_gpgcheck, pkg_gpgcheck on) and ${join(work, 'repos.d')}: ${sections.map((s) => `${s.id}=${s.baseurl}`).join(' ')}`);
+    for (const argv of [importArgv, refreshArgv, installArgv]) await ctx.run(argv);
+    return;
+  }
+  await rm(work, { recursive: true, force: true });
+  await mkdir(join(work, 'repos.d'), { recursive: true });
+  await writeFile(join(work, 'zypp.conf'), zyppConf());
+  await writeFile(join(work, 'zypper.conf'), '[main]\n');
+  for (const s of sections) await writeFile(join(work, 'repos.d', `${s.id}.repo`), zypperRepoFile(s));
+  await writeRpmMacros(work, db.path);
+  await mkdir(o.target, { recursive: true, mode: 0o755 });
+  await mkdir(cache, { recursive: true });
+  ctx.log.info(`installing ${o.distro.name} ${o.release} (${o.distroArch}) with zypper from ${sections.map((s) => s.baseurl).join(' ')}`);
+  try {
+    // The trust anchor: osb's pinned keys go into the tree's rpm database before anything is fetched.
+    await ctx.run(importArgv, { env });
+    for (const argv of [refreshArgv, installArgv]) {
+      const r = await ctx.run(argv, { env, allowFail: true });
+      if (r.exitCode !== 0) {
+        const why = zypperRefusal(`${r.stdout}\n${r.stderr}`);
+        throw new OsbError(why ?? `zypper failed (exit ${r.exitCode}) installing ${o.distro.name} ${o.release}`, `the command and its output are in ${ctx.run.logPath ?? 'the log'}: ${shellQuote(argv)}`);
+      }
+    }
+    await convertRpmdb(ctx, o.target, work, db);
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+  const keepState = existsSync(join(o.target, 'usr/bin/zypper'));
+  await cleanTree(o.target, ['var/cache/zypp', 'var/log/zypp', 'var/log/zypper.log', 'run/zypp.pid', 'var/run/zypp.pid', ...(keepState ? [] : ['var/lib/zypp'])]);
+  await removeStrayCache(o.target, cache);
+  await mkdir(join(o.target, 'etc'), { recursive: true });
+  await rm(join(o.target, 'etc/resolv.conf'), { force: true });
+  await writeFile(join(o.target, 'etc/resolv.conf'), '');
+}
+
+export const zypperEngine: Engine = { preflight, bootstrap: bootstrapZypper, listPackages: listRpmPackages };
