@@ -4,10 +4,10 @@
  * package cache moved into the tree and back out, and the clean-up of the tools' leftovers.
  * Facts behind each line: ../shared/RPM-NOTES.md (a probe of Debian 12's dnf 4, zypper and rpm).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { hostArch } from '../../../distros/index.js';
 import type { RpmDistro, RpmdbBackend } from '../../../distros/types.js';
 import type { BuildContext } from '../../../lib/context.js';
@@ -180,7 +180,9 @@ export async function listRpmPackages(ctx: BuildContext, rootfs: string): Promis
  */
 export async function convertRpmdb(ctx: BuildContext, root: string, work: string, want: { path: string; backend: RpmdbBackend }): Promise<void> {
   if (want.backend === 'sqlite') return;
-  if (!existsSync(join(root, 'usr/bin/rpmdb')) && !existsSync(join(root, 'usr/bin/rpm'))) {
+  // The tree's own rpmdb (busybox's rpm applet is no rpm and has no database).
+  const rpmdb = join(root, 'usr/bin/rpmdb');
+  if (!existsSync(rpmdb) || basename(realpathSync(rpmdb)) === 'busybox') {
     ctx.log.info(`the tree has no rpm of its own: its database stays sqlite in ${want.path}`);
     return;
   }

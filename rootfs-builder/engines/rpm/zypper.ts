@@ -6,7 +6,7 @@
  * tool-owned directory; `--download-in-advance` verifies every package before the first is installed.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, rm, rmdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { BuildContext } from '../../../lib/context.js';
 import { OsbError, shellQuote } from '../../../lib/errors.js';
@@ -46,36 +46,39 @@ export function zypperInstallArgv(o: BootstrapOptions, work: string, cache: stri
     '--no-recommends',
     '--download-in-advance',
     ...[...new Set(o.packages)].sort(),
-    ...(o.packageGroups ?? []).map((g) => `pattern:${g}`),
+    // A pattern is the patterns-* package that provides `pattern() = NAME` (Debian's libzypp makes no
+    // pattern: pseudo-packages from rpm-md, so the capability is asked for directly).
+    ...(o.packageGroups ?? []).map((g) => `pattern() = ${g}`),
   ];
 }
 
 /** One clear sentence for zypper's refusals. */
 export function zypperRefusal(out: string): string | undefined {
-  const pkg = (re: RegExp) => re.exec(out)?.[1];
-  const rules: Array<[RegExp, () => string]> = [
-    [/File is unsigned/, () => `${pkg(/([\w.+-]+\.rpm)[^\n]*\n[^\n]*File is unsigned/) ?? 'a package'} is not signed: refused`],
-    [/Signatures public key is not available|NOKEY/, () => `${pkg(/([\w.+-]+\.rpm)[^\n]*\n(?:[^\n]*\n)*?[^\n]*(?:NOKEY|public key is not available)/) ?? 'a package'} is signed by a key osb does not trust: refused`],
-    [/Signature does not verify|Digest: BAD|digest: BAD/i, () => `${pkg(/([\w.+-]+\.rpm)[^\n]*\n(?:[^\n]*\n)*?[^\n]*(?:does not verify|BAD)/) ?? 'a package'} does not verify (altered or damaged): refused`],
-    [/File '([^']*)' not found on medium|checksum (?:mismatch|doesn't match)|Digest verification failed|File '.*' has wrong checksum/i, () => 'a downloaded package does not match the checksum in the signed repository metadata: refused'],
-    [/modified after it has been signed|Signature verification failed for file 'repomd\.xml'/, () => `the repomd.xml of repository '${pkg(/Repository '([^']+)' is invalid/) ?? pkg(/repository '([^']+)'/i) ?? '?'}' does not verify against the keys osb trusts: refused`],
-    [/not signed with a trusted key|unknown key|Valid metadata not found|untrusted/i, () => `the repomd.xml of repository '${pkg(/Repository '([^']+)'/) ?? '?'}' is not signed by a key osb trusts: refused`],
-    [/No provider of '([^']+)' found|'([^']+)' not found in package names/, () => `no package or pattern '${pkg(/No provider of '([^']+)'/) ?? pkg(/'([^']+)' not found/)}' in the repositories`],
-  ];
-  for (const [re, f] of rules) if (re.test(out)) return f();
+  const pkg = /^(\S+) \([^)]*\): Signature verification failed \[(\d+)-([^\]]+)\]/m.exec(out);
+  if (pkg) {
+    const why = { '6': 'is not signed', '4': 'is signed by a key osb does not trust', '2': 'does not verify (altered or damaged)' }[pkg[2]!] ?? `fails its signature check (${pkg[3]})`;
+    return `${pkg[1]} ${why}: refused`;
+  }
+  const repo = /(?:Skipping repository|Repository) '([^']+)'/.exec(out)?.[1] ?? '?';
+  if (/modified after it has been signed/.test(out)) return `the repomd.xml of repository '${repo}' was changed after it was signed: refused`;
+  if (/Signature verification failed for (?:file ')?repomd\.xml/.test(out)) return `the repomd.xml of repository '${repo}' is not signed by a key osb trusts: refused`;
+  const missing = /No provider of '([^']+)' found/.exec(out);
+  if (missing) return `no package or pattern '${missing[1]}' in the repositories`;
   return undefined;
 }
 
-/** libzypp writes its @System solv cache under ROOT/<--cache-dir>: remove it and the empty parents it made. */
-async function removeStrayCache(root: string, cache: string): Promise<void> {
+/**
+ * libzypp writes its @System solv cache under ROOT/<--cache-dir>: remove it, then each parent the
+ * tree's packages do not own once it is empty (ROOT/tmp stays when a package owns /tmp).
+ */
+async function removeStrayCache(ctx: BuildContext, root: string, cache: string, env: Record<string, string>, dbpath: string): Promise<void> {
   let dir = join(root, cache);
   await rm(dir, { recursive: true, force: true });
-  for (dir = dirname(dir); dir.startsWith(root + '/') && dir !== root; dir = dirname(dir)) {
-    try {
-      await rmdir(dir);
-    } catch {
-      return; // not empty (a directory of the tree), or absent
-    }
+  for (dir = dirname(dir); dir.startsWith(root + '/'); dir = dirname(dir)) {
+    if (!existsSync(dir) || (await readdir(dir)).length) return;
+    const owned = await ctx.run(['rpm', '--root', root, '--dbpath', dbpath, '-qf', dir.slice(root.length)], { env, allowFail: true, quiet: true });
+    if (owned.exitCode === 0) return;
+    await rmdir(dir);
   }
 }
 
@@ -119,13 +122,13 @@ async function bootstrapZypper(ctx: BuildContext, o: BootstrapOptions): Promise<
         throw new OsbError(why ?? `zypper failed (exit ${r.exitCode}) installing ${o.distro.name} ${o.release}`, `the command and its output are in ${ctx.run.logPath ?? 'the log'}: ${shellQuote(argv)}`);
       }
     }
+    await removeStrayCache(ctx, o.target, cache, env, db.path);
     await convertRpmdb(ctx, o.target, work, db);
   } finally {
     await rm(work, { recursive: true, force: true });
   }
   const keepState = existsSync(join(o.target, 'usr/bin/zypper'));
   await cleanTree(o.target, ['var/cache/zypp', 'var/log/zypp', 'var/log/zypper.log', 'run/zypp.pid', 'var/run/zypp.pid', ...(keepState ? [] : ['var/lib/zypp'])]);
-  await removeStrayCache(o.target, cache);
   await mkdir(join(o.target, 'etc'), { recursive: true });
   await rm(join(o.target, 'etc/resolv.conf'), { force: true });
   await writeFile(join(o.target, 'etc/resolv.conf'), '');
