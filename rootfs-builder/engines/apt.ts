@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { BuildContext } from '../../lib/context.js';
 import { OsbError } from '../../lib/errors.js';
 import { isRoot, userNamespacesAvailable, which } from '../../lib/host.js';
+import { builtinKeysRoot } from './apk/keys.js';
 import type { BootstrapOptions, Engine, InstalledPackage } from './index.js';
 
 type AptBootstrapOptions = BootstrapOptions;
@@ -25,8 +26,17 @@ export function chooseMode(): BootstrapMode {
   );
 }
 
+/** The keyring that verifies the archive: the host's, else the copy osb ships (Ubuntu on Debian). */
+export function archiveKeyring(o: Pick<AptBootstrapOptions, 'distro'>): string | undefined {
+  const d = o.distro;
+  if (!d.keyring || existsSync(d.keyring) || !d.shippedKeyring) return d.keyring;
+  const shipped = join(builtinKeysRoot(), d.name, d.shippedKeyring);
+  return existsSync(shipped) ? shipped : d.keyring;
+}
+
 /** The mmdebstrap command line for these options. */
 export function mmdebstrapArgv(o: AptBootstrapOptions, mode: BootstrapMode, debCache: string): string[] {
+  const keyring = archiveKeyring(o);
   const argv = [
     'mmdebstrap',
     '--variant=minbase',
@@ -46,26 +56,29 @@ export function mmdebstrapArgv(o: AptBootstrapOptions, mode: BootstrapMode, debC
     // Kata's rootfs.sh leaves an empty resolv.conf; the runtime provides DNS.
     `--customize-hook=rm -f "$1"/etc/resolv.conf; : > "$1"/etc/resolv.conf`,
   ];
-  if (o.distro.keyring) argv.push(`--keyring=${o.distro.keyring}`);
+  if (keyring) argv.push(`--keyring=${keyring}`);
   if (o.packages.length) argv.push(`--include=${[...o.packages].sort().join(',')}`);
   argv.push(o.release, o.target, o.mirror);
   return argv;
 }
 
 export function debootstrapArgv(o: AptBootstrapOptions, debCache: string): string[] {
+  const keyring = archiveKeyring(o);
   const argv = ['debootstrap', '--variant=minbase', `--arch=${o.distroArch}`, `--cache-dir=${debCache}`, `--components=${o.distro.components.join(',')}`];
-  if (o.distro.keyring) argv.push(`--keyring=${o.distro.keyring}`);
+  if (keyring) argv.push(`--keyring=${keyring}`);
   if (o.packages.length) argv.push(`--include=${[...o.packages].sort().join(',')}`);
   argv.push(o.release, o.target, o.mirror);
   return argv;
 }
 
 async function preflight(ctx: BuildContext, o: AptBootstrapOptions): Promise<void> {
+  const keyring = archiveKeyring(o);
+  if (keyring && keyring !== o.distro.keyring) ctx.log.info(`this host has no ${o.distro.keyring}: using the copy osb ships, ${keyring}`);
   if (ctx.dryRun) return;
   chooseMode();
-  if (o.distro.keyring && !existsSync(o.distro.keyring)) {
+  if (keyring && !existsSync(keyring)) {
     throw new OsbError(
-      `${o.distro.name}'s archive keyring ${o.distro.keyring} is not on this host`,
+      `${o.distro.name}'s archive keyring ${keyring} is not on this host`,
       `install ${o.distro.name}'s keyring package (${o.distro.name}-keyring / ${o.distro.name}-archive-keyring)`,
     );
   }
