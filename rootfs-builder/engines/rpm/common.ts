@@ -69,6 +69,14 @@ export async function extraRepos(o: BootstrapOptions): Promise<Array<{ id: strin
 /** Checks before any download: release support, trust, root, the tools. */
 export async function rpmPreflight(ctx: BuildContext, o: BootstrapOptions, tools: readonly string[]): Promise<void> {
   const rpm = rpmOf(o);
+  // dnf refuses to run unprivileged; zypper "works" through rpm's experimental user namespace with
+  // every file owned by the user. Either way, say so before anything is read or fetched.
+  if (!ctx.dryRun && !isRoot()) {
+    throw new OsbError(
+      `${o.distro.name} rootfs builds need root: rpm runs package scriptlets chrooted into the tree, and files keep their owners`,
+      'run osb as root (e.g. sudo -E npx osb rootfs ...)',
+    );
+  }
   const db = rpm.rpmdb(o.release);
   if (db.backend === 'bdb') {
     throw new OsbError(
@@ -87,12 +95,6 @@ export async function rpmPreflight(ctx: BuildContext, o: BootstrapOptions, tools
   await extraRepos(o);
   if (!rpm.unsigned && keys.length === 0) throw new OsbError(`osb has no signing keys for ${o.distro.name} ${o.release}`, 'pass the repository public keys with --keys-dir DIR');
   if (ctx.dryRun) return;
-  if (!isRoot()) {
-    throw new OsbError(
-      `${o.distro.name} rootfs builds need root: rpm runs package scriptlets chrooted into the tree, and files keep their owners`,
-      'run osb as root (e.g. sudo -E npx osb rootfs ...)',
-    );
-  }
   for (const t of tools) {
     if (!which(t, '/usr/sbin:/usr/bin:/sbin:/bin')) {
       const m = missingToolMessage(t);
@@ -169,7 +171,7 @@ export async function listRpmPackages(ctx: BuildContext, rootfs: string): Promis
     .filter(Boolean)
     .map((l) => {
       const [name, version, arch] = l.split('\t');
-      return { name: name!, version: version!, arch: arch === '(none)' ? 'noarch' : arch! };
+      return { name: name!, version: version!, arch: arch! }; // gpg-pubkey entries have no arch: rpm says (none)
     })
     .sort((a, b) => a.name.localeCompare(b.name) || a.version.localeCompare(b.version));
 }

@@ -4,7 +4,7 @@
  * "ignoring repository"), gpgcheck and repo_gpgcheck on with the keys pinned by file.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hostArch } from '../../../distros/index.js';
 import type { BuildContext } from '../../../lib/context.js';
@@ -137,6 +137,8 @@ async function bootstrapDnf(ctx: BuildContext, o: BootstrapOptions): Promise<voi
   // dnf's own state stays only where the guest has dnf to read it.
   const keepState = ['usr/bin/dnf', 'usr/bin/dnf-3', 'usr/bin/dnf5', 'usr/bin/tdnf'].some((p) => existsSyncIn(o.target, p));
   await cleanTree(o.target, ['var/cache/dnf', 'var/log/dnf.log', 'var/log/dnf.librepo.log', 'var/log/dnf.rpm.log', 'var/log/hawkey.log', ...(keepState ? [] : ['var/lib/dnf'])]);
+  // dnf makes an empty etc/dnf/modules.d in the root; a package that ships files there keeps it.
+  for (const d of ['etc/dnf/modules.d', 'etc/dnf']) await rmdir(join(o.target, d)).catch(() => undefined);
   // Kata's rootfs.sh leaves an empty resolv.conf; the runtime provides DNS.
   await mkdir(join(o.target, 'etc'), { recursive: true });
   await rm(join(o.target, 'etc/resolv.conf'), { force: true });
