@@ -123,6 +123,23 @@ export async function writeRpmMacros(work: string, dbpath: string): Promise<void
   await writeFile(join(work, 'home', '.rpmmacros'), `%_dbpath ${dbpath}\n%__gpg /usr/bin/gpg\n`);
 }
 
+/**
+ * The device nodes real scriptlets expect (`>/dev/null` would otherwise create a regular file),
+ * made with mknod: no bind mounts, nothing to release. The filesystem package owns /dev itself.
+ */
+export async function makeDevNodes(ctx: BuildContext, root: string): Promise<void> {
+  await mkdir(join(root, 'dev'), { recursive: true, mode: 0o755 });
+  const nodes: Array<[string, string, number, number]> = [['null', '666', 1, 3], ['zero', '666', 1, 5], ['full', '666', 1, 7], ['random', '666', 1, 8], ['urandom', '666', 1, 9]];
+  for (const [name, mode, major, minor] of nodes) {
+    if (!existsSync(join(root, 'dev', name))) await ctx.run(['mknod', '-m', mode, join(root, 'dev', name), 'c', String(major), String(minor)], { quiet: true });
+  }
+}
+
+/** The environment line --dry-run shows before the command (the command runs with exactly this). */
+export function showEnv(ctx: BuildContext, env: Record<string, string>): void {
+  ctx.log.info(`would run with the environment ${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')} (plus LANG, LC_ALL, SOURCE_DATE_EPOCH)`);
+}
+
 /** Move the shared package cache into the tree (dnf re-roots its cachedir there) and back. */
 export async function cacheIn(ctx: BuildContext, cache: string, inTree: string): Promise<boolean> {
   await mkdir(cache, { recursive: true });

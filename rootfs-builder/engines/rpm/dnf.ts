@@ -10,7 +10,7 @@ import { hostArch } from '../../../distros/index.js';
 import type { BuildContext } from '../../../lib/context.js';
 import { OsbError, shellQuote } from '../../../lib/errors.js';
 import type { BootstrapOptions, Engine } from '../index.js';
-import { cacheIn, cacheOut, cleanTree, extraRepos, listRpmPackages, refusalReason, rpmEnv, rpmOf, rpmPreflight, trustedKeys, workDirFor, writeRpmMacros } from './common.js';
+import { cacheIn, cacheOut, cleanTree, extraRepos, listRpmPackages, makeDevNodes, refusalReason, rpmEnv, rpmOf, rpmPreflight, showEnv, trustedKeys, workDirFor, writeRpmMacros } from './common.js';
 
 export interface RepoSection {
   readonly id: string;
@@ -111,6 +111,7 @@ async function bootstrapDnf(ctx: BuildContext, o: BootstrapOptions): Promise<voi
     ctx.log.info(`would write ${join(work, 'dnf.conf')} (gpgcheck=1, repo_gpgcheck=1, skip_if_unavailable=0) and ${join(work, 'repos.d/osb.repo')}:`);
     for (const line of repoFile(sections).split('\n').filter(Boolean)) ctx.log.info(`  ${line}`);
     ctx.log.info(`would set %_dbpath ${db.path} in ${join(work, 'home/.rpmmacros')} and use the package cache ${cache}`);
+    showEnv(ctx, rpmEnv(work));
     await ctx.run(argv);
     return;
   }
@@ -121,6 +122,7 @@ async function bootstrapDnf(ctx: BuildContext, o: BootstrapOptions): Promise<voi
   await writeFile(join(work, 'repos.d', 'osb.repo'), repoFile(sections));
   await writeRpmMacros(work, db.path);
   await mkdir(o.target, { recursive: true, mode: 0o755 });
+  await makeDevNodes(ctx, o.target);
   const inTree = join(o.target, 'var/cache/dnf');
   const cached = await cacheIn(ctx, cache, inTree);
   ctx.log.info(`installing ${o.distro.name} ${o.release} (${o.distroArch}) with dnf from ${sections.map((s) => s.baseurl ?? s.metalink).join(' ')}`);

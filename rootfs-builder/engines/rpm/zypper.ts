@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import type { BuildContext } from '../../../lib/context.js';
 import { OsbError, shellQuote } from '../../../lib/errors.js';
 import type { BootstrapOptions, Engine } from '../index.js';
-import { cleanTree, convertRpmdb, listRpmPackages, rpmEnv, rpmOf, rpmPreflight, trustedKeys, workDirFor, writeRpmMacros } from './common.js';
+import { cleanTree, convertRpmdb, listRpmPackages, makeDevNodes, rpmEnv, showEnv, rpmOf, rpmPreflight, trustedKeys, workDirFor, writeRpmMacros } from './common.js';
 import { repoSections, type RepoSection } from './dnf.js';
 
 export function zyppConf(): string {
@@ -100,6 +100,7 @@ async function bootstrapZypper(ctx: BuildContext, o: BootstrapOptions): Promise<
   const installArgv = zypperInstallArgv(o, work, cache);
   if (ctx.dryRun) {
     ctx.log.info(`would write ${join(work, 'zypp.conf')} (gpgcheck, repo_gpgcheck, pkg_gpgcheck on) and ${join(work, 'repos.d')}: ${sections.map((s) => `${s.id}=${s.baseurl}`).join(' ')}`);
+    showEnv(ctx, env);
     for (const argv of [importArgv, refreshArgv, installArgv]) await ctx.run(argv);
     return;
   }
@@ -110,6 +111,7 @@ async function bootstrapZypper(ctx: BuildContext, o: BootstrapOptions): Promise<
   for (const s of sections) await writeFile(join(work, 'repos.d', `${s.id}.repo`), zypperRepoFile(s));
   await writeRpmMacros(work, db.path);
   await mkdir(o.target, { recursive: true, mode: 0o755 });
+  await makeDevNodes(ctx, o.target);
   await mkdir(cache, { recursive: true });
   ctx.log.info(`installing ${o.distro.name} ${o.release} (${o.distroArch}) with zypper from ${sections.map((s) => s.baseurl).join(' ')}`);
   try {

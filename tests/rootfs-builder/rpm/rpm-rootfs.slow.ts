@@ -82,6 +82,17 @@ afterAll(async () => {
       .filter((p) => /dnf|zypp|hawkey|librepo|\.solv/.test(p) || p.startsWith(scratch) || p.startsWith('/tmp/'));
     expect(leftovers).toEqual([]);
     expect(readFileSync(join(root, 'etc/resolv.conf'), 'utf8')).toBe('');
+    expect(statSync(join(root, 'dev/null')).isCharacterDevice()).toBe(true); // for real scriptlets' >/dev/null
+  });
+
+  test.each(['fedora', 'opensuse'])('%s: a rebuild after an input change takes every package from the cache', async (distro) => {
+    server.requests.length = 0;
+    const r = await runOsb(rootfsArgs(distro, wdOf(distro), mirror(), repos, ['--package-groups', DISTRO_LAYOUT[distro]!.group]));
+    expect(r.code).toBe(0);
+    expect(server.requests.filter((u) => u.endsWith('repomd.xml')).length).toBeGreaterThan(0); // metadata re-checked
+    expect(server.requests.filter((u) => u.endsWith('.rpm'))).toEqual([]);
+    expect(existsSync(join(wdOf(distro), 'rootfs/usr/share/osb-hello'))).toBe(false);
+    expect(readdirSync(join(wdOf(distro), 'cache', distro === 'fedora' ? 'dnf' : 'zypp')).length).toBeGreaterThan(0);
   });
 
   test('clearlinux is refused without --allow-unsigned, before any download', async () => {
