@@ -228,6 +228,8 @@ export function buildRpmTestRepos(root: string): RpmTestRepos {
   rpmsign([join(extraDir, basename(hello))], extra);
   createrepo(extraDir, extra);
 
+  // gpg starts an agent per home to sign; stop them, nothing of the test may keep running.
+  for (const k of [good, stranger, extra]) sh(['gpgconf', '--homedir', k.home, '--kill', 'gpg-agent']);
   const keysDir = join(root, 'keys');
   mkdirSync(keysDir, { recursive: true });
   copyFileSync(good.armored, join(keysDir, 'RPM-GPG-KEY-osb-test'));

@@ -3,7 +3,7 @@
  * tool measured in the same run. Prints one line per comparison; never asserts.
  *
  *   npm run bench                  # everything (about 15 minutes on 2 cores)
- *   npm run bench -- help initrd   # only some sections: help rootfs image initrd kernel boot
+ *   npm run bench -- help initrd   # only some sections: help rootfs rpm image initrd kernel boot
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -118,6 +118,7 @@ async function main(): Promise<void> {
     if (on('image')) print(await (await import('./image.js')).benchImage(rootfs, RUNS));
     if (on('initrd')) print(await (await import('./initrd.js')).benchInitrd(rootfs, RUNS));
   }
+  if (on('rpm')) print(await (await import('./rpm-rootfs.js')).benchRpmRootfs(RUNS));
   if (on('kernel')) print(benchKernel());
   if (on('boot')) print(benchBoot());
 }

@@ -130,14 +130,23 @@ export async function writeRpmMacros(work: string, dbpath: string): Promise<void
 export async function makeDevNodes(ctx: BuildContext, root: string): Promise<void> {
   await mkdir(join(root, 'dev'), { recursive: true, mode: 0o755 });
   const nodes: Array<[string, string, number, number]> = [['null', '666', 1, 3], ['zero', '666', 1, 5], ['full', '666', 1, 7], ['random', '666', 1, 8], ['urandom', '666', 1, 9]];
-  for (const [name, mode, major, minor] of nodes) {
-    if (!existsSync(join(root, 'dev', name))) await ctx.run(['mknod', '-m', mode, join(root, 'dev', name), 'c', String(major), String(minor)], { quiet: true });
-  }
+  const missing = nodes.filter(([name]) => !existsSync(join(root, 'dev', name)));
+  await Promise.all(missing.map(([name, mode, major, minor]) => ctx.run(['mknod', '-m', mode, join(root, 'dev', name), 'c', String(major), String(minor)], { quiet: true })));
 }
 
 /** The environment line --dry-run shows before the command (the command runs with exactly this). */
 export function showEnv(ctx: BuildContext, env: Record<string, string>): void {
   ctx.log.info(`would run with the environment ${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')} (plus LANG, LC_ALL, SOURCE_DATE_EPOCH)`);
+}
+
+/**
+ * dnf checks repomd.xml signatures through gpgme, which starts a gpg-agent per repository with its
+ * home in the cache (…/<repo>/pubring) and leaves it running: stop each one.
+ */
+export async function stopGpgAgents(ctx: BuildContext, cacheRoot: string, env: Record<string, string>): Promise<void> {
+  if (!existsSync(cacheRoot)) return;
+  const homes = (await readdir(cacheRoot)).map((d) => join(cacheRoot, d, 'pubring')).filter((h) => existsSync(h));
+  await Promise.all(homes.map((h) => ctx.run(['gpgconf', '--homedir', h, '--kill', 'gpg-agent'], { env, quiet: true, allowFail: true })));
 }
 
 /** Move the shared package cache into the tree (dnf re-roots its cachedir there) and back. */

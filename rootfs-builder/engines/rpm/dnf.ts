@@ -10,7 +10,7 @@ import { hostArch } from '../../../distros/index.js';
 import type { BuildContext } from '../../../lib/context.js';
 import { OsbError, shellQuote } from '../../../lib/errors.js';
 import type { BootstrapOptions, Engine } from '../index.js';
-import { cacheIn, cacheOut, cleanTree, extraRepos, listRpmPackages, makeDevNodes, refusalReason, rpmEnv, rpmOf, rpmPreflight, showEnv, trustedKeys, workDirFor, writeRpmMacros } from './common.js';
+import { cacheIn, cacheOut, cleanTree, extraRepos, listRpmPackages, makeDevNodes, refusalReason, rpmEnv, rpmOf, rpmPreflight, showEnv, stopGpgAgents, trustedKeys, workDirFor, writeRpmMacros } from './common.js';
 
 export interface RepoSection {
   readonly id: string;
@@ -133,6 +133,7 @@ async function bootstrapDnf(ctx: BuildContext, o: BootstrapOptions): Promise<voi
       throw new OsbError(why ?? `dnf failed (exit ${r.exitCode}) installing ${o.distro.name} ${o.release}`, `the command and its output are in ${ctx.run.logPath ?? 'the log'}: ${shellQuote(argv)}`);
     }
   } finally {
+    await stopGpgAgents(ctx, inTree, rpmEnv(work));
     if (cached) await cacheOut(cache, inTree);
     await rm(work, { recursive: true, force: true });
   }

@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cleanEnv } from '../../helpers/cli.js';
@@ -193,8 +194,10 @@ afterAll(async () => {
     }
   });
 
-  test('the host is unchanged: nothing new under /etc, no /var/log/zypper.log written', () => {
+  test('the host is unchanged: nothing new under /etc, no /var/log/zypper.log written, no gpg-agent left running', () => {
     expect(listTree('/etc')).toEqual(hostEtc);
     expect(logStamp()).toBe(hostLog);
+    const agents = execFileSync('ps', ['-eo', 'stat=,args='], { encoding: 'utf8' }).split('\n').filter((l) => !l.startsWith('Z') && l.includes('gpg-agent') && l.includes(scratch));
+    expect(agents).toEqual([]);
   });
 });
