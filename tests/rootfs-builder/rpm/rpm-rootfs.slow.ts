@@ -96,6 +96,14 @@ afterAll(async () => {
     expect(readdirSync(join(wdOf(distro), 'cache', distro === 'fedora' ? 'dnf' : 'zypp')).length).toBeGreaterThan(0);
   });
 
+  test('osb explain names the RPM settings that would rebuild the rootfs', async () => {
+    const args = rootfsArgs('fedora', wdOf('fedora'), mirror(), repos, ['--package-groups', DISTRO_LAYOUT.fedora!.group]);
+    const same = await runOsb(['explain', ...args]);
+    expect(same.stdout + same.stderr).toContain('rootfs is up to date');
+    const changed = await runOsb(['explain', ...args, '--repo', `${mirror('extra')}/,${repos.extraKey}`]);
+    expect(changed.stdout + changed.stderr).toContain('input changed: setting repo');
+  });
+
   test('clearlinux is refused without --allow-unsigned, before any download', async () => {
     server.requests.length = 0;
     const r = await runOsb(rootfsArgs('clearlinux', wdOf('clear'), mirror('unsigned'), repos));
