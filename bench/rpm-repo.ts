@@ -229,7 +229,10 @@ export function buildRpmTestRepos(root: string): RpmTestRepos {
   createrepo(extraDir, extra);
 
   // gpg starts an agent per home to sign; stop them, nothing of the test may keep running.
-  for (const k of [good, stranger, extra]) sh(['gpgconf', '--homedir', k.home, '--kill', 'gpg-agent']);
+  for (const k of [good, stranger, extra]) {
+    sh(['gpgconf', '--homedir', k.home, '--kill', 'gpg-agent']);
+    sh(['gpgconf', '--homedir', k.home, '--remove-socketdir']);
+  }
   const keysDir = join(root, 'keys');
   mkdirSync(keysDir, { recursive: true });
   copyFileSync(good.armored, join(keysDir, 'RPM-GPG-KEY-osb-test'));

@@ -18,7 +18,8 @@ export const TOOLS: Readonly<Record<string, ToolInfo>> = {
   debootstrap: { debian: 'debootstrap', fedora: 'debootstrap', alpine: 'debootstrap' },
   'dpkg-query': { debian: 'dpkg', fedora: 'dpkg', alpine: 'dpkg' },
   // RPM distros: Debian's own dnf 4, zypper and rpm 4.18 (sqlite rpmdb).
-  dnf: { debian: 'dnf', fedora: 'dnf', alpine: 'dnf', min: '4.14.0' },
+  // `dnf --version` starts libdnf, which appends to the host's /var/log/hawkey.log: ask for --help.
+  dnf: { debian: 'dnf', fedora: 'dnf', alpine: 'dnf', versionArg: '--help' },
   zypper: { debian: 'zypper', fedora: 'zypper', alpine: 'zypper' },
   rpm: { debian: 'rpm', fedora: 'rpm', alpine: 'rpm', min: '4.16.0' },
   chroot: { debian: 'coreutils', fedora: 'coreutils', alpine: 'coreutils' },
