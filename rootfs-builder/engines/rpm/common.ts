@@ -125,13 +125,13 @@ export async function writeRpmMacros(work: string, dbpath: string): Promise<void
 
 /**
  * The device nodes real scriptlets expect (`>/dev/null` would otherwise create a regular file),
- * made with mknod: no bind mounts, nothing to release. The filesystem package owns /dev itself.
+ * copied from the host's /dev as nodes (cp -a makes them with mknod): no bind mounts, nothing to
+ * release, one process. The filesystem package owns /dev itself.
  */
 export async function makeDevNodes(ctx: BuildContext, root: string): Promise<void> {
   await mkdir(join(root, 'dev'), { recursive: true, mode: 0o755 });
-  const nodes: Array<[string, string, number, number]> = [['null', '666', 1, 3], ['zero', '666', 1, 5], ['full', '666', 1, 7], ['random', '666', 1, 8], ['urandom', '666', 1, 9]];
-  const missing = nodes.filter(([name]) => !existsSync(join(root, 'dev', name)));
-  await Promise.all(missing.map(([name, mode, major, minor]) => ctx.run(['mknod', '-m', mode, join(root, 'dev', name), 'c', String(major), String(minor)], { quiet: true })));
+  const missing = ['null', 'zero', 'full', 'random', 'urandom'].filter((n) => !existsSync(join(root, 'dev', n)));
+  if (missing.length) await ctx.run(['cp', '-a', ...missing.map((n) => `/dev/${n}`), join(root, 'dev') + '/'], { quiet: true });
 }
 
 /** The environment line --dry-run shows before the command (the command runs with exactly this). */
