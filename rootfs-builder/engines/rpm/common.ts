@@ -4,18 +4,18 @@
  * package cache moved into the tree and back out, and the clean-up of the tools' leftovers.
  * Facts behind each line: ../shared/RPM-NOTES.md (a probe of Debian 12's dnf 4, zypper and rpm).
  */
-import { existsSync, realpathSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { hostArch } from '../../../distros/index.js';
-import type { RpmDistro, RpmdbBackend } from '../../../distros/types.js';
+import type { RpmDistro } from '../../../distros/types.js';
 import type { BuildContext } from '../../../lib/context.js';
 import { InternalError, OsbError } from '../../../lib/errors.js';
 import { isRoot, which } from '../../../lib/host.js';
 import { missingToolMessage } from '../../../lib/tools.js';
 import { builtinKeysRoot } from '../apk/keys.js';
-import type { BootstrapOptions, InstalledPackage } from '../index.js';
+import type { BootstrapOptions } from '../index.js';
 
 export function rpmOf(o: BootstrapOptions): RpmDistro {
   if (!o.distro.rpm) throw new InternalError(`${o.distro.name} has engine ${o.distro.engine} but no rpm settings`);
@@ -178,52 +178,6 @@ export async function cacheOut(cache: string, inTree: string): Promise<void> {
 /** The tools' logs, caches, history and pid files: not part of the guest. */
 export async function cleanTree(root: string, paths: readonly string[]): Promise<void> {
   for (const p of paths) await rm(join(root, p), { recursive: true, force: true });
-}
-
-/** The database a tree holds: where and in which backend (the target's rpm may read another). */
-export function findRpmdb(rootfs: string): { path: string; backend: RpmdbBackend } | undefined {
-  for (const path of ['/usr/lib/sysimage/rpm', '/var/lib/rpm']) {
-    if (existsSync(join(rootfs, path, 'rpmdb.sqlite'))) return { path, backend: 'sqlite' };
-    if (existsSync(join(rootfs, path, 'Packages.db'))) return { path, backend: 'ndb' };
-  }
-  return undefined;
-}
-
-const QF = '%{NAME}\\t%|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\\t%{ARCH}\\n';
-
-/** Every installed package with its version, read from the tree's rpm database. */
-export async function listRpmPackages(ctx: BuildContext, rootfs: string): Promise<InstalledPackage[]> {
-  const db = findRpmdb(rootfs);
-  if (!db) throw new OsbError(`no rpm database in ${rootfs}`, 'the install did not complete; see the log');
-  // The host's rpm reads sqlite; an ndb database (openSUSE) is read by the tree's own rpm.
-  const argv = db.backend === 'sqlite' ? ['rpm', '--root', rootfs, '--dbpath', db.path, '-qa', '--qf', QF] : ['chroot', rootfs, 'rpm', '-qa', '--qf', QF];
-  const r = await ctx.run(argv, { quiet: true, readOnly: true, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
-  return r.stdout
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => {
-      const [name, version, arch] = l.split('\t');
-      return { name: name!, version: version!, arch: arch! }; // gpg-pubkey entries have no arch: rpm says (none)
-    })
-    .sort((a, b) => a.name.localeCompare(b.name) || a.version.localeCompare(b.version));
-}
-
-/**
- * Hand the database to the target's own rpm when it reads another backend (openSUSE's ndb): the
- * host's rpm exports the headers, the tree's rpm imports them. A tree without rpm keeps sqlite.
- */
-export async function convertRpmdb(ctx: BuildContext, root: string, work: string, want: { path: string; backend: RpmdbBackend }): Promise<void> {
-  if (want.backend === 'sqlite') return;
-  // The tree's own rpmdb (busybox's rpm applet is no rpm and has no database).
-  const rpmdb = join(root, 'usr/bin/rpmdb');
-  if (!existsSync(rpmdb) || basename(realpathSync(rpmdb)) === 'busybox') {
-    ctx.log.info(`the tree has no rpm of its own: its database stays sqlite in ${want.path}`);
-    return;
-  }
-  const dump = join(work, 'rpmdb.export');
-  await ctx.run(['rpmdb', '--root', root, '--dbpath', want.path, '--exportdb'], { quiet: true, stdoutFile: dump, env: rpmEnv(work) });
-  for (const f of await readdir(join(root, want.path))) if (f.startsWith('rpmdb.sqlite') || f === '.rpm.lock') await rm(join(root, want.path, f), { force: true });
-  await ctx.run(['chroot', root, 'rpmdb', '--importdb'], { input: await readFile(dump), env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
 }
 
 /** dnf and zypper lines that name why a build was refused, turned into one clear sentence. */

@@ -10,7 +10,8 @@ import { hostArch } from '../../../distros/index.js';
 import type { BuildContext } from '../../../lib/context.js';
 import { OsbError, shellQuote } from '../../../lib/errors.js';
 import type { BootstrapOptions, Engine } from '../index.js';
-import { cacheIn, cacheOut, cleanTree, extraRepos, listRpmPackages, makeDevNodes, refusalReason, rpmEnv, rpmOf, rpmPreflight, showEnv, stopGpgAgents, trustedKeys, workDirFor, writeRpmMacros } from './common.js';
+import { cacheIn, cacheOut, cleanTree, extraRepos, makeDevNodes, refusalReason, rpmEnv, rpmOf, rpmPreflight, showEnv, stopGpgAgents, trustedKeys, workDirFor, writeRpmMacros } from './common.js';
+import { listRpmPackages } from './rpmdb.js';
 
 export interface RepoSection {
   readonly id: string;

@@ -11,7 +11,8 @@ import { dirname, join } from 'node:path';
 import type { BuildContext } from '../../../lib/context.js';
 import { OsbError, shellQuote } from '../../../lib/errors.js';
 import type { BootstrapOptions, Engine } from '../index.js';
-import { cleanTree, convertRpmdb, listRpmPackages, makeDevNodes, rpmEnv, showEnv, rpmOf, rpmPreflight, trustedKeys, workDirFor, writeRpmMacros } from './common.js';
+import { cleanTree, makeDevNodes, rpmEnv, showEnv, rpmOf, rpmPreflight, trustedKeys, workDirFor, writeRpmMacros } from './common.js';
+import { convertRpmdb, listRpmPackages } from './rpmdb.js';
 import { repoSections, type RepoSection } from './dnf.js';
 
 export function zyppConf(): string {
