@@ -142,7 +142,8 @@ function rpmbuild(top: string, spec: Spec, version = '1.0'): string {
   writeFileSync(path, `Name: ${spec.name}\nVersion: ${version}\nRelease: 1\nLicense: GPL-2.0-only\n${spec.body}`);
   sh(['rpmbuild', '-bb', '--quiet', ...RPMBUILD_DEFINES(top), path]);
   const dir = join(top, 'RPMS', spec.arch ?? 'noarch');
-  return join(dir, readdirSync(dir).find((f) => f.startsWith(`${spec.name}-${version}-`))!);
+  const built = readdirSync(dir).find((f) => f.startsWith(`${spec.name}-${version}-`));
+  return built ? join(dir, built) : ''; // a spec of subpackages only builds no package of its own name
 }
 
 function rpmsign(rpms: readonly string[], key: Key): void {
@@ -181,8 +182,27 @@ function createrepo(dir: string, key: Key | undefined, served = key): void {
   copyFileSync(served!.armored, `${repomd}.key`);
 }
 
+/**
+ * One spec with `n` subpackages osb-bulk-1 … osb-bulk-N, each holding 256 KiB of its own data:
+ * a package set the size of a small real install, for the bench.
+ */
+function bulkSpec(n: number): Spec {
+  const subs = Array.from({ length: n }, (_, i) => i + 1);
+  return {
+    name: 'osb-bulk',
+    body: `Summary: bulk test packages
+BuildArch: noarch
+%description
+osb bulk
+${subs.map((i) => `%package -n osb-bulk-${i}\nSummary: bulk ${i}\nRequires: busybox\n%description -n osb-bulk-${i}\nbulk ${i}\n`).join('')}
+%install
+${subs.map((i) => `mkdir -p %{buildroot}/usr/share/osb-bulk-${i} && head -c 262144 /dev/urandom > %{buildroot}/usr/share/osb-bulk-${i}/data`).join('\n')}
+${subs.map((i) => `%files -n osb-bulk-${i}\n/usr/share/osb-bulk-${i}/data\n`).join('')}`,
+  };
+}
+
 /** Build every variant under `root`/www. Takes a few seconds (keys, rpmbuild, createrepo). */
-export function buildRpmTestRepos(root: string): RpmTestRepos {
+export function buildRpmTestRepos(root: string, opts: { bulk?: number } = {}): RpmTestRepos {
   const good = makeKey(root, 'osb-test');
   const stranger = makeKey(root, 'osb-stranger');
   const extra = makeKey(root, 'osb-extra');
@@ -197,6 +217,10 @@ export function buildRpmTestRepos(root: string): RpmTestRepos {
     return dir;
   };
   const base = ['filesystem', 'busybox', 'osb-extra', 'patterns-osb-tools'].map((n) => built.get(n)!);
+  if (opts.bulk) {
+    rpmbuild(top, bulkSpec(opts.bulk));
+    base.push(...readdirSync(join(top, 'RPMS', 'noarch')).filter((f) => /^osb-bulk-\d+-/.test(f)).map((f) => join(top, 'RPMS', 'noarch', f)));
+  }
   const bad = ['osb-unsigned', 'osb-tampered', 'osb-postmod', 'osb-wrongkey'].map((n) => built.get(n)!);
 
   // good: the base set signed by the test key, plus one package for each way a package is wrong.
