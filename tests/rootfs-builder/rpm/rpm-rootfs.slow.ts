@@ -6,7 +6,7 @@
  * left as it was; non-root refused before any download; the host and the tree left clean.
  */
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -86,10 +86,14 @@ afterAll(async () => {
     expect(statSync(join(root, 'dev/null')).isCharacterDevice()).toBe(true); // for real scriptlets' >/dev/null
   });
 
-  test.each(['fedora', 'opensuse'])('%s: a rebuild after an input change takes every package from the cache', async (distro) => {
+  test.each(['fedora', 'opensuse'])('%s: a rebuild after an input change (and a hook) takes every package from the cache', async (distro) => {
     server.requests.length = 0;
-    const r = await runOsb(rootfsArgs(distro, wdOf(distro), mirror(), repos, ['--package-groups', DISTRO_LAYOUT[distro]!.group]));
+    // A hook runs against the staged tree (ROOTFS_DIR), after the packages, as for every distro.
+    const hook = join(scratch, `hook-${distro}.sh`);
+    writeFileSync(hook, '#!/bin/sh\nset -e\nls "$ROOTFS_DIR/usr/bin/busybox" > "$ROOTFS_DIR/etc/osb-hook-saw-busybox"\n', { mode: 0o755 });
+    const r = await runOsb(rootfsArgs(distro, wdOf(distro), mirror(), repos, ['--package-groups', DISTRO_LAYOUT[distro]!.group, '--hook', hook]));
     expect(r.code).toBe(0);
+    expect(readFileSync(join(wdOf(distro), 'rootfs/etc/osb-hook-saw-busybox'), 'utf8')).toMatch(/usr\/bin\/busybox\n$/);
     expect(server.requests.filter((u) => u.endsWith('repomd.xml')).length).toBeGreaterThan(0); // metadata re-checked
     expect(server.requests.filter((u) => u.endsWith('.rpm'))).toEqual([]);
     expect(existsSync(join(wdOf(distro), 'rootfs/usr/share/osb-hello'))).toBe(false);
@@ -97,7 +101,7 @@ afterAll(async () => {
   });
 
   test('osb explain names the RPM settings that would rebuild the rootfs', async () => {
-    const args = rootfsArgs('fedora', wdOf('fedora'), mirror(), repos, ['--package-groups', DISTRO_LAYOUT.fedora!.group]);
+    const args = rootfsArgs('fedora', wdOf('fedora'), mirror(), repos, ['--package-groups', DISTRO_LAYOUT.fedora!.group, '--hook', join(scratch, 'hook-fedora.sh')]);
     const same = await runOsb(['explain', ...args]);
     expect(same.stdout + same.stderr).toContain('rootfs is up to date');
     const changed = await runOsb(['explain', ...args, '--repo', `${mirror('extra')}/,${repos.extraKey}`]);
