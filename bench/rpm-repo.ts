@@ -115,6 +115,9 @@ echo "busybox post: ID=$ID arg=$1 uid=$(id -u)" > /var/lib/osb-test/busybox-post
 `,
   },
   { name: 'osb-extra', body: noarch('osb-extra', 'Requires: busybox') },
+  // Stands in for the systemd variant's packages (the test checks which packages were asked for
+  // and that the agent's unit is enabled; booting systemd needs the real one).
+  { name: 'systemd', body: noarch('systemd', 'Requires: busybox\nProvides: systemd-udev udev') },
   { name: 'patterns-osb-tools', body: noarch('patterns-osb-tools', 'Requires: osb-extra\nProvides: pattern() = osb_tools\nProvides: pattern-visible()') },
   { name: 'osb-unsigned', body: noarch('osb-unsigned', '') },
   { name: 'osb-tampered', body: noarch('osb-tampered', '') },
@@ -216,7 +219,7 @@ export function buildRpmTestRepos(root: string, opts: { bulk?: number } = {}): R
     for (const r of rpms) copyFileSync(r, join(dir, basename(r)));
     return dir;
   };
-  const base = ['filesystem', 'busybox', 'osb-extra', 'patterns-osb-tools'].map((n) => built.get(n)!);
+  const base = ['filesystem', 'busybox', 'osb-extra', 'patterns-osb-tools', 'systemd'].map((n) => built.get(n)!);
   if (opts.bulk) {
     rpmbuild(top, bulkSpec(opts.bulk));
     base.push(...readdirSync(join(top, 'RPMS', 'noarch')).filter((f) => /^osb-bulk-\d+-/.test(f)).map((f) => join(top, 'RPMS', 'noarch', f)));

@@ -108,6 +108,20 @@ afterAll(async () => {
     expect(changed.stdout + changed.stderr).toContain('input changed: setting repo');
   });
 
+  test.each(['centos', 'opensuse'])('%s without --agent-init: the distro\'s systemd packages, the agent started by its enabled unit', async (distro) => {
+    const wd = wdOf(`${distro}-systemd`);
+    const r = await runOsb(rootfsArgs(distro, wd, mirror(), repos).filter((a) => a !== '--agent-init'));
+    expect(r.code).toBe(0);
+    const root = join(wd, 'rootfs');
+    expect(readlinkSync(join(root, 'etc/systemd/system/multi-user.target.wants/osb-agent.service'))).toBe('/etc/systemd/system/osb-agent.service');
+    expect(readlinkSync(join(root, 'sbin/init'))).toBe('/usr/bin/busybox'); // busybox's applet link, not the agent
+    expect(readFileSync(join(root, 'usr/bin/osb-agent'), 'utf8')).toBe(readFileSync(AGENT_SCRIPT, 'utf8'));
+    const names = rpmQa(root, DISTRO_LAYOUT[distro]!.dbpath).map((l) => l.split(' ')[0]);
+    expect(names).toContain('systemd');
+    const log = readFileSync(join(wd, 'logs/rootfs.log'), 'utf8');
+    expect(log).toMatch(distro === 'opensuse' ? /\+ zypper .* install .*bash coreutils filesystem systemd udev util-linux\n/ : /\+ dnf .* install bash coreutils filesystem systemd systemd-udev util-linux-core\n/);
+  });
+
   test('clearlinux is refused without --allow-unsigned, before any download', async () => {
     server.requests.length = 0;
     const r = await runOsb(rootfsArgs('clearlinux', wdOf('clear'), mirror('unsigned'), repos));
