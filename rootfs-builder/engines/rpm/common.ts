@@ -141,18 +141,13 @@ export function showEnv(ctx: BuildContext, env: Record<string, string>): void {
 
 /**
  * dnf checks repomd.xml signatures through gpgme, which starts a gpg-agent per repository with its
- * home in the cache (…/<repo>/pubring) and leaves it running: stop each one.
+ * home in the cache (…/<repo>/pubring) and leaves it running: stop each one. Returns the homes.
  */
-export async function stopGpgAgents(ctx: BuildContext, cacheRoot: string, env: Record<string, string>): Promise<void> {
-  if (!existsSync(cacheRoot)) return;
+export async function stopGpgAgents(ctx: BuildContext, cacheRoot: string, env: Record<string, string>): Promise<string[]> {
+  if (!existsSync(cacheRoot)) return [];
   const homes = (await readdir(cacheRoot)).map((d) => join(cacheRoot, d, 'pubring')).filter((h) => existsSync(h));
-  await Promise.all(
-    homes.map(async (h) => {
-      await ctx.run(['gpgconf', '--homedir', h, '--kill', 'gpg-agent'], { env, quiet: true, allowFail: true });
-      // and its socket directory under /run/user/0/gnupg
-      await ctx.run(['gpgconf', '--homedir', h, '--remove-socketdir'], { env, quiet: true, allowFail: true });
-    }),
-  );
+  await Promise.all(homes.map((h) => ctx.run(['gpgconf', '--homedir', h, '--kill', 'gpg-agent'], { env, quiet: true, allowFail: true })));
+  return homes;
 }
 
 /** Move the shared package cache into the tree (dnf re-roots its cachedir there) and back. */

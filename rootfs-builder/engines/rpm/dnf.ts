@@ -12,6 +12,7 @@ import { OsbError, shellQuote } from '../../../lib/errors.js';
 import type { BootstrapOptions, Engine } from '../index.js';
 import { cacheIn, cacheOut, cleanTree, extraRepos, makeDevNodes, refusalReason, rpmEnv, rpmOf, rpmPreflight, showEnv, stopGpgAgents, trustedKeys, workDirFor, writeRpmMacros } from './common.js';
 import { listRpmPackages } from './rpmdb.js';
+import { removeSocketDirs, watchHomes } from './gpg-sockets.js';
 
 export interface RepoSection {
   readonly id: string;
@@ -127,6 +128,7 @@ async function bootstrapDnf(ctx: BuildContext, o: BootstrapOptions): Promise<voi
   const inTree = join(o.target, 'var/cache/dnf');
   const cached = await cacheIn(ctx, cache, inTree);
   ctx.log.info(`installing ${o.distro.name} ${o.release} (${o.distroArch}) with dnf from ${sections.map((s) => s.baseurl ?? s.metalink).join(' ')}`);
+  const homes = watchHomes(process.env.TMPDIR ?? '/tmp');
   try {
     const r = await ctx.run(argv, { env: rpmEnv(work), allowFail: true });
     if (r.exitCode !== 0) {
@@ -134,7 +136,8 @@ async function bootstrapDnf(ctx: BuildContext, o: BootstrapOptions): Promise<voi
       throw new OsbError(why ?? `dnf failed (exit ${r.exitCode}) installing ${o.distro.name} ${o.release}`, `the command and its output are in ${ctx.run.logPath ?? 'the log'}: ${shellQuote(argv)}`);
     }
   } finally {
-    await stopGpgAgents(ctx, inTree, rpmEnv(work));
+    const stopped = await stopGpgAgents(ctx, inTree, rpmEnv(work));
+    await removeSocketDirs(await homes.stop(), stopped);
     if (cached) await cacheOut(cache, inTree);
     await rm(work, { recursive: true, force: true });
   }

@@ -14,6 +14,7 @@ import type { BootstrapOptions, Engine } from '../index.js';
 import { cleanTree, makeDevNodes, rpmEnv, showEnv, rpmOf, rpmPreflight, trustedKeys, workDirFor, writeRpmMacros } from './common.js';
 import { convertRpmdb, listRpmPackages } from './rpmdb.js';
 import { repoSections, type RepoSection } from './dnf.js';
+import { removeSocketDirs, watchHomes } from './gpg-sockets.js';
 
 export function zyppConf(): string {
   return [
@@ -95,7 +96,8 @@ async function bootstrapZypper(ctx: BuildContext, o: BootstrapOptions): Promise<
   const keys = [...new Set([...(await trustedKeys(o)), ...sections.flatMap((s) => s.keys)])];
   const cache = join(o.cacheDir, 'zypp', `${o.distro.name}-${o.release}-${o.distroArch}`);
   // Its log would go to /var/log/zypper.log on the host, and its lock file into the tree.
-  const env = rpmEnv(work, { ZYPP_CONF: join(work, 'zypp.conf'), ZYPP_LOGFILE: join(work, 'zypper.log'), ZYPP_LOCKFILE_ROOT: work });
+  // Its temporary keyrings would go to the host's /var/tmp (ZYPPTMPDIR moves them into osb's directory).
+  const env = rpmEnv(work, { ZYPP_CONF: join(work, 'zypp.conf'), ZYPP_LOGFILE: join(work, 'zypper.log'), ZYPP_LOCKFILE_ROOT: work, ZYPPTMPDIR: join(work, 'tmp') });
   const importArgv = ['rpm', '--root', o.target, '--dbpath', db.path, '--import', ...keys];
   const refreshArgv = [...zypperGlobals(o, work, cache), 'refresh', '--force'];
   const installArgv = zypperInstallArgv(o, work, cache);
@@ -114,6 +116,8 @@ async function bootstrapZypper(ctx: BuildContext, o: BootstrapOptions): Promise<
   await mkdir(o.target, { recursive: true, mode: 0o755 });
   await makeDevNodes(ctx, o.target);
   await mkdir(cache, { recursive: true });
+  await mkdir(join(work, 'tmp'), { recursive: true });
+  const homes = watchHomes(join(work, 'tmp'), true);
   ctx.log.info(`installing ${o.distro.name} ${o.release} (${o.distroArch}) with zypper from ${sections.map((s) => s.baseurl).join(' ')}`);
   try {
     // The trust anchor: osb's pinned keys go into the tree's rpm database before anything is fetched.
@@ -128,7 +132,9 @@ async function bootstrapZypper(ctx: BuildContext, o: BootstrapOptions): Promise<
     await removeStrayCache(ctx, o.target, cache, env, db.path);
     await convertRpmdb(ctx, o.target, work, db);
   } finally {
+    const seen = await homes.stop();
     await rm(work, { recursive: true, force: true });
+    await removeSocketDirs(seen, []);
   }
   const keepState = existsSync(join(o.target, 'usr/bin/zypper'));
   await cleanTree(o.target, ['var/cache/zypp', 'var/log/zypp', 'var/log/zypper.log', 'run/zypp.pid', 'var/run/zypp.pid', ...(keepState ? [] : ['var/lib/zypp'])]);
