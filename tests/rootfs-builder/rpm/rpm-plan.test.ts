@@ -129,3 +129,16 @@ describe('--repo URL,KEYFILE', () => {
     expect(() => parseRepos(['http://a/r/'])).toThrow("--repo must be URL,KEYFILE; got 'http://a/r/'");
   });
 });
+
+describe('osb check-deps rootfs for the RPM distros', () => {
+  test.each([
+    ['fedora', 'dnf'],
+    ['opensuse', 'zypper'],
+  ])('%s needs %s, rpm and root (not mmdebstrap)', (distro, tool) => {
+    const r = osb(['check-deps', 'rootfs', '--distro', distro, '--json']);
+    const checks = JSON.parse(r.stdout).checks as Array<{ name: string; ok: boolean; packages?: { debian: string } }>;
+    expect(checks.map((c) => c.name)).toEqual(expect.arrayContaining([tool, 'rpm', 'root']));
+    expect(checks.map((c) => c.name)).not.toContain('mmdebstrap');
+    expect(checks.find((c) => c.name === tool)!.packages!.debian).toBe(tool); // what --install installs
+  });
+});
