@@ -142,3 +142,24 @@ describe('osb check-deps rootfs for the RPM distros', () => {
     expect(checks.find((c) => c.name === tool)!.packages!.debian).toBe(tool); // what --install installs
   });
 });
+
+describe('the RPM distros as data', () => {
+  const rpmDistros = ['fedora', 'centos', 'rocky', 'openeuler', 'azurelinux', 'opensuse', 'clearlinux'];
+  test('osb list-distros lists every one with its default release', () => {
+    const r = osb(['list-distros']);
+    for (const d of rpmDistros) expect(r.stdout).toMatch(new RegExp(`^\\s*${d}\\b.*${getDistro(d).defaultRelease.replace(/\./g, '\\.')}`, 'm'));
+  });
+  test('without --mirror: the official archive over HTTPS, a metalink where the distro uses one', () => {
+    for (const d of rpmDistros.map(getDistro)) {
+      for (const r of d.releases) {
+        for (const repo of d.rpm!.repositories(undefined, r, 'x86_64')) expect(repo.metalink ?? repo.baseurl).toMatch(/^https:\/\//);
+      }
+    }
+    expect(getDistro('fedora').rpm!.repositories(undefined, '44', 'x86_64').every((r) => r.metalink)).toBe(true);
+    expect(getDistro('centos').rpm!.repositories(undefined, 'stream10', 'x86_64').every((r) => r.metalink)).toBe(true);
+  });
+  test('variants extend their base: centos, rocky, openeuler, azurelinux and clearlinux use dnf as fedora does; opensuse zypper', () => {
+    for (const d of ['centos', 'rocky', 'openeuler', 'azurelinux', 'clearlinux']) expect(getDistro(d).engine).toBe(getDistro('fedora').engine);
+    expect(getDistro('opensuse').engine).toBe('zypper');
+  });
+});
