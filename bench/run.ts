@@ -3,7 +3,7 @@
  * tool measured in the same run. Prints one line per comparison; never asserts.
  *
  *   npm run bench                  # everything (about 15 minutes on 2 cores)
- *   npm run bench -- help initrd   # only some sections: help rootfs image initrd oci squashfs kernel boot
+ *   npm run bench -- help initrd   # only some sections: help noop rootfs rpm image initrd oci squashfs kernel boot
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -136,7 +136,7 @@ function benchBoot(): BenchRow[] {
   }
 }
 
-const ORDER = ['help', 'noop', 'rootfs', 'image', 'initrd', 'oci', 'squashfs', 'kernel', 'boot'];
+const ORDER = ['help', 'noop', 'rootfs', 'rpm', 'image', 'initrd', 'oci', 'squashfs', 'kernel', 'boot'];
 
 async function main(): Promise<void> {
   const want = new Set(process.argv.slice(2));
@@ -152,6 +152,7 @@ async function main(): Promise<void> {
   await section('help', benchHelp);
   await section('noop', benchNoop);
   await section('rootfs', benchRootfs);
+  await section('rpm', async () => (await import('./rpm-rootfs.js')).benchRpmRootfs(RUNS));
   await section('image', async () => (await import('./image.js')).benchImage(await debian(), RUNS));
   await section('initrd', async () => (await import('./initrd.js')).benchInitrd(await debian(), RUNS));
   await section('oci', async () => (await import('./oci.js')).benchOci(await debian(), RUNS));

@@ -1,11 +1,18 @@
 /** The distro registry. */
 import { OsbError } from '../lib/errors.js';
 import { alpine } from './alpine.js';
+import { azurelinux } from './azurelinux.js';
+import { centos } from './centos.js';
+import { clearlinux } from './clearlinux.js';
 import { debian } from './debian.js';
+import { fedora } from './fedora.js';
+import { openeuler } from './openeuler.js';
+import { opensuse } from './opensuse.js';
+import { rocky } from './rocky.js';
 import type { Arch, Distro } from './types.js';
 import { ubuntu } from './ubuntu.js';
 
-export const DISTROS: readonly Distro[] = [debian, ubuntu, alpine];
+export const DISTROS: readonly Distro[] = [debian, ubuntu, alpine, fedora, centos, rocky, openeuler, azurelinux, opensuse, clearlinux];
 
 export function getDistro(name: string): Distro {
   const d = DISTROS.find((x) => x.name === name);

@@ -1,5 +1,5 @@
 /** What a distro file declares (DESIGN principle 4). Engines do the work; distros are data. */
-export type EngineName = 'apt' | 'apk';
+export type EngineName = 'apt' | 'apk' | 'dnf' | 'zypper';
 /** osb's architecture names (the kernel's / uname -m). */
 export type Arch = 'x86_64' | 'aarch64' | 'ppc64le' | 's390x' | 'riscv64';
 
@@ -18,8 +18,42 @@ export interface Distro {
   readonly components: readonly string[];
   /** Keyring file (apt) that signs the archive. */
   readonly keyring?: string;
+  /** A copy of that keyring shipped with osb (distros/keys/<name>/), used when the host has none. */
+  readonly shippedKeyring?: string;
   /** Packages every rootfs gets beyond the bootstrap's base. */
   readonly basePackages: readonly string[];
   /** Packages for the systemd variant (agent started by a unit, not as init). */
   readonly systemdPackages: readonly string[];
+  /** What the dnf and zypper engines need (RPM distros only). */
+  readonly rpm?: RpmDistro;
+}
+
+/** One rpm-md repository: a base URL (from --mirror or the official archive) or a metalink. */
+export interface RpmRepository {
+  /** dnf's section name, zypper's alias. */
+  readonly id: string;
+  readonly baseurl?: string;
+  /** Used only without --mirror: the distro's own mirror selection (HTTPS, with repomd checksums). */
+  readonly metalink?: string;
+}
+
+/** Backends of the rpm database. Debian's rpm 4.18 writes sqlite only. */
+export type RpmdbBackend = 'sqlite' | 'ndb' | 'bdb';
+
+export interface RpmDistro {
+  /** Repositories of a release. `mirror` is --mirror, or undefined for the official ones. */
+  repositories(mirror: string | undefined, release: string, arch: string): RpmRepository[];
+  /** Key files (in distros/keys/<name>/) that sign this release's packages and metadata. */
+  keys(release: string): readonly string[];
+  /** The value of $releasever. */
+  releasever(release: string): string;
+  /** Where the target's own rpm looks for its database, and which backend it reads. */
+  rpmdb(release: string): { readonly path: '/usr/lib/sysimage/rpm' | '/var/lib/rpm'; readonly backend: RpmdbBackend };
+  /**
+   * The repositories sign repomd.xml (repomd.xml.asc). Where upstream does not (Fedora, CentOS), the
+   * official metalink's checksums vouch for it instead; a --mirror must still serve a signed one.
+   */
+  readonly signedMetadata: boolean;
+  /** Upstream never signed its packages (Clear Linux): refused without --allow-unsigned. */
+  readonly unsigned?: boolean;
 }

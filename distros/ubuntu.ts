@@ -12,4 +12,6 @@ export const ubuntu: Distro = {
   defaultMirror: (arch: Arch) => (arch === 'x86_64' ? 'http://archive.ubuntu.com/ubuntu' : 'http://ports.ubuntu.com/ubuntu-ports'),
   components: ['main', 'universe'],
   keyring: '/usr/share/keyrings/ubuntu-archive-keyring.gpg',
+  // Debian 12 has no ubuntu-keyring package: osb ships the keyring from Debian's newer one.
+  shippedKeyring: 'ubuntu-archive-keyring.gpg',
 };

@@ -17,6 +17,11 @@ export const TOOLS: Readonly<Record<string, ToolInfo>> = {
   mmdebstrap: { debian: 'mmdebstrap', fedora: 'mmdebstrap', alpine: 'mmdebstrap', min: '1.0.0' },
   debootstrap: { debian: 'debootstrap', fedora: 'debootstrap', alpine: 'debootstrap' },
   'dpkg-query': { debian: 'dpkg', fedora: 'dpkg', alpine: 'dpkg' },
+  // RPM distros: Debian's own dnf 4, zypper and rpm 4.18 (sqlite rpmdb).
+  // `dnf --version` starts libdnf, which appends to the host's /var/log/hawkey.log: ask for --help.
+  dnf: { debian: 'dnf', fedora: 'dnf', alpine: 'dnf', versionArg: '--help' },
+  zypper: { debian: 'zypper', fedora: 'zypper', alpine: 'zypper' },
+  rpm: { debian: 'rpm', fedora: 'rpm', alpine: 'rpm', min: '4.16.0' },
   chroot: { debian: 'coreutils', fedora: 'coreutils', alpine: 'coreutils' },
   unshare: { debian: 'util-linux', fedora: 'util-linux', alpine: 'util-linux-misc' },
   newuidmap: { debian: 'uidmap', fedora: 'shadow-utils', alpine: 'shadow-uidmap' },

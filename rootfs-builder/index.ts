@@ -38,12 +38,16 @@ export interface RootfsOptions {
   readonly rootfsDir: string;
   /** Package cache shared between builds. */
   readonly cacheDir: string;
-  /** Extra trusted repository signing keys (Alpine). */
+  /** Extra trusted repository signing keys (Alpine, RPM distros). */
   readonly keysDir?: string;
   /** Leave out docs, man/info pages and translations, the distro-native way. @default true */
   readonly slim?: boolean;
   /** Repositories beyond the distro's own (osb.yaml `repos`). @default [] */
   readonly repos?: readonly ExtraRepo[];
+  /** dnf groups / zypper patterns. @default [] */
+  readonly packageGroups?: readonly string[];
+  /** Allow a distro whose packages are unsigned (Clear Linux). @default false */
+  readonly allowUnsigned?: boolean;
   /** Where the manifest goes (WORKDIR/rootfs.manifest.json). */
   readonly manifestPath: string;
   /** Input hash recorded in the manifest. */
@@ -74,7 +78,10 @@ export async function buildRootfs(ctx: BuildContext, o: RootfsOptions): Promise<
   const source = agentSource(o.agentBin);
   const packages = [...distro.basePackages, ...(o.agentInit ? [] : distro.systemdPackages), ...o.extraPackages];
   const engine = await engineFor(distro);
-  const bootstrap = { distro, release, arch, distroArch, mirror, packages, extraPackages: o.extraPackages, cacheDir: o.cacheDir, keysDir: o.keysDir, repos: o.repos ?? [], agentInit: o.agentInit, slim: o.slim ?? true };
+  const bootstrap = {
+    distro, release, arch, distroArch, mirror, packages, extraPackages: o.extraPackages, cacheDir: o.cacheDir, keysDir: o.keysDir, agentInit: o.agentInit, slim: o.slim ?? true,
+    customMirror: o.mirror !== undefined, packageGroups: o.packageGroups ?? [], repos: o.repos ?? [], allowUnsigned: o.allowUnsigned ?? false,
+  };
   await engine.preflight(ctx, { ...bootstrap, target: '' }); // e.g. neither root nor user namespaces: fail before any work
 
   const finalDir = resolve(o.rootfsDir);
@@ -99,6 +106,8 @@ export async function buildRootfs(ctx: BuildContext, o: RootfsOptions): Promise<
       slim: bootstrap.slim,
       agent: { name: agentName, source: o.agentBin ?? 'builtin', sha256: ctx.dryRun ? '' : await sha256File(source), builtin: !o.agentBin },
       extraPackages: [...o.extraPackages],
+      ...(o.packageGroups?.length ? { packageGroups: [...o.packageGroups] } : {}),
+      ...(o.repos?.length ? { repos: o.repos.map((r) => ({ url: r.url, ...(r.key ? { key: resolve(r.key) } : {}) })) } : {}),
       hooks: o.hooks.map((h) => resolve(h)),
       packages: ctx.dryRun ? [] : await engine.listPackages(ctx, stage),
       inputsHash: o.inputsHash,

@@ -16,6 +16,10 @@ export interface RootfsManifest {
   readonly slim: boolean;
   readonly agent: { readonly name: string; readonly source: string; readonly sha256: string; readonly builtin: boolean };
   readonly extraPackages: readonly string[];
+  /** dnf groups / zypper patterns asked for (RPM distros). */
+  readonly packageGroups?: readonly string[];
+  /** Extra repositories (RPM distros). */
+  readonly repos?: readonly { url: string; key?: string }[];
   readonly hooks: readonly string[];
   readonly packages: readonly { name: string; version: string; arch: string }[];
   readonly inputsHash: string;

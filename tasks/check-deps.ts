@@ -9,6 +9,7 @@ import { isRoot, userNamespacesAvailable, which } from '../lib/host.js';
 import { silentReporter } from '../lib/log.js';
 import { createRunner } from '../lib/run.js';
 import { TOOLS } from '../lib/tools.js';
+import { DISTROS } from '../distros/index.js';
 import type { ParsedCommand } from './cli.js';
 import type { Settings } from './settings.js';
 import { TARGETS } from './targets.js';
@@ -25,11 +26,20 @@ export interface Check {
   readonly packages?: { debian: string; fedora: string; alpine: string };
 }
 
+/** RPM distros: the package manager and the host's rpm (which writes the tree's database). */
+const RPM_ROOTFS_TOOLS: Readonly<Record<string, (string | string[])[]>> = { dnf: ['dnf', 'rpm'], zypper: ['zypper', 'rpm'] };
+
+/** The distro's package-manager engine ('' for an unknown distro: validation reports that). */
+function engineOf(s: Settings): string {
+  return DISTROS.find((d) => d.name === s.distro)?.engine ?? '';
+}
+
 /** Tools per target; an inner array means "any one of these". */
 export function toolsFor(target: string, s: Settings): (string | string[])[] {
   switch (target) {
     case 'rootfs':
       // apk distros are installed by osb itself; their package scripts run in a chroot.
+      if (RPM_ROOTFS_TOOLS[engineOf(s)]) return RPM_ROOTFS_TOOLS[engineOf(s)]!;
       return s.distro === 'alpine' ? ['chroot'] : [['mmdebstrap', 'debootstrap'], 'dpkg-query'];
     case 'image': {
       const fs = { ext4: ['mkfs.ext4', 'e2fsck', 'debugfs'], xfs: ['mkfs.xfs', 'xfs_repair', 'losetup', 'mount', 'umount', 'cp'], erofs: ['mkfs.erofs', 'fsck.erofs'] }[String(s.fsType)] ?? [];
@@ -100,8 +110,11 @@ function capabilities(target: string, s: Settings): Check[] {
   if (target === 'rootfs') {
     const root = isRoot();
     const keyring = s.distro === 'ubuntu' ? ['/usr/share/keyrings/ubuntu-archive-keyring.gpg', 'ubuntu-keyring'] : s.distro === 'debian' ? ['/usr/share/keyrings/debian-archive-keyring.gpg', 'debian-archive-keyring'] : undefined;
-    if (keyring) out.push(c(`${s.distro} archive keyring`, existsSync(keyring[0]!), existsSync(keyring[0]!) ? keyring[0]! : `missing: apt-get install ${keyring[1]}`, keyring[1]));
+    // Ubuntu's keyring ships with osb (distros/keys/ubuntu/) for hosts without ubuntu-keyring.
+    if (keyring && s.distro === 'ubuntu' && !existsSync(keyring[0]!)) out.push(c('ubuntu archive keyring', true, "host has none: osb's shipped copy (distros/keys/ubuntu/)"));
+    else if (keyring) out.push(c(`${s.distro} archive keyring`, existsSync(keyring[0]!), existsSync(keyring[0]!) ? keyring[0]! : `missing: apt-get install ${keyring[1]}`, keyring[1]));
     if (s.distro === 'alpine') out.push(c('root', root, root ? 'running as root' : 'alpine builds run package scripts in a chroot: run as root'));
+    else if (RPM_ROOTFS_TOOLS[engineOf(s)]) out.push(c('root', root, root ? 'running as root' : `${s.distro} builds run rpm scriptlets in a chroot: run as root`));
     else out.push(c('root or user namespaces', root || userNamespacesAvailable(), root ? 'running as root' : userNamespacesAvailable() ? 'unprivileged user namespaces available' : 'neither: run as root, or enable user namespaces and install uidmap'));
   }
   if (target === 'kernel') {

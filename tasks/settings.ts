@@ -77,7 +77,10 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'hook', path: true, yaml: 'hooks', type: 'array', default: [], env: env('OSB_HOOKS'), group: 'rootfs', describe: 'Script run against the staged rootfs (ROOTFS_DIR set); repeatable; .mjs runs with zx' },
   { key: 'rootfsDir', path: true, type: 'string', defaultText: 'WORKDIR/rootfs', env: env('OSB_ROOTFS_DIR', 'ROOTFS_DIR'), group: 'rootfs', describe: 'Where the rootfs is built (osb refuses / and foreign non-empty directories)' },
   { key: 'cacheDir', path: true, type: 'string', defaultText: 'WORKDIR/cache', env: env('OSB_CACHE_DIR'), group: 'rootfs', describe: 'Package and download cache, reused across rebuilds' },
-  { key: 'keysDir', path: true, type: 'string', env: env('OSB_KEYS_DIR'), group: 'rootfs', describe: 'Extra trusted repository signing keys (Alpine)' },
+  { key: 'keysDir', path: true, type: 'string', env: env('OSB_KEYS_DIR'), group: 'rootfs', describe: 'Extra trusted repository signing keys (Alpine *.rsa.pub, RPM distros armored RPM-GPG-KEY-*)' },
+  { key: 'packageGroups', type: 'array', default: [], env: env('OSB_PACKAGE_GROUPS', 'PACKAGE_GROUPS'), group: 'rootfs', describe: 'Package groups to install: dnf comps groups, zypper patterns (space or comma separated)' },
+  { key: 'repo', type: 'array', default: [], env: env('OSB_REPOS'), group: 'rootfs', describe: 'Extra rpm-md repository as URL,KEYFILE (its armored signing key); repeatable' },
+  { key: 'allowUnsigned', type: 'boolean', default: false, env: env('OSB_ALLOW_UNSIGNED'), group: 'rootfs', describe: 'Allow a distro whose packages are not signed (Clear Linux); signed distros are always checked' },
   // image
   { key: 'fsType', type: 'string', choices: ['ext4', 'xfs', 'erofs'], default: 'ext4', env: env('OSB_FS_TYPE', 'FS_TYPE'), group: 'image', describe: 'Filesystem of the root partition' },
   { key: 'blockSize', type: 'number', choices: ['1024', '2048', '4096'], default: 4096, env: env('OSB_BLOCK_SIZE', 'BLOCK_SIZE'), group: 'image', describe: 'Filesystem block size in bytes' },

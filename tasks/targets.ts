@@ -30,22 +30,43 @@ async function rootfsOptions(s: Settings, inputsHash = '') {
     rootfsDir: rootfsDir(s),
     cacheDir: cacheDir(s),
     keysDir: str(s.keysDir),
-    repos: (s.repos ?? []) as ExtraRepo[],
+    packageGroups: list(s.packageGroups),
+    // osb.yaml `repos` and --repo URL,KEYFILE.
+    repos: [...((s.repos ?? []) as ExtraRepo[]), ...parseRepos(list(s.repo))],
+    allowUnsigned: Boolean(s.allowUnsigned),
     manifestPath: manifestPath(s),
     inputsHash,
   };
+}
+
+/**
+ * --repo URL,KEYFILE, repeatable. Array settings arrive split at commas, so a URL item starts a
+ * repository and the next item is its key. (osb.yaml `repos` entries give the same {url, key}.)
+ */
+export function parseRepos(values: readonly string[]): { url: string; key: string }[] {
+  const items = values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
+  const out: { url: string; key: string }[] = [];
+  for (let i = 0; i < items.length; i += 2) {
+    const [url, key] = [items[i]!, items[i + 1]];
+    if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(url) || !key || /^[a-z][a-z0-9+.-]*:\/\//i.test(key)) {
+      throw new OsbError(`--repo must be URL,KEYFILE; got '${values.join(' ')}'`, 'give the repository URL and the armored public key that signs it, e.g. --repo https://example.org/repo/,/etc/pki/RPM-GPG-KEY-example');
+    }
+    out.push({ url, key });
+  }
+  return out;
 }
 
 export const rootfs: Target = {
   name: 'rootfs',
   describe: 'root filesystem with the agent',
   deps: () => [],
-  settings: ['distro', 'osVersion', 'arch', 'mirror', 'extraPkgs', 'agentInit', 'slim', 'agentName', 'rootfsDir', 'repos', 'sourceDateEpoch'],
+  settings: ['distro', 'osVersion', 'arch', 'mirror', 'extraPkgs', 'agentInit', 'slim', 'agentName', 'rootfsDir', 'repos', 'sourceDateEpoch', 'packageGroups', 'repo', 'allowUnsigned'],
   files: (s) => [
     ...list(s.hook),
     ...(s.agentBin ? [String(s.agentBin)] : []),
     ...(s.keysDir ? [String(s.keysDir)] : []),
     ...((s.repos ?? []) as ExtraRepo[]).flatMap((r) => (r.key ? [r.key] : [])),
+    ...parseRepos(list(s.repo)).map((r) => r.key),
   ],
   extraInputs: async (s) => {
     const { builtinAgentPath } = await import('../rootfs-builder/index.js');
@@ -54,6 +75,13 @@ export const rootfs: Target = {
     if (!s.agentBin) inputs['builtin agent'] = await hashPath(builtinAgentPath());
     // The signing keys osb ships are an input: a changed key must rebuild what it verified.
     if (s.distro === 'alpine') inputs['shipped signing keys'] = await hashPath((await import('../rootfs-builder/engines/apk/keys.js')).builtinKeysRoot());
+    // RPM distros and Ubuntu: the keys osb ships for the distro (distros/keys/<distro>/).
+    else {
+      const { join } = await import('node:path');
+      const { existsSync } = await import('node:fs');
+      const dir = join((await import('../rootfs-builder/engines/apk/keys.js')).builtinKeysRoot(), String(s.distro));
+      if (existsSync(dir)) inputs['shipped signing keys'] = await hashPath(dir);
+    }
     return inputs;
   },
   outputs: (s) => [rootfsDir(s), manifestPath(s)],

@@ -10,6 +10,7 @@ import type { BuildContext } from '../../lib/context.js';
 import { OsbError } from '../../lib/errors.js';
 import { isRoot, userNamespacesAvailable, which } from '../../lib/host.js';
 import { archiveState, baseSpec, ensureBase, finishTree, installExtrasArgv } from './apt-base.js';
+import { builtinKeysRoot } from './apk/keys.js';
 import type { BootstrapOptions, Engine, InstalledPackage } from './index.js';
 
 type AptBootstrapOptions = BootstrapOptions;
@@ -43,8 +44,17 @@ export const SLIM_DPKG_RULES = [
 
 const MERGED_USR_HOOK = '/usr/share/mmdebstrap/hooks/merged-usr';
 
+/** The keyring that verifies the archive: the host's, else the copy osb ships (Ubuntu on Debian). */
+export function archiveKeyring(o: Pick<AptBootstrapOptions, 'distro'>): string | undefined {
+  const d = o.distro;
+  if (!d.keyring || existsSync(d.keyring) || !d.shippedKeyring) return d.keyring;
+  const shipped = join(builtinKeysRoot(), d.name, d.shippedKeyring);
+  return existsSync(shipped) ? shipped : d.keyring;
+}
+
 /** The mmdebstrap command line for these options. */
 export function mmdebstrapArgv(o: AptBootstrapOptions, mode: BootstrapMode, debCache: string, keepLists = false): string[] {
+  const keyring = archiveKeyring(o);
   const argv = [
     'mmdebstrap',
     '--variant=minbase',
@@ -70,7 +80,7 @@ export function mmdebstrapArgv(o: AptBootstrapOptions, mode: BootstrapMode, debC
     `--customize-hook=rm -f "$1"/etc/resolv.conf; : > "$1"/etc/resolv.conf`,
     ...(o.slim ? SLIM_DPKG_RULES.map((r) => `--dpkgopt=${r}`) : []),
   ];
-  if (o.distro.keyring) argv.push(`--keyring=${o.distro.keyring}`);
+  if (keyring) argv.push(`--keyring=${keyring}`);
   if (o.packages.length) argv.push(`--include=${[...o.packages].sort().join(',')}`);
   argv.push(o.release, o.target, o.mirror, ...o.repos.map((r) => sourcesLine(r, o.release)));
   return argv;
@@ -83,19 +93,22 @@ export function sourcesLine(r: AptBootstrapOptions['repos'][number], release: st
 }
 
 export function debootstrapArgv(o: AptBootstrapOptions, debCache: string): string[] {
+  const keyring = archiveKeyring(o);
   const argv = ['debootstrap', '--variant=minbase', `--arch=${o.distroArch}`, `--cache-dir=${debCache}`, `--components=${o.distro.components.join(',')}`];
-  if (o.distro.keyring) argv.push(`--keyring=${o.distro.keyring}`);
+  if (keyring) argv.push(`--keyring=${keyring}`);
   if (o.packages.length) argv.push(`--include=${[...o.packages].sort().join(',')}`);
   argv.push(o.release, o.target, o.mirror);
   return argv;
 }
 
 async function preflight(ctx: BuildContext, o: AptBootstrapOptions): Promise<void> {
+  const keyring = archiveKeyring(o);
+  if (keyring && keyring !== o.distro.keyring) ctx.log.info(`this host has no ${o.distro.keyring}: using the copy osb ships, ${keyring}`);
   if (ctx.dryRun) return;
   chooseMode();
-  if (o.distro.keyring && !existsSync(o.distro.keyring)) {
+  if (keyring && !existsSync(keyring)) {
     throw new OsbError(
-      `${o.distro.name}'s archive keyring ${o.distro.keyring} is not on this host`,
+      `${o.distro.name}'s archive keyring ${keyring} is not on this host`,
       `install ${o.distro.name}'s keyring package (${o.distro.name}-keyring / ${o.distro.name}-archive-keyring)`,
     );
   }

@@ -39,6 +39,12 @@ export interface BootstrapOptions {
   readonly agentInit: boolean;
   /** Leave out documentation, man/info pages and translations (license files stay). */
   readonly slim: boolean;
+  /** `mirror` came from --mirror (not the distro's official archive). */
+  readonly customMirror?: boolean;
+  /** Package groups (dnf comps groups, zypper patterns). */
+  readonly packageGroups?: readonly string[];
+  /** Install from a distro whose packages are not signed (Clear Linux). */
+  readonly allowUnsigned?: boolean;
 }
 
 export interface InstalledPackage {
@@ -61,5 +67,9 @@ export async function engineFor(d: Distro): Promise<Engine> {
       return (await import('./apt.js')).aptEngine;
     case 'apk':
       return (await import('./apk/index.js')).apkEngine;
+    case 'dnf':
+      return (await import('./rpm/dnf.js')).dnfEngine;
+    case 'zypper':
+      return (await import('./rpm/zypper.js')).zypperEngine;
   }
 }

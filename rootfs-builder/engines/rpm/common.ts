@@ -1,0 +1,199 @@
+/**
+ * What the dnf and zypper engines share: the checks before any download, the keys osb pins, a
+ * scrubbed environment whose rpm macros put the database where the target's rpm reads it, the
+ * package cache moved into the tree and back out, and the clean-up of the tools' leftovers.
+ * Facts behind each line: ../shared/RPM-NOTES.md (a probe of Debian 12's dnf 4, zypper and rpm).
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { hostArch } from '../../../distros/index.js';
+import type { RpmDistro } from '../../../distros/types.js';
+import type { BuildContext } from '../../../lib/context.js';
+import { InternalError, OsbError } from '../../../lib/errors.js';
+import { isRoot, which } from '../../../lib/host.js';
+import { missingToolMessage } from '../../../lib/tools.js';
+import { builtinKeysRoot } from '../apk/keys.js';
+import type { BootstrapOptions } from '../index.js';
+
+export function rpmOf(o: BootstrapOptions): RpmDistro {
+  if (!o.distro.rpm) throw new InternalError(`${o.distro.name} has engine ${o.distro.engine} but no rpm settings`);
+  return o.distro.rpm;
+}
+
+const ARMORED = '-----BEGIN PGP PUBLIC KEY BLOCK-----';
+
+async function checkKeyFile(path: string, what: string, hint: string): Promise<string> {
+  let text: string;
+  try {
+    if (!(await stat(path)).isFile()) throw new Error('not a file');
+    text = await readFile(path, 'utf8');
+  } catch {
+    throw new OsbError(`${what} ${path} does not exist or is not a file`, hint);
+  }
+  if (!text.includes(ARMORED)) throw new OsbError(`${what} ${path} is not an armored OpenPGP public key`, hint);
+  return resolve(path);
+}
+
+/** The keys osb pins for this build: the distro's own for the release, then every key of --keys-dir. */
+export async function trustedKeys(o: BootstrapOptions): Promise<string[]> {
+  const rpm = rpmOf(o);
+  const keys: string[] = [];
+  for (const name of rpm.keys(o.release)) {
+    keys.push(await checkKeyFile(join(builtinKeysRoot(), o.distro.name, name), `${o.distro.name}'s shipped key`, 'reinstall osb'));
+  }
+  if (o.keysDir) {
+    const hint = 'pass a directory holding only armored OpenPGP public keys (RPM-GPG-KEY-* files)';
+    let names: string[];
+    try {
+      names = (await readdir(o.keysDir)).filter((n) => !n.startsWith('.')).sort();
+    } catch {
+      throw new OsbError(`--keys-dir ${o.keysDir} does not exist or is not a directory`, hint);
+    }
+    for (const n of names) keys.push(await checkKeyFile(join(o.keysDir, n), '--keys-dir file', hint));
+  }
+  return keys;
+}
+
+/** Extra repositories, each with its key checked. */
+export async function extraRepos(o: BootstrapOptions): Promise<Array<{ id: string; url: string; key: string }>> {
+  const out = [];
+  for (const [i, r] of (o.repos ?? []).entries()) {
+    if (!/^(https?|ftp|file):\/\//.test(r.url)) throw new OsbError(`extra repository '${r.url}' is not a URL`, 'give each repository as URL,KEYFILE (http://, https:// or file://)');
+    // gpgcheck is never off: an rpm-md repository without the key that signs it is refused.
+    if (!r.key) throw new OsbError(`extra repository ${r.url} has no signing key`, 'give its armored public key (osb.yaml repos: key, or --repo URL,KEYFILE)');
+    out.push({ id: `osb-extra-${i + 1}`, url: r.url, key: await checkKeyFile(r.key, `the key of repository ${r.url}`, 'give each repository as URL,KEYFILE with an armored public key') });
+  }
+  return out;
+}
+
+/** Checks before any download: release support, trust, root, the tools. */
+export async function rpmPreflight(ctx: BuildContext, o: BootstrapOptions, tools: readonly string[]): Promise<void> {
+  const rpm = rpmOf(o);
+  // dnf refuses to run unprivileged; zypper "works" through rpm's experimental user namespace with
+  // every file owned by the user. Either way, say so before anything is read or fetched.
+  if (!ctx.dryRun && !isRoot()) {
+    throw new OsbError(
+      `${o.distro.name} rootfs builds need root: rpm runs package scriptlets chrooted into the tree, and files keep their owners`,
+      'run osb as root (e.g. sudo -E npx osb rootfs ...)',
+    );
+  }
+  const db = rpm.rpmdb(o.release);
+  if (db.backend === 'bdb') {
+    throw new OsbError(
+      `${o.distro.name} ${o.release} keeps its rpm database in Berkeley DB, which the host's rpm cannot write (Debian's rpm 4.18 writes sqlite only)`,
+      `build a release whose rpm reads sqlite: ${o.distro.releases.filter((r) => rpm.rpmdb(r).backend !== 'bdb').join(', ')}`,
+    );
+  }
+  if (rpm.unsigned && !o.allowUnsigned) {
+    throw new OsbError(
+      `${o.distro.name}'s packages are not signed, so osb cannot verify them`,
+      'add --allow-unsigned (OSB_ALLOW_UNSIGNED=yes) to install them unverified, or build a distro that signs its packages',
+    );
+  }
+  if (o.allowUnsigned && !rpm.unsigned) ctx.log.warn(`--allow-unsigned is ignored for ${o.distro.name}: its packages are signed, and osb checks every one`);
+  const keys = await trustedKeys(o);
+  await extraRepos(o);
+  if (!rpm.unsigned && keys.length === 0) throw new OsbError(`osb has no signing keys for ${o.distro.name} ${o.release}`, 'pass the repository public keys with --keys-dir DIR');
+  if (ctx.dryRun) return;
+  for (const t of tools) {
+    if (!which(t, '/usr/sbin:/usr/bin:/sbin:/bin')) {
+      const m = missingToolMessage(t);
+      throw new OsbError(m.message, m.hint);
+    }
+  }
+  if (o.arch !== hostArch()) ctx.log.warn(`${o.distroArch} scriptlets run chrooted on this ${hostArch()} host only through qemu-user binfmt (apt-get install qemu-user-static binfmt-support)`);
+}
+
+/** The tool-owned directory for configuration, rpm macros and logs: never the host's /etc. */
+export function workDirFor(o: BootstrapOptions, tool: string): string {
+  return join(tmpdir(), `osb-${tool}-${process.pid}`);
+}
+
+/**
+ * The environment dnf, zypper and rpm run with: a fixed PATH (python3 must be Debian's, not a
+ * shim), HOME whose .rpmmacros sets the target's %_dbpath (Debian's rpm defaults to ~/.rpmdb,
+ * Debian bug #1004863) and %__gpg (Debian's points at the absent gpg2).
+ */
+export function rpmEnv(work: string, extra: Record<string, string> = {}): Record<string, string> {
+  return { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', HOME: join(work, 'home'), KERNEL_INSTALL_BYPASS: '1', ...extra };
+}
+
+/** Slim (the default): rpm installs the C locale's translations only (%_install_langs). */
+export async function writeRpmMacros(work: string, dbpath: string, slim = true): Promise<void> {
+  await mkdir(join(work, 'home'), { recursive: true });
+  await writeFile(join(work, 'home', '.rpmmacros'), `%_dbpath ${dbpath}\n%__gpg /usr/bin/gpg\n${slim ? '%_install_langs C:C.UTF-8\n' : ''}`);
+}
+
+/**
+ * The device nodes real scriptlets expect (`>/dev/null` would otherwise create a regular file),
+ * copied from the host's /dev as nodes (cp -a makes them with mknod): no bind mounts, nothing to
+ * release, one process. The filesystem package owns /dev itself.
+ */
+export async function makeDevNodes(ctx: BuildContext, root: string): Promise<void> {
+  await mkdir(join(root, 'dev'), { recursive: true, mode: 0o755 });
+  const missing = ['null', 'zero', 'full', 'random', 'urandom'].filter((n) => !existsSync(join(root, 'dev', n)));
+  if (missing.length) await ctx.run(['cp', '-a', ...missing.map((n) => `/dev/${n}`), join(root, 'dev') + '/'], { quiet: true });
+}
+
+/** The environment line --dry-run shows before the command (the command runs with exactly this). */
+export function showEnv(ctx: BuildContext, env: Record<string, string>): void {
+  ctx.log.info(`would run with the environment ${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')} (plus LANG, LC_ALL, SOURCE_DATE_EPOCH)`);
+}
+
+/**
+ * dnf checks repomd.xml signatures through gpgme, which starts a gpg-agent per repository with its
+ * home in the cache (…/<repo>/pubring) and leaves it running: stop each one. Returns the homes.
+ */
+export async function stopGpgAgents(ctx: BuildContext, cacheRoot: string, env: Record<string, string>): Promise<string[]> {
+  if (!existsSync(cacheRoot)) return [];
+  const homes = (await readdir(cacheRoot)).map((d) => join(cacheRoot, d, 'pubring')).filter((h) => existsSync(h));
+  await Promise.all(homes.map((h) => ctx.run(['gpgconf', '--homedir', h, '--kill', 'gpg-agent'], { env, quiet: true, allowFail: true })));
+  return homes;
+}
+
+/** Move the shared package cache into the tree (dnf re-roots its cachedir there) and back. */
+export async function cacheIn(ctx: BuildContext, cache: string, inTree: string): Promise<boolean> {
+  await mkdir(cache, { recursive: true });
+  await mkdir(dirname(inTree), { recursive: true });
+  try {
+    await rename(cache, inTree);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EXDEV') throw e;
+    ctx.log.warn(`the package cache ${cache} is on another filesystem than the rootfs: packages are downloaded again`);
+    return false;
+  }
+}
+
+export async function cacheOut(cache: string, inTree: string): Promise<void> {
+  if (!existsSync(inTree)) return;
+  await rm(cache, { recursive: true, force: true });
+  await rename(inTree, cache);
+}
+
+/** The tools' logs, caches, history and pid files: not part of the guest. */
+export async function cleanTree(root: string, paths: readonly string[]): Promise<void> {
+  for (const p of paths) await rm(join(root, p), { recursive: true, force: true });
+}
+
+/** dnf and zypper lines that name why a build was refused, turned into one clear sentence. */
+export function refusalReason(output: string): string | undefined {
+  const rules: Array<[RegExp, (m: RegExpExecArray) => string]> = [
+    [/Package (\S+?)(?:\.rpm)? is not signed/, (m) => `${m[1]} is not signed: refused`],
+    [/Public key for (\S+?)(?:\.rpm)? is not installed/, (m) => `${m[1]} is signed by a key osb does not trust: refused`],
+    [/Problem opening package (\S+?)(?:\.rpm)?\s*$/m, (m) => `${m[1]} does not verify (altered or damaged): refused`],
+    [/Failed to download metadata for repo '([^']+)': GPG verification is enabled, but GPG signature is not available/, (m) => `repository '${m[1]}' serves no signature for its repomd.xml (repomd.xml.asc): refused`],
+    [/Failed to download metadata for repo '([^']+)': repomd\.xml GPG signature verification error/, (m) => `the repomd.xml of repository '${m[1]}' does not verify against the keys osb trusts: refused`],
+    [/Downloading successful, but checksum doesn't match|checksum doesn't match/, () => 'a downloaded package does not match the checksum in the signed repository metadata: refused'],
+    [/No match for argument: (\S+)/, (m) => `no package or group '${m[1]}' in the repositories`],
+    [/Module or Group '([^']+)' does not exist/, (m) => `no group '${m[1]}' in the repositories`],
+    [/Failed to download metadata for repo '([^']+)'/, (m) => `could not download the metadata of repository '${m[1]}'`],
+  ];
+  for (const [re, f] of rules) {
+    const m = re.exec(output);
+    if (m) return f(m);
+  }
+  return undefined;
+}

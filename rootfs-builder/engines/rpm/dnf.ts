@@ -1,0 +1,159 @@
+/**
+ * The dnf engine: Debian's own dnf 4 with --installroot, osb's own dnf.conf and .repo files (never
+ * the host's /etc/dnf/dnf.conf, whose skip_if_unavailable=True turns a bad signature into
+ * "ignoring repository"), gpgcheck and repo_gpgcheck on with the keys pinned by file.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, rm, rmdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { hostArch } from '../../../distros/index.js';
+import type { BuildContext } from '../../../lib/context.js';
+import { OsbError, shellQuote } from '../../../lib/errors.js';
+import type { BootstrapOptions, Engine } from '../index.js';
+import { cacheIn, cacheOut, cleanTree, extraRepos, makeDevNodes, refusalReason, rpmEnv, rpmOf, rpmPreflight, showEnv, stopGpgAgents, trustedKeys, workDirFor, writeRpmMacros } from './common.js';
+import { listRpmPackages } from './rpmdb.js';
+import { removeSocketDirs, watchHomes } from './gpg-sockets.js';
+
+export interface RepoSection {
+  readonly id: string;
+  readonly baseurl?: string;
+  readonly metalink?: string;
+  readonly keys: readonly string[];
+  readonly gpgcheck: boolean;
+  readonly repoGpgcheck: boolean;
+}
+
+/** The repositories of a build: the distro's (or --mirror's) and the extra ones with their own key. */
+export async function repoSections(o: BootstrapOptions): Promise<RepoSection[]> {
+  const rpm = rpmOf(o);
+  const keys = await trustedKeys(o);
+  const signed = !rpm.unsigned;
+  const distroRepos = rpm.repositories(o.customMirror ? o.mirror : undefined, o.release, o.distroArch).map((r) => ({
+    ...r,
+    keys,
+    gpgcheck: signed,
+    // A metalink carries repomd.xml's checksums over HTTPS; a plain base URL must serve a signed repomd.xml.
+    repoGpgcheck: signed && (rpm.signedMetadata || !r.metalink),
+  }));
+  const extra = (await extraRepos(o)).map((r) => ({ id: r.id, baseurl: r.url, keys: [r.key], gpgcheck: true, repoGpgcheck: true }));
+  return [...distroRepos, ...extra];
+}
+
+export function dnfConf(slim = true): string {
+  return [
+    '[main]',
+    'gpgcheck=1',
+    'repo_gpgcheck=1',
+    'localpkg_gpgcheck=1',
+    // A repository that fails (bad signature, unreachable) fails the build.
+    'skip_if_unavailable=0',
+    'plugins=0',
+    'install_weak_deps=0',
+    'keepcache=1',
+    // Slim (the default): no documentation unpacked; --no-slim keeps it.
+    ...(slim ? ['tsflags=nodocs'] : []),
+    'best=1',
+    'check_config_file_age=0',
+    '',
+  ].join('\n');
+}
+
+export function repoFile(sections: readonly RepoSection[]): string {
+  return sections
+    .map((r) =>
+      [
+        `[${r.id}]`,
+        `name=${r.id}`,
+        r.metalink ? `metalink=${r.metalink}` : `baseurl=${r.baseurl}`,
+        'enabled=1',
+        `gpgcheck=${r.gpgcheck ? 1 : 0}`,
+        `repo_gpgcheck=${r.repoGpgcheck ? 1 : 0}`,
+        ...(r.keys.length ? [`gpgkey=${r.keys.map((k) => `file://${k}`).join(' ')}`] : []),
+        'skip_if_unavailable=0',
+        // Each build re-checks repomd.xml (and its signature); unchanged metadata comes from the cache.
+        'metadata_expire=0',
+        '',
+      ].join('\n'),
+    )
+    .join('\n');
+}
+
+export function dnfArgv(o: BootstrapOptions, work: string): string[] {
+  const rpm = rpmOf(o);
+  return [
+    'dnf',
+    '--assumeyes',
+    `--config=${join(work, 'dnf.conf')}`,
+    `--installroot=${o.target}`,
+    `--releasever=${rpm.releasever(o.release)}`,
+    `--setopt=reposdir=${join(work, 'repos.d')}`,
+    `--setopt=varsdir=${join(work, 'vars')}`,
+    '--noplugins',
+    '--setopt=install_weak_deps=False',
+    ...(o.slim === false ? [] : ['--nodocs']),
+    '--best',
+    ...(o.arch !== hostArch() ? [`--forcearch=${o.distroArch}`] : []),
+    'install',
+    ...[...new Set(o.packages)].sort(),
+    ...(o.packageGroups ?? []).map((g) => `@${g}`),
+  ];
+}
+
+async function preflight(ctx: BuildContext, o: BootstrapOptions): Promise<void> {
+  await rpmPreflight(ctx, o, ['dnf', 'rpm']);
+}
+
+async function bootstrapDnf(ctx: BuildContext, o: BootstrapOptions): Promise<void> {
+  const rpm = rpmOf(o);
+  const db = rpm.rpmdb(o.release);
+  const work = workDirFor(o, 'dnf');
+  const sections = await repoSections(o);
+  const argv = dnfArgv(o, work);
+  const cache = join(o.cacheDir, 'dnf', `${o.distro.name}-${o.release}-${o.distroArch}`);
+  if (ctx.dryRun) {
+    ctx.log.info(`would write ${join(work, 'dnf.conf')} (gpgcheck=1, repo_gpgcheck=1, skip_if_unavailable=0) and ${join(work, 'repos.d/osb.repo')}:`);
+    for (const line of repoFile(sections).split('\n').filter(Boolean)) ctx.log.info(`  ${line}`);
+    ctx.log.info(`would set %_dbpath ${db.path} in ${join(work, 'home/.rpmmacros')} and use the package cache ${cache}`);
+    showEnv(ctx, rpmEnv(work));
+    await ctx.run(argv);
+    return;
+  }
+  await rm(work, { recursive: true, force: true });
+  await mkdir(join(work, 'repos.d'), { recursive: true });
+  await mkdir(join(work, 'vars'), { recursive: true });
+  await writeFile(join(work, 'dnf.conf'), dnfConf(o.slim !== false));
+  await writeFile(join(work, 'repos.d', 'osb.repo'), repoFile(sections));
+  await writeRpmMacros(work, db.path, o.slim !== false);
+  await mkdir(o.target, { recursive: true, mode: 0o755 });
+  await makeDevNodes(ctx, o.target);
+  const inTree = join(o.target, 'var/cache/dnf');
+  const cached = await cacheIn(ctx, cache, inTree);
+  ctx.log.info(`installing ${o.distro.name} ${o.release} (${o.distroArch}) with dnf from ${sections.map((s) => s.baseurl ?? s.metalink).join(' ')}`);
+  const homes = watchHomes(process.env.TMPDIR ?? '/tmp');
+  try {
+    const r = await ctx.run(argv, { env: rpmEnv(work), allowFail: true });
+    if (r.exitCode !== 0) {
+      const why = refusalReason(`${r.stdout}\n${r.stderr}`);
+      throw new OsbError(why ?? `dnf failed (exit ${r.exitCode}) installing ${o.distro.name} ${o.release}`, `the command and its output are in ${ctx.run.logPath ?? 'the log'}: ${shellQuote(argv)}`);
+    }
+  } finally {
+    const stopped = await stopGpgAgents(ctx, inTree, rpmEnv(work));
+    await removeSocketDirs(await homes.stop(), stopped);
+    if (cached) await cacheOut(cache, inTree);
+    await rm(work, { recursive: true, force: true });
+  }
+  // dnf's own state stays only where the guest has dnf to read it.
+  const keepState = ['usr/bin/dnf', 'usr/bin/dnf-3', 'usr/bin/dnf5', 'usr/bin/tdnf'].some((p) => existsSyncIn(o.target, p));
+  await cleanTree(o.target, ['var/cache/dnf', 'var/log/dnf.log', 'var/log/dnf.librepo.log', 'var/log/dnf.rpm.log', 'var/log/hawkey.log', ...(keepState ? [] : ['var/lib/dnf'])]);
+  // dnf makes an empty etc/dnf/modules.d in the root; a package that ships files there keeps it.
+  for (const d of ['etc/dnf/modules.d', 'etc/dnf']) await rmdir(join(o.target, d)).catch(() => undefined);
+  // Kata's rootfs.sh leaves an empty resolv.conf; the runtime provides DNS.
+  await mkdir(join(o.target, 'etc'), { recursive: true });
+  await rm(join(o.target, 'etc/resolv.conf'), { force: true });
+  await writeFile(join(o.target, 'etc/resolv.conf'), '');
+}
+
+
+const existsSyncIn = (root: string, p: string): boolean => existsSync(join(root, p));
+
+export const dnfEngine: Engine = { preflight, bootstrap: bootstrapDnf, listPackages: listRpmPackages };

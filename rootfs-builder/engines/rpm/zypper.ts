@@ -1,0 +1,146 @@
+/**
+ * The zypper engine (openSUSE): Debian's zypper with --root. Trust comes only from keys osb pins
+ * with `rpm --root R --import` before the first refresh; never --gpg-auto-import-keys, which
+ * trusts whatever key a repository serves (a probe here installed an attacker's packages with it).
+ * zypper's configuration, log (else /var/log/zypper.log on the host) and lock file live in a
+ * tool-owned directory; `--download-in-advance` verifies every package before the first is installed.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { BuildContext } from '../../../lib/context.js';
+import { OsbError, shellQuote } from '../../../lib/errors.js';
+import type { BootstrapOptions, Engine } from '../index.js';
+import { cleanTree, makeDevNodes, rpmEnv, showEnv, rpmOf, rpmPreflight, trustedKeys, workDirFor, writeRpmMacros } from './common.js';
+import { convertRpmdb, listRpmPackages } from './rpmdb.js';
+import { repoSections, type RepoSection } from './dnf.js';
+import { removeSocketDirs, watchHomes } from './gpg-sockets.js';
+
+export function zyppConf(slim = true): string {
+  return [
+    '[main]',
+    'gpgcheck = on',
+    'repo_gpgcheck = on',
+    'pkg_gpgcheck = on',
+    `rpm.install.excludedocs = ${slim ? 'yes' : 'no'}`,
+    'solver.onlyRequires = true',
+    'download.use_deltarpm = false',
+    // Metadata is checked on every build (a reused cache must not serve a stale, unverified copy).
+    'repo.refresh.delay = 0',
+    '',
+  ].join('\n');
+}
+
+export function zypperRepoFile(r: RepoSection): string {
+  return [`[${r.id}]`, `name=${r.id}`, 'enabled=1', 'autorefresh=1', `baseurl=${r.baseurl}`, 'type=rpm-md', 'gpgcheck=1', 'repo_gpgcheck=1', 'pkg_gpgcheck=1', 'keeppackages=1', ''].join('\n');
+}
+
+/** zypper's global options: osb's repos.d, cache, config and releasever; the tree as root. */
+export function zypperGlobals(o: BootstrapOptions, work: string, cache: string): string[] {
+  return ['zypper', '--non-interactive', '--root', o.target, '--reposd-dir', join(work, 'repos.d'), '--cache-dir', cache, '--config', join(work, 'zypper.conf'), '--releasever', rpmOf(o).releasever(o.release)];
+}
+
+export function zypperInstallArgv(o: BootstrapOptions, work: string, cache: string): string[] {
+  return [
+    ...zypperGlobals(o, work, cache),
+    '--no-refresh',
+    'install',
+    '--no-recommends',
+    '--download-in-advance',
+    ...[...new Set(o.packages)].sort(),
+    // A pattern is the patterns-* package that provides `pattern() = NAME` (Debian's libzypp makes no
+    // pattern: pseudo-packages from rpm-md, so the capability is asked for directly).
+    ...(o.packageGroups ?? []).map((g) => `pattern() = ${g}`),
+  ];
+}
+
+/** One clear sentence for zypper's refusals. */
+export function zypperRefusal(out: string): string | undefined {
+  const pkg = /^(\S+) \([^)]*\): Signature verification failed \[(\d+)-([^\]]+)\]/m.exec(out);
+  if (pkg) {
+    const why = { '6': 'is not signed', '4': 'is signed by a key osb does not trust', '2': 'does not verify (altered or damaged)' }[pkg[2]!] ?? `fails its signature check (${pkg[3]})`;
+    return `${pkg[1]} ${why}: refused`;
+  }
+  const repo = /(?:Skipping repository|Repository) '([^']+)'/.exec(out)?.[1] ?? '?';
+  if (/modified after it has been signed/.test(out)) return `the repomd.xml of repository '${repo}' was changed after it was signed: refused`;
+  if (/Signature verification failed for (?:file ')?repomd\.xml/.test(out)) return `the repomd.xml of repository '${repo}' is not signed by a key osb trusts: refused`;
+  const missing = /No provider of '([^']+)' found/.exec(out);
+  if (missing) return `no package or pattern '${missing[1]}' in the repositories`;
+  return undefined;
+}
+
+/**
+ * libzypp writes its @System solv cache under ROOT/<--cache-dir>: remove it, then each parent the
+ * tree's packages do not own once it is empty (ROOT/tmp stays when a package owns /tmp).
+ */
+async function removeStrayCache(ctx: BuildContext, root: string, cache: string, env: Record<string, string>, dbpath: string): Promise<void> {
+  let dir = join(root, cache);
+  await rm(dir, { recursive: true, force: true });
+  for (dir = dirname(dir); dir.startsWith(root + '/'); dir = dirname(dir)) {
+    if (!existsSync(dir) || (await readdir(dir)).length) return;
+    const owned = await ctx.run(['rpm', '--root', root, '--dbpath', dbpath, '-qf', dir.slice(root.length)], { env, allowFail: true, quiet: true });
+    if (owned.exitCode === 0) return;
+    await rmdir(dir);
+  }
+}
+
+async function preflight(ctx: BuildContext, o: BootstrapOptions): Promise<void> {
+  await rpmPreflight(ctx, o, ['zypper', 'rpm']);
+}
+
+async function bootstrapZypper(ctx: BuildContext, o: BootstrapOptions): Promise<void> {
+  const rpm = rpmOf(o);
+  const db = rpm.rpmdb(o.release);
+  const work = workDirFor(o, 'zypper');
+  const sections = await repoSections(o);
+  const keys = [...new Set([...(await trustedKeys(o)), ...sections.flatMap((s) => s.keys)])];
+  const cache = join(o.cacheDir, 'zypp', `${o.distro.name}-${o.release}-${o.distroArch}`);
+  // Its log would go to /var/log/zypper.log on the host, and its lock file into the tree.
+  // Its temporary keyrings would go to the host's /var/tmp (ZYPPTMPDIR moves them into osb's directory).
+  const env = rpmEnv(work, { ZYPP_CONF: join(work, 'zypp.conf'), ZYPP_LOGFILE: join(work, 'zypper.log'), ZYPP_LOCKFILE_ROOT: work, ZYPPTMPDIR: join(work, 'tmp') });
+  const importArgv = ['rpm', '--root', o.target, '--dbpath', db.path, '--import', ...keys];
+  const refreshArgv = [...zypperGlobals(o, work, cache), 'refresh', '--force'];
+  const installArgv = zypperInstallArgv(o, work, cache);
+  if (ctx.dryRun) {
+    ctx.log.info(`would write ${join(work, 'zypp.conf')} (gpgcheck, repo_gpgcheck, pkg_gpgcheck on) and ${join(work, 'repos.d')}: ${sections.map((s) => `${s.id}=${s.baseurl}`).join(' ')}`);
+    showEnv(ctx, env);
+    for (const argv of [importArgv, refreshArgv, installArgv]) await ctx.run(argv);
+    return;
+  }
+  await rm(work, { recursive: true, force: true });
+  await mkdir(join(work, 'repos.d'), { recursive: true });
+  await writeFile(join(work, 'zypp.conf'), zyppConf(o.slim !== false));
+  await writeFile(join(work, 'zypper.conf'), '[main]\n');
+  for (const s of sections) await writeFile(join(work, 'repos.d', `${s.id}.repo`), zypperRepoFile(s));
+  await writeRpmMacros(work, db.path, o.slim !== false);
+  await mkdir(o.target, { recursive: true, mode: 0o755 });
+  await makeDevNodes(ctx, o.target);
+  await mkdir(cache, { recursive: true });
+  await mkdir(join(work, 'tmp'), { recursive: true });
+  const homes = watchHomes(join(work, 'tmp'), true);
+  ctx.log.info(`installing ${o.distro.name} ${o.release} (${o.distroArch}) with zypper from ${sections.map((s) => s.baseurl).join(' ')}`);
+  try {
+    // The trust anchor: osb's pinned keys go into the tree's rpm database before anything is fetched.
+    await ctx.run(importArgv, { env });
+    for (const argv of [refreshArgv, installArgv]) {
+      const r = await ctx.run(argv, { env, allowFail: true });
+      if (r.exitCode !== 0) {
+        const why = zypperRefusal(`${r.stdout}\n${r.stderr}`);
+        throw new OsbError(why ?? `zypper failed (exit ${r.exitCode}) installing ${o.distro.name} ${o.release}`, `the command and its output are in ${ctx.run.logPath ?? 'the log'}: ${shellQuote(argv)}`);
+      }
+    }
+    await removeStrayCache(ctx, o.target, cache, env, db.path);
+    await convertRpmdb(ctx, o.target, work, db);
+  } finally {
+    const seen = await homes.stop();
+    await rm(work, { recursive: true, force: true });
+    await removeSocketDirs(seen, []);
+  }
+  const keepState = existsSync(join(o.target, 'usr/bin/zypper'));
+  await cleanTree(o.target, ['var/cache/zypp', 'var/log/zypp', 'var/log/zypper.log', 'run/zypp.pid', 'var/run/zypp.pid', ...(keepState ? [] : ['var/lib/zypp'])]);
+  await mkdir(join(o.target, 'etc'), { recursive: true });
+  await rm(join(o.target, 'etc/resolv.conf'), { force: true });
+  await writeFile(join(o.target, 'etc/resolv.conf'), '');
+}
+
+export const zypperEngine: Engine = { preflight, bootstrap: bootstrapZypper, listPackages: listRpmPackages };
