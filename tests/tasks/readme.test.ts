@@ -2,7 +2,7 @@
 import { expect, test } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { updateReadme } from '../../tasks/help.js';
+import { renderHelp, updateReadme } from '../../tasks/help.js';
 import { REPO_ROOT } from '../helpers/fixture-rootfs.js';
 
 test('README options table matches tasks/settings.ts (run `npm run readme` to update)', () => {
@@ -19,4 +19,16 @@ test('README gives the test command first thing, and it is the one CI runs', () 
   // The same package list for people and for CI.
   expect(firstBlock).toContain("$(grep -v '^#' .ci/packages)");
   expect(ci).toContain("$(grep -v '^#' .ci/packages)");
+});
+
+test("the README's first section shows the design card's commands in order, and osb help states the precedence", () => {
+  const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+  const first = readme.slice(0, readme.indexOf('\n## '));
+  // Each command found after the one before it, on lines of their own.
+  let at = 0;
+  for (const c of ['npx osb rootfs --distro alpine --agent-init', 'npx osb image ', 'npx osb initrd ', 'npx osb kernel ', 'npx osb check-deps ']) {
+    at = first.indexOf(`\n${c}`, at);
+    expect([c, at > 0]).toEqual([c, true]);
+  }
+  expect(renderHelp()).toContain('flag > OSB_* env > Kata env name > osb.yaml (or --config FILE)\n> the workdir (settings earlier commands in it were given) > default');
 });
