@@ -21,7 +21,7 @@ const secs = (s: number) => (s >= 120 ? `${Math.floor(s / 60)} min ${Math.round(
 
 /** "<= 0.5x" against the ratio, "<= 0.25 s" against the median: ✓ or ✗. */
 function verdict(r: BenchRow, ratio: number | undefined): string {
-  const m = /^<=\s*([\d.]+)\s*(x|s)$/.exec(r.goal ?? '');
+  const m = /^<=\s*([\d.]+)\s*(x|s)\b/.exec(r.goal ?? '');
   if (!m) return '';
   const limit = Number(m[1]);
   const got = m[2] === 'x' ? ratio : r.unit ? r.value : r.median;
@@ -47,10 +47,15 @@ export function renderTable(results: Readonly<Record<string, SectionResult>>, or
   return lines.join('\n');
 }
 
-/** Store this run's sections and rewrite the README table. */
-export function recordResults(resultsPath: string, readmePath: string, run: Readonly<Record<string, readonly BenchRow[]>>, order: readonly string[]): void {
+/** A section's rows stamped with the time and the machine's load when it finished. */
+export function sectionResult(rows: readonly BenchRow[]): SectionResult {
+  return { date: new Date().toISOString(), load: loadavg()[0]!, rows };
+}
+
+/** Store this run's sections (none: only re-render) and rewrite the README table. */
+export function recordResults(resultsPath: string, readmePath: string, run: Readonly<Record<string, SectionResult>>, order: readonly string[]): void {
   const results: Record<string, SectionResult> = existsSync(resultsPath) ? JSON.parse(readFileSync(resultsPath, 'utf8')) : {};
-  for (const [section, rows] of Object.entries(run)) results[section] = { date: new Date().toISOString(), load: loadavg()[0]!, rows };
+  Object.assign(results, run);
   writeFileSync(resultsPath, JSON.stringify(results, null, 2) + '\n');
   const readme = readFileSync(readmePath, 'utf8');
   const a = readme.indexOf(BENCH_BEGIN);

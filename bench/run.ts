@@ -142,11 +142,14 @@ const ORDER = ['help', 'noop', 'rootfs', 'rpm', 'image', 'initrd', 'oci', 'squas
 async function main(): Promise<void> {
   const want = new Set(process.argv.slice(2));
   const on = (s: string) => want.size === 0 || want.has(s);
-  const run: Record<string, BenchRow[]> = {};
+  const { recordResults, sectionResult } = await import('./report.js');
+  const run: Record<string, ReturnType<typeof sectionResult>> = {};
+  // `npm run bench -- render`: rewrite the README table from bench/results.json, measuring nothing.
+  const render = want.delete('render') && want.size === 0;
   const section = async (name: string, rows: () => BenchRow[] | Promise<BenchRow[]>) => {
-    if (!on(name)) return;
-    run[name] = await rows();
-    print(run[name]!);
+    if (render || !on(name)) return;
+    run[name] = sectionResult(await rows());
+    print(run[name]!.rows);
   };
   process.stdout.write(`osb benchmarks: medians of ${RUNS} runs unless said (OSB_BENCH_RUNS to change)\n`);
   const debian = async () => (await import('./debian-rootfs.js')).debianRootfs();
@@ -162,7 +165,6 @@ async function main(): Promise<void> {
   await section('boot', benchBoot);
   // Every run lands in bench/results.json and the README's table (OSB_BENCH_NO_README=1 to keep them).
   if (!process.env.OSB_BENCH_NO_README) {
-    const { recordResults } = await import('./report.js');
     recordResults(join(ROOT, 'bench', 'results.json'), join(ROOT, 'README.md'), run, ORDER);
     process.stdout.write('README.md benchmark table updated from bench/results.json\n');
   }
