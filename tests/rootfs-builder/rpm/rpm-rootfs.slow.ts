@@ -91,7 +91,8 @@ afterAll(async () => {
     // A hook runs against the staged tree (ROOTFS_DIR), after the packages, as for every distro.
     const hook = join(scratch, `hook-${distro}.sh`);
     writeFileSync(hook, '#!/bin/sh\nset -e\nls "$ROOTFS_DIR/usr/bin/busybox" > "$ROOTFS_DIR/etc/osb-hook-saw-busybox"\n', { mode: 0o755 });
-    const r = await runOsb(rootfsArgs(distro, wdOf(distro), mirror(), repos, ['--package-groups', DISTRO_LAYOUT[distro]!.group, '--hook', hook]));
+    // The workdir remembers the first build's extra package and repository: this build says it has none.
+    const r = await runOsb(rootfsArgs(distro, wdOf(distro), mirror(), repos, ['--package-groups', DISTRO_LAYOUT[distro]!.group, '--hook', hook, '--extra-pkgs=', '--repo=']));
     expect(r.code).toBe(0);
     expect(readFileSync(join(wdOf(distro), 'rootfs/etc/osb-hook-saw-busybox'), 'utf8')).toMatch(/usr\/bin\/busybox\n$/);
     expect(server.requests.filter((u) => u.endsWith('repomd.xml')).length).toBeGreaterThan(0); // metadata re-checked
