@@ -1,7 +1,9 @@
 /** The kernel builder's entry: resolve the source, build with osb's fragments, report the inputs. */
 import type { BuildContext } from '../lib/context.js';
-import { hashPath } from '../lib/hash.js';
-import { buildKernel, type KernelBuildResult } from './build.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { hashPath, hashValue } from '../lib/hash.js';
+import { buildKernel, kernelCompiler, type KernelBuildResult } from './build.js';
 import { configsDir, fragmentFiles, mergeFragments, readFragmentFiles } from './config.js';
 import { prepareSource, resolveSource } from './source.js';
 
@@ -22,14 +24,21 @@ export interface GuestKernelOptions {
 }
 
 /** Inputs beyond settings: the source's identity, osb's fragments, and the compiler's version. */
-export async function kernelInputs(ctx: BuildContext, o: Pick<GuestKernelOptions, 'kernelSrc' | 'kernelVersion'>): Promise<Record<string, string>> {
+export async function kernelInputs(ctx: BuildContext, o: Pick<GuestKernelOptions, 'kernelSrc' | 'kernelVersion' | 'arch'>): Promise<Record<string, string>> {
   const spec = resolveSource(o.kernelSrc, o.kernelVersion);
-  const cc = await ctx.run(['gcc', '--version'], { readOnly: true, quiet: true, allowFail: true }).catch(() => ({ stdout: 'none' }));
+  // The compiler that builds this arch here: the host's gcc, or the cross gcc for a foreign arch.
+  const cc = await ctx.run([kernelCompiler(o.arch), '--version'], { readOnly: true, quiet: true, allowFail: true }).catch(() => ({ stdout: 'none' }));
   return {
     'kernel source': spec.identity,
-    'osb config fragments': await hashPath(configsDir()),
+    'osb config fragments': await archFragmentsHash(o.arch),
     compiler: cc.stdout.split('\n')[0] ?? 'none',
   };
+}
+
+/** osb's fragments this arch merges (common/ and ARCH/), so adding another arch's rebuilds nothing. */
+async function archFragmentsHash(arch: string): Promise<string> {
+  const dirs = ['common', arch].map((d) => join(configsDir(), d)).filter((d) => existsSync(d));
+  return hashValue(await Promise.all(dirs.map(async (d) => [d.slice(configsDir().length), await hashPath(d)])));
 }
 
 /** Checks that need no build: the source exists, every fragment file exists (before any unpacking). */
