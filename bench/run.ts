@@ -3,7 +3,7 @@
  * tool measured in the same run. Prints one line per comparison; never asserts.
  *
  *   npm run bench                  # everything (about 15 minutes on 2 cores)
- *   npm run bench -- help initrd   # only some sections: help rootfs image initrd oci squashfs kernel boot
+ *   npm run bench -- help initrd   # only some sections: help rootfs image initrd oci squashfs arm64 kernel boot
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -50,6 +50,30 @@ function benchRootfs(): BenchRow[] {
       { name: 'osb rootfs --distro debian (cold cache)', median: osbCold.median, runs, baseline: 'mmdebstrap --variant=minbase', baselineMedian: plain.median, goal: '<= 1.05x' },
       { name: 'osb rootfs after an EXTRA_PKGS change', median: median(times), runs, baseline: 'osb rootfs cold', baselineMedian: osbCold.median, goal: '<= 0.5x' },
     ];
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+/**
+ * aarch64 rootfs on this x86_64 host (package scripts under qemu-user via binfmt_misc), cold:
+ * a fresh workdir and an empty cache dir (no base tree, no debs), against the same mmdebstrap
+ * line by hand, alternating so both see the same mirror and machine load.
+ */
+function benchArm64(): BenchRow[] {
+  const runs = 3;
+  const scratch = scratchDir('osb-bench-arm64-');
+  const plainTimes: number[] = [];
+  const osbTimes: number[] = [];
+  try {
+    for (let i = 0; i < runs; i++) {
+      rmSync(`${scratch}/plain`, { recursive: true, force: true });
+      plainTimes.push(medianOf(1, `mmdebstrap --variant=minbase --arch=arm64 --mode=root --quiet bookworm ${scratch}/plain ${MIRROR}`).median);
+      rmSync(`${scratch}/wd`, { recursive: true, force: true });
+      rmSync(`${scratch}/cache`, { recursive: true, force: true });
+      osbTimes.push(medianOf(1, `${OSB_CLI} rootfs --arch aarch64 --agent-init --workdir ${scratch}/wd --cache-dir ${scratch}/cache --mirror ${MIRROR} > /dev/null`).median);
+    }
+    return [{ name: 'osb rootfs --arch aarch64 --agent-init (cold: empty cache dir)', median: median(osbTimes), runs, baseline: 'mmdebstrap --variant=minbase --arch=arm64', baselineMedian: median(plainTimes), goal: '<= 1.05x' }];
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
@@ -124,6 +148,7 @@ async function main(): Promise<void> {
     if (on('oci')) print(benchOci(debianRootfs(), RUNS));
     if (on('squashfs')) print(benchSquashfs(debianRootfs(), RUNS));
   }
+  if (on('arm64')) print(benchArm64());
   if (on('kernel')) print(benchKernel());
   if (on('boot')) print(benchBoot());
 }

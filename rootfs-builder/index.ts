@@ -62,7 +62,7 @@ export async function validateRootfsOptions(o: RootfsOptions): Promise<void> {
   // handler the bootstrap would download everything and then fail in the first maintainer script.
   if (arch !== hostArch()) {
     const b = binfmtStatus(arch, o.binfmtDir);
-    if (!b.ok) throw new OsbError(`cannot build a ${arch} rootfs on this ${hostArch()} host: ${b.why}`, b.fix);
+    if (!b.ok) throw new OsbError(`cannot build a rootfs for ${arch} on this ${hostArch()} host: ${b.why}`, b.fix);
   }
   assertNotPrecious(o.rootfsDir, 'ROOTFS_DIR');
   await assertOwnedOrEmpty(o.rootfsDir);
