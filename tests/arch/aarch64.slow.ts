@@ -29,7 +29,7 @@ afterAll(() => rmSync(wd, { recursive: true, force: true }));
 function expectReady(r: { code: number | null; stdout: string; stderr: string }) {
   if (r.code !== 0) throw new Error(`boot failed:\n${r.stdout}\n${r.stderr}`);
   expect(r.stdout).toMatch(/ready after \d+\.\d+ s \(TCG/);
-  expect(r.stdout).toMatch(/^osb-agent: ready /m);
+  expect(r.stdout).toMatch(/^(› )?osb-agent: ready uptime=/m);
 }
 
 describe('aarch64 guests from an x86_64 host', () => {
@@ -44,6 +44,8 @@ describe('aarch64 guests from an x86_64 host', () => {
     // The guest is really arm64, on the PL011.
     expect(r.stdout).toMatch(/Machine model: linux,dummy-virt/);
     expect(r.stdout).toMatch(/ttyAMA0/);
+    // The agent's poweroff reaches qemu through PSCI SYSTEM_OFF.
+    expect(r.stdout).toMatch(/reboot: Power down/);
   });
 
   test("the rootfs's binaries are ARM aarch64 and the manifest's packages arm64", () => {
