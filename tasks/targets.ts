@@ -253,6 +253,11 @@ export const squashfs: Target = {
   deps: () => ['rootfs'],
   settings: ['squashfsCompression', 'sourceDateEpoch'],
   outputs: (s) => [squashfsPaths(s).image, squashfsPaths(s).bootInitrd],
+  validate: (s) => {
+    // The boot initrd carries the host's static busybox, which a guest of another arch cannot run.
+    const arch = str(s.arch) ?? hostArch();
+    if (arch !== hostArch()) throw new OsbError(`cannot make the squashfs boot initrd for ${arch} on this ${hostArch()} host: it holds the host's busybox`, `boot ${arch} guests from the initrd or the image (osb boot --initrd / --image)`);
+  },
   run: async (ctx, s) => {
     const { bootTreeInputs, buildSquashfs, writeSquashfsBootTree } = await import('../oci-builder/index.js');
     const { buildInitrd } = await import('../initrd-builder/index.js');

@@ -60,6 +60,14 @@ describe('osb rootfs refuses what it cannot build, before any work', () => {
     expect(errorLine(d.stderr)).toMatch(/debian has no architecture 'mips'; it has x86_64, aarch64/);
   });
 
+  test('osb squashfs for a foreign arch: refused, since its boot initrd holds the host busybox', () => {
+    const wd = join(tmp, 'wd-squashfs');
+    const r = osb(['squashfs', '--arch', 'aarch64', '--workdir', wd]);
+    expect(r.code).toBe(1);
+    expect(errorLine(r.stderr)).toMatch(/cannot make the squashfs boot initrd for aarch64 on this x86_64 host/);
+    expect(existsSync(join(wd, 'rootfs'))).toBe(false);
+  });
+
   test('a foreign arch on a host where binfmt_misc is not mounted: one line saying how to enable it, and no download', () => {
     // A private mount namespace in which /proc/sys/fs/binfmt_misc is an empty tmpfs: to osb this
     // host has no binfmt_misc, as a fresh container or VM without binfmt-support would.
