@@ -89,6 +89,17 @@ describe('osb rootfs refuses what it cannot build, before any work', () => {
   });
 });
 
+describe('Debian and Ubuntu for aarch64 (plan only: ports.ubuntu.com is out of reach here)', () => {
+  test.each([
+    ['debian', 'http://deb.debian.org/debian'],
+    ['ubuntu', 'http://ports.ubuntu.com/ubuntu-ports'],
+  ])('%s: mmdebstrap --arch=arm64 from %s', (distro, mirror) => {
+    const r = osb(['rootfs', '--distro', distro, '--arch', 'aarch64', '--agent-init', '--workdir', join(tmp, `wd-plan-${distro}`), '--dry-run']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`would run: mmdebstrap --variant=minbase .*--arch=arm64 .* ${mirror.replace(/[.]/g, '\\.')}$`, 'm'));
+  });
+});
+
 describe('booting aarch64', () => {
   test('qemu-system-aarch64 -M virt -cpu max under TCG, console on the PL011, image over virtio-blk', () => {
     const initrd = qemuArgv({ arch: 'aarch64', kernel: 'K', accel: 'tcg', memoryMiB: 512, extraArgs: [], artifact: { kind: 'initrd', path: 'I' } });
