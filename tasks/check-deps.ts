@@ -25,6 +25,8 @@ export interface Check {
   readonly min?: string;
   /** For a missing tool: the packages that provide it. */
   readonly packages?: { debian: string; fedora: string; alpine: string };
+  /** Commands --install runs after the packages when this is still missing (argv arrays). */
+  readonly fixArgv?: readonly (readonly string[])[];
 }
 
 /** Tools per target; an inner array means "any one of these". */
@@ -118,7 +120,10 @@ function capabilities(target: string, s: Settings): Check[] {
   const arch = targetArch(s);
   if (target === 'rootfs' && arch !== hostArch()) {
     const b = binfmtStatus(arch);
-    out.push(c(`binfmt_misc handler ${binfmtEntry(arch)}`, b.ok, b.ok ? `registered and enabled (${BINFMT_MISC}/${binfmtEntry(arch)})` : `${b.why}: ${b.fix}`, 'qemu-user-static'));
+    // Installing qemu-user-static does not always register the handler (no init system in a
+    // container): --install then mounts binfmt_misc and enables it, as the fix line says.
+    const fixArgv = [...(existsSync(`${BINFMT_MISC}/status`) ? [] : [['mount', '-t', 'binfmt_misc', 'binfmt_misc', BINFMT_MISC]]), ['update-binfmts', '--enable', binfmtEntry(arch)]];
+    out.push({ ...c(`binfmt_misc handler ${binfmtEntry(arch)}`, b.ok, b.ok ? `registered and enabled (${BINFMT_MISC}/${binfmtEntry(arch)})` : `${b.why}: ${b.fix}`, 'qemu-user-static'), fixArgv });
   }
   if (target === 'kernel') {
     const src = existsSync('/usr/src') ? readdirSync('/usr/src').filter((n) => /^linux-source-\d/.test(n)) : [];
@@ -182,6 +187,8 @@ export async function checkDepsCommand(cmd: ParsedCommand): Promise<number> {
     const run = createRunner({ reporter: { ...silentReporter, output: (l) => process.stderr.write(`${l}\n`) }, sourceDateEpoch: 1 });
     await run([...inst, ...pkgs], { env: { DEBIAN_FRONTEND: 'noninteractive' } });
     checks = await checkDeps(targets, cmd.settings);
+    for (const c of checks.filter((x) => !x.ok && x.fixArgv)) for (const argv of c.fixArgv!) await run([...argv]);
+    if (checks.some((x) => !x.ok && x.fixArgv)) checks = await checkDeps(targets, cmd.settings);
   }
   const ok = checks.every((c) => c.ok);
   if (cmd.flags.json) {

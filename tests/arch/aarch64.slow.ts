@@ -58,6 +58,8 @@ describe('aarch64 guests from an x86_64 host', () => {
     expect(m.packages.length).toBeGreaterThan(50);
     expect(m.packages.filter((p) => p.arch !== 'arm64' && p.arch !== 'all')).toEqual([]);
     expect(m.packages.find((p) => p.name === 'libc6')?.arch).toBe('arm64');
+    // Kata's description of the build inside the rootfs says it too.
+    expect(readFileSync(join(rootfs, 'var/lib/osbuilder/osbuilder.yaml'), 'utf8')).toMatch(/^architecture: aarch64$/m);
   });
 
   test('osb boot --image --arch aarch64: a GPT image with the arm64 root type, no DAX header, over virtio-blk', () => {
