@@ -1,8 +1,6 @@
 /** The kernel builder's entry: resolve the source, build with osb's fragments, report the inputs. */
 import type { BuildContext } from '../lib/context.js';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { hashPath, hashValue } from '../lib/hash.js';
+import { hashPath } from '../lib/hash.js';
 import { buildKernel, kernelCompiler, type KernelBuildResult } from './build.js';
 import { configsDir, fragmentFiles, mergeFragments, readFragmentFiles } from './config.js';
 import { prepareSource, resolveSource } from './source.js';
@@ -35,10 +33,13 @@ export async function kernelInputs(ctx: BuildContext, o: Pick<GuestKernelOptions
   };
 }
 
-/** osb's fragments this arch merges (common/ and ARCH/), so adding another arch's rebuilds nothing. */
+/**
+ * osb's fragments this arch merges (common/ and ARCH/), so adding another arch's rebuilds
+ * nothing: the tree hash with the other arch directories left out (for x86_64 the same value as
+ * the whole tree had before aarch64 fragments existed).
+ */
 async function archFragmentsHash(arch: string): Promise<string> {
-  const dirs = ['common', arch].map((d) => join(configsDir(), d)).filter((d) => existsSync(d));
-  return hashValue(await Promise.all(dirs.map(async (d) => [d.slice(configsDir().length), await hashPath(d)])));
+  return hashPath(configsDir(), (rel) => rel === '.' || ['common', arch].some((d) => rel === `./${d}` || rel.startsWith(`./${d}/`)));
 }
 
 /** Checks that need no build: the source exists, every fragment file exists (before any unpacking). */

@@ -130,6 +130,22 @@ describe('kernel and image for aarch64', () => {
     expect(() => archMakeArgs('mips', 'x64')).toThrow(/no kernel config for architecture mips/);
   });
 
+  test("the kernel's fragment input covers common/ and the arch's own: aarch64 fragments do not rebuild x86_64", async () => {
+    const { configsDir } = await import('../../kernel-builder/config.js');
+    const { kernelInputs } = await import('../../kernel-builder/index.js');
+    const { hashPath } = await import('../../lib/hash.js');
+    const only = (arch: string) => {
+      const d = join(tmp, `configs-${arch}`);
+      mkdirSync(d);
+      execFileSync('cp', ['-a', join(configsDir(), 'common'), join(configsDir(), arch), d]);
+      return hashPath(d);
+    };
+    const inputs = async (arch: string) => (await kernelInputs(makeCtx(tmp), { arch }))['osb config fragments'];
+    expect(await inputs('x86_64')).toBe(await only('x86_64'));
+    expect(await inputs('aarch64')).toBe(await only('aarch64'));
+    expect((await kernelInputs(makeCtx(tmp), { arch: 'aarch64' })).compiler).toMatch(/^aarch64-linux-gnu-gcc /);
+  });
+
   test('a GPT aarch64 image carries the arm64 root partition type; x86_64 keeps the generic Linux type', async () => {
     const disk = join(tmp, 'gpt.img');
     writeFileSync(disk, Buffer.alloc(0));
