@@ -3,7 +3,7 @@
  * tool measured in the same run. Prints one line per comparison; never asserts.
  *
  *   npm run bench                  # everything (about 15 minutes on 2 cores)
- *   npm run bench -- help initrd   # only some sections: help noop rootfs rpm image initrd oci squashfs kernel boot
+ *   npm run bench -- help initrd   # only some sections: help noop rootfs rpm image initrd oci squashfs arm64 kernel boot
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -86,6 +86,30 @@ function benchRootfs(): BenchRow[] {
   }
 }
 
+/**
+ * aarch64 rootfs on this x86_64 host (package scripts under qemu-user via binfmt_misc), cold:
+ * a fresh workdir and an empty cache dir (no base tree, no debs), against the same mmdebstrap
+ * line by hand, alternating so both see the same mirror and machine load.
+ */
+function benchArm64(): BenchRow[] {
+  const runs = 3;
+  const scratch = scratchDir('osb-bench-arm64-');
+  const plainTimes: number[] = [];
+  const osbTimes: number[] = [];
+  try {
+    for (let i = 0; i < runs; i++) {
+      rmSync(`${scratch}/plain`, { recursive: true, force: true });
+      plainTimes.push(medianOf(1, `mmdebstrap --variant=minbase --arch=arm64 --mode=root --quiet bookworm ${scratch}/plain ${MIRROR}`).median);
+      rmSync(`${scratch}/wd`, { recursive: true, force: true });
+      rmSync(`${scratch}/cache`, { recursive: true, force: true });
+      osbTimes.push(medianOf(1, `${OSB_CLI} rootfs --arch aarch64 --agent-init --workdir ${scratch}/wd --cache-dir ${scratch}/cache --mirror ${MIRROR} > /dev/null`).median);
+    }
+    return [{ name: 'osb rootfs --arch aarch64 --agent-init (cold: empty cache dir)', median: median(osbTimes), runs, baseline: 'mmdebstrap --variant=minbase --arch=arm64', baselineMedian: median(plainTimes), goal: '<= 1.05x' }];
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
 /** Cold kernel build once (fresh O= dir, source already unpacked), then no-op rebuilds. */
 function benchKernel(): BenchRow[] {
   const scratch = scratchDir('osb-bench-kernel-');
@@ -137,7 +161,7 @@ function benchBoot(): BenchRow[] {
   }
 }
 
-const ORDER = ['help', 'noop', 'rootfs', 'rpm', 'image', 'initrd', 'oci', 'squashfs', 'kernel', 'boot'];
+const ORDER = ['help', 'noop', 'rootfs', 'rpm', 'image', 'initrd', 'oci', 'squashfs', 'arm64', 'kernel', 'boot'];
 
 async function main(): Promise<void> {
   const want = new Set(process.argv.slice(2));
@@ -161,6 +185,7 @@ async function main(): Promise<void> {
   await section('initrd', async () => (await import('./initrd.js')).benchInitrd(await debian(), RUNS));
   await section('oci', async () => (await import('./oci.js')).benchOci(await debian(), RUNS));
   await section('squashfs', async () => (await import('./oci.js')).benchSquashfs(await debian(), RUNS));
+  await section('arm64', benchArm64);
   await section('kernel', benchKernel);
   await section('boot', benchBoot);
   // Every run lands in bench/results.json and the README's table (OSB_BENCH_NO_README=1 to keep them).

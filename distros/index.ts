@@ -39,7 +39,7 @@ export function resolveRelease(d: Distro, release: string | undefined): string {
 export function resolveArch(d: Distro, arch: string | undefined): { arch: Arch; distroArch: string } {
   const a = (arch ?? hostArch()) as Arch;
   const distroArch = d.arches[a];
-  if (!distroArch) throw new OsbError(`${d.name} has no architecture '${a}'`, `choose one of: ${Object.keys(d.arches).join(', ')}`);
+  if (!distroArch) throw new OsbError(`${d.name} has no architecture '${a}'; it has ${Object.keys(d.arches).join(', ')}`, `pass one of them with --arch (or ARCH=)`);
   return { arch: a, distroArch };
 }
 

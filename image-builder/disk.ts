@@ -27,7 +27,7 @@ export interface DiskTables {
 }
 
 /** The table(s) a layout needs, with identifiers derived from the seed. */
-export function tablesFor(layout: DiskLayout, table: PartitionTable, seed: string): DiskTables {
+export function tablesFor(layout: DiskLayout, table: PartitionTable, seed: string, gptType?: string): DiskTables {
   const disk: TableSpec = {
     table,
     diskBytes: layout.diskBytes,
@@ -35,6 +35,7 @@ export function tablesFor(layout: DiskLayout, table: PartitionTable, seed: strin
     sizeBytes: layout.partitionBytes,
     diskId: table === 'gpt' ? derivedUuid(seed, 'gpt-disk') : derivedMbrDiskId(seed, 'mbr-disk'),
     partitionUuid: table === 'gpt' ? derivedUuid(seed, 'gpt-root-partition') : undefined,
+    ...(table === 'gpt' && gptType ? { gptType } : {}),
   };
   if (!layout.headerBytes) return { table: disk };
   // The header disk's p1 runs from 3 MiB to the end of the file: exactly the inner partition

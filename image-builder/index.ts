@@ -18,6 +18,7 @@ import { erofsCompressor, fillXfs, makeErofs, makeExt4, mkfsXfsArgv } from './fi
 import { derivedUuid } from './ids.js';
 import { assertTreeFits } from './limits.js';
 import { validateOptions, type ImageOptions, type ImageResult } from './options.js';
+import { gptRootType } from './partition.js';
 import { scanTree, type TreeStats } from './scan.js';
 import { computeImageSize } from './sizing.js';
 import { createSparse, copySparse } from './sparse-io.js';
@@ -98,7 +99,7 @@ async function assemble(ctx: BuildContext, o: ImageOptions, tree: TreeStats, { o
     checkpoint(ctx);
   }
 
-  const tables = tablesFor(layout, o.partitionTable, o.seed);
+  const tables = tablesFor(layout, o.partitionTable, o.seed, gptRootType(o.arch));
   await writeDisk(ctx, raw, layout, tables, o.seed, stage);
   if (o.fsType === 'ext4') {
     // Loopless and without a copy: mke2fs writes the filesystem into the image at the offset.

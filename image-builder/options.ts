@@ -24,6 +24,11 @@ export interface ImageOptions {
   readonly dax: boolean;
   /** @default 'raw' */
   readonly format: ImageFormat;
+  /**
+   * The guest's arch (osb names): picks the GPT root partition type. Arches whose VMs have no
+   * nvdimm (aarch64 "virt") cannot take the DAX header. @default 'x86_64'
+   */
+  readonly arch?: string;
   /** Hex input hash: filesystem UUIDs, hash seeds and disk identifiers are derived from it. */
   readonly seed: string;
 }
@@ -55,6 +60,7 @@ export function validateOptions(opts: Partial<ImageOptions> & Pick<ImageOptions,
   if (o.fsType !== 'erofs' && !BLOCK_SIZES.includes(o.blockSize)) throw new UsageError(`block size ${o.blockSize} is not supported for ${o.fsType}: valid ones are ${BLOCK_SIZES.join(', ')}`);
   if (!Number.isInteger(o.rootFreeSpaceMiB) || o.rootFreeSpaceMiB < 0) throw new UsageError(`root free space ${o.rootFreeSpaceMiB} MiB is not a whole number of MiB ≥ 0`);
   if (o.imageSizeMiB !== undefined && (!Number.isInteger(o.imageSizeMiB) || o.imageSizeMiB <= 0)) throw new UsageError(`image size ${o.imageSizeMiB} MiB is not a positive whole number of MiB`);
+  if (o.dax && o.arch !== undefined && o.arch !== 'x86_64') throw new UsageError(`the DAX header is for QEMU nvdimm, which ${o.arch} guests do not have`, 'use --no-dax (osb boot attaches the image over virtio-blk)');
   if (!/^[0-9a-fA-F]+$/.test(o.seed)) throw new UsageError(`image seed '${o.seed}' is not a hex string`, 'pass the input hash of the build');
   if (!o.rootfsDir || !o.output) throw new UsageError('buildImage needs rootfsDir and output');
   return o;

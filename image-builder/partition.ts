@@ -9,6 +9,16 @@ import type { PartitionTable } from './types.js';
 
 /** GPT "Linux filesystem data" (the UAPI discoverable partitions spec's generic Linux type). */
 export const GPT_LINUX_FS = '0FC63DAF-8483-4772-8E79-3D69D8477DE4';
+/**
+ * GPT root partition types of the UAPI discoverable partitions spec, per arch, where osb uses
+ * one: aarch64 images carry "Root Partition (64-bit ARM/AArch64)" so the disk says what it
+ * boots on. x86_64 keeps the generic Linux type its images have always had (same bytes).
+ * https://uapi-group.org/specifications/specs/discoverable_partitions_specification/
+ */
+export const GPT_ROOT_TYPES: Readonly<Record<string, string>> = {
+  aarch64: 'B921B045-1DF0-41C3-AF44-4C6F280D3FAE',
+};
+export const gptRootType = (arch: string | undefined): string => GPT_ROOT_TYPES[arch ?? ''] ?? GPT_LINUX_FS;
 /** MBR type 0x83, Linux. */
 export const MBR_LINUX = '83';
 export const SECTOR = 512;
@@ -24,6 +34,8 @@ export interface TableSpec {
   readonly diskId: number | string;
   /** GPT partition GUID. */
   readonly partitionUuid?: string;
+  /** GPT partition type. @default GPT_LINUX_FS */
+  readonly gptType?: string;
 }
 
 /** What a table says about its first partition. */
@@ -40,7 +52,7 @@ export function sfdiskScript(s: TableSpec): string {
   const lines = s.table === 'gpt' ? ['label: gpt', `label-id: ${String(s.diskId).toUpperCase()}`] : ['label: dos', `label-id: 0x${Number(s.diskId).toString(16).padStart(8, '0')}`];
   lines.push('unit: sectors', `sector-size: ${SECTOR}`, '');
   const part = [`start=${s.startBytes / SECTOR}`, `size=${s.sizeBytes / SECTOR}`];
-  if (s.table === 'gpt') part.push(`type=${GPT_LINUX_FS}`, `uuid=${s.partitionUuid!.toUpperCase()}`, 'name="root"');
+  if (s.table === 'gpt') part.push(`type=${s.gptType ?? GPT_LINUX_FS}`, `uuid=${s.partitionUuid!.toUpperCase()}`, 'name="root"');
   else part.push(`type=${MBR_LINUX}`);
   lines.push(part.join(', '), '');
   return lines.join('\n');
@@ -89,7 +101,7 @@ function guidFromDisk(b: Buffer): string {
 
 /** Throw unless `actual` is the table `spec` asked for. */
 export function checkTable(where: string, actual: TableEntry | undefined, spec: TableSpec): void {
-  const want: TableEntry = { label: spec.table === 'gpt' ? 'gpt' : 'dos', startBytes: spec.startBytes, sizeBytes: spec.sizeBytes, type: spec.table === 'gpt' ? GPT_LINUX_FS : MBR_LINUX };
+  const want: TableEntry = { label: spec.table === 'gpt' ? 'gpt' : 'dos', startBytes: spec.startBytes, sizeBytes: spec.sizeBytes, type: spec.table === 'gpt' ? (spec.gptType ?? GPT_LINUX_FS).toUpperCase() : MBR_LINUX };
   const show = (t: TableEntry | undefined) => (t ? `${t.label} p1 start ${t.startBytes} size ${t.sizeBytes} type ${t.type}` : 'no table');
   if (!actual || actual.label !== want.label || actual.startBytes !== want.startBytes || actual.sizeBytes !== want.sizeBytes || actual.type !== want.type) {
     throw new OsbError(`partition table ${where} does not match what osb wrote: found ${show(actual)}, expected ${show(want)}`, 'this is a bug in osb; please report it with the log');

@@ -29,10 +29,28 @@ export interface KernelBuildResult {
   readonly initrdCompressors: readonly string[];
 }
 
-const KARCH: Record<string, { make: string; image: string }> = {
-  x86_64: { make: 'x86_64', image: 'arch/x86/boot/bzImage' },
-  aarch64: { make: 'arm64', image: 'arch/arm64/boot/Image' },
+/**
+ * Per osb arch: the kernel's ARCH= and SRCARCH (for reading its Kconfig), the boot image make
+ * builds, the Node.js name of a host of that arch (no cross compiler needed there), and the
+ * Debian cross toolchain's prefix used from any other host (gcc-aarch64-linux-gnu).
+ */
+export const KARCH: Record<string, { make: string; srcArch: string; image: string; node: string; cross: string }> = {
+  x86_64: { make: 'x86_64', srcArch: 'x86', image: 'arch/x86/boot/bzImage', node: 'x64', cross: 'x86_64-linux-gnu-' },
+  aarch64: { make: 'arm64', srcArch: 'arm64', image: 'arch/arm64/boot/Image', node: 'arm64', cross: 'aarch64-linux-gnu-' },
 };
+
+/** make arguments selecting the arch, plus CROSS_COMPILE when it is not the host's. */
+export function archMakeArgs(arch: string, hostNodeArch: string = process.arch): string[] {
+  const k = KARCH[arch];
+  if (!k) throw new OsbError(`osb has no kernel config for architecture ${arch}`, `supported: ${Object.keys(KARCH).join(', ')}`);
+  return [`ARCH=${k.make}`, ...(k.node === hostNodeArch ? [] : [`CROSS_COMPILE=${k.cross}`])];
+}
+
+/** The C compiler the kernel build uses for this arch on this host (its version is a build input). */
+export function kernelCompiler(arch: string, hostNodeArch: string = process.arch): string {
+  const k = KARCH[arch];
+  return k && k.node !== hostNodeArch ? `${k.cross}gcc` : 'gcc';
+}
 
 /** Environment that makes the build reproducible (no host name, user or build time in it). */
 function kbuildEnv(ctx: BuildContext): Record<string, string> {
@@ -45,8 +63,7 @@ function kbuildEnv(ctx: BuildContext): Record<string, string> {
 }
 
 export async function configureKernel(ctx: BuildContext, o: KernelBuildOptions): Promise<void> {
-  const karch = KARCH[o.arch];
-  if (!karch) throw new OsbError(`osb has no kernel config for architecture ${o.arch}`, `supported: ${Object.keys(KARCH).join(', ')}`);
+  const archArgs = archMakeArgs(o.arch);
   const files = await fragmentFiles(o.arch, o.userFragments);
   const merged = mergeFragments(readFragmentFiles(files));
   const mergedPath = join(o.buildDir, 'osb-fragments.config');
@@ -60,10 +77,10 @@ export async function configureKernel(ctx: BuildContext, o: KernelBuildOptions):
   // option that selects its dependency is dropped; re-applying the fragments with olddefconfig
   // until nothing changes settles that. What is still missing then truly cannot be enabled.
   const make = (target: string, extra: string[] = []) =>
-    ctx.run(['make', '-C', o.srcDir, `O=${o.buildDir}`, `ARCH=${karch.make}`, ...extra, target], { env: kbuildEnv(ctx) });
+    ctx.run(['make', '-C', o.srcDir, `O=${o.buildDir}`, ...archArgs, ...extra, target], { env: kbuildEnv(ctx) });
   await make('allnoconfig', [`KCONFIG_ALLCONFIG=${mergedPath}`]);
   if (ctx.dryRun) return;
-  const kconfig = await indexKconfig(o.srcDir);
+  const kconfig = await indexKconfig(o.srcDir, KARCH[o.arch]!.srcArch);
   const dotConfig = join(o.buildDir, '.config');
   let check = checkConfig(merged.options, parseDotConfig(await readFile(dotConfig, 'utf8')), kconfig);
   for (let pass = 0; pass < 4 && check.dropped.length; pass++) {
@@ -79,14 +96,15 @@ export async function configureKernel(ctx: BuildContext, o: KernelBuildOptions):
 
 export async function buildKernel(ctx: BuildContext, o: KernelBuildOptions): Promise<KernelBuildResult> {
   const karch = KARCH[o.arch]!;
+  const archArgs = archMakeArgs(o.arch);
   await configureKernel(ctx, o);
   let objects = 0;
   const onLine = (line: string) => {
     if (/^\s+(CC|AS|LD|AR)\s/.test(line) && ++objects % 200 === 0) ctx.log.info(`compiling: ${objects} objects built`);
   };
   ctx.log.info(`building with make -j${ctx.jobs}`);
-  await ctx.run(['make', '-C', o.srcDir, `O=${o.buildDir}`, `ARCH=${karch.make}`, `-j${ctx.jobs}`, basename(karch.image), 'vmlinux'], { env: kbuildEnv(ctx), onLine });
-  const release = ctx.dryRun ? 'VERSION' : (await ctx.run(['make', '-s', '-C', o.srcDir, `O=${o.buildDir}`, `ARCH=${karch.make}`, 'kernelrelease'], { readOnly: true, quiet: true })).stdout.trim().split('\n').pop()!;
+  await ctx.run(['make', '-C', o.srcDir, `O=${o.buildDir}`, ...archArgs, `-j${ctx.jobs}`, basename(karch.image), 'vmlinux'], { env: kbuildEnv(ctx), onLine });
+  const release = ctx.dryRun ? 'VERSION' : (await ctx.run(['make', '-s', '-C', o.srcDir, `O=${o.buildDir}`, ...archArgs, 'kernelrelease'], { readOnly: true, quiet: true })).stdout.trim().split('\n').pop()!;
   const out = {
     vmlinuz: join(o.outDir, `vmlinuz-${release}`),
     vmlinux: join(o.outDir, `vmlinux-${release}`),

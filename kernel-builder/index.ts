@@ -1,7 +1,7 @@
 /** The kernel builder's entry: resolve the source, build with osb's fragments, report the inputs. */
 import type { BuildContext } from '../lib/context.js';
 import { hashPath } from '../lib/hash.js';
-import { buildKernel, type KernelBuildResult } from './build.js';
+import { buildKernel, kernelCompiler, type KernelBuildResult } from './build.js';
 import { configsDir, fragmentFiles, mergeFragments, readFragmentFiles } from './config.js';
 import { prepareSource, resolveSource } from './source.js';
 
@@ -22,14 +22,24 @@ export interface GuestKernelOptions {
 }
 
 /** Inputs beyond settings: the source's identity, osb's fragments, and the compiler's version. */
-export async function kernelInputs(ctx: BuildContext, o: Pick<GuestKernelOptions, 'kernelSrc' | 'kernelVersion'>): Promise<Record<string, string>> {
+export async function kernelInputs(ctx: BuildContext, o: Pick<GuestKernelOptions, 'kernelSrc' | 'kernelVersion' | 'arch'>): Promise<Record<string, string>> {
   const spec = resolveSource(o.kernelSrc, o.kernelVersion);
-  const cc = await ctx.run(['gcc', '--version'], { readOnly: true, quiet: true, allowFail: true }).catch(() => ({ stdout: 'none' }));
+  // The compiler that builds this arch here: the host's gcc, or the cross gcc for a foreign arch.
+  const cc = await ctx.run([kernelCompiler(o.arch), '--version'], { readOnly: true, quiet: true, allowFail: true }).catch(() => ({ stdout: 'none' }));
   return {
     'kernel source': spec.identity,
-    'osb config fragments': await hashPath(configsDir()),
+    'osb config fragments': await archFragmentsHash(o.arch),
     compiler: cc.stdout.split('\n')[0] ?? 'none',
   };
+}
+
+/**
+ * osb's fragments this arch merges (common/ and ARCH/), so adding another arch's rebuilds
+ * nothing: the tree hash with the other arch directories left out (for x86_64 the same value as
+ * the whole tree had before aarch64 fragments existed).
+ */
+async function archFragmentsHash(arch: string): Promise<string> {
+  return hashPath(configsDir(), (rel) => rel === '.' || ['common', arch].some((d) => rel === `./${d}` || rel.startsWith(`./${d}/`)));
 }
 
 /** Checks that need no build: the source exists, every fragment file exists (before any unpacking). */

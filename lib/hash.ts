@@ -34,10 +34,12 @@ export function hashValue(value: unknown): string {
 /**
  * Hash of a file or a directory tree by content: names, types, modes, symlink targets and file
  * contents, in sorted order. Times and inode numbers are left out so a copy hashes the same.
+ * `include` (relative paths as "./a/b") leaves entries and everything under them out.
  */
-export async function hashPath(path: string): Promise<string> {
+export async function hashPath(path: string, include: (rel: string) => boolean = () => true): Promise<string> {
   const h = createHash('sha256');
   const walk = async (p: string, rel: string): Promise<void> => {
+    if (!include(rel)) return;
     const st = await lstat(p);
     h.update(`${rel}\0${st.mode.toString(8)}\0`);
     if (st.isSymbolicLink()) h.update(`-> ${await readlink(p)}\0`);

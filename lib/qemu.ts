@@ -5,7 +5,30 @@
  */
 export type Accel = 'kvm' | 'tcg';
 
+/** Guest architectures osb boots. */
+export type GuestArch = 'x86_64' | 'aarch64';
+
+/**
+ * Per arch: the qemu binary, the machine for each artifact kind, the CPU under TCG and the
+ * serial console's name in the guest. arm64 "virt" has a PL011 UART (ttyAMA0), virtio over
+ * PCI (ECAM) and MMIO, PSCI for poweroff, and no nvdimm without ACPI, so images go over
+ * virtio-blk. `-cpu max` under TCG with pauth-impdef: QEMU's own pointer-auth algorithm instead
+ * of emulating QARMA5, which otherwise dominates TCG time (qemu docs, "Arm CPU Features").
+ */
+const ARCHES: Record<GuestArch, { qemu: string; machine: string; tcgCpu: readonly string[]; console: string }> = {
+  x86_64: { qemu: 'qemu-system-x86_64', machine: 'q35', tcgCpu: [], console: 'ttyS0' },
+  aarch64: { qemu: 'qemu-system-aarch64', machine: 'virt', tcgCpu: ['-cpu', 'max,pauth-impdef=on'], console: 'ttyAMA0' },
+};
+
+export const qemuBinary = (arch: GuestArch = 'x86_64'): string => ARCHES[arch].qemu;
+
+/** Whether osb can boot this arch (and a DAX/nvdimm image on it). */
+export const isGuestArch = (arch: string): arch is GuestArch => arch in ARCHES;
+export const hasNvdimm = (arch: string): boolean => arch === 'x86_64';
+
 export interface BootSpec {
+  /** @default 'x86_64' */
+  readonly arch?: GuestArch;
   readonly kernel: string;
   readonly accel: Accel;
   readonly memoryMiB: number;
@@ -32,18 +55,19 @@ export function memoryFor(initrdBytes: number, compressed: boolean): number {
 }
 
 export function qemuArgv(b: BootSpec): string[] {
-  const argv = ['qemu-system-x86_64', '-nographic', '-no-reboot', '-nodefaults', '-serial', 'stdio', '-smp', '1'];
-  argv.push(...(b.accel === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg']));
-  const append = ['console=ttyS0', 'panic=-1', 'osb.poweroff=1'];
+  const arch = ARCHES[b.arch ?? 'x86_64'];
+  const argv = [arch.qemu, '-nographic', '-no-reboot', '-nodefaults', '-serial', 'stdio', '-smp', '1'];
+  argv.push(...(b.accel === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg', ...arch.tcgCpu]));
+  const append = [`console=${arch.console}`, 'panic=-1', 'osb.poweroff=1'];
   const a = b.artifact;
   if (a.kind === 'initrd') {
-    argv.push('-machine', 'q35', '-m', String(b.memoryMiB), '-kernel', b.kernel, '-initrd', a.path);
+    argv.push('-machine', arch.machine, '-m', String(b.memoryMiB), '-kernel', b.kernel, '-initrd', a.path);
     append.push('rdinit=/init');
   } else if (a.kind === 'squashfs') {
-    argv.push('-machine', 'q35', '-m', String(b.memoryMiB), '-kernel', b.kernel, '-initrd', a.bootInitrd);
+    argv.push('-machine', arch.machine, '-m', String(b.memoryMiB), '-kernel', b.kernel, '-initrd', a.bootInitrd);
     argv.push('-drive', `file=${a.path},format=raw,if=virtio,readonly=on`);
     append.push('rdinit=/init', 'osb.squashfs=/dev/vda');
-  } else if (a.nvdimm) {
+  } else if (a.nvdimm && hasNvdimm(b.arch ?? 'x86_64')) {
     // The image's first 4 KiB page holds the PFN info block the kernel needs to expose
     // /dev/pmem0p1 with DAX; without it rootflags=dax panics ("DAX unsupported by block device").
     const size = Math.ceil(a.sizeBytes / 1048576);
@@ -52,7 +76,7 @@ export function qemuArgv(b: BootSpec): string[] {
     argv.push('-kernel', b.kernel);
     append.push('root=/dev/pmem0p1', `rootfstype=${a.fsType}`, 'ro', ...(a.fsType === 'erofs' ? [] : ['rootflags=dax']));
   } else {
-    argv.push('-machine', 'q35', '-m', String(b.memoryMiB), '-kernel', b.kernel);
+    argv.push('-machine', arch.machine, '-m', String(b.memoryMiB), '-kernel', b.kernel);
     argv.push('-drive', `file=${a.path},format=${a.format},if=virtio,readonly=on`);
     append.push('root=/dev/vda1', `rootfstype=${a.fsType}`, 'ro');
   }

@@ -56,6 +56,13 @@ export const TOOLS: Readonly<Record<string, ToolInfo>> = {
   perl: { debian: 'perl', fedora: 'perl', alpine: 'perl' },
   tar: { debian: 'tar', fedora: 'tar', alpine: 'tar' },
   'qemu-system-x86_64': { debian: 'qemu-system-x86', fedora: 'qemu-system-x86-core', alpine: 'qemu-system-x86_64' },
+  'qemu-system-aarch64': { debian: 'qemu-system-arm', fedora: 'qemu-system-aarch64-core', alpine: 'qemu-system-aarch64' },
+  // Foreign-arch builds: the cross compiler for the kernel, qemu-user for the guest's scripts,
+  // and arch-test, which mmdebstrap runs to see that the host can execute the arch.
+  'aarch64-linux-gnu-gcc': { debian: 'gcc-aarch64-linux-gnu', fedora: 'gcc-aarch64-linux-gnu', alpine: 'gcc-aarch64-none-elf' },
+  'qemu-aarch64-static': { debian: 'qemu-user-static', fedora: 'qemu-user-static-aarch64', alpine: 'qemu-aarch64' },
+  'arch-test': { debian: 'arch-test', fedora: 'arch-test', alpine: 'arch-test' },
+  'update-binfmts': { debian: 'binfmt-support', fedora: 'n/a', alpine: 'n/a', versionArg: '--version' },
   file: { debian: 'file', fedora: 'file', alpine: 'file' },
   mksquashfs: { debian: 'squashfs-tools', fedora: 'squashfs-tools', alpine: 'squashfs-tools', min: '4.4.0', versionArg: '-version' },
   getfattr: { debian: 'attr', fedora: 'attr', alpine: 'attr' },

@@ -11,7 +11,8 @@ import { assertNotPrecious, assertOwnedOrEmpty, removeStaleTemps, replaceDir, si
 import { onCleanup } from '../lib/cleanup.js';
 import { sha256File } from '../lib/hash.js';
 import { OsbError } from '../lib/errors.js';
-import { getDistro, resolveArch, resolveRelease } from '../distros/index.js';
+import { binfmtStatus } from '../lib/binfmt.js';
+import { getDistro, hostArch, resolveArch, resolveRelease } from '../distros/index.js';
 import { agentSource, builtinAgentPath, checkAgentBin, installAgent } from './agent.js';
 import { engineFor, type ExtraRepo } from './engines/index.js';
 import { checkHook, runHooks } from './hooks.js';
@@ -48,6 +49,8 @@ export interface RootfsOptions {
   readonly packageGroups?: readonly string[];
   /** Allow a distro whose packages are unsigned (Clear Linux). @default false */
   readonly allowUnsigned?: boolean;
+  /** Where binfmt_misc is mounted, checked for a foreign arch. @default /proc/sys/fs/binfmt_misc */
+  readonly binfmtDir?: string;
   /** Where the manifest goes (WORKDIR/rootfs.manifest.json). */
   readonly manifestPath: string;
   /** Input hash recorded in the manifest. */
@@ -58,7 +61,13 @@ export interface RootfsOptions {
 export async function validateRootfsOptions(o: RootfsOptions): Promise<void> {
   const d = getDistro(o.distro);
   resolveRelease(d, o.release);
-  resolveArch(d, o.arch);
+  const { arch } = resolveArch(d, o.arch);
+  // A foreign arch runs the guest's package scripts through qemu-user: without the binfmt
+  // handler the bootstrap would download everything and then fail in the first maintainer script.
+  if (arch !== hostArch()) {
+    const b = binfmtStatus(arch, o.binfmtDir);
+    if (!b.ok) throw new OsbError(`cannot build a rootfs for ${arch} on this ${hostArch()} host: ${b.why}`, b.fix);
+  }
   assertNotPrecious(o.rootfsDir, 'ROOTFS_DIR');
   await assertOwnedOrEmpty(o.rootfsDir);
   if (o.agentBin) await checkAgentBin(o.agentBin);

@@ -36,6 +36,8 @@ export async function writeOsbuilderYaml(rootfs: string, m: RootfsManifest): Pro
     'osbuilder-version': 'osb',
     description: `osb rootfs for ${m.distro} ${m.release}`,
     'build-date': new Date(m.sourceDateEpoch * 1000).toISOString(),
+    // As Kata's rootfs.sh writes it (uname -m names: x86_64, aarch64).
+    architecture: m.arch,
     distro: { name: m.distro, version: m.release, packages: { default: m.packages.map((p) => p.name), extra: [...m.extraPackages] } },
     agent: { 'agent-is-init-daemon': m.agentInit ? 'yes' : 'no', name: m.agent.name, sha256: m.agent.sha256 },
   };

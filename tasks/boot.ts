@@ -7,7 +7,8 @@ import { readlink } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { BuildContext } from '../lib/context.js';
 import { CommandError, OsbError } from '../lib/errors.js';
-import { memoryFor, qemuArgv, type Accel, type BootSpec } from '../lib/qemu.js';
+import { isGuestArch, memoryFor, qemuArgv, qemuBinary, type Accel, type BootSpec } from '../lib/qemu.js';
+import { hostArch } from '../distros/index.js';
 import { imagePath, initrdPath, kernelPaths, squashfsPaths } from './paths.js';
 import type { Settings } from './settings.js';
 
@@ -30,14 +31,19 @@ export async function runBootTarget(ctx: BuildContext, s: Settings): Promise<voi
   }
   const size = ctx.dryRun ? 0 : statSync(artifactPath).size;
   if (useInitrd && !s.kernel) await (await import('./targets.js')).warnIfKernelCannotRead(ctx, s);
+  const arch = s.arch === undefined || s.arch === null ? hostArch() : String(s.arch);
+  if (!isGuestArch(arch)) throw new OsbError(`osb cannot boot ${arch} guests`, 'boot x86_64 or aarch64 guests');
+  const foreign = arch !== hostArch();
+  if (foreign && s.accel === 'kvm') throw new OsbError(`KVM cannot run a ${arch} guest on this ${hostArch()} host`, 'use --accel tcg (or auto)');
   let accel: Accel = s.accel === 'kvm' ? 'kvm' : 'tcg';
-  if (!ctx.dryRun && s.accel === 'auto') {
+  if (!ctx.dryRun && s.accel === 'auto' && !foreign) {
     const { probeKvm } = await import('../lib/kvm-probe.js');
-    const kvm = await probeKvm(ctx, 'qemu-system-x86_64', kernel);
+    const kvm = await probeKvm(ctx, qemuBinary(arch), kernel);
     accel = kvm.ok ? 'kvm' : 'tcg';
     if (!kvm.ok) ctx.log.warn(`using TCG (software emulation): ${kvm.why}${kvm.cached ? ' (probed earlier on this host; --accel kvm to insist)' : ''}`);
   }
   const spec: BootSpec = {
+    arch,
     kernel,
     accel,
     memoryMiB: s.memory ? Number(s.memory) : useInitrd ? memoryFor(size, s.compression !== 'none') : 512,
@@ -46,7 +52,7 @@ export async function runBootTarget(ctx: BuildContext, s: Settings): Promise<voi
       ? { kind: 'squashfs', path: artifactPath, bootInitrd: squashfsPaths(s).bootInitrd }
       : useInitrd
       ? { kind: 'initrd', path: artifactPath }
-      : { kind: 'image', path: artifactPath, format: s.format as 'raw', fsType: s.fsType as 'ext4', nvdimm: Boolean(s.dax) && s.format === 'raw', sizeBytes: size },
+      : { kind: 'image', path: artifactPath, format: s.format as 'raw', fsType: s.fsType as 'ext4', nvdimm: Boolean(s.dax) && s.format === 'raw' && arch === 'x86_64', sizeBytes: size },
   };
   const argv = qemuArgv(spec);
   ctx.log.info(`booting ${useSquashfs ? 'squashfs' : useInitrd ? 'initrd' : 'image'} with ${await readlink(kernel).catch(() => kernel)} under ${accel.toUpperCase()}`);

@@ -5,7 +5,9 @@
 import { constants, accessSync, existsSync, readdirSync, statfsSync } from 'node:fs';
 import semver from 'semver';
 import { OsbError, UsageError } from '../lib/errors.js';
+import { BINFMT_MISC, binfmtEntry, binfmtStatus } from '../lib/binfmt.js';
 import { isRoot, userNamespacesAvailable, which } from '../lib/host.js';
+import { hostArch } from '../distros/index.js';
 import { silentReporter } from '../lib/log.js';
 import { createRunner } from '../lib/run.js';
 import { TOOLS } from '../lib/tools.js';
@@ -24,6 +26,8 @@ export interface Check {
   readonly min?: string;
   /** For a missing tool: the packages that provide it. */
   readonly packages?: { debian: string; fedora: string; alpine: string };
+  /** Commands --install runs after the packages when this is still missing (argv arrays). */
+  readonly fixArgv?: readonly (readonly string[])[];
 }
 
 /** RPM distros: the package manager and the host's rpm (which writes the tree's database). */
@@ -36,11 +40,16 @@ function engineOf(s: Settings): string {
 
 /** Tools per target; an inner array means "any one of these". */
 export function toolsFor(target: string, s: Settings): (string | string[])[] {
+  const arch = targetArch(s);
+  const foreign = arch !== hostArch();
   switch (target) {
-    case 'rootfs':
+    case 'rootfs': {
       // apk distros are installed by osb itself; their package scripts run in a chroot.
-      if (RPM_ROOTFS_TOOLS[engineOf(s)]) return RPM_ROOTFS_TOOLS[engineOf(s)]!;
-      return s.distro === 'alpine' ? ['chroot'] : [['mmdebstrap', 'debootstrap'], 'dpkg-query'];
+      const base = RPM_ROOTFS_TOOLS[engineOf(s)] ?? (s.distro === 'alpine' ? ['chroot'] : [['mmdebstrap', 'debootstrap'], 'dpkg-query']);
+      // A foreign arch runs the guest's scripts through qemu-user (binfmt_misc); mmdebstrap
+      // checks that with arch-test.
+      return foreign ? [...base, `qemu-${arch}-static`, 'update-binfmts', ...(s.distro === 'alpine' || RPM_ROOTFS_TOOLS[engineOf(s)] ? [] : ['arch-test'])] : base;
+    }
     case 'image': {
       const fs = { ext4: ['mkfs.ext4', 'e2fsck', 'debugfs'], xfs: ['mkfs.xfs', 'xfs_repair', 'losetup', 'mount', 'umount', 'cp'], erofs: ['mkfs.erofs', 'fsck.erofs'] }[String(s.fsType)] ?? [];
       return ['sfdisk', ...fs, ...(s.format === 'qcow2' ? ['qemu-img'] : [])];
@@ -48,9 +57,9 @@ export function toolsFor(target: string, s: Settings): (string | string[])[] {
     case 'initrd':
       return ({ zstd: ['zstd'], gzip: [['pigz', 'gzip']], xz: ['xz'], lz4: ['lz4'], none: [] } as Record<string, (string | string[])[]>)[String(s.compression)] ?? [];
     case 'kernel':
-      return ['make', 'gcc', 'flex', 'bison', 'bc', 'perl', 'tar', 'xz'];
+      return ['make', 'gcc', ...(foreign ? [`${arch}-linux-gnu-gcc`] : []), 'flex', 'bison', 'bc', 'perl', 'tar', 'xz'];
     case 'boot':
-      return ['qemu-system-x86_64'];
+      return [`qemu-system-${arch}`];
     case 'oci':
       return ['getfattr', ...(s.ociCompression === 'zstd' ? ['zstd'] : [])];
     case 'bundle':
@@ -96,6 +105,9 @@ async function checkTool(target: string, spec: string | string[]): Promise<Check
   };
 }
 
+/** The arch the settings build for (the host's by default). */
+const targetArch = (s: Settings): string => (s.arch === undefined || s.arch === null ? hostArch() : String(s.arch));
+
 function capabilities(target: string, s: Settings): Check[] {
   const c = (name: string, ok: boolean, detail: string, debianPackage?: string): Check => ({
     target,
@@ -116,6 +128,14 @@ function capabilities(target: string, s: Settings): Check[] {
     if (s.distro === 'alpine') out.push(c('root', root, root ? 'running as root' : 'alpine builds run package scripts in a chroot: run as root'));
     else if (RPM_ROOTFS_TOOLS[engineOf(s)]) out.push(c('root', root, root ? 'running as root' : `${s.distro} builds run rpm scriptlets in a chroot: run as root`));
     else out.push(c('root or user namespaces', root || userNamespacesAvailable(), root ? 'running as root' : userNamespacesAvailable() ? 'unprivileged user namespaces available' : 'neither: run as root, or enable user namespaces and install uidmap'));
+  }
+  const arch = targetArch(s);
+  if (target === 'rootfs' && arch !== hostArch()) {
+    const b = binfmtStatus(arch);
+    // Installing qemu-user-static does not always register the handler (no init system in a
+    // container): --install then mounts binfmt_misc and enables it, as the fix line says.
+    const fixArgv = [...(existsSync(`${BINFMT_MISC}/status`) ? [] : [['mount', '-t', 'binfmt_misc', 'binfmt_misc', BINFMT_MISC]]), ['update-binfmts', '--enable', binfmtEntry(arch)]];
+    out.push({ ...c(`binfmt_misc handler ${binfmtEntry(arch)}`, b.ok, b.ok ? `registered and enabled (${BINFMT_MISC}/${binfmtEntry(arch)})` : `${b.why}: ${b.fix}`, 'qemu-user-static'), fixArgv });
   }
   if (target === 'kernel') {
     const src = existsSync('/usr/src') ? readdirSync('/usr/src').filter((n) => /^linux-source-\d/.test(n)) : [];
@@ -179,6 +199,8 @@ export async function checkDepsCommand(cmd: ParsedCommand): Promise<number> {
     const run = createRunner({ reporter: { ...silentReporter, output: (l) => process.stderr.write(`${l}\n`) }, sourceDateEpoch: 1 });
     await run([...inst, ...pkgs], { env: { DEBIAN_FRONTEND: 'noninteractive' } });
     checks = await checkDeps(targets, cmd.settings);
+    for (const c of checks.filter((x) => !x.ok && x.fixArgv)) for (const argv of c.fixArgv!) await run([...argv]);
+    if (checks.some((x) => !x.ok && x.fixArgv)) checks = await checkDeps(targets, cmd.settings);
   }
   const ok = checks.every((c) => c.ok);
   if (cmd.flags.json) {

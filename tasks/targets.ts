@@ -99,10 +99,15 @@ export const image: Target = {
   name: 'image',
   describe: 'partitioned disk image',
   deps: () => ['rootfs'],
-  settings: ['fsType', 'blockSize', 'rootFreeSpace', 'imageSize', 'partitionTable', 'dax', 'format', 'imageName', 'sourceDateEpoch'],
+  settings: ['fsType', 'blockSize', 'rootFreeSpace', 'imageSize', 'partitionTable', 'dax', 'format', 'imageName', 'sourceDateEpoch', 'arch'],
   outputs: (s) => [imagePath(s)],
   run: async (ctx, s, inputsHash) => {
     const { buildImage } = await import('../image-builder/index.js');
+    const arch = str(s.arch) ?? hostArch();
+    // The DAX header (Kata's default) is for QEMU nvdimm, which only x86_64 guests get here; an
+    // aarch64 "virt" guest takes the image over virtio-blk.
+    const dax = Boolean(s.dax) && arch === 'x86_64';
+    if (Boolean(s.dax) && !dax) ctx.log.info(`no DAX header: ${arch} guests have no nvdimm (the image boots over virtio-blk)`);
     const r = await buildImage(ctx, {
       rootfsDir: rootfsDir(s),
       output: imagePath(s),
@@ -111,7 +116,8 @@ export const image: Target = {
       rootFreeSpaceMiB: Number(s.rootFreeSpace),
       imageSizeMiB: s.imageSize === undefined ? undefined : Number(s.imageSize),
       partitionTable: s.partitionTable as 'mbr',
-      dax: Boolean(s.dax),
+      dax,
+      arch,
       format: s.format as 'raw',
       // UUIDs and hash seeds derive from the inputs: same inputs, same bytes.
       seed: inputsHash,
@@ -275,6 +281,11 @@ export const squashfs: Target = {
   deps: () => ['rootfs'],
   settings: ['squashfsCompression', 'sourceDateEpoch'],
   outputs: (s) => [squashfsPaths(s).image, squashfsPaths(s).bootInitrd],
+  validate: (s) => {
+    // The boot initrd carries the host's static busybox, which a guest of another arch cannot run.
+    const arch = str(s.arch) ?? hostArch();
+    if (arch !== hostArch()) throw new OsbError(`cannot make the squashfs boot initrd for ${arch} on this ${hostArch()} host: it holds the host's busybox`, `boot ${arch} guests from the initrd or the image (osb boot --initrd / --image)`);
+  },
   run: async (ctx, s) => {
     const { bootTreeInputs, buildSquashfs, writeSquashfsBootTree } = await import('../oci-builder/index.js');
     const { buildInitrd } = await import('../initrd-builder/index.js');

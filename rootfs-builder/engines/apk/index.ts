@@ -40,7 +40,8 @@ async function preflight(ctx: BuildContext, o: BootstrapOptions): Promise<void> 
   }
   if (!which('chroot')) throw new OsbError('chroot is not installed', 'apt-get install coreutils');
   if (o.arch !== hostArch()) {
-    ctx.log.warn(`${o.distroArch} package scripts run in a chroot on this ${hostArch()} host only through qemu-user binfmt (apt-get install qemu-user-static binfmt-support)`);
+    // validateRootfsOptions has checked the binfmt_misc handler (with F, so it works in the chroot).
+    ctx.log.info(`${o.distroArch} package scripts run in the chroot through qemu-${o.arch} (binfmt_misc)`);
   }
   await loadTrustedKeys(o.distro.name, o.distroArch, o.keysDir, o.repos.flatMap((r) => (r.key ? [r.key] : []))); // a bad key fails now
 }

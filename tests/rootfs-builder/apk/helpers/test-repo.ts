@@ -14,7 +14,7 @@ import { buildIndex, buildPackage, type BuiltPackage, type PkgSpec } from './apk
 import { cleanEnv, OSB, type OsbResult } from '../../../helpers/cli.js';
 
 export const RELEASE = 'v3.22';
-const BUSYBOX = readFileSync('/bin/busybox');
+const HOST_BUSYBOX = readFileSync('/bin/busybox');
 const BB = '1.36.1-r29';
 
 export interface TestRepo {
@@ -27,15 +27,25 @@ export interface TestRepo {
   readonly main: readonly BuiltPackage[];
 }
 
-function mainPackages(outside: string): PkgSpec[] {
+/** The repository's arch and the static busybox it packages (another arch's for foreign-arch tests). */
+export interface RepoArch {
+  /** @default 'x86_64' */
+  readonly arch?: string;
+  /** @default the host's /bin/busybox (Debian's busybox-static) */
+  readonly busybox?: Buffer;
+}
+
+function mainPackages(outside: string, a: RepoArch = {}): PkgSpec[] {
   const dir = { dir: true } as const;
+  const arch = a.arch ?? 'x86_64';
+  const BUSYBOX = a.busybox ?? HOST_BUSYBOX;
   return [
-    { name: 'musl', version: '1.2.5-r10', provides: ['so:libc.musl-x86_64.so.1=1'], files: { lib: dir, 'lib/osb-test-musl.txt': 'musl stand-in\n' } },
-    { name: 'musl', version: '1.2.4-r3', provides: ['so:libc.musl-x86_64.so.1=1'], files: { 'lib/osb-test-musl.txt': 'older musl\n' } },
+    { name: 'musl', version: '1.2.5-r10', provides: [`so:libc.musl-${arch}.so.1=1`], files: { lib: dir, 'lib/osb-test-musl.txt': 'musl stand-in\n' } },
+    { name: 'musl', version: '1.2.4-r3', provides: [`so:libc.musl-${arch}.so.1=1`], files: { 'lib/osb-test-musl.txt': 'older musl\n' } },
     {
       name: 'busybox',
       version: BB,
-      depends: ['so:libc.musl-x86_64.so.1'],
+      depends: [`so:libc.musl-${arch}.so.1`],
       triggers: ['/bin', '/usr/bin', '/sbin', '/usr/sbin', '/lib/modules/*'],
       files: { bin: dir, 'bin/busybox': { data: BUSYBOX, mode: 0o755 } },
       scripts: {
@@ -72,7 +82,7 @@ function mainPackages(outside: string): PkgSpec[] {
         'post-install': '#!/bin/sh\necho "alpine-baselayout post-install $1, root shell $(grep ^root: /etc/passwd | cut -d: -f7)" > /var/lib/osb-test/baselayout-post-install\n',
       },
     },
-    { name: 'musl-utils', version: '1.2.5-r10', depends: ['so:libc.musl-x86_64.so.1'], provides: ['cmd:ldd=1.2.5-r10'], files: { 'usr/bin/ldd': { data: '#!/bin/sh\necho "ldd stand-in"\n', mode: 0o755 } } },
+    { name: 'musl-utils', version: '1.2.5-r10', depends: [`so:libc.musl-${arch}.so.1`], provides: ['cmd:ldd=1.2.5-r10'], files: { 'usr/bin/ldd': { data: '#!/bin/sh\necho "ldd stand-in"\n', mode: 0o755 } } },
     { name: 'osb-test-install-if', version: '1.0-r0', installIf: ['busybox', 'musl-utils'], files: { 'etc/osb-install-if': 'installed because busybox and musl-utils are\n' } },
     { name: 'busybox-doc', version: BB, installIf: ['docs', `busybox=${BB}`], files: { 'usr/share/doc/busybox/README': 'docs\n' } },
     // One package per way to fail; each is pulled in with --extra-pkgs by its test.
@@ -94,7 +104,7 @@ function publish(dir: string, packages: readonly BuiltPackage[], index: Buffer):
   for (const p of packages) writeFileSync(join(dir, p.file), p.apk);
 }
 
-export function buildTestRepo(root: string): TestRepo {
+export function buildTestRepo(root: string, a: RepoArch = {}): TestRepo {
   const keysDir = join(root, 'keys');
   const key = makeKey(join(root, 'private'), 'repo');
   const stranger = makeKey(join(root, 'private'), 'stranger');
@@ -102,10 +112,10 @@ export function buildTestRepo(root: string): TestRepo {
   writeFileSync(join(keysDir, key.name), key.publicPem);
   const outside = join(root, 'outside');
   mkdirSync(outside, { recursive: true });
-  const main = mainPackages(outside).map((s) => buildPackage(s, key));
-  const community = [buildPackage({ name: 'osb-community-hello', version: '1.0-r0', depends: ['busybox'], files: { 'usr/share/osb-community-hello/hello.txt': 'hello from community\n' } }, key)];
+  const main = mainPackages(outside, a).map((s) => buildPackage({ ...s, arch: a.arch ?? 'x86_64' }, key));
+  const community = [buildPackage({ name: 'osb-community-hello', version: '1.0-r0', arch: a.arch ?? 'x86_64', depends: ['busybox'], files: { 'usr/share/osb-community-hello/hello.txt': 'hello from community\n' } }, key)];
   const stanzas = main.map((p) => p.stanza);
-  const repoDir = (mirror: string, repo: string) => join(root, 'www', mirror, RELEASE, repo, 'x86_64');
+  const repoDir = (mirror: string, repo: string) => join(root, 'www', mirror, RELEASE, repo, a.arch ?? 'x86_64');
   publish(repoDir('good', 'main'), main, buildIndex(stanzas, key));
   publish(repoDir('good', 'community'), community, buildIndex(community.map((p) => p.stanza), key));
   publish(repoDir('unknown-key', 'main'), main, buildIndex(stanzas, stranger));
