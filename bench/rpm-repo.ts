@@ -7,8 +7,8 @@
  */
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
 import { basename, join } from 'node:path';
+import { serveFiles, type Served } from './serve.js';
 
 export interface RpmTestRepos {
   readonly root: string;
@@ -270,22 +270,10 @@ export function buildRpmTestRepos(root: string, opts: { bulk?: number } = {}): R
  * Serve the variants: /NAME/<any distro layout>/repodata/F → www/NAME/repodata/F and
  * /NAME/<anything>/P.rpm → www/NAME/P.rpm. Every request path is recorded.
  */
-export async function serveRpmRepos(repos: RpmTestRepos): Promise<{ url: string; requests: string[]; close: () => Promise<void> }> {
+export async function serveRpmRepos(repos: RpmTestRepos): Promise<Served> {
   const www = join(repos.root, 'www');
-  const requests: string[] = [];
-  const server: Server = createServer((req, res) => {
-    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
-    requests.push(path);
+  return serveFiles((path) => {
     const m = /^\/([a-z]+)\/(?:.*\/)?(repodata\/[^/]+|[^/]+\.rpm)$/.exec(path);
-    try {
-      if (!m || !repos.variants.includes(m[1]!) || m[2]!.includes('..')) throw new Error('not served');
-      const body = readFileSync(join(www, m[1]!, m[2]!));
-      res.writeHead(200, { 'content-length': body.length }).end(body);
-    } catch {
-      res.writeHead(404).end();
-    }
+    return m && repos.variants.includes(m[1]!) && !m[2]!.includes('..') ? join(www, m[1]!, m[2]!) : undefined;
   });
-  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
-  const port = (server.address() as { port: number }).port;
-  return { url: `http://127.0.0.1:${port}`, requests, close: () => new Promise((ok) => server.close(() => ok())) };
 }

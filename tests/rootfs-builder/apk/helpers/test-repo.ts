@@ -7,7 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { serveFiles, type Served } from '../../../../bench/serve.js';
 import { join, normalize } from 'node:path';
 import { makeKey, type TestKey } from './abuild.js';
 import { buildIndex, buildPackage, type BuiltPackage, type PkgSpec } from './apk-package.js';
@@ -129,23 +129,12 @@ export function buildTestRepo(root: string, a: RepoArch = {}): TestRepo {
 }
 
 /** Serve `root/www` on 127.0.0.1; mirrors are `${url}/good`, `${url}/tampered`, ... */
-export async function serveRepo(repo: TestRepo): Promise<{ url: string; requests: string[]; close: () => Promise<void> }> {
+export async function serveRepo(repo: TestRepo): Promise<Served> {
   const www = join(repo.root, 'www');
-  const requests: string[] = [];
-  const server: Server = createServer((req, res) => {
-    requests.push(req.url ?? '');
-    const path = normalize(join(www, decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)));
-    try {
-      if (!path.startsWith(www + '/')) throw new Error('outside');
-      const body = readFileSync(path);
-      res.writeHead(200, { 'content-length': body.length }).end(body);
-    } catch {
-      res.writeHead(404).end();
-    }
+  return serveFiles((path) => {
+    const file = normalize(join(www, path));
+    return file.startsWith(www + '/') ? file : undefined;
   });
-  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
-  const port = (server.address() as { port: number }).port;
-  return { url: `http://127.0.0.1:${port}`, requests, close: () => new Promise((ok) => server.close(() => ok())) };
 }
 
 /** Run the built CLI without blocking this process (the repository server lives in it). */
