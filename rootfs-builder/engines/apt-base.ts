@@ -15,7 +15,8 @@
  * away with it, even when osb is killed.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import type { BuildContext } from '../../lib/context.js';
 import { OsbError } from '../../lib/errors.js';
@@ -30,6 +31,14 @@ const KEEP = 2;
 /** The archive's state: sha256 of `dists/RELEASE/InRelease` (or Release) on the mirror. */
 export async function archiveState(ctx: BuildContext, mirror: string, release: string): Promise<string> {
   const base = `${mirror.replace(/\/+$/, '')}/dists/${release}`;
+  if (base.startsWith('file://')) {
+    // A local mirror (mmdebstrap takes file:// too): Node's fetch does not read files.
+    for (const name of ['InRelease', 'Release']) {
+      const p = join(fileURLToPath(base), name);
+      if (existsSync(p)) return sha256(await readFile(p));
+    }
+    throw new OsbError(`${mirror} has no ${release} (no dists/${release}/InRelease or Release)`, 'check --mirror and --os-version');
+  }
   for (const name of ['InRelease', 'Release']) {
     let res: Response;
     try {
