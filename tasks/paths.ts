@@ -6,6 +6,8 @@ export const rootfsDir = (s: Settings): string => resolve(String(s.rootfsDir ?? 
 export const manifestPath = (s: Settings): string => join(s.workdir, 'rootfs.manifest.json');
 export const cacheDir = (s: Settings): string => resolve(String(s.cacheDir ?? join(s.workdir, 'cache')));
 export const imagePath = (s: Settings): string => join(s.workdir, String(s.imageName));
+/** The measured rootfs's root hash and kernel parameters, beside the image. */
+export const rootHashPath = (s: Settings): string => join(s.workdir, 'root_hash.txt');
 export const initrdPath = (s: Settings): string => join(s.workdir, String(s.initrdName));
 /** Stable names of the built kernel (links to the versioned files, as Clear Containers made). */
 export const kernelPaths = (s: Settings) => ({

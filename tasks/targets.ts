@@ -10,7 +10,7 @@ import { OsbError } from '../lib/errors.js';
 import { hostArch } from '../distros/index.js';
 import type { Settings } from './settings.js';
 import type { Target } from './target.js';
-import { bundlePaths, cacheDir, imagePath, initrdPath, kernelPaths, manifestPath, ociPaths, rootfsDir, squashfsPaths } from './paths.js';
+import { bundlePaths, cacheDir, imagePath, initrdPath, kernelPaths, manifestPath, ociPaths, rootfsDir, rootHashPath, squashfsPaths } from './paths.js';
 
 const str = (v: unknown): string | undefined => (v === undefined || v === null ? undefined : String(v));
 const list = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : []);
@@ -99,15 +99,16 @@ export const image: Target = {
   name: 'image',
   describe: 'partitioned disk image',
   deps: () => ['rootfs'],
-  settings: ['fsType', 'blockSize', 'rootFreeSpace', 'imageSize', 'partitionTable', 'dax', 'format', 'imageName', 'sourceDateEpoch', 'arch'],
-  outputs: (s) => [imagePath(s)],
+  settings: ['fsType', 'blockSize', 'rootFreeSpace', 'imageSize', 'partitionTable', 'dax', 'format', 'imageName', 'sourceDateEpoch', 'arch', 'measuredRootfs'],
+  outputs: (s) => [imagePath(s), ...(s.measuredRootfs ? [rootHashPath(s)] : [])],
   run: async (ctx, s, inputsHash) => {
     const { buildImage } = await import('../image-builder/index.js');
     const arch = str(s.arch) ?? hostArch();
     // The DAX header (Kata's default) is for QEMU nvdimm, which only x86_64 guests get here; an
     // aarch64 "virt" guest takes the image over virtio-blk.
-    const dax = Boolean(s.dax) && arch === 'x86_64';
-    if (Boolean(s.dax) && !dax) ctx.log.info(`no DAX header: ${arch} guests have no nvdimm (the image boots over virtio-blk)`);
+    const measured = Boolean(s.measuredRootfs);
+    const dax = Boolean(s.dax) && arch === 'x86_64' && !measured;
+    if (Boolean(s.dax) && !dax) ctx.log.info(`no DAX header: ${measured ? 'a measured rootfs boots over virtio-blk from /dev/dm-0' : `${arch} guests have no nvdimm (the image boots over virtio-blk)`}`);
     const r = await buildImage(ctx, {
       rootfsDir: rootfsDir(s),
       output: imagePath(s),
@@ -121,6 +122,8 @@ export const image: Target = {
       format: s.format as 'raw',
       // UUIDs and hash seeds derive from the inputs: same inputs, same bytes.
       seed: inputsHash,
+      measured,
+      rootHashOutput: measured ? rootHashPath(s) : undefined,
     });
     if (!ctx.dryRun) ctx.log.info(`wrote ${r.path} (${(r.sizeBytes / 1048576).toFixed(0)} MiB, ${r.fsType})`);
   },
