@@ -29,10 +29,11 @@ export interface VerityParams {
 export function hashTreeBytes(dataBlocks: number): number {
   let blocks = 0;
   let level = dataBlocks;
-  do {
+  // One data block needs no tree: its own digest is the root hash.
+  while (level > 1) {
     level = Math.ceil(level / DIGESTS_PER_BLOCK);
     blocks += level;
-  } while (level > 1);
+  }
   return blocks * VERITY_BLOCK;
 }
 
