@@ -24,3 +24,11 @@ export const ociPaths = (s: Settings) => ({
 });
 export const bundlePaths = (s: Settings) => ({ dir: join(s.workdir, 'osb-bundle'), tar: join(s.workdir, 'osb-bundle.tar') });
 export const squashfsPaths = (s: Settings) => ({ image: join(s.workdir, 'osb.squashfs'), bootInitrd: join(s.workdir, 'osb-squashfs-boot.img') });
+/**
+ * The SBOM beside an artefact: WORKDIR/rootfs.spdx.json, WORKDIR/osb.img.spdx.json, ...
+ * (.cdx.json with --sbom-format cyclonedx).
+ */
+export function sbomPath(s: Settings, kind: 'rootfs' | 'image' | 'initrd' | 'oci'): string {
+  const base = kind === 'rootfs' ? join(s.workdir, 'rootfs') : kind === 'image' ? imagePath(s) : kind === 'initrd' ? initrdPath(s) : ociPaths(s).archive;
+  return base + (s.sbomFormat === 'cyclonedx' ? '.cdx.json' : '.spdx.json');
+}

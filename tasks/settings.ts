@@ -64,6 +64,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'debug', perRun: true, type: 'boolean', default: false, env: env('OSB_DEBUG', 'DEBUG'), group: 'global', describe: 'Echo every command (+ cmd) and show stack traces' },
   { key: 'logFormat', perRun: true, type: 'string', choices: ['text', 'ndjson'], default: 'text', env: env('OSB_LOG_FORMAT'), group: 'global', describe: 'text for people; ndjson: one JSON event per line (start/finish/skip/fail)' },
   { key: 'sourceDateEpoch', type: 'number', min: 1, default: 1, env: env('SOURCE_DATE_EPOCH'), group: 'global', describe: 'Timestamp (seconds) for every mtime and date written; fixed so builds are reproducible' },
+  { key: 'sbomFormat', type: 'string', choices: ['spdx', 'cyclonedx'], default: 'spdx', env: env('OSB_SBOM_FORMAT'), group: 'global', describe: 'SBOM written beside each rootfs, image, initrd and OCI archive: SPDX 2.3 JSON (.spdx.json) or CycloneDX 1.6 JSON (.cdx.json)' },
   // rootfs
   { key: 'distro', type: 'string', default: 'debian', env: env('OSB_DISTRO', 'DISTRO'), group: 'rootfs', describe: 'Distribution of the rootfs (osb rootfs --list-distros)' },
   { key: 'osVersion', type: 'string', defaultText: "the distro's default release", env: env('OSB_OS_VERSION', 'OS_VERSION'), group: 'rootfs', describe: 'Release of the distro (bookworm, noble, v3.22, ...)' },

@@ -10,7 +10,10 @@ import { OsbError } from '../lib/errors.js';
 import { hostArch } from '../distros/index.js';
 import type { Settings } from './settings.js';
 import type { Target } from './target.js';
-import { bundlePaths, cacheDir, imagePath, initrdPath, kernelPaths, manifestPath, ociPaths, rootfsDir, rootHashPath, squashfsPaths } from './paths.js';
+import { bundlePaths, cacheDir, imagePath, initrdPath, kernelPaths, manifestPath, ociPaths, rootfsDir, rootHashPath, sbomPath, squashfsPaths } from './paths.js';
+
+/** The SBOM is an output, not an input: another --sbom-format leaves the inputs alone, but the missing file makes the target rebuild. */
+const sbomOutput = sbomPath;
 
 const str = (v: unknown): string | undefined => (v === undefined || v === null ? undefined : String(v));
 const list = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : []);
@@ -84,7 +87,7 @@ export const rootfs: Target = {
     }
     return inputs;
   },
-  outputs: (s) => [rootfsDir(s), manifestPath(s)],
+  outputs: (s) => [rootfsDir(s), manifestPath(s), sbomOutput(s, 'rootfs')],
   validate: async (s) => {
     const { validateRootfsOptions } = await import('../rootfs-builder/index.js');
     await validateRootfsOptions(await rootfsOptions(s));
@@ -92,6 +95,7 @@ export const rootfs: Target = {
   run: async (ctx, s, inputsHash) => {
     const { buildRootfs } = await import('../rootfs-builder/index.js');
     await buildRootfs(ctx, await rootfsOptions(s, inputsHash));
+    await (await import('./sbom.js')).writeSbom(ctx, s, 'rootfs', inputsHash);
   },
 };
 
@@ -100,7 +104,7 @@ export const image: Target = {
   describe: 'partitioned disk image',
   deps: () => ['rootfs'],
   settings: ['fsType', 'blockSize', 'rootFreeSpace', 'imageSize', 'partitionTable', 'dax', 'format', 'imageName', 'sourceDateEpoch', 'arch', 'measuredRootfs'],
-  outputs: (s) => [imagePath(s), ...(s.measuredRootfs ? [rootHashPath(s)] : [])],
+  outputs: (s) => [imagePath(s), ...(s.measuredRootfs ? [rootHashPath(s)] : []), sbomOutput(s, 'image')],
   run: async (ctx, s, inputsHash) => {
     const { buildImage } = await import('../image-builder/index.js');
     const arch = str(s.arch) ?? hostArch();
@@ -126,6 +130,7 @@ export const image: Target = {
       rootHashOutput: measured ? rootHashPath(s) : undefined,
     });
     if (!ctx.dryRun) ctx.log.info(`wrote ${r.path} (${(r.sizeBytes / 1048576).toFixed(0)} MiB, ${r.fsType})`);
+    await (await import('./sbom.js')).writeSbom(ctx, s, 'image', inputsHash);
   },
 };
 
@@ -142,9 +147,9 @@ export const initrd: Target = {
   deps: () => ['rootfs'],
   settings: ['compression', 'owner', 'initrdName', 'agentInit', 'sourceDateEpoch'],
   files: (s) => list(s.initrdExtra),
-  outputs: (s) => [initrdPath(s)],
+  outputs: (s) => [initrdPath(s), sbomOutput(s, 'initrd')],
   validate: (s) => void parseOwner(s.owner),
-  run: async (ctx, s) => {
+  run: async (ctx, s, inputsHash) => {
     const { buildInitrd } = await import('../initrd-builder/index.js');
     await buildInitrd(ctx, {
       rootfsDir: rootfsDir(s),
@@ -154,6 +159,7 @@ export const initrd: Target = {
       agentInit: Boolean(s.agentInit),
       extraDirs: list(s.initrdExtra),
     });
+    await (await import('./sbom.js')).writeSbom(ctx, s, 'initrd', inputsHash);
     await warnIfKernelCannotRead(ctx, s);
   },
 };
@@ -254,15 +260,16 @@ export const oci: Target = {
     const p = ciProvenance();
     return { 'image source': p.source ?? '', 'image revision': p.revision ?? '' };
   },
-  outputs: (s) => [ociPaths(s).layout, ociPaths(s).archive, ...(s.dockerArchive ? [ociPaths(s).dockerArchive] : [])],
+  outputs: (s) => [ociPaths(s).layout, ociPaths(s).archive, ...(s.dockerArchive ? [ociPaths(s).dockerArchive] : []), sbomOutput(s, 'oci')],
   validate: async (s) => {
     const { parseReference } = await import('../oci-builder/index.js');
     parseReference(String(s.ociRef));
     await ociOptions(s);
   },
-  run: async (ctx, s) => {
+  run: async (ctx, s, inputsHash) => {
     const { buildOci } = await import('../oci-builder/index.js');
     await buildOci(ctx, await ociOptions(s));
+    await (await import('./sbom.js')).writeSbom(ctx, s, 'oci', inputsHash);
   },
 };
 
