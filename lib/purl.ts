@@ -45,7 +45,8 @@ export function parsePurl(s: string): Purl & { readonly subpath?: string } {
     for (const pair of rest.slice(qm + 1).split('&').filter(Boolean)) {
       const eq = pair.indexOf('=');
       if (eq <= 0) throw new Error(`purl qualifier without key=value: ${pair}`);
-      const key = pair.slice(0, eq).toLowerCase();
+      const key = pair.slice(0, eq);
+      // Keys are lower case in a purl; canonicalPurl() lowers them first when asked to be lenient.
       if (!/^[a-z.\-_][a-z0-9.\-_]*$/.test(key)) throw new Error(`purl qualifier key '${key}' is not valid`);
       const v = decodeURIComponent(pair.slice(eq + 1));
       if (v) qualifiers[key] = v;
@@ -82,4 +83,10 @@ export function distroQualifier(distro: string, release: string): string {
 /** The purl of an installed distro package. */
 export function packagePurl(type: PurlType, distro: string, release: string, p: { name: string; version: string; arch: string }): string {
   return formatPurl({ type, namespace: distro, name: p.name, version: p.version, qualifiers: { arch: p.arch, distro: distroQualifier(distro, release) } });
+}
+
+/** The canonical form of a purl string, lowering the type and the qualifier keys as the spec's canonicalization does. */
+export function canonicalPurl(s: string): string {
+  const lowered = s.replace(/^pkg:([^/]+)/i, (_, t: string) => `pkg:${t.toLowerCase()}`).replace(/([?&])([^=&#]+)=/g, (_, sep: string, k: string) => `${sep}${k.toLowerCase()}=`);
+  return formatPurl(parsePurl(lowered));
 }

@@ -63,7 +63,7 @@ export function renderSpdx(d: SbomDocument): string {
       ...(comment ? { licenseComments: comment } : {}),
       copyrightText: 'NOASSERTION',
       externalRefs: [{ referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: c.purl }],
-      primaryPackagePurpose: c.kind === 'kernel' ? 'OPERATING-SYSTEM' : c.kind === 'agent' ? 'APPLICATION' : 'LIBRARY',
+      primaryPackagePurpose: c.kind === 'kernel' ? 'OPERATING_SYSTEM' : c.kind === 'agent' ? 'APPLICATION' : 'LIBRARY',
     };
   });
   const doc = {
@@ -85,7 +85,7 @@ export function renderSpdx(d: SbomDocument): string {
         licenseConcluded: 'NOASSERTION',
         licenseDeclared: 'NOASSERTION',
         copyrightText: 'NOASSERTION',
-        primaryPackagePurpose: d.artefact.kind === 'oci' ? 'CONTAINER' : d.artefact.kind === 'rootfs' ? 'OPERATING-SYSTEM' : 'FILE',
+        primaryPackagePurpose: d.artefact.kind === 'oci' ? 'CONTAINER' : d.artefact.kind === 'rootfs' ? 'OPERATING_SYSTEM' : 'FILE',
       },
       ...packages,
     ],
