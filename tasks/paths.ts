@@ -32,3 +32,7 @@ export function sbomPath(s: Settings, kind: 'rootfs' | 'image' | 'initrd' | 'oci
   const base = kind === 'rootfs' ? join(s.workdir, 'rootfs') : kind === 'image' ? imagePath(s) : kind === 'initrd' ? initrdPath(s) : ociPaths(s).archive;
   return base + (s.sbomFormat === 'cyclonedx' ? '.cdx.json' : '.spdx.json');
 }
+/** The in-toto provenance statement beside an artefact (WORKDIR/osb.img.intoto.json, ...). */
+export function provenancePath(s: Settings, kind: 'rootfs' | 'image' | 'initrd' | 'oci'): string {
+  return (kind === 'rootfs' ? join(s.workdir, 'rootfs') : kind === 'image' ? imagePath(s) : kind === 'initrd' ? initrdPath(s) : ociPaths(s).archive) + '.intoto.json';
+}

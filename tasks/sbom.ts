@@ -6,16 +6,17 @@
  */
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
-import { basename } from 'node:path';
+import { basename, join } from 'node:path';
 import { writeAtomic } from '../lib/atomic.js';
 import type { BuildContext } from '../lib/context.js';
-import { sha256File } from '../lib/hash.js';
+import { sha256, sha256File } from '../lib/hash.js';
+import { provenanceStatement, type ResourceDescriptor } from '../lib/provenance.js';
 import { formatPurl, packagePurl, type PurlType } from '../lib/purl.js';
 import { renderSbom, type SbomComponent, type SbomFormat } from '../lib/sbom.js';
 import { packageMeta } from '../lib/sbom-meta.js';
-import { imagePath, initrdPath, kernelPaths, manifestPath, ociPaths, rootfsDir, sbomPath } from './paths.js';
+import { imagePath, initrdPath, kernelPaths, manifestPath, ociPaths, rootfsDir, provenancePath, sbomPath } from './paths.js';
 
-export { sbomPath };
+export { provenancePath, sbomPath };
 import type { Settings } from './settings.js';
 
 export type SbomArtefact = 'rootfs' | 'image' | 'initrd' | 'oci';
@@ -96,6 +97,42 @@ export async function osbVersion(): Promise<string> {
   return 'unknown';
 }
 
+/**
+ * The in-toto/SLSA provenance of an artefact: its files as subjects (the rootfs, a directory,
+ * by its manifest), the target's settings, the inputs hash, and what was resolved: each package
+ * of the manifest (purl), the package set as a whole, the agent, the kernel source.
+ */
+export async function writeProvenance(ctx: BuildContext, s: Settings, kind: SbomArtefact, inputsHash: string, settingKeys: readonly string[], extraSubjects: readonly string[] = []): Promise<string> {
+  const out = provenancePath(s, kind);
+  if (ctx.dryRun) {
+    ctx.log.info(`would write the in-toto provenance ${out}`);
+    return out;
+  }
+  const files = [kind === 'rootfs' ? manifestPath(s) : artefactPath(s, kind), ...extraSubjects].filter((f) => existsSync(f));
+  const subjects = [];
+  for (const f of files) subjects.push({ name: basename(f), sha256: await sha256File(f) });
+  const m = readManifest(s);
+  const deps: ResourceDescriptor[] = [];
+  if (m) {
+    const type = await purlTypeOf(m.distro);
+    const set = m.packages.map((p) => packagePurl(type, m.distro, m.release, p));
+    deps.push({ name: 'package set', digest: { sha256: sha256(set.join('\n') + '\n') }, annotations: { distro: m.distro, release: m.release, mirror: (m as { mirror?: string }).mirror ?? '', packages: set.length } });
+    for (const purl of set) deps.push({ uri: purl });
+    deps.push({ name: `agent ${m.agent.name}`, uri: m.agent.builtin ? 'osb:builtin-agent' : `file:${m.agent.source}`, ...(m.agent.sha256 ? { digest: { sha256: m.agent.sha256 } } : {}) });
+  }
+  const kernelState = join(s.workdir, '.osb', 'state', 'kernel.json');
+  if (existsSync(kernelState)) {
+    const inputs = (JSON.parse(readFileSync(kernelState, 'utf8')) as { inputs?: Record<string, string> }).inputs ?? {};
+    const k = await workdirKernel(s);
+    deps.push({ name: 'kernel source', ...(inputs['kernel source'] ? { annotations: { identity: inputs['kernel source'] } } : {}), ...(k ? { uri: `file:${basename(k.path)}`, digest: { sha256: k.sha256 } } : {}) });
+  }
+  const settings = Object.fromEntries(settingKeys.map((k) => [k, s[k] ?? null]));
+  const statement = provenanceStatement({ subjects, target: kind, settings, inputsHash, sourceDateEpoch: s.sourceDateEpoch, resolvedDependencies: deps, toolVersion: await osbVersion() });
+  await writeAtomic(out, async (tmp) => writeFile(tmp, JSON.stringify(statement, null, 2) + '\n'));
+  ctx.log.info(`wrote ${out}`);
+  return out;
+}
+
 /** Write the artefact's SBOM (atomically; in dry-run only say so). */
 export async function writeSbom(ctx: BuildContext, s: Settings, kind: SbomArtefact, inputsHash: string): Promise<string> {
   const out = sbomPath(s, kind);
@@ -112,4 +149,10 @@ export async function writeSbom(ctx: BuildContext, s: Settings, kind: SbomArtefa
   await writeAtomic(out, async (tmp) => writeFile(tmp, text));
   ctx.log.info(`wrote ${out} (${components.length} components)`);
   return out;
+}
+
+/** Both files beside an artefact: its SBOM and its provenance. */
+export async function writeSupplyChain(ctx: BuildContext, s: Settings, kind: SbomArtefact, inputsHash: string, settingKeys: readonly string[], extraSubjects: readonly string[] = []): Promise<void> {
+  await writeSbom(ctx, s, kind, inputsHash);
+  await writeProvenance(ctx, s, kind, inputsHash, settingKeys, extraSubjects);
 }

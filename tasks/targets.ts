@@ -10,10 +10,13 @@ import { OsbError } from '../lib/errors.js';
 import { hostArch } from '../distros/index.js';
 import type { Settings } from './settings.js';
 import type { Target } from './target.js';
-import { bundlePaths, cacheDir, imagePath, initrdPath, kernelPaths, manifestPath, ociPaths, rootfsDir, rootHashPath, sbomPath, squashfsPaths } from './paths.js';
+import { bundlePaths, cacheDir, imagePath, initrdPath, kernelPaths, manifestPath, ociPaths, rootfsDir, provenancePath, rootHashPath, sbomPath, squashfsPaths } from './paths.js';
 
-/** The SBOM is an output, not an input: another --sbom-format leaves the inputs alone, but the missing file makes the target rebuild. */
-const sbomOutput = sbomPath;
+/**
+ * The SBOM and the provenance beside an artefact are outputs, not inputs: another --sbom-format
+ * leaves the inputs alone, but the missing file makes the target rebuild.
+ */
+const sbomOutput = (s: Settings, kind: 'rootfs' | 'image' | 'initrd' | 'oci'): string[] => [sbomPath(s, kind), provenancePath(s, kind)];
 
 const str = (v: unknown): string | undefined => (v === undefined || v === null ? undefined : String(v));
 const list = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : []);
@@ -87,7 +90,7 @@ export const rootfs: Target = {
     }
     return inputs;
   },
-  outputs: (s) => [rootfsDir(s), manifestPath(s), sbomOutput(s, 'rootfs')],
+  outputs: (s) => [rootfsDir(s), manifestPath(s), ...sbomOutput(s, 'rootfs')],
   validate: async (s) => {
     const { validateRootfsOptions } = await import('../rootfs-builder/index.js');
     await validateRootfsOptions(await rootfsOptions(s));
@@ -95,7 +98,7 @@ export const rootfs: Target = {
   run: async (ctx, s, inputsHash) => {
     const { buildRootfs } = await import('../rootfs-builder/index.js');
     await buildRootfs(ctx, await rootfsOptions(s, inputsHash));
-    await (await import('./sbom.js')).writeSbom(ctx, s, 'rootfs', inputsHash);
+    await (await import('./sbom.js')).writeSupplyChain(ctx, s, 'rootfs', inputsHash, rootfs.settings);
   },
 };
 
@@ -104,7 +107,7 @@ export const image: Target = {
   describe: 'partitioned disk image',
   deps: () => ['rootfs'],
   settings: ['fsType', 'blockSize', 'rootFreeSpace', 'imageSize', 'partitionTable', 'dax', 'format', 'imageName', 'sourceDateEpoch', 'arch', 'measuredRootfs'],
-  outputs: (s) => [imagePath(s), ...(s.measuredRootfs ? [rootHashPath(s)] : []), sbomOutput(s, 'image')],
+  outputs: (s) => [imagePath(s), ...(s.measuredRootfs ? [rootHashPath(s)] : []), ...sbomOutput(s, 'image')],
   run: async (ctx, s, inputsHash) => {
     const { buildImage } = await import('../image-builder/index.js');
     const arch = str(s.arch) ?? hostArch();
@@ -130,7 +133,7 @@ export const image: Target = {
       rootHashOutput: measured ? rootHashPath(s) : undefined,
     });
     if (!ctx.dryRun) ctx.log.info(`wrote ${r.path} (${(r.sizeBytes / 1048576).toFixed(0)} MiB, ${r.fsType})`);
-    await (await import('./sbom.js')).writeSbom(ctx, s, 'image', inputsHash);
+    await (await import('./sbom.js')).writeSupplyChain(ctx, s, 'image', inputsHash, image.settings, measured ? [rootHashPath(s)] : []);
   },
 };
 
@@ -147,7 +150,7 @@ export const initrd: Target = {
   deps: () => ['rootfs'],
   settings: ['compression', 'owner', 'initrdName', 'agentInit', 'sourceDateEpoch'],
   files: (s) => list(s.initrdExtra),
-  outputs: (s) => [initrdPath(s), sbomOutput(s, 'initrd')],
+  outputs: (s) => [initrdPath(s), ...sbomOutput(s, 'initrd')],
   validate: (s) => void parseOwner(s.owner),
   run: async (ctx, s, inputsHash) => {
     const { buildInitrd } = await import('../initrd-builder/index.js');
@@ -159,7 +162,7 @@ export const initrd: Target = {
       agentInit: Boolean(s.agentInit),
       extraDirs: list(s.initrdExtra),
     });
-    await (await import('./sbom.js')).writeSbom(ctx, s, 'initrd', inputsHash);
+    await (await import('./sbom.js')).writeSupplyChain(ctx, s, 'initrd', inputsHash, initrd.settings);
     await warnIfKernelCannotRead(ctx, s);
   },
 };
@@ -260,7 +263,7 @@ export const oci: Target = {
     const p = ciProvenance();
     return { 'image source': p.source ?? '', 'image revision': p.revision ?? '' };
   },
-  outputs: (s) => [ociPaths(s).layout, ociPaths(s).archive, ...(s.dockerArchive ? [ociPaths(s).dockerArchive] : []), sbomOutput(s, 'oci')],
+  outputs: (s) => [ociPaths(s).layout, ociPaths(s).archive, ...(s.dockerArchive ? [ociPaths(s).dockerArchive] : []), ...sbomOutput(s, 'oci')],
   validate: async (s) => {
     const { parseReference } = await import('../oci-builder/index.js');
     parseReference(String(s.ociRef));
@@ -269,7 +272,7 @@ export const oci: Target = {
   run: async (ctx, s, inputsHash) => {
     const { buildOci } = await import('../oci-builder/index.js');
     await buildOci(ctx, await ociOptions(s));
-    await (await import('./sbom.js')).writeSbom(ctx, s, 'oci', inputsHash);
+    await (await import('./sbom.js')).writeSupplyChain(ctx, s, 'oci', inputsHash, oci.settings);
   },
 };
 
