@@ -61,7 +61,15 @@ function apkDb(rootfs: string): Map<string, PackageMeta> {
 /** Metadata for each named package, by package type. */
 export function packageMeta(rootfs: string, type: 'deb' | 'apk' | 'rpm' | 'generic', names: readonly string[]): Map<string, PackageMeta> {
   if (!existsSync(rootfs)) return new Map();
-  if (type === 'apk') return apkDb(rootfs);
-  if (type === 'deb') return new Map(names.map((n) => [n, debMeta(rootfs, n.split(':')[0]!)]));
+  // What cannot be read (a tree owned by another user namespace) is left out, not fatal.
+  const safe = <T>(f: () => T, fallback: T): T => {
+    try {
+      return f();
+    } catch {
+      return fallback;
+    }
+  };
+  if (type === 'apk') return safe(() => apkDb(rootfs), new Map());
+  if (type === 'deb') return new Map(names.map((n) => [n, safe(() => debMeta(rootfs, n.split(':')[0]!), {})]));
   return new Map();
 }
