@@ -162,6 +162,6 @@ async function writeVerity(ctx: BuildContext, o: ImageOptions, layout: DiskLayou
     if (ctx.dryRun) ctx.log.info(`would write the root hash and kernel parameters to ${o.rootHashOutput}`);
     else await writeAtomic(o.rootHashOutput, async (tmp) => writeFile(tmp, rootHashFile(p)));
   }
-  ctx.log.info(`dm-verity root hash ${rootHash} (salt from the inputs)`);
+  if (!ctx.dryRun) ctx.log.info(`dm-verity root hash ${rootHash} (salt from the inputs)`);
   return p;
 }

@@ -79,6 +79,10 @@ export async function verifyReproCommand(cmd: ParsedCommand, signal: AbortSignal
   const base = cmd.settings;
   const seedTree = base.rootfsDir ? String(base.rootfsDir) : undefined;
   if (seedTree && !existsSync(seedTree)) throw new OsbError(`--rootfs-dir ${seedTree} does not exist`, 'pass the tree to build from, or leave --rootfs-dir out to build the rootfs from the distro');
+  if (base.dryRun) {
+    process.stdout.write(`verify-repro would build ${target} twice in fresh workdirs under ${tmpdir()}/osb-repro-* (${seedTree ? `from a copy of ${seedTree}${(base.hook as string[] | undefined)?.length ? ' with the hooks run on it' : ''}` : 'the rootfs from the distro first'}; the second under another path, umask 077, other mtimes) and compare the sha256 of its files\n`);
+    return 0;
+  }
   const top = await mkdtemp(join(tmpdir(), 'osb-repro-'));
   const dirs = [join(top, 'a'), join(top, 'elsewhere', 'deeper', 'b')];
   const umasks = [0o022, 0o077];

@@ -5,7 +5,8 @@
  * 1, naming the file it wrote.
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { chmodSync, existsSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { removeTempDirs, tempDir } from '../helpers/build-context.js';
 import { osb } from '../helpers/cli.js';
@@ -47,6 +48,15 @@ describe('osb verify-repro', () => {
     expect(kept && existsSync(join(kept, 'a', 'osb.img'))).toBeTruthy();
     rmSync(kept!, { recursive: true, force: true });
   }, 5 * 60_000);
+
+  test('--dry-run says what it would do and builds nothing', () => {
+    const before = readdirSync(tmpdir()).filter((n) => n.startsWith('osb-repro-')).length;
+    const r = osb(['verify-repro', 'image', '--rootfs-dir', rootfs, '--dry-run', '--workdir', join(dir, 'wd-dry')]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/would build image twice/);
+    expect(readdirSync(tmpdir()).filter((n) => n.startsWith('osb-repro-')).length).toBe(before);
+    expect(existsSync(join(dir, 'wd-dry'))).toBe(false);
+  });
 
   test('a target it does not check is a usage error', () => {
     const r = osb(['verify-repro', 'kernel', '--workdir', join(dir, 'wd')]);
