@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { osb } from '../helpers/cli.js';
 import { makeFixtureRootfs } from '../helpers/fixture-rootfs.js';
 import { guestKernel } from '../helpers/guest-kernel.js';
@@ -27,6 +27,11 @@ const imageArgs = (wd: string, fsType: string) => ['image', '--workdir', wd, '--
 const bootArgs = (wd: string, cmd: string) => ['boot', '--image', '--workdir', wd, '--no-deps', '--kernel', KERNEL, '--accel', 'tcg', '--boot-timeout', '90', '--', `osb.cmd=${cmd}`];
 
 describe('measured image under qemu', () => {
+  test("osb's guest kernel has dm-verity and dm-init built in (kernel-builder/configs/common/verity.conf)", () => {
+    const config = readFileSync(join(dirname(KERNEL), 'kernel.config'), 'utf8');
+    for (const opt of ['CONFIG_BLK_DEV_DM', 'CONFIG_DM_INIT', 'CONFIG_DM_VERITY']) expect(config).toMatch(new RegExp(`^${opt}=y$`, 'm'));
+  });
+
   test.each(['ext4', 'erofs'])('%s: boots to the ready line with its root on the dm-verity device', (fsType) => {
     const wd = join(dir, `wd-${fsType}`);
     const built = osb(imageArgs(wd, fsType));

@@ -98,6 +98,18 @@ describe('measured rootfs', () => {
     await expect(build({ dax: true })).rejects.toThrow(/DAX header/);
   });
 
+  test("qemu's command line for a measured image: virtio-blk, no nvdimm, dm-mod.create= and root=/dev/dm-0 instead of /dev/vda1", async () => {
+    const { qemuArgv } = await import('../../lib/qemu.js');
+    const verityCmdline = 'dm-mod.create="root,,,ro,0 8 verity 1 /dev/vda1 /dev/vda2 4096 4096 1 0 sha256 ab cd" root=/dev/dm-0';
+    const argv = qemuArgv({ kernel: 'K', accel: 'tcg', memoryMiB: 512, extraArgs: [], artifact: { kind: 'image', path: 'I', format: 'raw', fsType: 'erofs', nvdimm: true, sizeBytes: 8 << 20, verityCmdline } });
+    expect(argv).toContain('file=I,format=raw,if=virtio,readonly=on');
+    expect(argv.join(' ')).not.toMatch(/nvdimm|pmem/);
+    const append = argv[argv.indexOf('-append') + 1]!;
+    expect(append).toContain(verityCmdline);
+    expect(append).not.toContain('root=/dev/vda1');
+    expect(append).toMatch(/rootfstype=erofs ro/);
+  });
+
   test('the hash partition size comes from the tree arithmetic veritysetup uses', () => {
     for (const blocks of [1, 128, 129, 2304, 16384, 16385, 262144]) {
       const f = join(dir, `tree${blocks}`);
