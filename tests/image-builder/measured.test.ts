@@ -10,6 +10,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildImage, type ImageOptions } from '../../image-builder/index.js';
 import { hashTreeBytes } from '../../image-builder/verity.js';
+import { osb } from '../helpers/cli.js';
 import { makeFixtureRootfs } from '../helpers/fixture-rootfs.js';
 import { MiB, extractPartition, makeCtx, options, removeTempDirs, sfdiskJson, sh, sha256, tempDir } from './helpers.js';
 
@@ -108,6 +109,12 @@ describe('measured rootfs', () => {
     expect(append).toContain(verityCmdline);
     expect(append).not.toContain('root=/dev/vda1');
     expect(append).toMatch(/rootfstype=erofs ro/);
+  });
+
+  test('osb check-deps image --measured-rootfs asks for veritysetup (cryptsetup-bin); without it, not', () => {
+    const names = (measured: boolean) => (JSON.parse(osb(['check-deps', 'image', ...(measured ? ['--measured-rootfs'] : []), '--json', '--workdir', join(dir, 'cd')]).stdout) as { checks: { name: string; packages?: { debian: string } }[] }).checks;
+    expect(names(true).find((c) => c.name === 'veritysetup')?.packages?.debian).toBe('cryptsetup-bin');
+    expect(names(false).some((c) => c.name === 'veritysetup')).toBe(false);
   });
 
   test('the hash partition size comes from the tree arithmetic veritysetup uses', () => {
