@@ -27,7 +27,7 @@ export interface DiskTables {
 }
 
 /** The table(s) a layout needs, with identifiers derived from the seed. */
-export function tablesFor(layout: DiskLayout, table: PartitionTable, seed: string, gptType?: string): DiskTables {
+export function tablesFor(layout: DiskLayout, table: PartitionTable, seed: string, gptType?: string, verityGptType?: string): DiskTables {
   const disk: TableSpec = {
     table,
     diskBytes: layout.diskBytes,
@@ -36,6 +36,9 @@ export function tablesFor(layout: DiskLayout, table: PartitionTable, seed: strin
     diskId: table === 'gpt' ? derivedUuid(seed, 'gpt-disk') : derivedMbrDiskId(seed, 'mbr-disk'),
     partitionUuid: table === 'gpt' ? derivedUuid(seed, 'gpt-root-partition') : undefined,
     ...(table === 'gpt' && gptType ? { gptType } : {}),
+    ...(layout.hashBytes
+      ? { hash: { startBytes: layout.hashOffset - layout.headerBytes, sizeBytes: layout.hashBytes, ...(table === 'gpt' ? { partitionUuid: derivedUuid(seed, 'gpt-verity-partition'), gptType: verityGptType } : {}) } }
+      : {}),
   };
   if (!layout.headerBytes) return { table: disk };
   // The header disk's p1 runs from 3 MiB to the end of the file: exactly the inner partition

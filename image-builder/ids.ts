@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 
 /** What an identifier is for; each purpose gets its own value from the same seed. */
-export type IdPurpose = 'fs-uuid' | 'fs-hash-seed' | 'gpt-disk' | 'gpt-root-partition' | 'mbr-disk' | 'dax-mbr-disk' | 'pfn-uuid';
+export type IdPurpose = 'fs-uuid' | 'fs-hash-seed' | 'gpt-disk' | 'gpt-root-partition' | 'mbr-disk' | 'dax-mbr-disk' | 'pfn-uuid' | 'gpt-verity-partition';
 
 function digest(seed: string, purpose: IdPurpose): Buffer {
   return createHash('sha256').update(`osb-image:${purpose}:${seed}`).digest();

@@ -6,27 +6,29 @@
  *   header] → filesystem at the partition offset → verify → (qcow2: qemu-img convert) → rename
  */
 import { existsSync } from 'node:fs';
-import { mkdir, rm, stat } from 'node:fs/promises';
+import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { ensureWritableDir, tmpPathFor, writeAtomic } from '../lib/atomic.js';
 import { withCleanup } from '../lib/cleanup.js';
 import type { BuildContext } from '../lib/context.js';
-import { InterruptedError } from '../lib/errors.js';
+import { InterruptedError, OsbError } from '../lib/errors.js';
 import { tablesFor, writeDisk } from './disk.js';
 import { normalizeExt4Times } from './ext4-times.js';
 import { erofsCompressor, fillXfs, makeErofs, makeExt4, mkfsXfsArgv } from './filesystems.js';
 import { derivedUuid } from './ids.js';
 import { assertTreeFits } from './limits.js';
 import { validateOptions, type ImageOptions, type ImageResult } from './options.js';
-import { gptRootType } from './partition.js';
+import { gptRootType, gptRootVerityType } from './partition.js';
 import { scanTree, type TreeStats } from './scan.js';
-import { computeImageSize } from './sizing.js';
+import { computeImageSize, type DiskLayout } from './sizing.js';
 import { createSparse, copySparse } from './sparse-io.js';
 import { MiB } from './types.js';
 import { checkFilesystem, verifyAgent, verifyAgentInTree, verifyDisk } from './verify.js';
+import { formatVerity, rootHashFile, VERITY_BLOCK, VERITY_HASH, veritySalt, verifyVerity, type VerityParams } from './verity.js';
 
 export type { FsType, PartitionTable, ImageFormat } from './types.js';
 export type { ImageOptions, ImageResult } from './options.js';
+export { parseRootHashFile, verityCmdline, kernelVerityParams, type VerityParams } from './verity.js';
 export { computeImageSize, layoutFor, type SizingInput, type ImageSize, type DiskLayout } from './sizing.js';
 export { scanTree, type TreeStats } from './scan.js';
 
@@ -99,7 +101,7 @@ async function assemble(ctx: BuildContext, o: ImageOptions, tree: TreeStats, { o
     checkpoint(ctx);
   }
 
-  const tables = tablesFor(layout, o.partitionTable, o.seed, gptRootType(o.arch));
+  const tables = tablesFor(layout, o.partitionTable, o.seed, gptRootType(o.arch), gptRootVerityType(o.arch));
   await writeDisk(ctx, raw, layout, tables, o.seed, stage);
   if (o.fsType === 'ext4') {
     // Loopless and without a copy: mke2fs writes the filesystem into the image at the offset.
@@ -125,9 +127,41 @@ async function assemble(ctx: BuildContext, o: ImageOptions, tree: TreeStats, { o
       o.fsType !== 'xfs' && verifyAgent(ctx, o.fsType, o.fsType === 'ext4' ? ext4Target : fsFile!, rootfsDir),
     ]);
   }
+  const verity = o.measured ? await writeVerity(ctx, o, layout, raw, stage) : undefined;
   if (o.format === 'qcow2') {
     await ctx.run(['qemu-img', 'convert', '-f', 'raw', '-O', 'qcow2', raw, tmp]);
     if (!dry) await ctx.run(['qemu-img', 'check', '-q', '-f', 'qcow2', tmp], { readOnly: true });
   }
-  return { path: output, sizeBytes: layout.totalBytes, partitionOffset: layout.partitionOffset, fsType: o.fsType, fsUuid };
+  return { path: output, sizeBytes: layout.totalBytes, partitionOffset: layout.partitionOffset, fsType: o.fsType, fsUuid, ...(verity ? { verity } : {}) };
+}
+
+/**
+ * The measured rootfs: veritysetup hashes a copy of the finished root partition (it takes no
+ * data offset) into a scratch file, checks it back, and the tree is copied into p2. The root
+ * hash file is written only once the tree verifies.
+ */
+async function writeVerity(ctx: BuildContext, o: ImageOptions, layout: DiskLayout, raw: string, stage: string): Promise<VerityParams> {
+  const data = join(stage, 'root.data');
+  const hash = join(stage, 'root.verity');
+  const dataBlocks = layout.partitionBytes / VERITY_BLOCK;
+  const salt = veritySalt(o.seed);
+  if (!ctx.dryRun) {
+    await createSparse(data, layout.partitionBytes);
+    await copySparse(raw, layout.partitionOffset, layout.partitionBytes, data, 0);
+  }
+  else ctx.log.info(`would copy the root partition to ${data} for veritysetup`);
+  const rootHash = await formatVerity(ctx, data, hash, dataBlocks, salt);
+  const p: VerityParams = { rootHash, salt, dataBlocks, dataBlockSize: VERITY_BLOCK, hashBlockSize: VERITY_BLOCK, hashAlgorithm: VERITY_HASH };
+  if (!ctx.dryRun) {
+    const treeBytes = (await stat(hash)).size;
+    if (treeBytes > layout.hashBytes) throw new OsbError(`the dm-verity hash tree (${treeBytes} bytes) is larger than its partition (${layout.hashBytes} bytes)`, 'this is a bug in osb; please report it with the log');
+    await copySparse(hash, 0, treeBytes, raw, layout.hashOffset);
+    await verifyVerity(ctx, data, hash, p);
+  }
+  if (o.rootHashOutput) {
+    if (ctx.dryRun) ctx.log.info(`would write the root hash and kernel parameters to ${o.rootHashOutput}`);
+    else await writeAtomic(o.rootHashOutput, async (tmp) => writeFile(tmp, rootHashFile(p)));
+  }
+  if (!ctx.dryRun) ctx.log.info(`dm-verity root hash ${rootHash} (salt from the inputs)`);
+  return p;
 }

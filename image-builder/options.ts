@@ -1,5 +1,6 @@
 /** The public options of buildImage, their defaults and their validation. */
 import { UsageError } from '../lib/errors.js';
+import type { VerityParams } from './verity.js';
 import { BLOCK_SIZES, FS_TYPES, IMAGE_FORMATS, PARTITION_TABLES, type FsType, type ImageFormat, type PartitionTable } from './types.js';
 
 export interface ImageOptions {
@@ -29,6 +30,14 @@ export interface ImageOptions {
    * nvdimm (aarch64 "virt") cannot take the DAX header. @default 'x86_64'
    */
   readonly arch?: string;
+  /**
+   * Measured rootfs (Kata's MEASURED_ROOTFS): a dm-verity hash partition (p2) for the root
+   * partition, its salt derived from `seed`, and the root hash in the result (and in
+   * `rootHashOutput`). Booted over virtio-blk only: no DAX header with it. @default false
+   */
+  readonly measured?: boolean;
+  /** Measured: where to write root_hash.txt (atomically). @default undefined (not written) */
+  readonly rootHashOutput?: string;
   /** Hex input hash: filesystem UUIDs, hash seeds and disk identifiers are derived from it. */
   readonly seed: string;
 }
@@ -41,6 +50,8 @@ export interface ImageResult {
   readonly partitionOffset: number;
   readonly fsType: FsType;
   readonly fsUuid: string;
+  /** Measured: the dm-verity parameters (root hash, salt, blocks). */
+  readonly verity?: VerityParams;
 }
 
 const oneOf = <T extends string>(what: string, value: unknown, valid: readonly T[]): T => {
@@ -61,6 +72,7 @@ export function validateOptions(opts: Partial<ImageOptions> & Pick<ImageOptions,
   if (!Number.isInteger(o.rootFreeSpaceMiB) || o.rootFreeSpaceMiB < 0) throw new UsageError(`root free space ${o.rootFreeSpaceMiB} MiB is not a whole number of MiB ≥ 0`);
   if (o.imageSizeMiB !== undefined && (!Number.isInteger(o.imageSizeMiB) || o.imageSizeMiB <= 0)) throw new UsageError(`image size ${o.imageSizeMiB} MiB is not a positive whole number of MiB`);
   if (o.dax && o.arch !== undefined && o.arch !== 'x86_64') throw new UsageError(`the DAX header is for QEMU nvdimm, which ${o.arch} guests do not have`, 'use --no-dax (osb boot attaches the image over virtio-blk)');
+  if (o.measured && o.dax) throw new UsageError('a measured rootfs boots over virtio-blk from /dev/dm-0: it takes no DAX header', 'use --no-dax with --measured-rootfs');
   if (!/^[0-9a-fA-F]+$/.test(o.seed)) throw new UsageError(`image seed '${o.seed}' is not a hex string`, 'pass the input hash of the build');
   if (!o.rootfsDir || !o.output) throw new UsageError('buildImage needs rootfsDir and output');
   return o;

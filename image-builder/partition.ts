@@ -19,6 +19,12 @@ export const GPT_ROOT_TYPES: Readonly<Record<string, string>> = {
   aarch64: 'B921B045-1DF0-41C3-AF44-4C6F280D3FAE',
 };
 export const gptRootType = (arch: string | undefined): string => GPT_ROOT_TYPES[arch ?? ''] ?? GPT_LINUX_FS;
+/** GPT "Root Verity Partition" types of the same spec, for the measured rootfs's hash partition. */
+export const GPT_ROOT_VERITY_TYPES: Readonly<Record<string, string>> = {
+  x86_64: '2C7357ED-EBD2-46D9-AEC1-23D437EC2BF5',
+  aarch64: 'DF3300CE-D69F-4C92-978C-9BFB0F38D820',
+};
+export const gptRootVerityType = (arch: string | undefined): string => GPT_ROOT_VERITY_TYPES[arch ?? 'x86_64'] ?? GPT_LINUX_FS;
 /** MBR type 0x83, Linux. */
 export const MBR_LINUX = '83';
 export const SECTOR = 512;
@@ -36,6 +42,8 @@ export interface TableSpec {
   readonly partitionUuid?: string;
   /** GPT partition type. @default GPT_LINUX_FS */
   readonly gptType?: string;
+  /** Measured rootfs: the dm-verity hash partition (p2), relative to the disk start. */
+  readonly hash?: { readonly startBytes: number; readonly sizeBytes: number; readonly partitionUuid?: string; readonly gptType?: string };
 }
 
 /** What a table says about its first partition. */
@@ -45,6 +53,8 @@ export interface TableEntry {
   readonly sizeBytes: number;
   /** "83" or the GPT type GUID, upper case. */
   readonly type: string;
+  /** Partition 2 (the measured rootfs's hash partition), when the table has one. */
+  readonly second?: { readonly startBytes: number; readonly sizeBytes: number; readonly type: string };
 }
 
 /** The sfdisk script for one Linux partition (see sfdisk(8), "Input format"). */
@@ -54,7 +64,14 @@ export function sfdiskScript(s: TableSpec): string {
   const part = [`start=${s.startBytes / SECTOR}`, `size=${s.sizeBytes / SECTOR}`];
   if (s.table === 'gpt') part.push(`type=${s.gptType ?? GPT_LINUX_FS}`, `uuid=${s.partitionUuid!.toUpperCase()}`, 'name="root"');
   else part.push(`type=${MBR_LINUX}`);
-  lines.push(part.join(', '), '');
+  lines.push(part.join(', '));
+  if (s.hash) {
+    const h = [`start=${s.hash.startBytes / SECTOR}`, `size=${s.hash.sizeBytes / SECTOR}`];
+    if (s.table === 'gpt') h.push(`type=${s.hash.gptType ?? GPT_LINUX_FS}`, `uuid=${s.hash.partitionUuid!.toUpperCase()}`, 'name="root-verity"');
+    else h.push(`type=${MBR_LINUX}`);
+    lines.push(h.join(', '));
+  }
+  lines.push('');
   return lines.join('\n');
 }
 
@@ -73,7 +90,8 @@ export async function readTable(ctx: BuildContext, file: string): Promise<TableE
   const sector = pt.sectorsize ?? SECTOR;
   const p = pt.partitions?.[0];
   if (!p || (pt.label !== 'dos' && pt.label !== 'gpt')) throw new OsbError(`${file} has no partition table after writing one`, 'this is a bug in osb; please report it with the log');
-  return { label: pt.label, startBytes: p.start * sector, sizeBytes: p.size * sector, type: p.type.toUpperCase() };
+  const p2 = pt.partitions?.[1];
+  return { label: pt.label, startBytes: p.start * sector, sizeBytes: p.size * sector, type: p.type.toUpperCase(), ...(p2 ? { second: { startBytes: p2.start * sector, sizeBytes: p2.size * sector, type: p2.type.toUpperCase() } } : {}) };
 }
 
 /** Decode partition 1 from the first 34 sectors of a disk (MBR, or GPT behind a protective MBR). */
@@ -105,5 +123,12 @@ export function checkTable(where: string, actual: TableEntry | undefined, spec: 
   const show = (t: TableEntry | undefined) => (t ? `${t.label} p1 start ${t.startBytes} size ${t.sizeBytes} type ${t.type}` : 'no table');
   if (!actual || actual.label !== want.label || actual.startBytes !== want.startBytes || actual.sizeBytes !== want.sizeBytes || actual.type !== want.type) {
     throw new OsbError(`partition table ${where} does not match what osb wrote: found ${show(actual)}, expected ${show(want)}`, 'this is a bug in osb; please report it with the log');
+  }
+  if (spec.hash) {
+    const h = actual.second;
+    const type = spec.table === 'gpt' ? (spec.hash.gptType ?? GPT_LINUX_FS).toUpperCase() : MBR_LINUX;
+    if (!h || h.startBytes !== spec.hash.startBytes || h.sizeBytes !== spec.hash.sizeBytes || h.type !== type) {
+      throw new OsbError(`partition table ${where} has no hash partition p2 at ${spec.hash.startBytes} (${spec.hash.sizeBytes} bytes, type ${type}) as osb wrote`, 'this is a bug in osb; please report it with the log');
+    }
   }
 }

@@ -8,6 +8,7 @@ import { ext4Geometry, ext4InodeRequest, ext4TreeNeeds } from './ext4-sizing.js'
 import type { ImageOptions } from './options.js';
 import type { TreeStats } from './scan.js';
 import { MiB, type PartitionTable } from './types.js';
+import { hashTreeBytes, VERITY_BLOCK } from './verity.js';
 import { XFS_MIN_BYTES, xfsOverheadBlocks, xfsTreeBlocks, xfsTreeInodes } from './xfs-sizing.js';
 
 /** Space before the root partition: the table, with the partition aligned to 1 MiB (as Kata's `mkpart primary 1MiB -1s`). */
@@ -18,7 +19,7 @@ export const GPT_TAIL = MiB;
 export const DAX_HEADER = 2 * MiB;
 
 /** The options sizing reads (see ImageOptions), plus what was measured. */
-export interface SizingInput extends Pick<ImageOptions, 'fsType' | 'blockSize' | 'rootFreeSpaceMiB' | 'imageSizeMiB' | 'partitionTable' | 'dax'> {
+export interface SizingInput extends Pick<ImageOptions, 'fsType' | 'blockSize' | 'rootFreeSpaceMiB' | 'imageSizeMiB' | 'partitionTable' | 'dax' | 'measured'> {
   /** The rootfs statistics (ext4 and xfs). */
   readonly tree?: TreeStats;
   /** Size of the filesystem image mkfs.erofs wrote (erofs). */
@@ -35,7 +36,13 @@ export interface DiskLayout {
   /** Absolute offset of the root partition in the file. */
   readonly partitionOffset: number;
   readonly partitionBytes: number;
+  /** Measured rootfs: the dm-verity hash partition (p2) right after the root partition; 0 without. */
+  readonly hashOffset: number;
+  readonly hashBytes: number;
 }
+
+/** The hash partition for a root partition of `partitionBytes`: the tree, rounded up to a MiB. */
+export const hashPartitionBytes = (partitionBytes: number): number => Math.ceil(hashTreeBytes(partitionBytes / VERITY_BLOCK) / MiB) * MiB;
 
 export interface ImageSize {
   readonly layout: DiskLayout;
@@ -55,22 +62,34 @@ const ext4MarginBlocks = (treeBlocks: number) => Math.ceil(treeBlocks * 0.002) +
 const xfsMargin = (bytes: number) => Math.ceil(bytes * 0.05) + 8 * MiB;
 
 /** The disk around a partition of `partitionBytes` (a whole number of MiB). */
-export function layoutFor(partitionBytes: number, table: PartitionTable, dax: boolean): DiskLayout {
+export function layoutFor(partitionBytes: number, table: PartitionTable, dax: boolean, measured = false): DiskLayout {
   const tail = table === 'gpt' ? GPT_TAIL : 0;
+  const hashBytes = measured ? hashPartitionBytes(partitionBytes) : 0;
+  if (measured) {
+    return { totalBytes: PARTITION_START + partitionBytes + hashBytes + tail, headerBytes: 0, diskBytes: PARTITION_START + partitionBytes + hashBytes + tail, partitionOffset: PARTITION_START, partitionBytes, hashOffset: PARTITION_START + partitionBytes, hashBytes };
+  }
   let diskBytes = PARTITION_START + partitionBytes + tail;
   // The PFN block's end_trunc stays 0 only when the namespace ends on the 2 MiB alignment
   // (nd_pfn_validate, drivers/nvdimm/pfn_devs.c); the partition takes the spare MiB.
   if (dax) diskBytes = Math.ceil(diskBytes / DAX_HEADER) * DAX_HEADER;
   const headerBytes = dax ? DAX_HEADER : 0;
-  return { totalBytes: headerBytes + diskBytes, headerBytes, diskBytes, partitionOffset: headerBytes + PARTITION_START, partitionBytes: diskBytes - PARTITION_START - tail };
+  return { totalBytes: headerBytes + diskBytes, headerBytes, diskBytes, partitionOffset: headerBytes + PARTITION_START, partitionBytes: diskBytes - PARTITION_START - tail, hashOffset: 0, hashBytes: 0 };
 }
 
-function layoutForTotal(totalBytes: number, table: PartitionTable, dax: boolean): DiskLayout | undefined {
+function layoutForTotal(totalBytes: number, table: PartitionTable, dax: boolean, measured = false): DiskLayout | undefined {
+  if (measured) {
+    // The largest root partition whose hash partition still fits in the total.
+    for (let p = totalBytes - PARTITION_START - (table === 'gpt' ? GPT_TAIL : 0); p >= MiB; p -= MiB) {
+      const l = layoutFor(p, table, false, true);
+      if (l.totalBytes <= totalBytes) return { ...l, totalBytes, diskBytes: totalBytes };
+    }
+    return undefined;
+  }
   const headerBytes = dax ? DAX_HEADER : 0;
   const diskBytes = totalBytes - headerBytes;
   const partitionBytes = diskBytes - PARTITION_START - (table === 'gpt' ? GPT_TAIL : 0);
   if (partitionBytes < MiB || (dax && diskBytes % DAX_HEADER)) return undefined;
-  return { totalBytes, headerBytes, diskBytes, partitionOffset: headerBytes + PARTITION_START, partitionBytes };
+  return { totalBytes, headerBytes, diskBytes, partitionOffset: headerBytes + PARTITION_START, partitionBytes, hashOffset: 0, hashBytes: 0 };
 }
 
 /** ext4TreeNeeds walks every file: remember it per tree and block size for the size search. */
@@ -131,7 +150,7 @@ export function computeImageSize(input: SizingInput): ImageSize {
   const smallestFrom = (startMiB: number): { layout: DiskLayout; inodes: number } => {
     for (let mib = Math.max(1, startMiB); ; mib++) {
       if (mib > 1 << 24) throw new OsbError('no image size up to 16 TiB holds this rootfs', 'check --rootfs-dir and the free space asked for');
-      const layout = layoutFor(mib * MiB, input.partitionTable, input.dax);
+      const layout = layoutFor(mib * MiB, input.partitionTable, input.dax, input.measured);
       // With DAX the partition may be a MiB larger than asked: the filesystem fills it.
       const inodes = fits(input, layout.partitionBytes);
       if (inodes !== false) return { layout, inodes };
@@ -148,7 +167,7 @@ export function computeImageSize(input: SizingInput): ImageSize {
   if (!Number.isInteger(asked) || asked <= 0) throw new OsbError(`image size ${asked} MiB is not a positive whole number of MiB`, `use e.g. ${neededMiB}`);
   if (asked < neededMiB) throw tooSmall(neededMiB);
   if (input.dax && asked % 2) throw new OsbError(`image size ${asked} MiB is odd: with the DAX header the image must be a multiple of 2 MiB (the PFN alignment)`, `use ${asked + 1} MiB`);
-  const layout = layoutForTotal(asked * MiB, input.partitionTable, input.dax)!;
+  const layout = layoutForTotal(asked * MiB, input.partitionTable, input.dax, input.measured)!;
   const inodes = fits(input, layout.partitionBytes);
   // A larger ext4 can lose its last block group when that group would be too small to be useful.
   if (inodes === false) {

@@ -44,6 +44,11 @@ export interface BootSpec {
         readonly fsType: 'ext4' | 'xfs' | 'erofs';
         /** Boot as a QEMU nvdimm (the image has the DAX header), as Kata does. */
         readonly nvdimm: boolean;
+        /**
+         * Measured rootfs: the `dm-mod.create="..." root=/dev/dm-0` arguments (root_hash.txt's
+         * kernel_cmdline); the kernel sets the verity device up over vda1 + vda2 and mounts it.
+         */
+        readonly verityCmdline?: string;
         readonly sizeBytes: number;
       };
 }
@@ -67,7 +72,7 @@ export function qemuArgv(b: BootSpec): string[] {
     argv.push('-machine', arch.machine, '-m', String(b.memoryMiB), '-kernel', b.kernel, '-initrd', a.bootInitrd);
     argv.push('-drive', `file=${a.path},format=raw,if=virtio,readonly=on`);
     append.push('rdinit=/init', 'osb.squashfs=/dev/vda');
-  } else if (a.nvdimm && hasNvdimm(b.arch ?? 'x86_64')) {
+  } else if (a.nvdimm && !a.verityCmdline && hasNvdimm(b.arch ?? 'x86_64')) {
     // The image's first 4 KiB page holds the PFN info block the kernel needs to expose
     // /dev/pmem0p1 with DAX; without it rootflags=dax panics ("DAX unsupported by block device").
     const size = Math.ceil(a.sizeBytes / 1048576);
@@ -78,7 +83,7 @@ export function qemuArgv(b: BootSpec): string[] {
   } else {
     argv.push('-machine', arch.machine, '-m', String(b.memoryMiB), '-kernel', b.kernel);
     argv.push('-drive', `file=${a.path},format=${a.format},if=virtio,readonly=on`);
-    append.push('root=/dev/vda1', `rootfstype=${a.fsType}`, 'ro');
+    append.push(...(a.verityCmdline ? [a.verityCmdline] : ['root=/dev/vda1']), `rootfstype=${a.fsType}`, 'ro');
   }
   argv.push('-append', [...append, ...b.extraArgs].join(' '));
   return argv;

@@ -37,6 +37,8 @@ export const TOOLS: Readonly<Record<string, ToolInfo>> = {
   'mkfs.erofs': { debian: 'erofs-utils', fedora: 'erofs-utils', alpine: 'erofs-utils' },
   'fsck.erofs': { debian: 'erofs-utils', fedora: 'erofs-utils', alpine: 'erofs-utils', min: '1.5.0', versionArg: '-V' },
   'dump.erofs': { debian: 'erofs-utils', fedora: 'erofs-utils', alpine: 'erofs-utils', versionArg: '-V' },
+  // The measured rootfs (dm-verity hash tree); cryptsetup 2.x.
+  veritysetup: { debian: 'cryptsetup-bin', fedora: 'cryptsetup', alpine: 'cryptsetup', min: '2.0.0' },
   losetup: { debian: 'mount', fedora: 'util-linux', alpine: 'losetup' },
   mount: { debian: 'mount', fedora: 'util-linux', alpine: 'util-linux-misc' },
   umount: { debian: 'mount', fedora: 'util-linux', alpine: 'util-linux-misc' },

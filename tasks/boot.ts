@@ -3,16 +3,30 @@
  * console to WORKDIR/logs/boot.log, and succeed when the agent's ready line appears.
  */
 import { existsSync, statSync } from 'node:fs';
-import { readlink } from 'node:fs/promises';
+import { readFile, readlink } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { BuildContext } from '../lib/context.js';
 import { CommandError, OsbError } from '../lib/errors.js';
 import { isGuestArch, memoryFor, qemuArgv, qemuBinary, type Accel, type BootSpec } from '../lib/qemu.js';
 import { hostArch } from '../distros/index.js';
-import { imagePath, initrdPath, kernelPaths, squashfsPaths } from './paths.js';
+import { imagePath, initrdPath, kernelPaths, rootHashPath, squashfsPaths } from './paths.js';
 import type { Settings } from './settings.js';
 
 const CONSOLE_TAIL = 30;
+/** What the kernel's dm-verity prints when a block does not match the tree (drivers/md/dm-verity-target.c). */
+const VERITY_ERROR = /device-mapper: verity: .*(corrupted|error)/i;
+
+/** The measured image's `dm-mod.create=... root=/dev/dm-0` from root_hash.txt. */
+async function verityCmdlineFor(s: Settings, dryRun: boolean): Promise<string | undefined> {
+  if (!s.measuredRootfs) return undefined;
+  const file = rootHashPath(s);
+  if (!existsSync(file)) {
+    if (dryRun) return 'dm-mod.create="root,,,ro,0 SECTORS verity 1 /dev/vda1 /dev/vda2 4096 4096 DATA_BLOCKS 0 sha256 ROOTHASH SALT" root=/dev/dm-0';
+    throw new OsbError(`the measured image has no root hash file: ${file} does not exist`, 'run `osb image --measured-rootfs` first');
+  }
+  const { parseRootHashFile, verityCmdline } = await import('../image-builder/index.js');
+  return verityCmdline(parseRootHashFile(await readFile(file, 'utf8')));
+}
 
 function resolveKernel(s: Settings, dryRun: boolean): string {
   const k = s.kernel ? resolve(String(s.kernel)) : kernelPaths(s).vmlinuz;
@@ -42,6 +56,7 @@ export async function runBootTarget(ctx: BuildContext, s: Settings): Promise<voi
     accel = kvm.ok ? 'kvm' : 'tcg';
     if (!kvm.ok) ctx.log.warn(`using TCG (software emulation): ${kvm.why}${kvm.cached ? ' (probed earlier on this host; --accel kvm to insist)' : ''}`);
   }
+  const verity = useSquashfs || useInitrd ? undefined : await verityCmdlineFor(s, ctx.dryRun);
   const spec: BootSpec = {
     arch,
     kernel,
@@ -52,7 +67,7 @@ export async function runBootTarget(ctx: BuildContext, s: Settings): Promise<voi
       ? { kind: 'squashfs', path: artifactPath, bootInitrd: squashfsPaths(s).bootInitrd }
       : useInitrd
       ? { kind: 'initrd', path: artifactPath }
-      : { kind: 'image', path: artifactPath, format: s.format as 'raw', fsType: s.fsType as 'ext4', nvdimm: Boolean(s.dax) && s.format === 'raw' && arch === 'x86_64', sizeBytes: size },
+      : { kind: 'image', path: artifactPath, format: s.format as 'raw', fsType: s.fsType as 'ext4', nvdimm: Boolean(s.dax) && !verity && s.format === 'raw' && arch === 'x86_64', sizeBytes: size, ...(verity ? { verityCmdline: verity } : {}) },
   };
   const argv = qemuArgv(spec);
   ctx.log.info(`booting ${useSquashfs ? 'squashfs' : useInitrd ? 'initrd' : 'image'} with ${await readlink(kernel).catch(() => kernel)} under ${accel.toUpperCase()}`);
@@ -64,6 +79,7 @@ export async function runBootTarget(ctx: BuildContext, s: Settings): Promise<voi
   const tail: string[] = [];
   const ac = new AbortController();
   let readyAt: number | undefined;
+  let verityError: string | undefined;
   const t0 = Date.now();
   const timer = setTimeout(() => ac.abort(), Number(s.bootTimeout) * 1000);
   try {
@@ -73,6 +89,7 @@ export async function runBootTarget(ctx: BuildContext, s: Settings): Promise<voi
       onLine: (line) => {
         tail.push(line);
         if (tail.length > CONSOLE_TAIL) tail.shift();
+        if (verityError === undefined && VERITY_ERROR.test(line)) verityError = line.trim();
         if (readyAt === undefined && ready.test(line)) {
           readyAt = Date.now();
           // The agent powers off after its ready line; give it a moment, then stop qemu.
@@ -86,6 +103,9 @@ export async function runBootTarget(ctx: BuildContext, s: Settings): Promise<voi
     clearTimeout(timer);
   }
   if (ctx.dryRun) return;
+  if (verityError !== undefined) {
+    throw new CommandError({ argv, tail, logPath: ctx.run.logPath, message: `boot failed: dm-verity found data that does not match the root hash (${verityError})`, hint: 'the image was changed after it was built: rebuild it with `osb image --force --measured-rootfs`; the whole console is in the log' });
+  }
   if (readyAt === undefined) {
     const why = Date.now() - t0 >= Number(s.bootTimeout) * 1000 ? `no ready line within ${s.bootTimeout} s` : 'the guest stopped before its ready line';
     throw new CommandError({ argv, tail, logPath: ctx.run.logPath, message: `boot failed: ${why} (pattern /${ready.source}/)`, hint: `raise --boot-timeout or check the agent; the whole console is in the log` });

@@ -52,7 +52,7 @@ export function toolsFor(target: string, s: Settings): (string | string[])[] {
     }
     case 'image': {
       const fs = { ext4: ['mkfs.ext4', 'e2fsck', 'debugfs'], xfs: ['mkfs.xfs', 'xfs_repair', 'losetup', 'mount', 'umount', 'cp'], erofs: ['mkfs.erofs', 'fsck.erofs'] }[String(s.fsType)] ?? [];
-      return ['sfdisk', ...fs, ...(s.format === 'qcow2' ? ['qemu-img'] : [])];
+      return ['sfdisk', ...fs, ...(s.measuredRootfs ? ['veritysetup'] : []), ...(s.format === 'qcow2' ? ['qemu-img'] : [])];
     }
     case 'initrd':
       return ({ zstd: ['zstd'], gzip: [['pigz', 'gzip']], xz: ['xz'], lz4: ['lz4'], none: [] } as Record<string, (string | string[])[]>)[String(s.compression)] ?? [];

@@ -44,7 +44,7 @@ export function buildParser(argv: readonly string[]) {
     .fail((msg, err) => {
       throw err ?? new UsageError(msg ?? 'invalid command line');
     });
-  for (const c of COMMANDS) y = y.command(c.name === 'explain' ? 'explain <target>' : c.name === 'check-deps' ? 'check-deps [targets..]' : c.name, c.describe);
+  for (const c of COMMANDS) y = y.command(c.name === 'explain' ? 'explain <target>' : c.name === 'check-deps' ? 'check-deps [targets..]' : c.name === 'verify-repro' ? 'verify-repro [target]' : c.name, c.describe);
   for (const s of SETTINGS) {
     y = y.option(kebab(s.key), {
       alias: s.alias,
@@ -140,8 +140,8 @@ export async function parseCommandLine(argv: readonly string[], environ: NodeJS.
   const layered = command !== 'help';
   const project = layered ? await findProjectFile(parsed, environ, cwd) : undefined;
   const r = resolveLayers({ flags: parsed, environ, cwd, project, record: layered ? readRecord : undefined });
-  const positional = command === 'explain' ? [String(parsed.target)] : command === 'check-deps' ? ((parsed.targets as string[]) ?? []) : rest.slice(1);
-  if (positional.length && !['explain', 'check-deps'].includes(command)) {
+  const positional = command === 'explain' ? [String(parsed.target)] : command === 'check-deps' ? ((parsed.targets as string[]) ?? []) : command === 'verify-repro' ? (parsed.target === undefined ? [] : [String(parsed.target)]) : rest.slice(1);
+  if (positional.length && !['explain', 'check-deps', 'verify-repro'].includes(command)) {
     throw new UsageError(`unexpected argument '${positional[0]}' for osb ${command}`, 'extra kernel arguments go after `--`');
   }
   return {

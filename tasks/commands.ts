@@ -9,7 +9,7 @@ import type { Runner } from '../lib/run.js';
 import { silentReporter } from '../lib/log.js';
 import type { ParsedCommand } from './cli.js';
 import { computePlan, type PlanStep } from './plan.js';
-import { bundlePaths, imagePath, initrdPath, kernelPaths, manifestPath, ociPaths, rootfsDir, squashfsPaths } from './paths.js';
+import { bundlePaths, imagePath, initrdPath, kernelPaths, manifestPath, ociPaths, provenancePath, rootfsDir, rootHashPath, sbomPath, squashfsPaths } from './paths.js';
 import { updateRecord } from './record.js';
 import type { Settings } from './settings.js';
 import { GROUPS, TARGETS } from './targets.js';
@@ -122,7 +122,8 @@ export async function cleanCommand(cmd: ParsedCommand): Promise<number> {
   const o = ociPaths(s);
   const b = bundlePaths(s);
   const q = squashfsPaths(s);
-  const files = [imagePath(s), initrdPath(s), manifestPath(s), k.vmlinuz, k.vmlinux, k.config, o.archive, o.dockerArchive, b.tar, q.image, q.bootInitrd];
+  const sboms = (['rootfs', 'image', 'initrd', 'oci'] as const).flatMap((k) => [...['spdx', 'cyclonedx'].map((f) => sbomPath({ ...s, sbomFormat: f }, k)), provenancePath(s, k)]);
+  const files = [imagePath(s), rootHashPath(s), ...sboms, initrdPath(s), manifestPath(s), k.vmlinuz, k.vmlinux, k.config, o.archive, o.dockerArchive, b.tar, q.image, q.bootInitrd];
   files.push(siblingMarkerFor(o.layout), siblingMarkerFor(b.dir), join(s.workdir, `.${basename(q.bootInitrd)}.inputs`));
   // The OCI layout and the bundle are directories osb made (each with its marker).
   for (const d of [o.layout, b.dir]) if (existsSync(d)) await assertOwnedOrEmpty(d);

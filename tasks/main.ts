@@ -47,6 +47,8 @@ async function dispatch(cmd: ParsedCommand, signal: AbortSignal): Promise<number
       return (await import('./config-command.js')).configCommand(cmd);
     case 'explain':
       return (await import('./commands.js')).explainCommand(cmd);
+    case 'verify-repro':
+      return (await import('./verify-repro.js')).verifyReproCommand(cmd, signal);
     case 'clean':
       return (await import('./commands.js')).cleanCommand(cmd);
     case 'list-distros':

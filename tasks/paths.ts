@@ -6,6 +6,8 @@ export const rootfsDir = (s: Settings): string => resolve(String(s.rootfsDir ?? 
 export const manifestPath = (s: Settings): string => join(s.workdir, 'rootfs.manifest.json');
 export const cacheDir = (s: Settings): string => resolve(String(s.cacheDir ?? join(s.workdir, 'cache')));
 export const imagePath = (s: Settings): string => join(s.workdir, String(s.imageName));
+/** The measured rootfs's root hash and kernel parameters, beside the image. */
+export const rootHashPath = (s: Settings): string => join(s.workdir, 'root_hash.txt');
 export const initrdPath = (s: Settings): string => join(s.workdir, String(s.initrdName));
 /** Stable names of the built kernel (links to the versioned files, as Clear Containers made). */
 export const kernelPaths = (s: Settings) => ({
@@ -22,3 +24,15 @@ export const ociPaths = (s: Settings) => ({
 });
 export const bundlePaths = (s: Settings) => ({ dir: join(s.workdir, 'osb-bundle'), tar: join(s.workdir, 'osb-bundle.tar') });
 export const squashfsPaths = (s: Settings) => ({ image: join(s.workdir, 'osb.squashfs'), bootInitrd: join(s.workdir, 'osb-squashfs-boot.img') });
+/**
+ * The SBOM beside an artefact: WORKDIR/rootfs.spdx.json, WORKDIR/osb.img.spdx.json, ...
+ * (.cdx.json with --sbom-format cyclonedx).
+ */
+export function sbomPath(s: Settings, kind: 'rootfs' | 'image' | 'initrd' | 'oci'): string {
+  const base = kind === 'rootfs' ? join(s.workdir, 'rootfs') : kind === 'image' ? imagePath(s) : kind === 'initrd' ? initrdPath(s) : ociPaths(s).archive;
+  return base + (s.sbomFormat === 'cyclonedx' ? '.cdx.json' : '.spdx.json');
+}
+/** The in-toto provenance statement beside an artefact (WORKDIR/osb.img.intoto.json, ...). */
+export function provenancePath(s: Settings, kind: 'rootfs' | 'image' | 'initrd' | 'oci'): string {
+  return (kind === 'rootfs' ? join(s.workdir, 'rootfs') : kind === 'image' ? imagePath(s) : kind === 'initrd' ? initrdPath(s) : ociPaths(s).archive) + '.intoto.json';
+}

@@ -3,6 +3,7 @@
  * and is the same for a build, --dry-run and `osb explain`.
  */
 import { existsSync } from 'node:fs';
+import { relative } from 'node:path';
 import type { BuildContext } from '../lib/context.js';
 import { OsbError, UsageError } from '../lib/errors.js';
 import { hashPath, hashValue } from '../lib/hash.js';
@@ -80,7 +81,9 @@ export async function computePlan(
         if (missing.length) {
           throw new OsbError(`${t.name} needs ${d}, which is missing (${missing.join(', ')})`, `run \`osb ${d}\` first, or drop --no-deps`);
         }
-        h = (await readState(s.workdir, d))?.inputsHash ?? `external ${dt.outputs(s).join(' ')}`;
+        // Relative to the workdir: the same tree in a workdir elsewhere gives the same hash (and
+        // so the same image identifiers, which derive from it).
+        h = (await readState(s.workdir, d))?.inputsHash ?? `external ${dt.outputs(s).map((p) => relative(s.workdir, p)).join(' ')}`;
       }
       inputs[`target ${d}`] = h;
     }

@@ -64,6 +64,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'debug', perRun: true, type: 'boolean', default: false, env: env('OSB_DEBUG', 'DEBUG'), group: 'global', describe: 'Echo every command (+ cmd) and show stack traces' },
   { key: 'logFormat', perRun: true, type: 'string', choices: ['text', 'ndjson'], default: 'text', env: env('OSB_LOG_FORMAT'), group: 'global', describe: 'text for people; ndjson: one JSON event per line (start/finish/skip/fail)' },
   { key: 'sourceDateEpoch', type: 'number', min: 1, default: 1, env: env('SOURCE_DATE_EPOCH'), group: 'global', describe: 'Timestamp (seconds) for every mtime and date written; fixed so builds are reproducible' },
+  { key: 'sbomFormat', type: 'string', choices: ['spdx', 'cyclonedx'], default: 'spdx', env: env('OSB_SBOM_FORMAT'), group: 'global', describe: 'SBOM written beside each rootfs, image, initrd and OCI archive: SPDX 2.3 JSON (.spdx.json) or CycloneDX 1.6 JSON (.cdx.json)' },
   // rootfs
   { key: 'distro', type: 'string', default: 'debian', env: env('OSB_DISTRO', 'DISTRO'), group: 'rootfs', describe: 'Distribution of the rootfs (osb rootfs --list-distros)' },
   { key: 'osVersion', type: 'string', defaultText: "the distro's default release", env: env('OSB_OS_VERSION', 'OS_VERSION'), group: 'rootfs', describe: 'Release of the distro (bookworm, noble, v3.22, ...)' },
@@ -89,6 +90,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'partitionTable', type: 'string', choices: ['mbr', 'gpt'], default: 'mbr', env: env('OSB_PARTITION_TABLE'), group: 'image', describe: 'Partition table type' },
   { key: 'dax', type: 'boolean', default: true, env: [{ name: 'OSB_DAX' }, { name: 'SKIP_DAX_HEADER', invert: true }], group: 'image', describe: 'Write the NVDIMM/DAX header so the image also boots as a QEMU nvdimm (--no-dax or SKIP_DAX_HEADER=yes to skip)' },
   { key: 'format', type: 'string', choices: ['raw', 'qcow2'], default: 'raw', env: env('OSB_IMAGE_FORMAT'), group: 'image', describe: 'Image file format' },
+  { key: 'measuredRootfs', type: 'boolean', default: false, env: env('OSB_MEASURED_ROOTFS', 'MEASURED_ROOTFS'), group: 'image', describe: 'dm-verity hash partition (p2) with a salt from the inputs; writes WORKDIR/root_hash.txt; no DAX header' },
   { key: 'imageName', type: 'string', default: 'osb.img', env: env('OSB_IMAGE_NAME'), group: 'image', describe: 'Image file name in the workdir' },
   // initrd
   { key: 'compression', type: 'string', choices: ['zstd', 'gzip', 'xz', 'lz4', 'none'], default: 'zstd', env: env('OSB_COMPRESSION'), group: 'initrd', describe: 'Initrd compression' },

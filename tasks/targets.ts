@@ -10,7 +10,13 @@ import { OsbError } from '../lib/errors.js';
 import { hostArch } from '../distros/index.js';
 import type { Settings } from './settings.js';
 import type { Target } from './target.js';
-import { bundlePaths, cacheDir, imagePath, initrdPath, kernelPaths, manifestPath, ociPaths, rootfsDir, squashfsPaths } from './paths.js';
+import { bundlePaths, cacheDir, imagePath, initrdPath, kernelPaths, manifestPath, ociPaths, rootfsDir, provenancePath, rootHashPath, sbomPath, squashfsPaths } from './paths.js';
+
+/**
+ * The SBOM and the provenance beside an artefact are outputs, not inputs: another --sbom-format
+ * leaves the inputs alone, but the missing file makes the target rebuild.
+ */
+const sbomOutput = (s: Settings, kind: 'rootfs' | 'image' | 'initrd' | 'oci'): string[] => [sbomPath(s, kind), provenancePath(s, kind)];
 
 const str = (v: unknown): string | undefined => (v === undefined || v === null ? undefined : String(v));
 const list = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : []);
@@ -84,7 +90,7 @@ export const rootfs: Target = {
     }
     return inputs;
   },
-  outputs: (s) => [rootfsDir(s), manifestPath(s)],
+  outputs: (s) => [rootfsDir(s), manifestPath(s), ...sbomOutput(s, 'rootfs')],
   validate: async (s) => {
     const { validateRootfsOptions } = await import('../rootfs-builder/index.js');
     await validateRootfsOptions(await rootfsOptions(s));
@@ -92,6 +98,7 @@ export const rootfs: Target = {
   run: async (ctx, s, inputsHash) => {
     const { buildRootfs } = await import('../rootfs-builder/index.js');
     await buildRootfs(ctx, await rootfsOptions(s, inputsHash));
+    await (await import('./sbom.js')).writeSupplyChain(ctx, s, 'rootfs', inputsHash, rootfs.settings);
   },
 };
 
@@ -99,15 +106,16 @@ export const image: Target = {
   name: 'image',
   describe: 'partitioned disk image',
   deps: () => ['rootfs'],
-  settings: ['fsType', 'blockSize', 'rootFreeSpace', 'imageSize', 'partitionTable', 'dax', 'format', 'imageName', 'sourceDateEpoch', 'arch'],
-  outputs: (s) => [imagePath(s)],
+  settings: ['fsType', 'blockSize', 'rootFreeSpace', 'imageSize', 'partitionTable', 'dax', 'format', 'imageName', 'sourceDateEpoch', 'arch', 'measuredRootfs'],
+  outputs: (s) => [imagePath(s), ...(s.measuredRootfs ? [rootHashPath(s)] : []), ...sbomOutput(s, 'image')],
   run: async (ctx, s, inputsHash) => {
     const { buildImage } = await import('../image-builder/index.js');
     const arch = str(s.arch) ?? hostArch();
     // The DAX header (Kata's default) is for QEMU nvdimm, which only x86_64 guests get here; an
     // aarch64 "virt" guest takes the image over virtio-blk.
-    const dax = Boolean(s.dax) && arch === 'x86_64';
-    if (Boolean(s.dax) && !dax) ctx.log.info(`no DAX header: ${arch} guests have no nvdimm (the image boots over virtio-blk)`);
+    const measured = Boolean(s.measuredRootfs);
+    const dax = Boolean(s.dax) && arch === 'x86_64' && !measured;
+    if (Boolean(s.dax) && !dax) ctx.log.info(`no DAX header: ${measured ? 'a measured rootfs boots over virtio-blk from /dev/dm-0' : `${arch} guests have no nvdimm (the image boots over virtio-blk)`}`);
     const r = await buildImage(ctx, {
       rootfsDir: rootfsDir(s),
       output: imagePath(s),
@@ -121,8 +129,11 @@ export const image: Target = {
       format: s.format as 'raw',
       // UUIDs and hash seeds derive from the inputs: same inputs, same bytes.
       seed: inputsHash,
+      measured,
+      rootHashOutput: measured ? rootHashPath(s) : undefined,
     });
     if (!ctx.dryRun) ctx.log.info(`wrote ${r.path} (${(r.sizeBytes / 1048576).toFixed(0)} MiB, ${r.fsType})`);
+    await (await import('./sbom.js')).writeSupplyChain(ctx, s, 'image', inputsHash, image.settings, measured ? [rootHashPath(s)] : []);
   },
 };
 
@@ -139,9 +150,9 @@ export const initrd: Target = {
   deps: () => ['rootfs'],
   settings: ['compression', 'owner', 'initrdName', 'agentInit', 'sourceDateEpoch'],
   files: (s) => list(s.initrdExtra),
-  outputs: (s) => [initrdPath(s)],
+  outputs: (s) => [initrdPath(s), ...sbomOutput(s, 'initrd')],
   validate: (s) => void parseOwner(s.owner),
-  run: async (ctx, s) => {
+  run: async (ctx, s, inputsHash) => {
     const { buildInitrd } = await import('../initrd-builder/index.js');
     await buildInitrd(ctx, {
       rootfsDir: rootfsDir(s),
@@ -151,6 +162,7 @@ export const initrd: Target = {
       agentInit: Boolean(s.agentInit),
       extraDirs: list(s.initrdExtra),
     });
+    await (await import('./sbom.js')).writeSupplyChain(ctx, s, 'initrd', inputsHash, initrd.settings);
     await warnIfKernelCannotRead(ctx, s);
   },
 };
@@ -251,15 +263,16 @@ export const oci: Target = {
     const p = ciProvenance();
     return { 'image source': p.source ?? '', 'image revision': p.revision ?? '' };
   },
-  outputs: (s) => [ociPaths(s).layout, ociPaths(s).archive, ...(s.dockerArchive ? [ociPaths(s).dockerArchive] : [])],
+  outputs: (s) => [ociPaths(s).layout, ociPaths(s).archive, ...(s.dockerArchive ? [ociPaths(s).dockerArchive] : []), ...sbomOutput(s, 'oci')],
   validate: async (s) => {
     const { parseReference } = await import('../oci-builder/index.js');
     parseReference(String(s.ociRef));
     await ociOptions(s);
   },
-  run: async (ctx, s) => {
+  run: async (ctx, s, inputsHash) => {
     const { buildOci } = await import('../oci-builder/index.js');
     await buildOci(ctx, await ociOptions(s));
+    await (await import('./sbom.js')).writeSupplyChain(ctx, s, 'oci', inputsHash, oci.settings);
   },
 };
 

@@ -31,7 +31,7 @@ describe('osb oci, bundle, squashfs on the command line', () => {
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
     }
-    expect(outputsIn(wd).sort()).toEqual(['osb-bundle', 'osb-bundle.tar', 'osb-oci', 'osb-oci.tar', 'osb-squashfs-boot.img', 'osb.squashfs']);
+    expect(outputsIn(wd).sort()).toEqual(['osb-bundle', 'osb-bundle.tar', 'osb-oci', 'osb-oci.tar', 'osb-oci.tar.intoto.json', 'osb-oci.tar.spdx.json', 'osb-squashfs-boot.img', 'osb.squashfs']);
     expect(osb(['explain', 'oci', ...args]).stdout).toMatch(/^oci is up to date/m);
     expect(osb(['explain', 'squashfs', ...args]).stdout).toMatch(/^squashfs is up to date/m);
     const changed = osb(['explain', 'oci', ...args, '--oci-ref', 'localhost/other:2']).stdout;

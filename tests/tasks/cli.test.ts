@@ -122,7 +122,7 @@ describe('osb clean', () => {
     const rootfs = makeFixtureRootfs(join(dir, 'clean-rootfs'));
     expect(osb(['initrd', '--no-deps', '--agent-init', '--rootfs-dir', rootfs, '--workdir', wd]).code).toBe(0);
     mkdirSync(join(wd, 'cache', 'debs'), { recursive: true });
-    expect(readdirSync(wd).sort()).toEqual(['.osb', '.osb-owned', 'cache', 'logs', 'osb-initrd.img']);
+    expect(readdirSync(wd).sort()).toEqual(['.osb', '.osb-owned', 'cache', 'logs', 'osb-initrd.img', 'osb-initrd.img.intoto.json', 'osb-initrd.img.spdx.json']);
     expect(osb(['clean', '--workdir', wd]).code).toBe(0);
     // The build state goes; the record of the workdir's settings stays (osb config --reset forgets it).
     expect(readdirSync(wd).sort()).toEqual(['.osb', '.osb-owned', 'cache']);
