@@ -122,3 +122,58 @@ describe('osb publish to a registry', () => {
     await expect(skopeoDigest(reg, 'osb/dry:1')).rejects.toThrow(/manifest unknown|not found/i);
   }, 60_000);
 });
+
+describe('the registry dies in the middle of a push', () => {
+  let bigWd: string;
+  let bigLayout: string;
+  beforeAll(async () => {
+    const big = makeFixtureRootfs(join(tempDir('osb-publish-big-'), 'rootfs'));
+    // Incompressible, so the layer upload takes long enough to be caught in the middle.
+    await pexec('sh', ['-c', `head -c 120000000 /dev/urandom > '${join(big, 'var/lib/data/blob')}'`]);
+    bigWd = tempDir('osb-publish-bigwd-');
+    const r = osb(['oci', '--no-deps', '--rootfs-dir', big, '--workdir', bigWd, '--oci-ref', 'localhost/osb-big:1']);
+    if (r.code !== 0) throw new Error(r.stderr);
+    bigLayout = join(bigWd, 'osb-oci');
+  }, 300_000);
+
+  const args = (reg: Registry, ...more: string[]) => ['publish', '--no-deps', '--workdir', bigWd, '--oci-ref', 'localhost/osb-big:1', '--publish-registry', `${reg.host}/osb/big`, '--tag', '1', ...reg.osbArgs, ...more];
+
+  /** Resolves once the registry holds some bytes of an upload in progress. */
+  async function uploadStarted(reg: Registry): Promise<void> {
+    const { readdirSync, statSync, existsSync } = await import('node:fs');
+    const uploads = join(reg.storage, 'docker/registry/v2/repositories/osb/big/_uploads');
+    for (let i = 0; i < 6000; i++) {
+      if (existsSync(uploads)) for (const u of readdirSync(uploads)) if ((statSync(join(uploads, u, 'data'), { throwIfNoEntry: false })?.size ?? 0) > 1_000_000) return;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    throw new Error('no upload seen');
+  }
+
+  test('killed and back within the retries: osb retries, the tag points at the complete image', async () => {
+    const reg = await registry('plain');
+    const run = osbAsync(args(reg));
+    await uploadStarted(reg);
+    reg.kill();
+    await new Promise((r) => setTimeout(r, 300));
+    await reg.start();
+    const r = await run;
+    expect(r.code).toBe(0);
+    expect(r.stdout + r.stderr).toMatch(/connection to 127\.0\.0\.1:\d+ (dropped|failed) during .*; retry 1 in 0\.5 s/);
+    expect(await skopeoDigest(reg, 'osb/big:1')).toBe(localDigest(bigLayout));
+    // Every blob the manifest names is there: skopeo copies the whole image back.
+    await pexec('skopeo', ['copy', ...reg.toolArgs.map((a) => a.replace('--tls-verify', '--src-tls-verify')), `docker://${reg.host}/osb/big:1`, `oci:${join(tempDir(), 'back')}:1`], { maxBuffer: 1 << 24 });
+  }, 300_000);
+
+  test('killed for good: one line, exit 1, and after a restart the tag does not exist', async () => {
+    const reg = await registry('plain');
+    const run = osbAsync(args(reg, '--registry-retries', '1'));
+    await uploadStarted(reg);
+    reg.kill();
+    const r = await run;
+    expect(r.code).toBe(1);
+    expect(oneErrorLine(r.stderr)).toHaveLength(1);
+    expect(errorLine(r.stderr)).toMatch(/^osb: (publish failed: )?connection to 127\.0\.0\.1:\d+ failed during (HEAD|POST|PUT) .*ECONNREFUSED \(gave up after 2 attempts\)/);
+    await reg.start();
+    await expect(skopeoDigest(reg, 'osb/big:1')).rejects.toThrow(/manifest unknown|not found/i);
+  }, 300_000);
+});
