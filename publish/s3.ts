@@ -69,6 +69,9 @@ export async function publishS3(o: S3Options): Promise<{ keys: string[]; index: 
     for (const t of o.tags) o.log.info(`would upload ${o.artifacts.map((a) => a.name).join(', ')} and index.json to ${o.endpoint} s3://${o.bucket}/${s3KeyPrefix(o, t)}`);
     return { keys: [], index: [] };
   }
+  // osb pins the SDK (package.json) to versions that run on Node 20; the SDK's warning that later
+  // versions will need Node 22 is about versions osb does not use, so it would only alarm users.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const { S3Client, PutObjectCommand } = await import('@aws-sdk/client-s3');
   const { Upload } = await import('@aws-sdk/lib-storage');
   const client = new S3Client({
