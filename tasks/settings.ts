@@ -47,6 +47,8 @@ export interface Setting {
    * is one item, and the environment form is split on newlines only.
    */
   readonly wholeItems?: boolean;
+  /** A password or secret key: `osb config` says whether it is set, never its value. */
+  readonly secret?: boolean;
 }
 
 const env = (...names: string[]): EnvName[] => names.map((name) => ({ name }));
@@ -120,7 +122,7 @@ export const SETTINGS: readonly Setting[] = [
   // publish (credentials are perRun: never recorded in the workdir, never read from osb.yaml)
   { key: 'publishRegistry', type: 'string', env: env('OSB_PUBLISH_REGISTRY'), group: 'publish', describe: 'osb publish: push the OCI image to HOST[:PORT]/REPO (image-build publish_registry)' },
   { key: 'tag', yaml: 'publish_tags', type: 'array', default: [], defaultText: "the --oci-ref tag", env: env('OSB_PUBLISH_TAGS'), group: 'publish', describe: 'osb publish: tag to publish under (registry, S3, podman); repeatable' },
-  { key: 'creds', perRun: true, type: 'string', defaultText: 'REGISTRY_AUTH_FILE, containers auth.json, ~/.docker/config.json', env: env('OSB_REGISTRY_CREDS'), group: 'publish', describe: 'osb publish: registry credentials USER:PASSWORD' },
+  { key: 'creds', perRun: true, secret: true, type: 'string', defaultText: 'REGISTRY_AUTH_FILE, containers auth.json, ~/.docker/config.json', env: env('OSB_REGISTRY_CREDS'), group: 'publish', describe: 'osb publish: registry credentials USER:PASSWORD' },
   { key: 'registryCa', path: true, type: 'string', defaultText: 'the system CAs', env: env('OSB_REGISTRY_CA'), group: 'publish', describe: "osb publish: PEM file of the CA that signed the registry's certificate" },
   { key: 'insecureRegistry', type: 'boolean', default: false, env: env('OSB_INSECURE_REGISTRY'), group: 'publish', describe: 'osb publish: talk plain HTTP to the registry (no TLS)' },
   { key: 'registryChunkSize', perRun: true, type: 'number', min: 0, default: 0, defaultText: '0 (each blob in one PUT)', env: env('OSB_REGISTRY_CHUNK_SIZE'), group: 'publish', describe: 'osb publish: upload blobs in PATCH chunks of N KiB' },
@@ -133,7 +135,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 's3Artifacts', type: 'array', default: ['squashfs', 'kernel', 'initrd', 'image'], env: env('OSB_S3_ARTIFACTS'), group: 'publish', describe: 'osb publish: what goes to S3 (squashfs, kernel, initrd, image); each is built first' },
   { key: 's3Region', type: 'string', default: 'us-east-1', env: env('OSB_S3_REGION', 'AWS_REGION'), group: 'publish', describe: 'osb publish: S3 region (signatures name it)' },
   { key: 's3Access', perRun: true, type: 'string', env: env('S3_ACCESS', 'AWS_ACCESS_KEY_ID'), group: 'publish', describe: 'osb publish: S3 access key (better given in the environment)' },
-  { key: 's3Secret', perRun: true, type: 'string', env: env('S3_SECRET', 'AWS_SECRET_ACCESS_KEY'), group: 'publish', describe: 'osb publish: S3 secret key (better given in the environment)' },
+  { key: 's3Secret', perRun: true, secret: true, type: 'string', env: env('S3_SECRET', 'AWS_SECRET_ACCESS_KEY'), group: 'publish', describe: 'osb publish: S3 secret key (better given in the environment)' },
 ];
 
 export type Settings = Record<string, unknown> & {

@@ -4,7 +4,7 @@
  * the oracles: they must see the manifest digest of the local layout.
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { removeTempDirs, tempDir } from '../helpers/build-context.js';
 import { cleanEnv, errorLine, osb } from '../helpers/cli.js';
@@ -51,6 +51,10 @@ describe('osb publish to a registry', () => {
     const again = await osbAsync([...publishArgs(reg, 'guests/osb', '--tag', 'v1'), ...reg.osbArgs]);
     expect(again.code).toBe(0);
     expect(again.stdout).toMatch(/blobs: 0 uploaded, 2 already there/);
+    // The workdir remembers the registry, never the credentials.
+    const record = readFileSync(join(wd, '.osb', 'config.json'), 'utf8');
+    expect(record).toContain(reg.host);
+    expect(record).not.toContain(PASSWORD);
   }, 120_000);
 
   test('podman pulls what osb pushed (isolated store)', async () => {
