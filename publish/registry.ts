@@ -13,6 +13,9 @@ import type { Reporter } from '../lib/log.js';
 import { basicHeader, parseChallenge, type Credentials } from './auth.js';
 import { makeTransport, send, TransientError, withRetry, type HttpRequest, type HttpResponse, type RetryPolicy, type Transport } from './http.js';
 
+/** Read blobs 1 MiB at a time: a quarter fewer syscalls and socket writes than the 64 KiB default. */
+const READ_CHUNK = 1 << 20;
+
 export interface RegistryTarget {
   /** host[:port] */
   readonly host: string;
@@ -113,7 +116,7 @@ export class RegistryClient {
     const scopes = [`repository:${this.o.repo}:pull,push`, ...(this.o.mountFrom ? [`repository:${this.o.mountFrom}:pull`] : [])];
     for (const s of scopes) u.searchParams.append('scope', s);
     const tr = u.protocol === 'https:' ? makeTransport(true, this.o.ca) : makeTransport(false);
-    const tok = await send(tr, { method: 'GET', url: u, headers: this.o.credentials ? { Authorization: basicHeader(this.o.credentials) } : {} });
+    const tok = await send(tr, { method: 'GET', url: u, headers: this.o.credentials ? { Authorization: basicHeader(this.o.credentials) } : {} }).finally(() => tr.agent.destroy());
     if (tok.status >= 500) throw new TransientError(`token server ${u.host} GET ${u.pathname}: ${tok.status} ${tok.statusText}`);
     if (tok.status !== 200) throw new OsbError(`token server ${u.host} refused the credentials for ${this.o.repo} (GET ${u.pathname}: ${tok.status} ${tok.statusText})`, this.o.credentials ? 'check --creds or the auth file entry for this registry' : 'log in (podman login / docker login) or give --creds USER:PASSWORD');
     const body = JSON.parse(tok.body.toString('utf8')) as { token?: string; access_token?: string };
@@ -123,6 +126,11 @@ export class RegistryClient {
     if (this.auth === h) return false;
     this.auth = h;
     return true;
+  }
+
+  /** Close the kept-alive connections. */
+  close(): void {
+    this.t.agent.destroy();
   }
 
   /** GET /v2/: the registry speaks the API, and the credentials are good (before any upload). */
@@ -157,7 +165,7 @@ export class RegistryClient {
             method: 'PATCH',
             url: location,
             headers: { 'Content-Type': 'application/octet-stream', 'Content-Range': `${off}-${end}`, 'Content-Length': end - off + 1 },
-            body: () => createReadStream(path, { start: off, end }),
+            body: () => createReadStream(path, { start: off, end, highWaterMark: READ_CHUNK }),
           });
           if (r.status === 416) throw new TransientError(`registry ${this.o.host} lost the upload of ${d.digest} at byte ${off} (416 Range Not Satisfiable)`);
           if (r.status !== 202) throw this.fail(`PATCH chunk ${off}-${end} of ${d.digest}`, r);
@@ -168,7 +176,7 @@ export class RegistryClient {
         if (put.status !== 201) throw this.fail(`PUT end of upload ${d.digest}`, put);
       } else {
         location.searchParams.set('digest', d.digest);
-        const put = await this.call({ method: 'PUT', url: location, headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': d.size }, body: () => createReadStream(path) });
+        const put = await this.call({ method: 'PUT', url: location, headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': d.size }, body: () => createReadStream(path, { highWaterMark: READ_CHUNK }) });
         if (put.status !== 201) throw this.fail(`PUT blob ${d.digest}`, put);
       }
       this.stats.pushed++;
@@ -218,16 +226,21 @@ export async function pushLayout(layoutDir: string, tags: readonly string[], o: 
     if (!st || st.size !== b.size) throw new OsbError(`blob ${b.digest} of ${layoutDir} is ${st ? `${st.size} bytes, not ${b.size}` : 'missing'}`, 'run `osb oci --force`');
   }
   const client = new RegistryClient(o);
-  await client.ping();
-  let next = 0;
-  const worker = async () => {
-    while (next < blobs.length) {
-      const b = blobs[next++]!;
-      await client.pushBlob(b, blob(b.digest));
-    }
-  };
-  await Promise.all([worker(), worker(), worker()]);
-  let digest = '';
-  for (const t of tags) digest = await client.pushManifest(bytes, manifest.mediaType ?? top.mediaType, t);
-  return { digest, tags, stats: client.stats };
+  try {
+    await client.ping();
+    let next = 0;
+    const worker = async () => {
+      while (next < blobs.length) {
+        const b = blobs[next++]!;
+        await client.pushBlob(b, blob(b.digest));
+      }
+    };
+    await Promise.all([worker(), worker(), worker()]);
+    // Only now, with every blob in place, can a tag name the image.
+    let digest = '';
+    for (const t of tags) digest = await client.pushManifest(bytes, manifest.mediaType ?? top.mediaType, t);
+    return { digest, tags, stats: client.stats };
+  } finally {
+    client.close();
+  }
 }

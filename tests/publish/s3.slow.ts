@@ -85,6 +85,13 @@ describe('osb publish to S3 (Swift s3api)', () => {
     await expect(get('guest/bad/x86_64/index.json')).rejects.toThrow(/NoSuchKey|not exist|404/i);
   }, 120_000);
 
+  test('--dry-run uploads nothing', async () => {
+    const r = await osbAsync(args('--tag', 'dry', '--s3-prefix=', '--dry-run'), cleanEnv({ S3_ACCESS: swift.access, S3_SECRET: swift.secret }));
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`would upload rootfs.squashfs, vmlinuz, initrd.img and index.json to ${swift.endpoint} s3://boot/guest/dry/x86_64/`);
+    await expect(get('guest/dry/x86_64/rootfs.squashfs')).rejects.toThrow(/NoSuchKey|not exist|404/i);
+  }, 120_000);
+
   test('without credentials or bucket: one line, exit 2', () => {
     const r = osb(args('--tag', 'x', '--s3-prefix='), { env: cleanEnv({ S3_ACCESS: '', S3_SECRET: '', AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '' }) });
     expect(r.code).toBe(2);

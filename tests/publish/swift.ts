@@ -53,9 +53,12 @@ export async function startSwift(dir: string): Promise<Swift> {
   const stop = async () => {
     await Promise.all(children.filter((c) => c.exitCode === null).map((c) => new Promise((r) => (c.once('exit', r), c.kill('SIGTERM')))));
   };
+  // The proxy's /healthcheck answers before the object, container and account servers listen
+  // (then Swift answers 503 "Please reduce your request rate"): wait for all four.
+  const up = async (url: string) => (await pexec('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', url]).catch(() => undefined))?.stdout;
   for (let i = 0; i < 240; i++) {
-    const r = await pexec('curl', ['-s', `${endpoint}/healthcheck`]).catch(() => undefined);
-    if (r?.stdout === 'OK') return { endpoint, access: 'test:tester', secret: 'testing', stop };
+    const codes = await Promise.all([`${endpoint}/healthcheck`, ...[object, container, account].map((p) => `http://127.0.0.1:${p}/`)].map(up));
+    if (codes.every((c) => c && c !== '000')) return { endpoint, access: 'test:tester', secret: 'testing', stop };
     if (children.some((c) => c.exitCode !== null)) break;
     await sleep(250);
   }
