@@ -90,9 +90,15 @@ export class RegistryClient {
     return new OsbError(`registry ${this.o.host} ${line}`);
   }
 
-  /** A request with the current Authorization; on 401, answer the challenge once and resend. */
+  /**
+   * A request with the current Authorization; on 401, answer the challenge once and resend. An
+   * upload Location on another origin (a registry handing uploads to its storage) gets no
+   * credentials: they are the registry's, not that host's.
+   */
   private async call(req: HttpRequest): Promise<HttpResponse> {
-    const go = () => send(this.t, { ...req, headers: { ...req.headers, ...(this.auth ? { Authorization: this.auth } : {}) } });
+    const own = req.url.origin === this.base.origin;
+    const t = own ? this.t : this.foreign(req.url);
+    const go = () => send(t, { ...req, headers: { ...req.headers, ...(this.auth && own ? { Authorization: this.auth } : {}) } });
     let r = await go();
     if (r.status === 401 && (await this.authenticate(r))) r = await go();
     return r;
@@ -128,9 +134,18 @@ export class RegistryClient {
     return true;
   }
 
+  private readonly others = new Map<string, Transport>();
+  private foreign(u: URL): Transport {
+    if (u.protocol === 'http:' && !this.o.insecure) throw new OsbError(`registry ${this.o.host} sent an upload to plain-HTTP ${u.origin}`, 'pass --insecure-registry only if you trust that host');
+    let t = this.others.get(u.origin);
+    if (!t) this.others.set(u.origin, (t = makeTransport(u.protocol === 'https:', this.o.ca)));
+    return t;
+  }
+
   /** Close the kept-alive connections. */
   close(): void {
     this.t.agent.destroy();
+    for (const t of this.others.values()) t.agent.destroy();
   }
 
   /** GET /v2/: the registry speaks the API, and the credentials are good (before any upload). */

@@ -141,6 +141,32 @@ describe('distribution-spec exchange', () => {
     expect(seen.at(-1)!.headers.authorization).toBe('Bearer T0K');
   });
 
+  test('an upload Location on another host gets the upload but not the credentials', async () => {
+    const storage: Seen[] = [];
+    const other = http.createServer((q, res) => {
+      q.resume();
+      q.on('end', () => (storage.push({ method: q.method!, url: q.url!, headers: q.headers, size: 0 }), res.writeHead(201).end()));
+    });
+    await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));
+    try {
+      const port = (other.address() as AddressInfo).port;
+      const { host } = await serve((q, _b, res) => {
+        if (q.headers.authorization !== 'Basic dTpw') return res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="r"' }).end();
+        if (q.method === 'GET') return res.writeHead(200).end();
+        if (q.method === 'HEAD') return res.writeHead(404).end();
+        res.writeHead(202, { Location: `http://localhost:${port}/upload/9` }).end();
+      });
+      const { c } = client(host, { credentials: { username: 'u', password: 'p' } });
+      await c.ping();
+      await c.pushBlob({ mediaType: 'x', digest, size: data.length }, blobFile());
+      expect(storage.map((s) => `${s.method} ${s.url.replace(/\?.*/, '')}`)).toEqual(['PUT /upload/9']);
+      expect(storage[0]!.headers.authorization).toBeUndefined();
+      c.close();
+    } finally {
+      await new Promise((r) => other.close(r));
+    }
+  });
+
   test('a connection refused: retried, then one line saying how many attempts', async () => {
     const { c } = client('127.0.0.1:1');
     await expect(c.ping()).rejects.toThrow(/^connection to 127\.0\.0\.1:1 failed during GET 127\.0\.0\.1:1\/v2\/: ECONNREFUSED \(gave up after 3 attempts\)$/);
