@@ -45,7 +45,8 @@ export async function validatePublish(s: Settings): Promise<void> {
 }
 
 async function publishRegistry(ctx: BuildContext, s: Settings, tags: string[]): Promise<void> {
-  const { parseRegistryTarget, pushLayout } = await import('../publish/registry.js');
+  const { parseRegistryTarget } = await import('../publish/registry.js');
+  const { pushLayout } = await import('../publish/layout.js');
   const { findCredentials, parseCreds } = await import('../publish/auth.js');
   const target = parseRegistryTarget(String(s.publishRegistry));
   const dest = `${target.host}/${target.repo}`;
