@@ -3,7 +3,7 @@
  * tool measured in the same run. Prints one line per comparison; never asserts.
  *
  *   npm run bench                  # everything (about 15 minutes on 2 cores)
- *   npm run bench -- help initrd   # only some sections: help noop rootfs rpm image initrd oci squashfs arm64 kernel boot
+ *   npm run bench -- help initrd   # only some sections: help noop rootfs rpm image initrd oci squashfs publish arm64 kernel boot
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -168,7 +168,7 @@ function benchBoot(): BenchRow[] {
   }
 }
 
-const ORDER = ['help', 'noop', 'rootfs', 'rpm', 'image', 'initrd', 'oci', 'squashfs', 'arm64', 'kernel', 'boot'];
+const ORDER = ['help', 'noop', 'rootfs', 'rpm', 'image', 'initrd', 'oci', 'squashfs', 'publish', 'arm64', 'kernel', 'boot'];
 
 async function main(): Promise<void> {
   const want = new Set(process.argv.slice(2));
@@ -192,6 +192,7 @@ async function main(): Promise<void> {
   await section('initrd', async () => (await import('./initrd.js')).benchInitrd(await debian(), RUNS));
   await section('oci', async () => (await import('./oci.js')).benchOci(await debian(), RUNS));
   await section('squashfs', async () => (await import('./oci.js')).benchSquashfs(await debian(), RUNS));
+  await section('publish', async () => (await import('./publish.js')).benchPublish(await debian(), RUNS));
   await section('arm64', benchArm64);
   await section('kernel', benchKernel);
   await section('boot', benchBoot);

@@ -68,6 +68,7 @@ export const TOOLS: Readonly<Record<string, ToolInfo>> = {
   file: { debian: 'file', fedora: 'file', alpine: 'file' },
   mksquashfs: { debian: 'squashfs-tools', fedora: 'squashfs-tools', alpine: 'squashfs-tools', min: '4.4.0', versionArg: '-version' },
   getfattr: { debian: 'attr', fedora: 'attr', alpine: 'attr' },
+  podman: { debian: 'podman', fedora: 'podman', alpine: 'podman', min: '4.0.0' },
   busybox: { debian: 'busybox-static', fedora: 'busybox', alpine: 'busybox-static' },
 };
 

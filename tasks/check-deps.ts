@@ -66,6 +66,9 @@ export function toolsFor(target: string, s: Settings): (string | string[])[] {
       return ['cp', 'getfattr'];
     case 'squashfs':
       return ['mksquashfs', 'busybox'];
+    // The registry and S3 clients are osb's own (Node); only --publish-local runs a tool.
+    case 'publish':
+      return s.publishLocal ? ['podman'] : [];
     default:
       return [];
   }

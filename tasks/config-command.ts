@@ -6,7 +6,7 @@
 import type { ParsedCommand } from './cli.js';
 import { defaultOf } from './help.js';
 import { recordPath, resetRecord } from './record.js';
-import { SETTINGS, flagOf } from './settings.js';
+import { SETTINGS, flagOf, settingByKey } from './settings.js';
 
 function show(v: unknown): string {
   if (v === undefined || v === null) return '';
@@ -16,7 +16,7 @@ function show(v: unknown): string {
 }
 
 export async function configCommand(cmd: ParsedCommand): Promise<number> {
-  const s = cmd.settings;
+  const { workdir } = cmd.settings;
   if (cmd.flags.schema) {
     const { projectSchema } = await import('./project-file.js');
     process.stdout.write(JSON.stringify(projectSchema(), null, 2) + '\n');
@@ -25,13 +25,15 @@ export async function configCommand(cmd: ParsedCommand): Promise<number> {
   if (cmd.flags.reset) {
     const { openWorkdir } = await import('./commands.js');
     const { existsSync } = await import('node:fs');
-    const lock = existsSync(recordPath(s.workdir)) ? await openWorkdir(cmd, undefined, false) : undefined;
-    const had = await resetRecord(s.workdir);
+    const lock = existsSync(recordPath(workdir)) ? await openWorkdir(cmd, undefined, false) : undefined;
+    const had = await resetRecord(workdir);
     await lock?.release();
-    process.stdout.write(had ? `forgot the settings recorded in ${s.workdir}; it starts from the defaults again\n` : `${s.workdir} has no recorded settings\n`);
+    process.stdout.write(had ? `forgot the settings recorded in ${workdir}; it starts from the defaults again\n` : `${workdir} has no recorded settings\n`);
     return 0;
   }
   const rows = [...SETTINGS.map((x) => ({ key: x.key, flag: flagOf(x), unset: defaultOf(x) })), { key: 'repos', flag: 'repos (osb.yaml)', unset: '(none)' }];
+  // Passwords and secret keys: whether they are set, never the value.
+  const s = Object.fromEntries(Object.entries(cmd.settings).map(([k, v]) => [k, settingByKey.get(k)?.secret && v !== undefined ? '(set, hidden)' : v])) as typeof cmd.settings;
   if (cmd.flags.json) {
     const settings = Object.fromEntries(rows.map((r) => [r.key, { value: s[r.key] ?? null, source: cmd.sources[r.key]?.text ?? 'default' }]));
     process.stdout.write(JSON.stringify({ workdir: s.workdir, project: cmd.project ?? null, settings }, null, 2) + '\n');

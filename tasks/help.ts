@@ -18,6 +18,7 @@ export const COMMANDS: readonly CommandInfo[] = [
   { name: 'oci', describe: 'OCI image of the rootfs: layout WORKDIR/osb-oci/ and oci-archive WORKDIR/osb-oci.tar; builds rootfs if needed' },
   { name: 'bundle', describe: 'OCI runtime bundle (config.json + rootfs/): WORKDIR/osb-bundle/ and WORKDIR/osb-bundle.tar' },
   { name: 'squashfs', describe: 'Squashfs of the rootfs for network boot (WORKDIR/osb.squashfs) and its boot initrd' },
+  { name: 'publish', describe: 'Push the OCI image to a registry (--publish-registry), load it into podman (--publish-local), upload boot artefacts to S3 (--publish-s3)' },
   { name: 'boot', describe: "Boot the kernel with the image (or --initrd) under qemu and wait for the agent's ready line" },
   { name: 'all', describe: 'rootfs, image and initrd (as Kata\'s make all)' },
   { name: 'check-deps', describe: 'Host tools and capabilities each target needs (--json, --install)' },
@@ -38,6 +39,7 @@ const GROUP_TITLES: Record<SettingGroup, string> = {
   kernel: 'kernel',
   boot: 'boot',
   oci: 'oci, bundle, squashfs',
+  publish: 'publish',
 };
 
 export function defaultOf(s: Setting): string {

@@ -8,7 +8,7 @@
 import { cpus } from 'node:os';
 
 export type SettingType = 'string' | 'boolean' | 'number' | 'array';
-export type SettingGroup = 'global' | 'rootfs' | 'image' | 'initrd' | 'kernel' | 'boot' | 'oci';
+export type SettingGroup = 'global' | 'rootfs' | 'image' | 'initrd' | 'kernel' | 'boot' | 'oci' | 'publish';
 
 export interface EnvName {
   readonly name: string;
@@ -47,6 +47,8 @@ export interface Setting {
    * is one item, and the environment form is split on newlines only.
    */
   readonly wholeItems?: boolean;
+  /** A password or secret key: `osb config` says whether it is set, never its value. */
+  readonly secret?: boolean;
 }
 
 const env = (...names: string[]): EnvName[] => names.map((name) => ({ name }));
@@ -119,6 +121,23 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'dockerArchive', type: 'boolean', default: false, env: env('OSB_DOCKER_ARCHIVE'), group: 'oci', describe: 'osb oci: also write WORKDIR/osb-docker.tar for docker load' },
   { key: 'toolbox', type: 'boolean', default: false, env: env('OSB_TOOLBOX'), group: 'oci', describe: "osb oci: add toolbox's label (com.github.containers.toolbox=true)" },
   { key: 'squashfsCompression', type: 'string', choices: ['zstd', 'gzip', 'xz', 'lz4', 'lzo'], default: 'zstd', env: env('OSB_SQUASHFS_COMPRESSION'), group: 'oci', describe: 'Compression of the squashfs (osb\'s kernel reads all of them)' },
+  // publish (credentials are perRun: never recorded in the workdir, never read from osb.yaml)
+  { key: 'publishRegistry', type: 'string', env: env('OSB_PUBLISH_REGISTRY'), group: 'publish', describe: 'osb publish: push the OCI image to HOST[:PORT]/REPO (image-build publish_registry)' },
+  { key: 'tag', yaml: 'publish_tags', type: 'array', default: [], defaultText: "the --oci-ref tag", env: env('OSB_PUBLISH_TAGS'), group: 'publish', describe: 'osb publish: tag to publish under (registry, S3, podman); repeatable' },
+  { key: 'creds', perRun: true, secret: true, type: 'string', defaultText: 'REGISTRY_AUTH_FILE, containers auth.json, ~/.docker/config.json', env: env('OSB_REGISTRY_CREDS'), group: 'publish', describe: 'osb publish: registry credentials USER:PASSWORD' },
+  { key: 'registryCa', path: true, type: 'string', defaultText: 'the system CAs', env: env('OSB_REGISTRY_CA'), group: 'publish', describe: "osb publish: PEM file of the CA that signed the registry's certificate" },
+  { key: 'insecureRegistry', type: 'boolean', default: false, env: env('OSB_INSECURE_REGISTRY'), group: 'publish', describe: 'osb publish: talk plain HTTP to the registry (no TLS)' },
+  { key: 'registryChunkSize', perRun: true, type: 'number', min: 0, default: 0, defaultText: '0 (each blob in one PUT)', env: env('OSB_REGISTRY_CHUNK_SIZE'), group: 'publish', describe: 'osb publish: upload blobs in PATCH chunks of N KiB' },
+  { key: 'registryMountFrom', perRun: true, type: 'string', env: env('OSB_REGISTRY_MOUNT_FROM'), group: 'publish', describe: 'osb publish: mount blobs from this repository of the same registry instead of uploading them' },
+  { key: 'registryRetries', perRun: true, type: 'number', min: 0, default: 4, env: env('OSB_REGISTRY_RETRIES'), group: 'publish', describe: 'osb publish: retries (with backoff from 0.5 s) after a 5xx or a dropped connection' },
+  { key: 'publishLocal', type: 'boolean', default: false, env: env('OSB_PUBLISH_LOCAL'), group: 'publish', describe: 'osb publish: load the image into the local podman store (image-build publish_local)' },
+  { key: 'publishS3', type: 'string', env: env('OSB_PUBLISH_S3'), group: 'publish', describe: 'osb publish: S3 endpoint URL to upload the boot artefacts to (image-build publish_s3)' },
+  { key: 's3Bucket', type: 'string', env: env('OSB_S3_BUCKET', 'S3_BUCKET'), group: 'publish', describe: 'osb publish: S3 bucket (must exist)' },
+  { key: 's3Prefix', type: 'string', defaultText: '(none)', env: env('OSB_S3_PREFIX', 'S3_PREFIX'), group: 'publish', describe: 'osb publish: key prefix: objects go to PREFIX NAME/TAG/ARCH/FILE' },
+  { key: 's3Artifacts', type: 'array', default: ['squashfs', 'kernel', 'initrd', 'image'], env: env('OSB_S3_ARTIFACTS'), group: 'publish', describe: 'osb publish: what goes to S3 (squashfs, kernel, initrd, image); each is built first' },
+  { key: 's3Region', type: 'string', default: 'us-east-1', env: env('OSB_S3_REGION', 'AWS_REGION'), group: 'publish', describe: 'osb publish: S3 region (signatures name it)' },
+  { key: 's3Access', perRun: true, type: 'string', env: env('S3_ACCESS', 'AWS_ACCESS_KEY_ID'), group: 'publish', describe: 'osb publish: S3 access key (better given in the environment)' },
+  { key: 's3Secret', perRun: true, secret: true, type: 'string', env: env('S3_SECRET', 'AWS_SECRET_ACCESS_KEY'), group: 'publish', describe: 'osb publish: S3 secret key (better given in the environment)' },
 ];
 
 export type Settings = Record<string, unknown> & {

@@ -10,6 +10,7 @@ import { OsbError } from '../lib/errors.js';
 import { hostArch } from '../distros/index.js';
 import type { Settings } from './settings.js';
 import type { Target } from './target.js';
+import { publishDeps } from './publish.js';
 import { bundlePaths, cacheDir, imagePath, initrdPath, kernelPaths, manifestPath, ociPaths, rootfsDir, provenancePath, rootHashPath, sbomPath, squashfsPaths } from './paths.js';
 
 /**
@@ -334,7 +335,18 @@ export const squashfs: Target = {
   },
 };
 
-export const TARGETS: ReadonlyMap<string, Target> = new Map([rootfs, image, initrd, kernel, boot, oci, bundle, squashfs].map((t) => [t.name, t]));
+export const publish: Target = {
+  name: 'publish',
+  describe: 'push to a registry, load into podman, upload to S3',
+  deps: (s) => publishDeps(s),
+  settings: [],
+  alwaysRun: true,
+  outputs: () => [],
+  validate: async (s) => (await import('./publish.js')).validatePublish(s),
+  run: async (ctx, s) => (await import('./publish.js')).runPublishTarget(ctx, s),
+};
+
+export const TARGETS: ReadonlyMap<string, Target> = new Map([rootfs, image, initrd, kernel, boot, oci, bundle, squashfs, publish].map((t) => [t.name, t]));
 
 /** Convenience groups, as Kata's `make all`. */
 export const GROUPS: Readonly<Record<string, readonly string[]>> = { all: ['image', 'initrd'] };

@@ -1,0 +1,79 @@
+/**
+ * osb publish of the Debian OCI image against `skopeo copy oci:... docker://...`, to the same
+ * docker-registry on 127.0.0.1, in the same run.
+ *   npm run bench -- publish
+ * Goal (issue 14): `osb publish` at most 1.0x skopeo copy. Each run pushes to a registry with
+ * empty storage, so every blob is uploaded: neither tool can skip one with HEAD, and skopeo cannot
+ * mount it from the repository its blob-info cache remembers from the run before. Runs alternate.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { median, timeShell, type BenchRow } from './lib.js';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const OSB = `${process.execPath} ${join(HERE, '..', 'tasks', 'main.js')}`;
+const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+export async function benchPublish(rootfs: string, runs: number): Promise<BenchRow[]> {
+  const work = mkdtempSync(join(tmpdir(), 'osb-bench-publish-'));
+  const host = `127.0.0.1:${await freePort()}`;
+  const config = join(work, 'registry.yml');
+  writeFileSync(config, `version: 0.1\nlog: {level: error, accesslog: {disabled: true}}\nstorage: {filesystem: {rootdirectory: ${join(work, 'data')}}}\nhttp: {addr: ${host}, secret: bench}\n`);
+  let registry: ChildProcess = spawn('true', { stdio: 'ignore' });
+  /** A registry with empty storage on the same address (not timed). */
+  const fresh = async () => {
+    if (registry.exitCode === null) await new Promise((r) => (registry.once('exit', r), registry.kill('SIGTERM')));
+    rmSync(join(work, 'data'), { recursive: true, force: true });
+    registry = spawn('docker-registry', ['serve', config], { stdio: 'ignore' });
+    for (let i = 0; ; i++) {
+      try {
+        execFileSync('curl', ['-sf', '-o', '/dev/null', `http://${host}/v2/`]);
+        return;
+      } catch {
+        if (i > 200) throw new Error('docker-registry did not start');
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    }
+  };
+  try {
+    const wd = join(work, 'wd');
+    execFileSync('sh', ['-c', `${OSB} oci --no-deps --rootfs-dir ${q(rootfs)} --workdir ${q(wd)} --oci-ref localhost/osb:bench > /dev/null`], { env: { ...process.env, SOURCE_DATE_EPOCH: '1700000000' } });
+    const layerBytes = statSync(join(wd, 'osb-oci.tar')).size;
+    const osbTimes: number[] = [];
+    const dryTimes: number[] = [];
+    const skopeoTimes: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      await fresh();
+      skopeoTimes.push(timeShell(`skopeo copy --quiet --dest-tls-verify=false oci:${q(join(wd, 'osb-oci'))}:localhost/osb:bench docker://${host}/skopeo/r${i}:1`).seconds);
+      await fresh();
+      const publish = `${OSB} publish --no-deps --workdir ${q(wd)} --oci-ref localhost/osb:bench --publish-registry ${host}/osb/r${i} --tag 1 --insecure-registry`;
+      osbTimes.push(timeShell(`${publish} > /dev/null`).seconds);
+      // osb's start-up and plan, which every osb command pays: the same command, sending nothing.
+      dryTimes.push(timeShell(`${publish} --dry-run > /dev/null`).seconds);
+    }
+    const s = median(skopeoTimes);
+    const o = median(osbTimes);
+    const paired = median(osbTimes.map((x, i) => x / skopeoTimes[i]!));
+    return [
+      { name: 'skopeo copy oci: docker:// (Debian image, empty registry)', median: s, runs, extra: `oci-archive ${(layerBytes / 1e6).toFixed(1)} MB` },
+      { name: 'osb publish --publish-registry (same image, empty registry)', median: o, runs, baseline: 'skopeo copy', baselineMedian: s, goal: '<= 1.0x', extra: `median of per-round ratios ${paired.toFixed(3)}x` },
+      { name: 'osb publish --dry-run (start-up and plan, nothing sent)', median: median(dryTimes), runs, extra: `the push itself: about ${(o - median(dryTimes)).toFixed(3)} s` },
+    ];
+  } finally {
+    registry.kill('SIGTERM');
+    rmSync(work, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * --publish-s3: the boot artefacts to an S3 bucket with the AWS SDK v3, under
+ * `<prefix><name>/<tag>/<arch>/`, with an index of their sha256 sums uploaded last (so an
+ * interrupted upload leaves no index that names a missing or partial file).
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
+import { OsbError } from '../lib/errors.js';
+import type { Reporter } from '../lib/log.js';
+
+export interface S3Artifact {
+  /** The object's file name under the key prefix (rootfs.squashfs, vmlinuz, initrd.img, ...). */
+  readonly name: string;
+  readonly path: string;
+}
+
+export interface S3Options {
+  readonly endpoint: string;
+  readonly bucket: string;
+  /** Prepended as is (image-build's s3_prefix): "images/" or "" . @default '' */
+  readonly prefix?: string;
+  /** Image name and tags: `<prefix><name>/<tag>/<arch>/`. */
+  readonly name: string;
+  readonly tags: readonly string[];
+  readonly arch: string;
+  readonly accessKey: string;
+  readonly secretKey: string;
+  /** @default us-east-1 */
+  readonly region?: string;
+  readonly artifacts: readonly S3Artifact[];
+  readonly dryRun?: boolean;
+  readonly log: Reporter;
+}
+
+export interface S3Index {
+  readonly name: string;
+  readonly tag: string;
+  readonly arch: string;
+  readonly files: Readonly<Record<string, { sha256: string; size: number }>>;
+}
+
+export const s3KeyPrefix = (o: Pick<S3Options, 'prefix' | 'name' | 'arch'>, tag: string): string => `${o.prefix ?? ''}${o.name}/${tag}/${o.arch}/`;
+
+async function sha256File(path: string): Promise<string> {
+  const h = createHash('sha256');
+  await pipeline(createReadStream(path), h);
+  return h.digest('hex');
+}
+
+/** The SDK's error as one line: `403 SignatureDoesNotMatch: ...`. */
+function s3Error(e: unknown, what: string): OsbError {
+  const x = e as { name?: string; Code?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+  const status = x.$metadata?.httpStatusCode;
+  const code = x.Code ?? x.name ?? 'Error';
+  const hint = status === 403 ? 'check S3_ACCESS/S3_SECRET (or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)' : status === 404 ? 'check s3_bucket (the bucket must exist)' : undefined;
+  return new OsbError(`S3 ${what} failed: ${status ?? ''} ${code}${x.message && x.message !== code ? `: ${x.message.split('\n')[0]}` : ''}`.replace(/failed:\s+/, 'failed: '), hint);
+}
+
+export async function publishS3(o: S3Options): Promise<{ keys: string[]; index: S3Index[] }> {
+  const files: Record<string, { sha256: string; size: number }> = {};
+  for (const a of o.artifacts) {
+    const st = await stat(a.path).catch(() => undefined);
+    if (!st) throw new OsbError(`nothing to upload: ${a.path} does not exist`, 'build it first, or drop --no-deps');
+    files[a.name] = { sha256: o.dryRun ? '' : await sha256File(a.path), size: st.size };
+  }
+  if (o.dryRun) {
+    for (const t of o.tags) o.log.info(`would upload ${o.artifacts.map((a) => a.name).join(', ')} and index.json to ${o.endpoint} s3://${o.bucket}/${s3KeyPrefix(o, t)}`);
+    return { keys: [], index: [] };
+  }
+  // osb pins the SDK (package.json) to versions that run on Node 20; the SDK's warning that later
+  // versions will need Node 22 is about versions osb does not use, so it would only alarm users.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  const { S3Client, PutObjectCommand } = await import('@aws-sdk/client-s3');
+  const { Upload } = await import('@aws-sdk/lib-storage');
+  const client = new S3Client({
+    endpoint: o.endpoint,
+    region: o.region ?? 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId: o.accessKey, secretAccessKey: o.secretKey },
+    // The SDK's default (WHEN_SUPPORTED) streams bodies as aws-chunked with a trailing checksum,
+    // which S3-compatible servers refuse (Swift: 501) or store with the framing (OCI-NOTES §4).
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    maxAttempts: 4,
+  });
+  const keys: string[] = [];
+  const indexes: S3Index[] = [];
+  try {
+    for (const tag of o.tags) {
+      const base = s3KeyPrefix(o, tag);
+      for (const a of o.artifacts) {
+        const key = base + a.name;
+        const up = new Upload({ client, params: { Bucket: o.bucket, Key: key, Body: createReadStream(a.path), ContentLength: files[a.name]!.size, Metadata: { sha256: files[a.name]!.sha256 } }, partSize: 5 * 1024 * 1024, queueSize: 2 });
+        try {
+          await up.done();
+        } catch (e) {
+          throw s3Error(e, `upload of ${key}`);
+        }
+        keys.push(key);
+      }
+      const index: S3Index = { name: o.name, tag, arch: o.arch, files };
+      const sums = Object.entries(files).map(([n, f]) => `${f.sha256}  ${n}\n`).join('');
+      for (const [n, body, type] of [['SHA256SUMS', sums, 'text/plain'], ['index.json', JSON.stringify(index, null, 2) + '\n', 'application/json']] as const) {
+        try {
+          await client.send(new PutObjectCommand({ Bucket: o.bucket, Key: base + n, Body: body, ContentType: type }));
+        } catch (e) {
+          throw s3Error(e, `upload of ${base + n}`);
+        }
+        keys.push(base + n);
+      }
+      indexes.push(index);
+      o.log.info(`published ${o.artifacts.map((a) => a.name).join(', ')} to s3://${o.bucket}/${base} (${o.endpoint})`);
+    }
+  } finally {
+    client.destroy();
+  }
+  return { keys, index: indexes };
+}

@@ -1,0 +1,111 @@
+/**
+ * The publish target: the OCI image to a registry, into the local podman store, and the boot
+ * artefacts to S3. Settings become the publish/ modules' options here; those know nothing of the CLI.
+ */
+import { readFileSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
+import type { BuildContext } from '../lib/context.js';
+import { OsbError, UsageError } from '../lib/errors.js';
+import { hostArch } from '../distros/index.js';
+import { imagePath, initrdPath, kernelPaths, ociPaths, squashfsPaths } from './paths.js';
+import type { Settings } from './settings.js';
+
+const list = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : []);
+const S3_ARTIFACTS = ['squashfs', 'kernel', 'initrd', 'image'] as const;
+const TAG = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
+
+/** The targets publish needs built: oci for a registry or podman, the S3 artefacts. */
+export function publishDeps(s: Settings): string[] {
+  const deps = s.publishRegistry || s.publishLocal ? ['oci'] : [];
+  if (s.publishS3) for (const a of list(s.s3Artifacts)) if (!(a === 'kernel' && s.kernel)) deps.push(a);
+  return deps;
+}
+
+async function tagsOf(s: Settings): Promise<string[]> {
+  const tags = list(s.tag);
+  if (tags.length) return tags;
+  const { parseReference } = await import('../oci-builder/index.js');
+  return [parseReference(String(s.ociRef)).tag];
+}
+
+export async function validatePublish(s: Settings): Promise<void> {
+  if (!s.publishRegistry && !s.publishLocal && !s.publishS3) {
+    throw new UsageError('osb publish has nowhere to publish to', 'give --publish-registry HOST[:PORT]/REPO, --publish-s3 ENDPOINT or --publish-local (or publish_registry, publish_s3, publish_local in osb.yaml)');
+  }
+  for (const t of list(s.tag)) if (!TAG.test(t)) throw new UsageError(`invalid tag '${t}'`, 'a tag is up to 128 letters, digits, _ . and -, not starting with . or -');
+  if (s.publishRegistry) (await import('../publish/registry.js')).parseRegistryTarget(String(s.publishRegistry));
+  if (s.creds !== undefined) (await import('../publish/auth.js')).parseCreds(String(s.creds));
+  if (s.publishS3) {
+    if (!/^https?:\/\/[^/]+/.test(String(s.publishS3))) throw new UsageError(`--publish-s3 must be an endpoint URL; got '${s.publishS3}'`, 'e.g. --publish-s3 https://s3.example.org');
+    if (!s.s3Bucket) throw new UsageError('--publish-s3 needs a bucket', 'give --s3-bucket NAME (osb.yaml s3_bucket)');
+    const bad = list(s.s3Artifacts).filter((a) => !(S3_ARTIFACTS as readonly string[]).includes(a));
+    if (bad.length) throw new UsageError(`--s3-artifacts: unknown '${bad[0]}'`, `choose from ${S3_ARTIFACTS.join(', ')}`);
+    if (!s.s3Access || !s.s3Secret) throw new UsageError('--publish-s3 needs credentials', 'set S3_ACCESS and S3_SECRET (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)');
+  }
+}
+
+async function publishRegistry(ctx: BuildContext, s: Settings, tags: string[]): Promise<void> {
+  const { parseRegistryTarget } = await import('../publish/registry.js');
+  const { pushLayout } = await import('../publish/layout.js');
+  const { findCredentials, parseCreds } = await import('../publish/auth.js');
+  const target = parseRegistryTarget(String(s.publishRegistry));
+  const dest = `${target.host}/${target.repo}`;
+  if (ctx.dryRun) return void ctx.log.info(`would push ${ociPaths(s).layout} to ${dest} as ${tags.join(', ')}`);
+  const found = s.creds === undefined ? findCredentials(target.host, target.repo) : undefined;
+  if (found) ctx.log.debug(`credentials for ${target.host} from ${found.file}`);
+  let ca: Buffer | undefined;
+  if (s.registryCa) {
+    try {
+      ca = readFileSync(resolve(String(s.registryCa)));
+    } catch (e) {
+      throw new OsbError(`cannot read --registry-ca ${s.registryCa}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  }
+  const r = await pushLayout(ociPaths(s).layout, tags, {
+    ...target,
+    insecure: Boolean(s.insecureRegistry),
+    ca,
+    credentials: s.creds !== undefined ? parseCreds(String(s.creds)) : found,
+    chunkSize: Number(s.registryChunkSize ?? 0) * 1024,
+    mountFrom: s.registryMountFrom ? String(s.registryMountFrom) : undefined,
+    retry: { retries: Number(s.registryRetries ?? 4), signal: ctx.signal },
+    log: ctx.log,
+  });
+  const st = r.stats;
+  ctx.log.info(`pushed ${dest}:${tags.join(', :')} (manifest ${r.digest}; blobs: ${st.pushed} uploaded, ${st.skipped} already there${st.mounted ? `, ${st.mounted} mounted` : ''})`);
+}
+
+export async function runPublishTarget(ctx: BuildContext, s: Settings): Promise<void> {
+  const tags = await tagsOf(s);
+  if (s.publishRegistry) await publishRegistry(ctx, s, tags);
+  if (s.publishLocal) {
+    const { parseReference } = await import('../oci-builder/index.js');
+    const { publishLocal } = await import('../publish/local.js');
+    const ref = parseReference(String(s.ociRef));
+    await publishLocal(ctx, { archivePath: ociPaths(s).archive, ref: ref.full, alsoAs: list(s.tag).map((t) => `${ref.name}:${t}`) });
+  }
+  if (s.publishS3) {
+    const { parseReference } = await import('../oci-builder/index.js');
+    const { publishS3 } = await import('../publish/s3.js');
+    const paths: Record<string, { name: string; path: string }> = {
+      squashfs: { name: 'rootfs.squashfs', path: squashfsPaths(s).image },
+      kernel: { name: 'vmlinuz', path: s.kernel ? resolve(String(s.kernel)) : kernelPaths(s).vmlinuz },
+      initrd: { name: 'initrd.img', path: initrdPath(s) },
+      image: { name: basename(imagePath(s)), path: imagePath(s) },
+    };
+    await publishS3({
+      endpoint: String(s.publishS3),
+      bucket: String(s.s3Bucket),
+      prefix: s.s3Prefix ? String(s.s3Prefix) : '',
+      name: parseReference(String(s.ociRef)).name.split('/').at(-1)!,
+      tags,
+      arch: s.arch ? String(s.arch) : hostArch(),
+      accessKey: String(s.s3Access),
+      secretKey: String(s.s3Secret),
+      region: String(s.s3Region ?? 'us-east-1'),
+      artifacts: list(s.s3Artifacts).map((a) => paths[a]!),
+      dryRun: ctx.dryRun,
+      log: ctx.log,
+    });
+  }
+}
