@@ -11,6 +11,7 @@ import { hostArch } from '../distros/index.js';
 import type { Settings } from './settings.js';
 import type { Target } from './target.js';
 import { publishDeps } from './publish.js';
+import { parentForOci, parentPaths } from './parent.js';
 import { bundlePaths, cacheDir, imagePath, initrdPath, kernelPaths, manifestPath, ociPaths, rootfsDir, provenancePath, rootHashPath, sbomPath, squashfsPaths } from './paths.js';
 
 /**
@@ -43,6 +44,7 @@ async function rootfsOptions(s: Settings, inputsHash = '') {
     allowUnsigned: Boolean(s.allowUnsigned),
     manifestPath: manifestPath(s),
     inputsHash,
+    base: (await import('./parent.js')).parentBase(s),
   };
 }
 
@@ -67,7 +69,7 @@ export const rootfs: Target = {
   name: 'rootfs',
   describe: 'root filesystem with the agent',
   deps: () => [],
-  settings: ['distro', 'osVersion', 'arch', 'mirror', 'extraPkgs', 'agentInit', 'slim', 'agentName', 'rootfsDir', 'repos', 'sourceDateEpoch', 'packageGroups', 'repo', 'allowUnsigned'],
+  settings: ['distro', 'osVersion', 'arch', 'mirror', 'extraPkgs', 'agentInit', 'slim', 'agentName', 'rootfsDir', 'repos', 'sourceDateEpoch', 'packageGroups', 'repo', 'allowUnsigned', 'parent'],
   files: (s) => [
     ...list(s.hook),
     ...(s.agentBin ? [String(s.agentBin)] : []),
@@ -91,7 +93,7 @@ export const rootfs: Target = {
     }
     return inputs;
   },
-  outputs: (s) => [rootfsDir(s), manifestPath(s), ...sbomOutput(s, 'rootfs')],
+  outputs: (s) => [rootfsDir(s), manifestPath(s), ...sbomOutput(s, 'rootfs'), ...(s.parent ? [parentPaths(s).state] : [])],
   validate: async (s) => {
     const { validateRootfsOptions } = await import('../rootfs-builder/index.js');
     await validateRootfsOptions(await rootfsOptions(s));
@@ -235,7 +237,8 @@ function ciProvenance(environ: NodeJS.ProcessEnv = process.env): { source?: stri
   return {};
 }
 
-async function ociOptions(s: Settings) {
+/** `run`: also read the parent the rootfs was built on (validate runs before the rootfs exists). */
+async function ociOptions(s: Settings, run = false) {
   const { parseKeyValues } = await import('../oci-builder/index.js');
   const { machine } = await import('node:os');
   const p = ociPaths(s);
@@ -251,6 +254,7 @@ async function ociOptions(s: Settings) {
     labels: parseKeyValues(list(s.label), '--label'),
     annotations: parseKeyValues(list(s.annotation), '--annotation'),
     toolbox: Boolean(s.toolbox),
+    parent: run ? await parentForOci(s) : undefined,
     ...ciProvenance(),
   };
 }
@@ -259,7 +263,7 @@ export const oci: Target = {
   name: 'oci',
   describe: 'OCI image layout and oci-archive',
   deps: () => ['rootfs'],
-  settings: ['ociRef', 'ociCompression', 'label', 'annotation', 'dockerArchive', 'toolbox', 'agentInit', 'agentName', 'agentBin', 'arch', 'sourceDateEpoch'],
+  settings: ['ociRef', 'ociCompression', 'label', 'annotation', 'dockerArchive', 'toolbox', 'agentInit', 'agentName', 'agentBin', 'arch', 'sourceDateEpoch', 'parent'],
   extraInputs: async () => {
     const p = ciProvenance();
     return { 'image source': p.source ?? '', 'image revision': p.revision ?? '' };
@@ -272,7 +276,7 @@ export const oci: Target = {
   },
   run: async (ctx, s, inputsHash) => {
     const { buildOci } = await import('../oci-builder/index.js');
-    await buildOci(ctx, await ociOptions(s));
+    await buildOci(ctx, await ociOptions(s, true));
     await (await import('./sbom.js')).writeSupplyChain(ctx, s, 'oci', inputsHash, oci.settings);
   },
 };
