@@ -14,7 +14,7 @@
  */
 import { createHash } from 'node:crypto';
 import { copyFile, readFile, rm, writeFile } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
+import { lstatSync, readFileSync, readlinkSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import type { BuildContext } from '../lib/context.js';
 import { OsbError } from '../lib/errors.js';
@@ -91,12 +91,46 @@ export async function applyWhiteouts(dest: string, names: readonly string[]): Pr
   return n;
 }
 
+/**
+ * GNU tar follows a symlink it meets in the middle of a name. A lower layer's `lib -> /usr/lib`
+ * (or `x -> ../../..`) would make an upper layer's `lib/evil` land outside `dest`, on the host:
+ * refuse a layer that writes through a symlink leading out of the tree.
+ */
+export function checkNoEscape(dest: string, names: readonly string[]): void {
+  const seen = new Map<string, boolean>();
+  const escapes = (prefix: string): boolean => {
+    let v = seen.get(prefix);
+    if (v === undefined) {
+      v = false;
+      try {
+        if (lstatSync(join(dest, prefix)).isSymbolicLink()) {
+          const t = readlinkSync(join(dest, prefix));
+          v = t.startsWith('/') || posix.normalize(posix.join(posix.dirname(prefix), t)).startsWith('..');
+        }
+      } catch {
+        v = false;
+      }
+      seen.set(prefix, v);
+    }
+    return v;
+  };
+  for (const raw of names) {
+    const parts = raw.replace(/^\.\//, '').replace(/\/$/, '').split('/');
+    for (let i = 1; i < parts.length; i++) {
+      const prefix = parts.slice(0, i).join('/');
+      if (escapes(prefix)) throw new OsbError(`parent layer entry '${raw}' goes through the symlink ${prefix} -> ${readlinkSync(join(dest, prefix))}, which leads out of the tree`, 'osb does not unpack such a parent: it would write on this host');
+    }
+  }
+}
+
 /** Unpack the parent's layers into `dest` (which must exist, empty) and record its state in `stateFile`. */
 export async function unpackParent(ctx: BuildContext, parent: ParentImage, dest: string, stateFile: string): Promise<void> {
   for (const [i, l] of parent.layers.entries()) {
     const file = blobPath(parent.layoutDir, l.digest);
     const listing = await ctx.run(['tar', '-tf', file], { quiet: true, readOnly: true });
-    const whiteouts = await applyWhiteouts(dest, listing.stdout.split('\n').filter(Boolean));
+    const names = listing.stdout.split('\n').filter(Boolean);
+    checkNoEscape(dest, names);
+    const whiteouts = await applyWhiteouts(dest, names);
     await ctx.run(['tar', '-xf', file, '-C', dest, '--numeric-owner', '--same-owner', '--same-permissions', '--xattrs', '--xattrs-include=*', '--exclude=.wh.*'], { quiet: true });
     ctx.log.info(`unpacked parent layer ${i + 1}/${parent.layers.length} ${l.digest}${whiteouts ? ` (${whiteouts} whiteouts applied)` : ''}`);
   }

@@ -276,7 +276,9 @@ export const oci: Target = {
   },
   run: async (ctx, s, inputsHash) => {
     const { buildOci } = await import('../oci-builder/index.js');
-    await buildOci(ctx, await ociOptions(s, true));
+    // --dry-run: the rootfs was not unpacked, so there is no parent state to read yet.
+    if (ctx.dryRun && s.parent) ctx.log.info(`would add one layer to the layers of --parent ${String(s.parent)}`);
+    await buildOci(ctx, await ociOptions(s, !ctx.dryRun));
     await (await import('./sbom.js')).writeSupplyChain(ctx, s, 'oci', inputsHash, oci.settings);
   },
 };

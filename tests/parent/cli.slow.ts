@@ -68,4 +68,31 @@ run('osb oci --parent docker://…', () => {
     expect(again.code).toBe(0);
     expect(manifestOf(join(wd, 'osb-oci'))).toEqual(child);
   }, 300_000);
+
+  test.each(['oci', 'oci-archive'])('--parent %s: the same base layers plus one', async (kind) => {
+    const wd = tempDir('osb-parent-cli-local-');
+    const ref = kind === 'oci' ? `oci:${baseLayout}:1` : `oci-archive:${baseLayout}.tar`;
+    const r = await osbAsync(['oci', '--workdir', wd, '--parent', ref, '--agent-init', '--oci-ref', 'localhost/child:2', '--no-docker-archive']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const base = manifestOf(baseLayout);
+    const child = manifestOf(join(wd, 'osb-oci'));
+    expect(child.layers.slice(0, base.layers.length)).toEqual(base.layers);
+    expect(child.layers).toHaveLength(base.layers.length + 1);
+  }, 120_000);
+
+  test('--dry-run pulls and writes nothing', async () => {
+    const wd = tempDir('osb-parent-cli-dry-');
+    const r = await osbAsync(['oci', '--dry-run', '--workdir', wd, '--parent', `docker://${reg.host}/base:1`, '--insecure-registry', '--agent-init', '--oci-ref', 'localhost/child:3']);
+    expect(r.code).toBe(0);
+    expect(r.stdout + r.stderr).toMatch(/unpacking parent docker:\/\/127\.0\.0\.1:\d+\/base:1 as the base/);
+    const { readdirSync } = await import('node:fs');
+    expect(readdirSync(wd).filter((n) => !['logs', '.osb'].includes(n))).toEqual([]);
+  }, 60_000);
+
+  test('a parent reference of an unknown kind is a usage error', () => {
+    const r = osb(['oci', '--workdir', tempDir('osb-parent-cli-bad-'), '--parent', 'ftp://x/base', '--agent-init']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--parent 'ftp:\/\/x\/base': expected docker:\/\/HOST\/REPO:TAG, oci:DIR\[:TAG\] or oci-archive:FILE/);
+  });
 });

@@ -21,3 +21,16 @@ test('a whiteout that climbs out of the tree is refused', async () => {
   const d = tempDir('osb-wh-');
   await expect(applyWhiteouts(d, ['../.wh.etc'])).rejects.toThrow(/leaves the tree/);
 });
+
+test('an entry written through a symlink that leads out of the tree is refused; one inside the tree is fine', async () => {
+  const { checkNoEscape } = await import('../../oci-builder/parent.js');
+  const { mkdirSync: mk, symlinkSync } = await import('node:fs');
+  const d = tempDir('osb-wh-');
+  mk(join(d, 'usr/lib'), { recursive: true });
+  symlinkSync('/usr/lib', join(d, 'lib'));
+  symlinkSync('../../..', join(d, 'usr/up'));
+  symlinkSync('usr/lib', join(d, 'lib64'));
+  expect(() => checkNoEscape(d, ['lib/evil.so'])).toThrow(/through the symlink lib -> \/usr\/lib/);
+  expect(() => checkNoEscape(d, ['./usr/up/etc/passwd'])).toThrow(/usr\/up -> \.\.\/\.\.\/\.\./);
+  expect(() => checkNoEscape(d, ['lib64/ok.so', 'lib', 'usr/lib/x'])).not.toThrow();
+});
