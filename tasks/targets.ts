@@ -68,6 +68,7 @@ export function parseRepos(values: readonly string[]): { url: string; key: strin
 export const rootfs: Target = {
   name: 'rootfs',
   describe: 'root filesystem with the agent',
+  cacheable: true,
   deps: () => [],
   settings: ['distro', 'osVersion', 'arch', 'mirror', 'extraPkgs', 'agentInit', 'slim', 'agentName', 'rootfsDir', 'repos', 'sourceDateEpoch', 'packageGroups', 'repo', 'allowUnsigned', 'parent'],
   files: (s) => [

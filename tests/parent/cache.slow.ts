@@ -1,0 +1,77 @@
+/**
+ * The shared build cache through a real docker-registry, with two workdirs standing for two
+ * machines. The rootfs is built on an oci: parent (no distro bootstrap needed): the first workdir
+ * builds it and pushes it with --cache-to; the second, with --cache-from and the same inputs,
+ * pulls it instead of building (no parent unpacked in its log) and gets the same OCI manifest. A
+ * tampered blob in the registry's storage is refused and the rootfs built.
+ */
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { removeTempDirs, tempDir } from '../helpers/build-context.js';
+import { osb } from '../helpers/cli.js';
+import { isRoot, makeFixtureRootfs } from '../helpers/fixture-rootfs.js';
+import { localDigest, makeRegistry, osbAsync, type Registry } from '../publish/servers.js';
+
+const run = isRoot ? describe : describe.skip;
+let reg: Registry;
+let parent: string;
+
+beforeAll(async () => {
+  if (!isRoot) return;
+  const rootfs = makeFixtureRootfs(join(tempDir('osb-cache-'), 'rootfs'));
+  const wd = tempDir('osb-cache-base-');
+  const built = osb(['oci', '--no-deps', '--rootfs-dir', rootfs, '--workdir', wd, '--oci-ref', 'localhost/base:1']);
+  if (built.code !== 0) throw new Error(built.stderr);
+  parent = `oci:${join(wd, 'osb-oci')}:1`;
+  reg = await makeRegistry(tempDir('osb-cache-registry-'), 'plain');
+}, 120_000);
+
+afterAll(async () => {
+  await reg?.stop();
+  removeTempDirs();
+});
+
+/** Every setting the builds rely on. */
+const args = (wd: string, ...more: string[]) => ['oci', '--workdir', wd, '--parent', parent, '--agent-init', '--oci-ref', 'localhost/child:1', '--no-docker-archive', '--insecure-registry', ...more];
+
+run('--cache-to / --cache-from', () => {
+  test('a second workdir pulls the rootfs instead of building it and gets the same manifest; a tampered blob is refused and the rootfs built', async () => {
+    const one = tempDir('osb-cache-one-');
+    const a = await osbAsync(args(one, '--cache-to', `${reg.host}/osb-cache`));
+    expect(a.stderr).toBe('');
+    expect(a.code).toBe(0);
+    expect(readFileSync(join(one, 'logs', 'rootfs.log'), 'utf8')).toMatch(/tar -tf/); // the parent was unpacked
+
+    const two = tempDir('osb-cache-two-');
+    const b = await osbAsync(args(two, '--cache-from', `${reg.host}/osb-cache`));
+    expect(b.stderr).toBe('');
+    expect(b.code).toBe(0);
+    expect(b.stdout).toMatch(/rootfs pulled from 127\.0\.0\.1:\d+\/osb-cache:rootfs-[0-9a-f]{64} instead of built/);
+    expect(readFileSync(join(two, 'logs', 'rootfs.log'), 'utf8')).not.toMatch(/tar -tf/);
+    expect(localDigest(join(two, 'osb-oci'))).toBe(localDigest(join(one, 'osb-oci')));
+
+    // Tamper with the cache's layer in the registry's storage (the only gzip blob there).
+    const blobs = join(reg.storage, 'docker/registry/v2/blobs/sha256');
+    let tampered = 0;
+    for (const p of readdirSync(blobs)) {
+      for (const d of readdirSync(join(blobs, p))) {
+        const data = join(blobs, p, d, 'data');
+        const bytes = readFileSync(data);
+        if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
+          bytes[bytes.length - 1] ^= 0xff;
+          writeFileSync(data, bytes);
+          tampered++;
+        }
+      }
+    }
+    expect(tampered).toBeGreaterThan(0);
+    const three = tempDir('osb-cache-three-');
+    const c = await osbAsync(args(three, '--cache-from', `${reg.host}/osb-cache`));
+    expect(c.code).toBe(0);
+    expect(c.stderr).toMatch(/warning: rootfs: cached rootfs at 127\.0\.0\.1:\d+\/osb-cache:rootfs-[0-9a-f]{64} refused: .*sha256.*; building it instead/);
+    expect(readFileSync(join(three, 'logs', 'rootfs.log'), 'utf8')).toMatch(/tar -tf/);
+    expect(localDigest(join(three, 'osb-oci'))).toBe(localDigest(join(one, 'osb-oci')));
+    expect(existsSync(join(three, '.osb-cache-in-rootfs'))).toBe(false);
+  }, 300_000);
+});
