@@ -90,3 +90,13 @@ export async function parentForOci(s: Settings) {
   if (!existsSync(stateFile)) throw new OsbError(`the rootfs was not built on --parent ${p.ref} (${stateFile} is missing)`, 'run osb rootfs with the same --parent first (or drop --no-deps)');
   return { image: await readParentLayout(layoutOf(s, p), p.kind === 'oci' ? p.tag : undefined), stateFile };
 }
+
+/**
+ * The oci target reads the parent's layers: fetch them again when the rootfs did not (it came from
+ * --cache-from, or the pulled copy was removed).
+ */
+export async function ensureParentLayout(ctx: BuildContext, s: Settings): Promise<void> {
+  if (!s.parent) return;
+  const p = parseParentRef(String(s.parent));
+  if (p.kind !== 'oci' && !existsSync(join(layoutOf(s, p), 'index.json'))) await fetchParent(ctx, s, p);
+}

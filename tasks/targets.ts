@@ -279,6 +279,7 @@ export const oci: Target = {
     const { buildOci } = await import('../oci-builder/index.js');
     // --dry-run: the rootfs was not unpacked, so there is no parent state to read yet.
     if (ctx.dryRun && s.parent) ctx.log.info(`would add one layer to the layers of --parent ${String(s.parent)}`);
+    if (!ctx.dryRun) await (await import('./parent.js')).ensureParentLayout(ctx, s);
     await buildOci(ctx, await ociOptions(s, !ctx.dryRun));
     await (await import('./sbom.js')).writeSupplyChain(ctx, s, 'oci', inputsHash, oci.settings);
   },

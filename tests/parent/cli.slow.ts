@@ -63,6 +63,13 @@ run('osb oci --parent docker://…', () => {
     const ctx = makeTestContext(wd, 'check');
     expect(treeState(join(out, 'rootfs'), ctx)).toEqual(treeState(join(wd, 'rootfs'), ctx));
 
+    // The oci target pulls the parent again when the rootfs did not leave it (e.g. --cache-from).
+    const { rmSync } = await import('node:fs');
+    rmSync(join(wd, 'osb-parent'), { recursive: true });
+    const refetch = await osbAsync(['oci', '--force', '--no-deps', '--workdir', wd, '--parent', `docker://${reg.host}/base:1`, '--insecure-registry', '--agent-init', '--hook', hook, '--oci-ref', 'localhost/child:1', '--no-docker-archive']);
+    expect(refetch.stderr).toBe('');
+    expect(manifestOf(join(wd, 'osb-oci'))).toEqual(child);
+
     // Up to date: a second run builds nothing.
     const again = osb(['oci', '--workdir', wd, '--parent', `docker://${reg.host}/base:1`, '--insecure-registry', '--agent-init', '--hook', hook, '--oci-ref', 'localhost/child:1', '--no-docker-archive']);
     expect(again.code).toBe(0);
