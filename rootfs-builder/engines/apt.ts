@@ -170,7 +170,9 @@ async function installOnTree(ctx: BuildContext, o: AptBootstrapOptions, packages
   if (!ctx.dryRun) await mkdir(debCache, { recursive: true });
   const extras = [...new Set(packages)].sort();
   ctx.log.info(`installing ${extras.join(' ')} on the parent`);
-  await ctx.run(installExtrasArgv(o.target, debCache, extras), { hint: "see the log: apt-get names the package it could not install (the parent needs apt and its sources)" });
+  // A parent image seldom keeps its package lists: apt-get update from its own sources first.
+  await ctx.run(installExtrasArgv(o.target, debCache, extras, true), { hint: "see the log: apt-get names the package it could not install (the parent needs apt and its sources)" });
+  if (!ctx.dryRun) await finishTree(o.target);
 }
 
 export const aptEngine: Engine = { preflight, bootstrap: bootstrapApt, installOnTree, listPackages: listAptPackages };
