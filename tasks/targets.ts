@@ -109,6 +109,7 @@ export const rootfs: Target = {
 export const image: Target = {
   name: 'image',
   describe: 'partitioned disk image',
+  cacheable: true,
   deps: () => ['rootfs'],
   settings: ['fsType', 'blockSize', 'rootFreeSpace', 'imageSize', 'partitionTable', 'dax', 'format', 'imageName', 'sourceDateEpoch', 'arch', 'measuredRootfs'],
   outputs: (s) => [imagePath(s), ...(s.measuredRootfs ? [rootHashPath(s)] : []), ...sbomOutput(s, 'image')],
@@ -196,6 +197,7 @@ function kernelOptions(s: Settings) {
 export const kernel: Target = {
   name: 'kernel',
   describe: 'guest kernel',
+  cacheable: true,
   deps: () => [],
   settings: ['kernelSrc', 'kernelVersion', 'arch'],
   files: (s) => list(s.kernelConfigFragment),

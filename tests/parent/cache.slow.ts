@@ -27,8 +27,10 @@ beforeAll(async () => {
   reg = await makeRegistry(tempDir('osb-cache-registry-'), 'plain');
 }, 120_000);
 
+const registries: Registry[] = [];
 afterAll(async () => {
   await reg?.stop();
+  for (const r of registries) await r.stop();
   removeTempDirs();
 });
 
@@ -73,5 +75,24 @@ run('--cache-to / --cache-from', () => {
     expect(readFileSync(join(three, 'logs', 'rootfs.log'), 'utf8')).toMatch(/tar -tf/);
     expect(localDigest(join(three, 'osb-oci'))).toBe(localDigest(join(one, 'osb-oci')));
     expect(existsSync(join(three, '.osb-cache-in-rootfs'))).toBe(false);
+  }, 300_000);
+
+  test('osb image: the second workdir pulls the rootfs and the image (same bytes)', async () => {
+    const imgArgs = (wd: string, ...more: string[]) => ['image', '--workdir', wd, '--parent', parent, '--agent-init', '--insecure-registry', ...more];
+    // A registry of its own: the first test left a tampered rootfs layer in the shared blob store.
+    const reg = await makeRegistry(tempDir('osb-cache-img-registry-'), 'plain');
+    registries.push(reg);
+    const one = tempDir('osb-cache-img-one-');
+    const a = await osbAsync(imgArgs(one, '--cache-to', `${reg.host}/osb-cache-img`));
+    expect(a.stderr).toBe('');
+    expect(a.code).toBe(0);
+    const two = tempDir('osb-cache-img-two-');
+    const b = await osbAsync(imgArgs(two, '--cache-from', `${reg.host}/osb-cache-img`));
+    expect(b.stderr).toBe('');
+    expect(b.code).toBe(0);
+    expect(b.stdout).toMatch(/image pulled from 127\.0\.0\.1:\d+\/osb-cache-img:image-[0-9a-f]{64} instead of built/);
+    const img = (wd: string) => readdirSync(wd).find((n) => n.endsWith('.img'))!;
+    expect(img(two)).toBe(img(one));
+    expect(readFileSync(join(two, img(two))).equals(readFileSync(join(one, img(one))))).toBe(true);
   }, 300_000);
 });
