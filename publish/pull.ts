@@ -37,7 +37,7 @@ export async function pullToLayout(o: PushOptions, ref: string, layoutDir: strin
     const put = (digest: string, bytes: Buffer) => writeFile(join(blobs, digest.slice('sha256:'.length)), bytes);
     for (const d of [manifest.config, ...manifest.layers]) {
       if (!/^sha256:[0-9a-f]{64}$/.test(d.digest)) throw new OsbError(`${o.host}/${o.repo}:${ref} names blob '${d.digest}', not a sha256 digest`);
-      await put(d.digest, await client.pullBlob(d));
+      await client.pullBlob(d, join(blobs, d.digest.slice('sha256:'.length)));
     }
     await put(m.digest, m.bytes);
     await writeFile(join(part, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));

@@ -95,10 +95,10 @@ export class RegistryClient {
    * upload Location on another origin (a registry handing uploads to its storage) gets no
    * credentials: they are the registry's, not that host's.
    */
-  private async call(req: HttpRequest): Promise<HttpResponse> {
+  private async call(req: HttpRequest, sink?: (chunk: Buffer) => void): Promise<HttpResponse> {
     const own = req.url.origin === this.base.origin;
     const t = own ? this.t : this.foreign(req.url);
-    const go = () => send(t, { ...req, headers: { ...req.headers, ...(this.auth && own ? { Authorization: this.auth } : {}) } });
+    const go = () => send(t, { ...req, headers: { ...req.headers, ...(this.auth && own ? { Authorization: this.auth } : {}) } }, undefined, sink);
     let r = await go();
     if (r.status === 401 && (await this.authenticate(r))) r = await go();
     return r;
@@ -222,19 +222,37 @@ export class RegistryClient {
     });
   }
 
-  /** GET a blob (following the registry's redirect to its storage) and check its size and sha256. */
-  async pullBlob(d: Descriptor): Promise<Buffer> {
-    return withRetry(this.policy, async () => {
-      let url = this.url(`/v2/${this.o.repo}/blobs/${d.digest}`);
-      let r = await this.call({ method: 'GET', url });
-      for (let hops = 0; [301, 302, 303, 307, 308].includes(r.status) && hops < 5; hops++) {
-        url = this.location(r);
-        r = await this.call({ method: 'GET', url });
+  /**
+   * GET a blob (following the registry's redirect to its storage) into `file`, streamed, and check
+   * its size and sha256; a mismatch removes the file.
+   */
+  async pullBlob(d: Descriptor, file: string): Promise<void> {
+    const { openSync, writeSync, closeSync, rmSync } = await import('node:fs');
+    await withRetry(this.policy, async () => {
+      const fd = openSync(file, 'w');
+      const h = createHash('sha256');
+      let size = 0;
+      const sink = (c: Buffer) => {
+        h.update(c);
+        size += c.length;
+        writeSync(fd, c);
+      };
+      let ok = false;
+      try {
+        let url = this.url(`/v2/${this.o.repo}/blobs/${d.digest}`);
+        let r = await this.call({ method: 'GET', url }, sink);
+        for (let hops = 0; [301, 302, 303, 307, 308].includes(r.status) && hops < 5; hops++) {
+          url = this.location(r);
+          r = await this.call({ method: 'GET', url }, sink);
+        }
+        if (r.status !== 200) throw this.fail(`GET blob ${d.digest}`, r);
+        const got = `sha256:${h.digest('hex')}`;
+        if (got !== d.digest || size !== d.size) throw new OsbError(`registry ${this.o.host} sent blob ${d.digest} of ${this.o.repo} as ${size} bytes with sha256 ${got}`, 'the stored blob is corrupt or was replaced; refusing to use it');
+        ok = true;
+      } finally {
+        closeSync(fd);
+        if (!ok) rmSync(file, { force: true });
       }
-      if (r.status !== 200) throw this.fail(`GET blob ${d.digest}`, r);
-      const got = `sha256:${createHash('sha256').update(r.body).digest('hex')}`;
-      if (got !== d.digest || r.body.length !== d.size) throw new OsbError(`registry ${this.o.host} sent blob ${d.digest} of ${this.o.repo} as ${r.body.length} bytes with sha256 ${got}`, 'the stored blob is corrupt or was replaced; refusing to use it');
-      return r.body;
     });
   }
 
