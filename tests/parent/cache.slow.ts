@@ -95,4 +95,13 @@ run('--cache-to / --cache-from', () => {
     expect(img(two)).toBe(img(one));
     expect(readFileSync(join(two, img(two))).equals(readFileSync(join(one, img(one))))).toBe(true);
   }, 300_000);
+
+  test('a cache without the artifact: the target is built, saying so', async () => {
+    const wd = tempDir('osb-cache-miss-');
+    const r = await osbAsync(args(wd, '--cache-from', `${reg.host}/nothing-here`));
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/no cached rootfs at 127\.0\.0\.1:\d+\/nothing-here:rootfs-[0-9a-f]{64}: building it/);
+    expect(readFileSync(join(wd, 'logs', 'rootfs.log'), 'utf8')).toMatch(/tar -tf/);
+  }, 120_000);
 });
