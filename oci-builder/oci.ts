@@ -105,11 +105,12 @@ export async function buildOci(ctx: BuildContext, opts: OciOptions): Promise<Oci
   }
   checkRootfs(opts.rootfsDir, outputs);
   let entries = walkTree(opts.rootfsDir, { sourceDateEpoch: ctx.sourceDateEpoch, warn: (m) => ctx.log.warn(m), signal: ctx.signal });
+  // Before the diff: a hook that only sets a capability changes the entry.
+  attachXattrs(entries, await readXattrs(ctx, opts.rootfsDir));
   if (opts.parent) {
     const state = JSON.parse(await readFile(opts.parent.stateFile, 'utf8')) as Record<string, string>;
     entries = diffEntries(entries, opts.rootfsDir, state, ctx.sourceDateEpoch);
   }
-  attachXattrs(entries, await readXattrs(ctx, opts.rootfsDir));
   ctx.log.info(`writing the ${compression} layer of ${entries.length} entries of ${opts.rootfsDir}`);
   return writeDirAtomic(opts.layoutDir, async (stage) => {
     const blobs = join(stage, 'blobs', 'sha256');

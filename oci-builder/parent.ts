@@ -19,6 +19,7 @@ import { join, posix } from 'node:path';
 import type { BuildContext } from '../lib/context.js';
 import { OsbError } from '../lib/errors.js';
 import { walkTree, type TarEntry } from './tree.js';
+import { readXattrs } from './xattrs.js';
 
 export interface LayoutDescriptor {
   readonly mediaType: string;
@@ -52,7 +53,12 @@ export async function readParentLayout(layoutDir: string, tag?: string): Promise
 }
 
 /** Entry signature without mtime (osb clamps mtimes, so they say nothing about change). */
-function signature(e: TarEntry, fileHash: () => string): string {
+function signature(e: TarEntry, fileHash: () => string, xattrs = e.xattrs): string {
+  const x = xattrs?.size ? ` xattrs ${[...xattrs].map(([k, v]) => `${k}=${v.toString('hex')}`).sort().join(',')}` : '';
+  return plainSignature(e, fileHash) + x;
+}
+
+function plainSignature(e: TarEntry, fileHash: () => string): string {
   const base = `${e.kind} ${e.mode.toString(8)} ${e.uid}:${e.gid}`;
   switch (e.kind) {
     case 'file':
@@ -134,13 +140,17 @@ export async function unpackParent(ctx: BuildContext, parent: ParentImage, dest:
     await ctx.run(['tar', '-xf', file, '-C', dest, '--numeric-owner', '--same-owner', '--same-permissions', '--xattrs', '--xattrs-include=*', '--exclude=.wh.*'], { quiet: true });
     ctx.log.info(`unpacked parent layer ${i + 1}/${parent.layers.length} ${l.digest}${whiteouts ? ` (${whiteouts} whiteouts applied)` : ''}`);
   }
-  await writeFile(stateFile, JSON.stringify(treeState(dest, ctx)));
+  await writeFile(stateFile, JSON.stringify(treeState(dest, ctx, await readXattrs(ctx, dest))));
 }
 
-/** name -> signature of every entry of the tree. */
-export function treeState(root: string, ctx: Pick<BuildContext, 'sourceDateEpoch' | 'log' | 'signal'>): Record<string, string> {
+/** name -> signature of every entry of the tree (xattrs as getfattr found them, when given). */
+export function treeState(root: string, ctx: Pick<BuildContext, 'sourceDateEpoch' | 'log' | 'signal'>, xattrs?: ReadonlyMap<string, ReadonlyMap<string, Buffer>>): Record<string, string> {
   const state: Record<string, string> = {};
-  for (const e of walkTree(root, { sourceDateEpoch: ctx.sourceDateEpoch, warn: (m) => ctx.log.warn(m), signal: ctx.signal })) state[e.name] = signature(e, hashOf(root, e.name));
+  for (const e of walkTree(root, { sourceDateEpoch: ctx.sourceDateEpoch, warn: (m) => ctx.log.warn(m), signal: ctx.signal })) {
+    // As buildOci attaches them: a hard link's xattrs are its first name's.
+    const x = e.kind === 'hardlink' ? undefined : xattrs?.get(e.name);
+    state[e.name] = signature(e, hashOf(root, e.name), x);
+  }
   return state;
 }
 
