@@ -13,7 +13,7 @@
  * that record, the directories above them, and a whiteout for each name that is gone.
  */
 import { createHash } from 'node:crypto';
-import { copyFile, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { lstatSync, readFileSync, readlinkSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import type { BuildContext } from '../lib/context.js';
@@ -86,7 +86,6 @@ export async function applyWhiteouts(dest: string, names: readonly string[]): Pr
     const dir = posix.dirname(name);
     if (name.split('/').some((c) => c === '..')) throw new OsbError(`parent layer names '${raw}', which leaves the tree`);
     if (base === '.wh..wh..opq') {
-      const { readdir } = await import('node:fs/promises');
       const here = join(dest, dir);
       for (const child of await readdir(here).catch(() => [] as string[])) await rm(join(here, child), { recursive: true, force: true });
     } else {

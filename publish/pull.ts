@@ -15,13 +15,6 @@ export interface PulledImage {
   readonly layers: readonly Descriptor[];
 }
 
-/** `docker://HOST[:PORT]/REPO[:TAG|@sha256:…]` split into the registry target and the reference. */
-export function parseDockerRef(value: string): { host: string; repo: string; ref: string } {
-  const m = /^docker:\/\/([a-z0-9.-]+(?::\d+)?|\[[0-9a-f:]+\](?::\d+)?)\/([a-z0-9._/-]+?)(?::([\w][\w.-]{0,127})|@(sha256:[0-9a-f]{64}))?$/.exec(value);
-  if (!m) throw new OsbError(`--parent '${value}' is not docker://HOST[:PORT]/REPO[:TAG]`, 'e.g. --parent docker://registry.example.org/guests/base:1');
-  return { host: m[1]!, repo: m[2]!, ref: m[4] ?? m[3] ?? 'latest' };
-}
-
 /** Pull `ref` of the client's repository into layoutDir (created fresh); every digest verified. */
 export async function pullToLayout(o: PushOptions, ref: string, layoutDir: string): Promise<PulledImage> {
   const client = new RegistryClient({ ...o, access: 'pull' });
