@@ -29,6 +29,7 @@ async function registryOf(ctx: BuildContext, s: Settings, value: string) {
 export async function saveToCache(ctx: BuildContext, s: Settings, target: Target, inputsHash: string): Promise<void> {
   const { walkTree } = await import('../oci-builder/tree.js');
   const { writeLayer } = await import('../oci-builder/layer.js');
+  const { readXattrs } = await import('../oci-builder/xattrs.js');
   const { jsonBlob, MEDIA } = await import('../oci-builder/image.js');
   const { sha256File } = await import('../lib/hash.js');
   const { pushLayout } = await import('../publish/layout.js');
@@ -45,6 +46,9 @@ export async function saveToCache(ctx: BuildContext, s: Settings, target: Target
       const { statSync } = await import('node:fs');
       if (statSync(out).isDirectory()) {
         const entries = walkTree(out, { sourceDateEpoch: ctx.sourceDateEpoch, warn: (m) => ctx.log.warn(m), signal: ctx.signal });
+        // File capabilities and other xattrs travel with the tree (PAX SCHILY.xattr records).
+        const xattrs = await readXattrs(ctx, out);
+        for (const e of entries) if (e.kind !== 'hardlink' && xattrs.has(e.name)) e.xattrs = xattrs.get(e.name);
         const tmp = join(blobs, '.layer');
         const l = await writeLayer(ctx, entries, 'gzip', tmp);
         await rename(tmp, join(blobs, l.digest.slice(7)));

@@ -6,7 +6,8 @@
  * tampered blob in the registry's storage is refused and the rootfs built.
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { removeTempDirs, tempDir } from '../helpers/build-context.js';
 import { osb } from '../helpers/cli.js';
@@ -16,6 +17,7 @@ import { localDigest, makeRegistry, osbAsync, type Registry } from '../publish/s
 const run = isRoot ? describe : describe.skip;
 let reg: Registry;
 let parent: string;
+let hook: string;
 
 beforeAll(async () => {
   if (!isRoot) return;
@@ -25,6 +27,9 @@ beforeAll(async () => {
   if (built.code !== 0) throw new Error(built.stderr);
   parent = `oci:${join(wd, 'osb-oci')}:1`;
   reg = await makeRegistry(tempDir('osb-cache-registry-'), 'plain');
+  hook = join(tempDir('osb-cache-hook-'), 'setcap.sh');
+  writeFileSync(hook, '#!/bin/sh\nset -e\nsetcap cap_net_raw+ep "$ROOTFS_DIR/bin/busybox"\n');
+  chmodSync(hook, 0o755);
 }, 120_000);
 
 const registries: Registry[] = [];
@@ -35,7 +40,7 @@ afterAll(async () => {
 });
 
 /** Every setting the builds rely on. */
-const args = (wd: string, ...more: string[]) => ['oci', '--workdir', wd, '--parent', parent, '--agent-init', '--oci-ref', 'localhost/child:1', '--no-docker-archive', '--insecure-registry', ...more];
+const args = (wd: string, ...more: string[]) => ['oci', '--workdir', wd, '--parent', parent, '--agent-init', '--hook', hook, '--oci-ref', 'localhost/child:1', '--no-docker-archive', '--insecure-registry', ...more];
 
 run('--cache-to / --cache-from', () => {
   test('a second workdir pulls the rootfs instead of building it and gets the same manifest; a tampered blob is refused and the rootfs built', async () => {
@@ -52,6 +57,7 @@ run('--cache-to / --cache-from', () => {
     expect(b.stdout).toMatch(/rootfs pulled from 127\.0\.0\.1:\d+\/osb-cache:rootfs-[0-9a-f]{64} instead of built/);
     expect(readFileSync(join(two, 'logs', 'rootfs.log'), 'utf8')).not.toMatch(/tar -tf/);
     expect(localDigest(join(two, 'osb-oci'))).toBe(localDigest(join(one, 'osb-oci')));
+    expect(execFileSync('getcap', [join(two, 'rootfs', 'bin/busybox')], { encoding: 'utf8' })).toMatch(/cap_net_raw[=+]ep/);
 
     // Tamper with the cache's layer in the registry's storage (the only gzip blob there).
     const blobs = join(reg.storage, 'docker/registry/v2/blobs/sha256');
