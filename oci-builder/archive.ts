@@ -57,7 +57,8 @@ export async function writeLayoutArchive(o: ArchiveOptions): Promise<void> {
 }
 
 /** docker's manifest.json for a docker-archive of the layout. */
-export function dockerManifest(configDigest: string, layerDigest: string, repoTag: string): Buffer {
+export function dockerManifest(configDigest: string, layerDigests: string | readonly string[], repoTag: string): Buffer {
   const path = (d: string) => `blobs/sha256/${d.replace(/^sha256:/, '')}`;
-  return Buffer.from(JSON.stringify([{ Config: path(configDigest), RepoTags: [repoTag], Layers: [path(layerDigest)] }]));
+  const layers = typeof layerDigests === 'string' ? [layerDigests] : layerDigests;
+  return Buffer.from(JSON.stringify([{ Config: path(configDigest), RepoTags: [repoTag], Layers: layers.map(path) }]));
 }

@@ -54,21 +54,28 @@ export interface ImageMeta {
 
 const sorted = (o: Readonly<Record<string, string>>) => Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : 1)));
 
-/** Config, manifest and index for one layer. */
-export function imageDocuments(layer: LayerResult, m: ImageMeta): { config: Blob; manifest: Blob; index: Buffer } {
+/** What a child image keeps of its parent: the layers (unchanged), their diff_ids and history. */
+export interface ParentLayers {
+  readonly layers: readonly { mediaType: string; digest: string; size: number }[];
+  readonly diffIds: readonly string[];
+  readonly history: readonly unknown[];
+}
+
+/** Config, manifest and index for one layer (on top of the parent's layers when there is one). */
+export function imageDocuments(layer: LayerResult, m: ImageMeta, parent?: ParentLayers): { config: Blob; manifest: Blob; index: Buffer } {
   const config = jsonBlob({
     created: m.created,
     ...goArch(m.arch),
     os: 'linux',
     config: { Env: [...m.env], Cmd: [...m.cmd], WorkingDir: '/', Labels: sorted(m.labels) },
-    rootfs: { type: 'layers', diff_ids: [layer.diffId] },
-    history: [{ created: m.created, created_by: 'osb oci', comment: 'the osb rootfs as one layer' }],
+    rootfs: { type: 'layers', diff_ids: [...(parent?.diffIds ?? []), layer.diffId] },
+    history: [...(parent?.history ?? []), { created: m.created, created_by: 'osb oci', comment: parent ? 'the osb rootfs: what it changes of the parent' : 'the osb rootfs as one layer' }],
   });
   const manifest = jsonBlob({
     schemaVersion: 2,
     mediaType: MEDIA.manifest,
     config: { mediaType: MEDIA.config, digest: config.digest, size: config.size },
-    layers: [{ mediaType: layer.mediaType, digest: layer.digest, size: layer.size }],
+    layers: [...(parent?.layers ?? []).map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })), { mediaType: layer.mediaType, digest: layer.digest, size: layer.size }],
     annotations: sorted(m.annotations),
   });
   const index = Buffer.from(

@@ -5,7 +5,7 @@
  * walk + getfattr -> layer (tar -> diff_id, compress -> digest) -> config, manifest, index in a
  * staged layout -> archives (atomic) -> layout renamed into place.
  */
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeAtomic } from '../lib/atomic.js';
 import type { BuildContext } from '../lib/context.js';
@@ -13,6 +13,7 @@ import { UsageError } from '../lib/errors.js';
 import { dockerManifest, writeLayoutArchive } from './archive.js';
 import { REF_NAME, TOOLBOX_LABEL, imageDocuments } from './image.js';
 import { compressorArgv, parseLayerCompression, writeLayer, type LayerCompression } from './layer.js';
+import { copyParentLayers, diffEntries, type ParentImage } from './parent.js';
 import { parseReference } from './reference.js';
 import { checkRootfs, writeDirAtomic } from './stage.js';
 import { walkTree, type TarEntry } from './tree.js';
@@ -35,6 +36,11 @@ export interface OciOptions {
   readonly compression?: LayerCompression;
   /** Architecture of the rootfs, uname -m style (x86_64, aarch64). */
   readonly arch: string;
+  /**
+   * The rootfs was unpacked from this parent (oci-builder/parent.ts) and its state recorded in
+   * stateFile: the image is the parent's layers unchanged plus one layer of the difference.
+   */
+  readonly parent?: { readonly image: ParentImage; readonly stateFile: string };
   /** The image's Cmd: the agent, or /sbin/init. */
   readonly cmd: readonly string[];
   /** @default [DEFAULT_PATH_ENV] */
@@ -98,8 +104,13 @@ export async function buildOci(ctx: BuildContext, opts: OciOptions): Promise<Oci
     return undefined;
   }
   checkRootfs(opts.rootfsDir, outputs);
-  const entries = walkTree(opts.rootfsDir, { sourceDateEpoch: ctx.sourceDateEpoch, warn: (m) => ctx.log.warn(m), signal: ctx.signal });
+  let entries = walkTree(opts.rootfsDir, { sourceDateEpoch: ctx.sourceDateEpoch, warn: (m) => ctx.log.warn(m), signal: ctx.signal });
+  // Before the diff: a hook that only sets a capability changes the entry.
   attachXattrs(entries, await readXattrs(ctx, opts.rootfsDir));
+  if (opts.parent) {
+    const state = JSON.parse(await readFile(opts.parent.stateFile, 'utf8')) as Record<string, string>;
+    entries = diffEntries(entries, opts.rootfsDir, state, ctx.sourceDateEpoch);
+  }
   ctx.log.info(`writing the ${compression} layer of ${entries.length} entries of ${opts.rootfsDir}`);
   return writeDirAtomic(opts.layoutDir, async (stage) => {
     const blobs = join(stage, 'blobs', 'sha256');
@@ -107,14 +118,17 @@ export async function buildOci(ctx: BuildContext, opts: OciOptions): Promise<Oci
     const layerTmp = join(blobs, '.layer');
     const layer = await writeLayer(ctx, entries, compression, layerTmp);
     await rename(layerTmp, join(blobs, layer.digest.slice(7)));
-    const docs = imageDocuments(layer, { arch: opts.arch, created, cmd: opts.cmd, env: opts.env ?? [DEFAULT_PATH_ENV], labels, annotations, refName: ref.full });
+    const p = opts.parent?.image;
+    if (p) await copyParentLayers(p, blobs);
+    const parentLayers = p && { layers: p.layers, diffIds: p.config.rootfs?.diff_ids ?? [], history: p.config.history ?? [] };
+    const docs = imageDocuments(layer, { arch: opts.arch, created, cmd: opts.cmd, env: opts.env ?? [DEFAULT_PATH_ENV], labels, annotations, refName: ref.full }, parentLayers);
     for (const b of [docs.config, docs.manifest]) await writeFile(join(blobs, b.digest.slice(7)), b.bytes);
     await writeFile(join(stage, 'index.json'), docs.index);
     await writeFile(join(stage, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
     const archive = { layoutDir: stage, sourceDateEpoch: ctx.sourceDateEpoch, signal: ctx.signal };
     await writeAtomic(opts.archivePath, (tmp) => writeLayoutArchive({ ...archive, output: tmp }));
     if (opts.dockerArchivePath) {
-      const extra = { 'manifest.json': dockerManifest(docs.config.digest, layer.digest, ref.full) };
+      const extra = { 'manifest.json': dockerManifest(docs.config.digest, [...(p?.layers ?? []).map((l) => l.digest), layer.digest], ref.full) };
       await writeAtomic(opts.dockerArchivePath, (tmp) => writeLayoutArchive({ ...archive, output: tmp, extra }));
     }
     ctx.log.info(`wrote ${ref.full}: manifest ${docs.manifest.digest}, layer ${layer.size} bytes (${layer.tarBytes} bytes of tar, ${layer.entries} entries)`);

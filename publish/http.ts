@@ -37,8 +37,12 @@ export function makeTransport(secure: boolean, ca?: Buffer): Transport {
   return { agent: secure ? new https.Agent({ keepAlive: true, ca }) : new http.Agent({ keepAlive: true }), ca };
 }
 
-/** Send one request and read the whole answer (registry answers to uploads are small). */
-export function send(t: Transport, req: HttpRequest, timeoutMs = 60_000): Promise<HttpResponse> {
+/**
+ * Send one request and read the whole answer (registry answers to uploads are small). With
+ * `sink`, a 200 answer's body goes to it chunk by chunk instead (a blob download) and `body` is
+ * empty.
+ */
+export function send(t: Transport, req: HttpRequest, timeoutMs = 60_000, sink?: (chunk: Buffer) => void): Promise<HttpResponse> {
   return new Promise((resolve, reject) => {
     const mod = req.url.protocol === 'https:' ? https : http;
     const body = typeof req.body === 'function' ? req.body() : req.body;
@@ -48,7 +52,8 @@ export function send(t: Transport, req: HttpRequest, timeoutMs = 60_000): Promis
     const where = `${req.method} ${req.url.host}${req.url.pathname}`;
     const r = mod.request(req.url, { method: req.method, headers, agent: t.agent }, (res) => {
       const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
+      const toSink = sink && res.statusCode === 200;
+      res.on('data', (c: Buffer) => (toSink ? sink(c) : chunks.push(c)));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', headers: res.headers, body: Buffer.concat(chunks) }));
       res.on('error', (e) => reject(new TransientError(`connection to ${req.url.host} dropped during ${where}: ${(e as Error).message}`)));
     });

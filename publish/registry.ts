@@ -38,6 +38,8 @@ export interface PushOptions extends RegistryTarget {
   /** Try a cross-repository mount from this repository on the same registry first. */
   readonly mountFrom?: string;
   readonly retry?: Partial<RetryPolicy>;
+  /** What the Bearer token is asked for on this repository. @default 'pull,push' */
+  readonly access?: 'pull' | 'pull,push';
   readonly log: Reporter;
 }
 
@@ -93,10 +95,10 @@ export class RegistryClient {
    * upload Location on another origin (a registry handing uploads to its storage) gets no
    * credentials: they are the registry's, not that host's.
    */
-  private async call(req: HttpRequest): Promise<HttpResponse> {
+  private async call(req: HttpRequest, sink?: (chunk: Buffer) => void): Promise<HttpResponse> {
     const own = req.url.origin === this.base.origin;
     const t = own ? this.t : this.foreign(req.url);
-    const go = () => send(t, { ...req, headers: { ...req.headers, ...(this.auth && own ? { Authorization: this.auth } : {}) } });
+    const go = () => send(t, { ...req, headers: { ...req.headers, ...(this.auth && own ? { Authorization: this.auth } : {}) } }, undefined, sink);
     let r = await go();
     if (r.status === 401 && (await this.authenticate(r))) r = await go();
     return r;
@@ -117,7 +119,7 @@ export class RegistryClient {
     if (!realm) throw new OsbError(`registry ${this.o.host} sent a Bearer challenge without a realm`);
     const u = new URL(realm);
     if (c.params.service) u.searchParams.set('service', c.params.service);
-    const scopes = [`repository:${this.o.repo}:pull,push`, ...(this.o.mountFrom ? [`repository:${this.o.mountFrom}:pull`] : [])];
+    const scopes = [`repository:${this.o.repo}:${this.o.access ?? 'pull,push'}`, ...(this.o.mountFrom ? [`repository:${this.o.mountFrom}:pull`] : [])];
     for (const s of scopes) u.searchParams.append('scope', s);
     const tr = u.protocol === 'https:' ? makeTransport(true, this.o.ca) : makeTransport(false);
     const tok = await send(tr, { method: 'GET', url: u, headers: this.o.credentials ? { Authorization: basicHeader(this.o.credentials) } : {} }).finally(() => tr.agent.destroy());
@@ -200,6 +202,58 @@ export class RegistryClient {
     const l = r.headers.location;
     if (!l) throw new OsbError(`registry ${this.o.host} answered ${r.status} without a Location header`);
     return new URL(l, this.base);
+  }
+
+  /**
+   * GET a manifest by tag or digest, accepting OCI and Docker v2 single-platform manifests. The
+   * bytes are returned as sent; their sha256 is checked against a digest reference and against the
+   * Docker-Content-Digest the registry names.
+   */
+  async pullManifest(ref: string): Promise<{ bytes: Buffer; mediaType: string; digest: string }> {
+    const accept = ['application/vnd.oci.image.manifest.v1+json', 'application/vnd.docker.distribution.manifest.v2+json'].join(', ');
+    return withRetry(this.policy, async () => {
+      const r = await this.call({ method: 'GET', url: this.url(`/v2/${this.o.repo}/manifests/${ref}`), headers: { Accept: accept } });
+      if (r.status !== 200) throw this.fail(`GET manifest ${ref}`, r);
+      const digest = `sha256:${createHash('sha256').update(r.body).digest('hex')}`;
+      const named = ref.startsWith('sha256:') ? ref : (r.headers['docker-content-digest'] as string | undefined);
+      if (named && named !== digest) throw new OsbError(`registry ${this.o.host} sent manifest ${this.o.repo}@${ref} whose sha256 is ${digest}, not ${named}`, 'the registry or a proxy altered it; refusing to use it');
+      const mediaType = (JSON.parse(r.body.toString('utf8')) as { mediaType?: string }).mediaType ?? String(r.headers['content-type'] ?? '');
+      return { bytes: r.body, mediaType, digest };
+    });
+  }
+
+  /**
+   * GET a blob (following the registry's redirect to its storage) into `file`, streamed, and check
+   * its size and sha256; a mismatch removes the file.
+   */
+  async pullBlob(d: Descriptor, file: string): Promise<void> {
+    const { openSync, writeSync, closeSync, rmSync } = await import('node:fs');
+    await withRetry(this.policy, async () => {
+      const fd = openSync(file, 'w');
+      const h = createHash('sha256');
+      let size = 0;
+      const sink = (c: Buffer) => {
+        h.update(c);
+        size += c.length;
+        writeSync(fd, c);
+      };
+      let ok = false;
+      try {
+        let url = this.url(`/v2/${this.o.repo}/blobs/${d.digest}`);
+        let r = await this.call({ method: 'GET', url }, sink);
+        for (let hops = 0; [301, 302, 303, 307, 308].includes(r.status) && hops < 5; hops++) {
+          url = this.location(r);
+          r = await this.call({ method: 'GET', url }, sink);
+        }
+        if (r.status !== 200) throw this.fail(`GET blob ${d.digest}`, r);
+        const got = `sha256:${h.digest('hex')}`;
+        if (got !== d.digest || size !== d.size) throw new OsbError(`registry ${this.o.host} sent blob ${d.digest} of ${this.o.repo} as ${size} bytes with sha256 ${got}`, 'the stored blob is corrupt or was replaced; refusing to use it');
+        ok = true;
+      } finally {
+        closeSync(fd);
+        if (!ok) rmSync(file, { force: true });
+      }
+    });
   }
 
   /** PUT the manifest under `ref` (a tag); the registry must echo its digest. */

@@ -35,6 +35,12 @@ export interface RootfsOptions {
   /** @default 'kata-agent' with agentBin, else 'osb-agent' */
   readonly agentName?: string;
   readonly hooks: readonly string[];
+  /**
+   * Start from this tree instead of bootstrapping the distro (a --parent image): `unpack` fills
+   * the empty staging directory; the extra packages (engines with installOnTree), the agent and
+   * the hooks go on top.
+   */
+  readonly base?: { readonly describe: string; unpack(ctx: BuildContext, target: string): Promise<void> };
   /** Final location of the rootfs. */
   readonly rootfsDir: string;
   /** Package cache shared between builds. */
@@ -91,7 +97,9 @@ export async function buildRootfs(ctx: BuildContext, o: RootfsOptions): Promise<
     distro, release, arch, distroArch, mirror, packages, extraPackages: o.extraPackages, cacheDir: o.cacheDir, keysDir: o.keysDir, agentInit: o.agentInit, slim: o.slim ?? true,
     customMirror: o.mirror !== undefined, packageGroups: o.packageGroups ?? [], repos: o.repos ?? [], allowUnsigned: o.allowUnsigned ?? false,
   };
-  await engine.preflight(ctx, { ...bootstrap, target: '' }); // e.g. neither root nor user namespaces: fail before any work
+  if (o.base && o.extraPackages.length && !engine.installOnTree) throw new OsbError(`${distro.name} cannot install packages on a parent image yet`, 'leave the packages to the parent, or add them with a hook');
+  // e.g. neither root nor user namespaces: fail before any work (a parent without packages needs no engine)
+  if (!o.base || o.extraPackages.length) await engine.preflight(ctx, { ...bootstrap, target: '' });
 
   const finalDir = resolve(o.rootfsDir);
   const stage = join(dirname(finalDir), `.${basename(finalDir)}.osb-stage-${process.pid}`);
@@ -101,7 +109,14 @@ export async function buildRootfs(ctx: BuildContext, o: RootfsOptions): Promise<
   }
   const release_ = onCleanup(() => rm(stage, { recursive: true, force: true }));
   try {
-    await engine.bootstrap(ctx, { ...bootstrap, target: stage });
+    if (o.base) {
+      ctx.log.info(`unpacking ${o.base.describe} as the base`);
+      if (!ctx.dryRun) await mkdir(stage, { mode: 0o755 });
+      if (!ctx.dryRun) await o.base.unpack(ctx, stage);
+      if (o.extraPackages.length) await engine.installOnTree!(ctx, { ...bootstrap, target: stage }, o.extraPackages);
+    } else {
+      await engine.bootstrap(ctx, { ...bootstrap, target: stage });
+    }
     ctx.log.info(o.agentInit ? `installing agent ${agentName} as /sbin/init` : `installing agent ${agentName} with ${agentName}.service`);
     if (!ctx.dryRun) await installAgent({ rootfs: stage, source, agentInit: o.agentInit, name: agentName });
     await runHooks(ctx, o.hooks, stage, {});
@@ -118,7 +133,12 @@ export async function buildRootfs(ctx: BuildContext, o: RootfsOptions): Promise<
       ...(o.packageGroups?.length ? { packageGroups: [...o.packageGroups] } : {}),
       ...(o.repos?.length ? { repos: o.repos.map((r) => ({ url: r.url, ...(r.key ? { key: resolve(r.key) } : {}) })) } : {}),
       hooks: o.hooks.map((h) => resolve(h)),
-      packages: ctx.dryRun ? [] : await engine.listPackages(ctx, stage),
+      // A parent of another distro (or none: a busybox tree) has no package database to read.
+      packages: ctx.dryRun ? [] : await engine.listPackages(ctx, stage).catch((e: unknown) => {
+        if (!o.base) throw e;
+        ctx.log.warn(`no package list for the rootfs: ${(e as Error).message.split('\n')[0]}`);
+        return [];
+      }),
       inputsHash: o.inputsHash,
       sourceDateEpoch: ctx.sourceDateEpoch,
     };

@@ -110,7 +110,14 @@ export async function execute(steps: readonly PlanStep[], o: ExecuteOptions): Pr
     const t0 = Date.now();
     emit({ event: 'start', target: name, reason: step.reasons.join('; ') });
     try {
-      await step.target.run(makeContext(s, reporter, o.signal, logPath), s, hashValue(step.inputs));
+      const ctx = makeContext(s, reporter, o.signal, logPath);
+      const hash = hashValue(step.inputs);
+      const cache = step.target.cacheable ? await import('./cache.js') : undefined;
+      const pulled = cache && s.cacheFrom ? await cache.restoreFromCache(ctx, s, step.target, hash) : false;
+      if (!pulled) {
+        await step.target.run(ctx, s, hash);
+        if (cache && s.cacheTo) await cache.saveToCache(ctx, s, step.target, hash);
+      }
       await writeState(s.workdir, name, { ...step.inputs }, step.values);
       emit({ event: 'finish', target: name, ms: Date.now() - t0 });
     } catch (err) {

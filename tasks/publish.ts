@@ -44,13 +44,9 @@ export async function validatePublish(s: Settings): Promise<void> {
   }
 }
 
-async function publishRegistry(ctx: BuildContext, s: Settings, tags: string[]): Promise<void> {
-  const { parseRegistryTarget } = await import('../publish/registry.js');
-  const { pushLayout } = await import('../publish/layout.js');
+/** The registry client's options from the settings: TLS, credentials (--creds or the auth files), retries. */
+export async function registryOptions(ctx: BuildContext, s: Settings, target: { host: string; repo: string }) {
   const { findCredentials, parseCreds } = await import('../publish/auth.js');
-  const target = parseRegistryTarget(String(s.publishRegistry));
-  const dest = `${target.host}/${target.repo}`;
-  if (ctx.dryRun) return void ctx.log.info(`would push ${ociPaths(s).layout} to ${dest} as ${tags.join(', ')}`);
   const found = s.creds === undefined ? findCredentials(target.host, target.repo) : undefined;
   if (found) ctx.log.debug(`credentials for ${target.host} from ${found.file}`);
   let ca: Buffer | undefined;
@@ -61,15 +57,26 @@ async function publishRegistry(ctx: BuildContext, s: Settings, tags: string[]): 
       throw new OsbError(`cannot read --registry-ca ${s.registryCa}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
   }
-  const r = await pushLayout(ociPaths(s).layout, tags, {
+  return {
     ...target,
     insecure: Boolean(s.insecureRegistry),
     ca,
     credentials: s.creds !== undefined ? parseCreds(String(s.creds)) : found,
-    chunkSize: Number(s.registryChunkSize ?? 0) * 1024,
-    mountFrom: s.registryMountFrom ? String(s.registryMountFrom) : undefined,
     retry: { retries: Number(s.registryRetries ?? 4), signal: ctx.signal },
     log: ctx.log,
+  };
+}
+
+async function publishRegistry(ctx: BuildContext, s: Settings, tags: string[]): Promise<void> {
+  const { parseRegistryTarget } = await import('../publish/registry.js');
+  const { pushLayout } = await import('../publish/layout.js');
+  const target = parseRegistryTarget(String(s.publishRegistry));
+  const dest = `${target.host}/${target.repo}`;
+  if (ctx.dryRun) return void ctx.log.info(`would push ${ociPaths(s).layout} to ${dest} as ${tags.join(', ')}`);
+  const r = await pushLayout(ociPaths(s).layout, tags, {
+    ...(await registryOptions(ctx, s, target)),
+    chunkSize: Number(s.registryChunkSize ?? 0) * 1024,
+    mountFrom: s.registryMountFrom ? String(s.registryMountFrom) : undefined,
   });
   const st = r.stats;
   ctx.log.info(`pushed ${dest}:${tags.join(', :')} (manifest ${r.digest}; blobs: ${st.pushed} uploaded, ${st.skipped} already there${st.mounted ? `, ${st.mounted} mounted` : ''})`);

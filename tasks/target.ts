@@ -18,6 +18,8 @@ export interface Target {
    * output: what a dependant built with --no-deps needs to exist.
    */
   readonly outputs: (s: Settings) => readonly string[];
+  /** Its outputs can be pushed to and pulled from a shared cache (--cache-to / --cache-from). */
+  readonly cacheable?: boolean;
   /** Never up to date (an action such as boot). */
   readonly alwaysRun?: boolean;
   /** Checks that need no build (e.g. settings valid for this target), run before anything starts. */

@@ -11,6 +11,7 @@ import { hostArch } from '../distros/index.js';
 import type { Settings } from './settings.js';
 import type { Target } from './target.js';
 import { publishDeps } from './publish.js';
+import { parentForOci, parentPaths } from './parent.js';
 import { bundlePaths, cacheDir, imagePath, initrdPath, kernelPaths, manifestPath, ociPaths, rootfsDir, provenancePath, rootHashPath, sbomPath, squashfsPaths } from './paths.js';
 
 /**
@@ -43,6 +44,7 @@ async function rootfsOptions(s: Settings, inputsHash = '') {
     allowUnsigned: Boolean(s.allowUnsigned),
     manifestPath: manifestPath(s),
     inputsHash,
+    base: (await import('./parent.js')).parentBase(s),
   };
 }
 
@@ -66,8 +68,9 @@ export function parseRepos(values: readonly string[]): { url: string; key: strin
 export const rootfs: Target = {
   name: 'rootfs',
   describe: 'root filesystem with the agent',
+  cacheable: true,
   deps: () => [],
-  settings: ['distro', 'osVersion', 'arch', 'mirror', 'extraPkgs', 'agentInit', 'slim', 'agentName', 'rootfsDir', 'repos', 'sourceDateEpoch', 'packageGroups', 'repo', 'allowUnsigned'],
+  settings: ['distro', 'osVersion', 'arch', 'mirror', 'extraPkgs', 'agentInit', 'slim', 'agentName', 'rootfsDir', 'repos', 'sourceDateEpoch', 'packageGroups', 'repo', 'allowUnsigned', 'parent'],
   files: (s) => [
     ...list(s.hook),
     ...(s.agentBin ? [String(s.agentBin)] : []),
@@ -91,7 +94,7 @@ export const rootfs: Target = {
     }
     return inputs;
   },
-  outputs: (s) => [rootfsDir(s), manifestPath(s), ...sbomOutput(s, 'rootfs')],
+  outputs: (s) => [rootfsDir(s), manifestPath(s), ...sbomOutput(s, 'rootfs'), ...(s.parent ? [parentPaths(s).state] : [])],
   validate: async (s) => {
     const { validateRootfsOptions } = await import('../rootfs-builder/index.js');
     await validateRootfsOptions(await rootfsOptions(s));
@@ -106,6 +109,7 @@ export const rootfs: Target = {
 export const image: Target = {
   name: 'image',
   describe: 'partitioned disk image',
+  cacheable: true,
   deps: () => ['rootfs'],
   settings: ['fsType', 'blockSize', 'rootFreeSpace', 'imageSize', 'partitionTable', 'dax', 'format', 'imageName', 'sourceDateEpoch', 'arch', 'measuredRootfs'],
   outputs: (s) => [imagePath(s), ...(s.measuredRootfs ? [rootHashPath(s)] : []), ...sbomOutput(s, 'image')],
@@ -193,6 +197,7 @@ function kernelOptions(s: Settings) {
 export const kernel: Target = {
   name: 'kernel',
   describe: 'guest kernel',
+  cacheable: true,
   deps: () => [],
   settings: ['kernelSrc', 'kernelVersion', 'arch'],
   files: (s) => list(s.kernelConfigFragment),
@@ -235,7 +240,8 @@ function ciProvenance(environ: NodeJS.ProcessEnv = process.env): { source?: stri
   return {};
 }
 
-async function ociOptions(s: Settings) {
+/** `run`: also read the parent the rootfs was built on (validate runs before the rootfs exists). */
+async function ociOptions(s: Settings, run = false) {
   const { parseKeyValues } = await import('../oci-builder/index.js');
   const { machine } = await import('node:os');
   const p = ociPaths(s);
@@ -251,6 +257,7 @@ async function ociOptions(s: Settings) {
     labels: parseKeyValues(list(s.label), '--label'),
     annotations: parseKeyValues(list(s.annotation), '--annotation'),
     toolbox: Boolean(s.toolbox),
+    parent: run ? await parentForOci(s) : undefined,
     ...ciProvenance(),
   };
 }
@@ -259,7 +266,7 @@ export const oci: Target = {
   name: 'oci',
   describe: 'OCI image layout and oci-archive',
   deps: () => ['rootfs'],
-  settings: ['ociRef', 'ociCompression', 'label', 'annotation', 'dockerArchive', 'toolbox', 'agentInit', 'agentName', 'agentBin', 'arch', 'sourceDateEpoch'],
+  settings: ['ociRef', 'ociCompression', 'label', 'annotation', 'dockerArchive', 'toolbox', 'agentInit', 'agentName', 'agentBin', 'arch', 'sourceDateEpoch', 'parent'],
   extraInputs: async () => {
     const p = ciProvenance();
     return { 'image source': p.source ?? '', 'image revision': p.revision ?? '' };
@@ -272,7 +279,10 @@ export const oci: Target = {
   },
   run: async (ctx, s, inputsHash) => {
     const { buildOci } = await import('../oci-builder/index.js');
-    await buildOci(ctx, await ociOptions(s));
+    // --dry-run: the rootfs was not unpacked, so there is no parent state to read yet.
+    if (ctx.dryRun && s.parent) ctx.log.info(`would add one layer to the layers of --parent ${String(s.parent)}`);
+    if (!ctx.dryRun) await (await import('./parent.js')).ensureParentLayout(ctx, s);
+    await buildOci(ctx, await ociOptions(s, !ctx.dryRun));
     await (await import('./sbom.js')).writeSupplyChain(ctx, s, 'oci', inputsHash, oci.settings);
   },
 };

@@ -107,7 +107,7 @@ async function pruneBases(current: string): Promise<void> {
  * cache bound at /var/cache/apt/archives, the host's resolv.conf for the downloads, services kept
  * from starting (policy-rc.d), then apt-get install.
  */
-export function installExtrasArgv(root: string, debCache: string, packages: readonly string[]): string[] {
+export function installExtrasArgv(root: string, debCache: string, packages: readonly string[], update = false): string[] {
   const script = [
     'set -eu',
     'root=$1; cache=$2; shift 2',
@@ -118,6 +118,7 @@ export function installExtrasArgv(root: string, debCache: string, packages: read
     'mount --bind /etc/resolv.conf "$root/etc/resolv.conf"',
     `printf '#!/bin/sh\\nexit 101\\n' > "$root/usr/sbin/policy-rc.d"`,
     'chmod 755 "$root/usr/sbin/policy-rc.d"',
+    ...(update ? ['chroot "$root" apt-get update -o APT::Sandbox::User=root'] : []),
     'DEBIAN_FRONTEND=noninteractive chroot "$root" apt-get install --yes --no-install-recommends -o APT::Sandbox::User=root -o Dpkg::Use-Pty=0 "$@"',
     'rm -f "$root/usr/sbin/policy-rc.d"',
   ].join('\n');

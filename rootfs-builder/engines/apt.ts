@@ -163,4 +163,16 @@ async function listAptPackages(ctx: BuildContext, rootfs: string): Promise<Insta
     .sort((a, b) => a.name.localeCompare(b.name));
 }
 
-export const aptEngine: Engine = { preflight, bootstrap: bootstrapApt, listPackages: listAptPackages };
+/** Extra packages on an existing tree (a parent image): apt-get in a chroot of it. */
+async function installOnTree(ctx: BuildContext, o: AptBootstrapOptions, packages: readonly string[]): Promise<void> {
+  if (!isRoot()) throw new OsbError('installing packages on a parent image needs root (a chroot with mounts)', 'run osb as root, or leave the packages to the parent');
+  const debCache = join(o.cacheDir, 'debs', `${o.distro.name}-${o.distroArch}`);
+  if (!ctx.dryRun) await mkdir(debCache, { recursive: true });
+  const extras = [...new Set(packages)].sort();
+  ctx.log.info(`installing ${extras.join(' ')} on the parent`);
+  // A parent image seldom keeps its package lists: apt-get update from its own sources first.
+  await ctx.run(installExtrasArgv(o.target, debCache, extras, true), { hint: "see the log: apt-get names the package it could not install (the parent needs apt and its sources)" });
+  if (!ctx.dryRun) await finishTree(o.target);
+}
+
+export const aptEngine: Engine = { preflight, bootstrap: bootstrapApt, installOnTree, listPackages: listAptPackages };

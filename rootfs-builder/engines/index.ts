@@ -57,6 +57,11 @@ export interface Engine {
   /** Fail fast (before any download) when the host cannot run this engine. */
   preflight(ctx: BuildContext, o: BootstrapOptions): Promise<void>;
   bootstrap(ctx: BuildContext, o: BootstrapOptions): Promise<void>;
+  /**
+   * Install packages on an existing tree (a --parent image unpacked as the base). Engines without
+   * it cannot add packages to a parent.
+   */
+  installOnTree?(ctx: BuildContext, o: BootstrapOptions, packages: readonly string[]): Promise<void>;
   /** Installed packages with versions, from the tree's package database, sorted by name. */
   listPackages(ctx: BuildContext, rootfs: string): Promise<InstalledPackage[]>;
 }

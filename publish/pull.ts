@@ -1,0 +1,47 @@
+/**
+ * Pull an image from a registry into an OCI image layout (the parent of a `--parent` build), with
+ * the registry client: the manifest, then the config and every layer, each checked against its
+ * digest before it is written. Nothing lands in the layout unless every digest matched.
+ */
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { OsbError } from '../lib/errors.js';
+import { RegistryClient, type Descriptor, type PushOptions } from './registry.js';
+
+export interface PulledImage {
+  readonly digest: string;
+  readonly mediaType: string;
+  readonly config: Descriptor;
+  readonly layers: readonly Descriptor[];
+}
+
+/** Pull `ref` of the client's repository into layoutDir (created fresh); every digest verified. */
+export async function pullToLayout(o: PushOptions, ref: string, layoutDir: string): Promise<PulledImage> {
+  const client = new RegistryClient({ ...o, access: 'pull' });
+  const part = `${layoutDir}.part`;
+  try {
+    await client.ping();
+    const m = await client.pullManifest(ref);
+    const manifest = JSON.parse(m.bytes.toString('utf8')) as { config?: Descriptor; layers?: Descriptor[]; manifests?: unknown[] };
+    if (manifest.manifests || !manifest.config || !manifest.layers) throw new OsbError(`${o.host}/${o.repo}:${ref} is not a single-platform image manifest`, 'give the tag or digest of one platform\'s image');
+    await rm(part, { recursive: true, force: true });
+    const blobs = join(part, 'blobs', 'sha256');
+    await mkdir(blobs, { recursive: true });
+    const put = (digest: string, bytes: Buffer) => writeFile(join(blobs, digest.slice('sha256:'.length)), bytes);
+    for (const d of [manifest.config, ...manifest.layers]) {
+      if (!/^sha256:[0-9a-f]{64}$/.test(d.digest)) throw new OsbError(`${o.host}/${o.repo}:${ref} names blob '${d.digest}', not a sha256 digest`);
+      await client.pullBlob(d, join(blobs, d.digest.slice('sha256:'.length)));
+    }
+    await put(m.digest, m.bytes);
+    await writeFile(join(part, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+    await writeFile(join(part, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: m.mediaType, digest: m.digest, size: m.bytes.length }] }));
+    await rm(layoutDir, { recursive: true, force: true });
+    await rename(part, layoutDir);
+    return { digest: m.digest, mediaType: m.mediaType, config: manifest.config, layers: manifest.layers };
+  } catch (e) {
+    await rm(part, { recursive: true, force: true });
+    throw e;
+  } finally {
+    client.close();
+  }
+}
