@@ -6,14 +6,8 @@
 import type { ParsedCommand } from './cli.js';
 import { defaultOf } from './help.js';
 import { recordPath, resetRecord } from './record.js';
-import { SETTINGS, flagOf, settingByKey } from './settings.js';
+import { SETTINGS, flagOf, settingByKey, showValue } from './settings.js';
 
-function show(v: unknown): string {
-  if (v === undefined || v === null) return '';
-  if (typeof v === 'boolean') return v ? 'yes' : 'no';
-  if (Array.isArray(v)) return v.map((x) => (typeof x === 'object' ? JSON.stringify(x) : String(x))).join(' ');
-  return String(v);
-}
 
 export async function configCommand(cmd: ParsedCommand): Promise<number> {
   const { workdir } = cmd.settings;
@@ -40,7 +34,7 @@ export async function configCommand(cmd: ParsedCommand): Promise<number> {
     return 0;
   }
   // --no-deps and --no-wait read as what the flag says: "yes" when given.
-  const shown = (r: (typeof rows)[number]) => (r.flag.startsWith('--no-') && typeof s[r.key] === 'boolean' ? show(!s[r.key]) : show(s[r.key]));
+  const shown = (r: (typeof rows)[number]) => (r.flag.startsWith('--no-') && typeof s[r.key] === 'boolean' ? showValue(!s[r.key]) : showValue(s[r.key]));
   const lines = rows.map((r) => [r.flag, shown(r) || r.unset, cmd.sources[r.key]?.text ?? 'default']);
   const w0 = Math.max(...lines.map((l) => l[0]!.length));
   const w1 = Math.min(48, Math.max(...lines.map((l) => l[1]!.length)));

@@ -161,6 +161,14 @@ export function kebab(key: string): string {
   return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }
 
+/** A setting's value as people read it: yes/no, lists joined by spaces, '' when unset. */
+export function showValue(v: unknown): string {
+  if (v === undefined || v === null) return '';
+  if (typeof v === 'boolean') return v ? 'yes' : 'no';
+  if (Array.isArray(v)) return v.map((x) => (typeof x === 'object' ? JSON.stringify(x) : String(x))).join(' ');
+  return String(v);
+}
+
 /** The key in osb.yaml: snake_case of the setting, unless it names its own. */
 export function yamlKey(s: Setting): string {
   return s.yaml ?? kebab(s.key).replace(/-/g, '_');

@@ -7,6 +7,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeAtomic } from '../lib/atomic.js';
 import { hashValue } from '../lib/hash.js';
+import { showValue } from './settings.js';
 
 export interface TargetState {
   readonly target: string;
@@ -53,7 +54,7 @@ export function diffInputs(stored: Readonly<Record<string, string>>, current: Re
 }
 
 const brief = (v: unknown): string => {
-  const t = v === null || v === undefined ? '(unset)' : typeof v === 'boolean' ? (v ? 'yes' : 'no') : Array.isArray(v) ? `[${v.join(' ')}]` : String(v);
+  const t = v === null || v === undefined ? '(unset)' : Array.isArray(v) ? `[${showValue(v)}]` : showValue(v);
   return t.length > 60 ? `${t.slice(0, 57)}...` : t;
 };
 
