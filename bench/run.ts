@@ -110,6 +110,18 @@ function benchArm64(): BenchRow[] {
   }
 }
 
+/** The cross-compiled arm64 kernel, cold, once (issue 16 asks for its time to be recorded). */
+function benchArm64Kernel(): BenchRow[] {
+  const scratch = scratchDir('osb-bench-arm64-kernel-');
+  try {
+    const cold = medianOf(1, `${OSB_CLI} kernel --arch aarch64 --workdir ${scratch} --cache-dir ${CACHE}/osb-cache > /dev/null`);
+    const size = statSync(join(scratch, 'vmlinuz.container')).size;
+    return [{ name: 'osb kernel --arch aarch64 (cold, cross-compiled, linux-source-6.1)', median: cold.median, runs: 1, extra: `Image ${(size / 1048576).toFixed(1)} MiB` }];
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
 /** Cold kernel build once (fresh O= dir, source already unpacked), then no-op rebuilds. */
 function benchKernel(): BenchRow[] {
   const scratch = scratchDir('osb-bench-kernel-');
@@ -168,7 +180,7 @@ function benchBoot(): BenchRow[] {
   }
 }
 
-const ORDER = ['help', 'noop', 'rootfs', 'rpm', 'image', 'initrd', 'oci', 'squashfs', 'publish', 'arm64', 'kernel', 'boot'];
+const ORDER = ['help', 'noop', 'rootfs', 'rpm', 'image', 'initrd', 'oci', 'squashfs', 'publish', 'arm64', 'kernel', 'arm64-kernel', 'boot'];
 
 async function main(): Promise<void> {
   const want = new Set(process.argv.slice(2));
@@ -195,6 +207,7 @@ async function main(): Promise<void> {
   await section('publish', async () => (await import('./publish.js')).benchPublish(await debian(), RUNS));
   await section('arm64', benchArm64);
   await section('kernel', benchKernel);
+  await section('arm64-kernel', benchArm64Kernel);
   await section('boot', benchBoot);
   // Every run lands in bench/results.json and the README's table (OSB_BENCH_NO_README=1 to keep them).
   if (!process.env.OSB_BENCH_NO_README) {
