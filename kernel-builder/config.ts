@@ -5,9 +5,9 @@
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { OsbError } from '../lib/errors.js';
+import { packagePath } from '../lib/package-root.js';
 
 /** CONFIG_NAME → value as written in a .config ("y", "m", "\"str\"", "123"), or "n" for "is not set". */
 export type ConfigMap = Map<string, string>;
@@ -19,18 +19,15 @@ export interface FragmentOption {
   readonly where: string;
 }
 
-/** The fragments shipped with osb (kernel-builder/configs/), found from sources or dist/. */
+/** The fragments shipped with osb (kernel-builder/configs/ in its package). */
 export function configsDir(): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  for (const p of [join(here, 'configs'), join(here, '..', '..', 'kernel-builder', 'configs')]) {
-    try {
-      readdirSync(p);
-      return p;
-    } catch {
-      // try the next
-    }
+  const p = packagePath('kernel-builder', 'configs');
+  try {
+    readdirSync(p);
+    return p;
+  } catch {
+    throw new OsbError(`kernel config fragments not found (${p})`, 'reinstall osb');
   }
-  throw new OsbError('kernel config fragments not found (kernel-builder/configs)', 'reinstall osb');
 }
 
 /** Fragment files in merge order: common/*.conf, ARCH/*.conf (sorted), then the user's. */

@@ -3,7 +3,7 @@
  * is asked for, an environment allow-list plus LANG and SOURCE_DATE_EPOCH, every line of output
  * to the target's log, and failures turned into CommandError with the exact command.
  */
-import { execa, type ResultPromise } from 'execa';
+import type { ResultPromise } from 'execa';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -65,6 +65,15 @@ export interface RunnerOptions {
   readonly signal?: AbortSignal;
 }
 
+/**
+ * execa, loaded on the first command run: it is the largest module osb has, and commands that
+ * spawn nothing (publish to a registry, a no-op build, config, explain) should not pay for it.
+ */
+let execaFn: typeof import('execa').execa | undefined;
+async function loadExeca(): Promise<typeof import('execa').execa> {
+  return (execaFn ??= (await import('execa')).execa);
+}
+
 export function baseEnv(sourceDateEpoch: number, extra?: Readonly<Record<string, string>>): Record<string, string> {
   const env: Record<string, string> = {};
   for (const k of ENV_ALLOW) if (process.env[k] !== undefined) env[k] = process.env[k]!;
@@ -100,7 +109,7 @@ export function createRunner(o: RunnerOptions): Runner {
     };
     // A file descriptor, not execa's {file}: that would pipe every byte through Node's heap.
     const outFd = opts.stdoutFile && !opts.interactive ? openSync(opts.stdoutFile, 'w') : undefined;
-    const child: ResultPromise = execa(argv[0]!, argv.slice(1), {
+    const child: ResultPromise = execaFn!(argv[0]!, argv.slice(1), {
       cwd: opts.cwd,
       env: baseEnv(o.sourceDateEpoch, opts.env),
       extendEnv: false,
@@ -157,6 +166,7 @@ export function createRunner(o: RunnerOptions): Runner {
 
   const run = (async (argv: readonly string[], opts: RunOptions = {}) => {
     if (o.dryRun && !opts.readOnly) return dry(argv);
+    await loadExeca();
     return launch(argv, opts, false).done;
   }) as Runner;
   run.start = (argv, opts = {}) => {
@@ -165,8 +175,30 @@ export function createRunner(o: RunnerOptions): Runner {
       sink.resume();
       return { stdin: sink, done: Promise.resolve(dry(argv)) };
     }
-    const { child, done } = launch(argv, opts, true);
-    return { stdin: child.stdin as Writable, done };
+    if (execaFn) {
+      const { child, done } = launch(argv, opts, true);
+      return { stdin: child.stdin as Writable, done };
+    }
+    // execa is still loading: hand out a stream now and join it to the child's stdin once it runs.
+    // A failure of the child's stdin (EPIPE) reaches the writer, as it would without the relay.
+    const stdin = new PassThrough();
+    const fail = (e: unknown) => {
+      stdin.destroy(e instanceof Error ? e : new Error(String(e)));
+      throw e;
+    };
+    const done = loadExeca().then(() => {
+      let launched: ReturnType<typeof launch>;
+      try {
+        launched = launch(argv, opts, true);
+      } catch (e) {
+        return fail(e);
+      }
+      const to = launched.child.stdin as Writable;
+      to.on('error', (e) => stdin.destroy(e));
+      stdin.pipe(to);
+      return launched.done;
+    }, fail);
+    return { stdin, done };
   };
   Object.defineProperty(run, 'logPath', { value: o.logPath });
   return run;

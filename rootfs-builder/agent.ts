@@ -2,11 +2,11 @@
  * Installing the agent: as /sbin/init (AGENT_INIT=yes), or as /usr/bin/NAME started by an enabled
  * systemd unit, as Kata's rootfs.sh does with kata-agent.service.
  */
-import { constants, existsSync } from 'node:fs';
+import { constants } from 'node:fs';
 import { access, chmod, copyFile, mkdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { OsbError } from '../lib/errors.js';
+import { packagePath } from '../lib/package-root.js';
 
 /** The agent file to install: the user's, or the built-in one. Both are checked before any work. */
 export function agentSource(agentBin: string | undefined): string {
@@ -15,10 +15,7 @@ export function agentSource(agentBin: string | undefined): string {
 
 /** osb's built-in smoke-test agent (POSIX sh; see agent/osb-agent.sh). */
 export function builtinAgentPath(): string {
-  // From the TypeScript sources (tests) the script is beside this file; from dist/ it is two up.
-  const here = dirname(fileURLToPath(import.meta.url));
-  const beside = join(here, 'agent', 'osb-agent.sh');
-  return existsSync(beside) ? beside : join(here, '..', '..', 'rootfs-builder', 'agent', 'osb-agent.sh');
+  return packagePath('rootfs-builder', 'agent', 'osb-agent.sh');
 }
 
 export async function checkAgentBin(path: string): Promise<void> {

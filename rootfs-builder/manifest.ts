@@ -4,6 +4,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { stringify } from 'yaml';
 
 export interface RootfsManifest {
   readonly tool: 'osb';
@@ -28,7 +29,6 @@ export interface RootfsManifest {
 
 /** Kata's osbuilder.yaml fields, so tools that read it keep working. */
 export async function writeOsbuilderYaml(rootfs: string, m: RootfsManifest): Promise<void> {
-  const { stringify } = await import('yaml'); // only when writing: keeps planning light
   const dir = join(rootfs, 'var/lib/osbuilder');
   await mkdir(dir, { recursive: true });
   const doc = {

@@ -8,6 +8,7 @@ import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { writeAtomic } from '../lib/atomic.js';
+import { packagePath } from '../lib/package-root.js';
 import type { BuildContext } from '../lib/context.js';
 import { sha256, sha256File } from '../lib/hash.js';
 import { provenanceStatement, type ResourceDescriptor } from '../lib/provenance.js';
@@ -87,14 +88,10 @@ export async function sbomComponents(s: Settings, withKernel: boolean): Promise<
   return [...components, ...kernelComponent];
 }
 
-/** osb's version, from its package.json (one directory up from the sources, two from dist/). */
+/** osb's version, from its package.json. */
 export async function osbVersion(): Promise<string> {
-  for (const rel of ['../package.json', '../../package.json']) {
-    const text = await readFile(new URL(rel, import.meta.url), 'utf8').catch(() => undefined);
-    const pkg = text ? (JSON.parse(text) as { name?: string; version?: string }) : undefined;
-    if (pkg?.name === 'osb' && pkg.version) return pkg.version;
-  }
-  return 'unknown';
+  const text = await readFile(packagePath('package.json'), 'utf8').catch(() => undefined);
+  return (text ? (JSON.parse(text) as { version?: string }).version : undefined) ?? 'unknown';
 }
 
 /**

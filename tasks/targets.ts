@@ -79,7 +79,7 @@ export const rootfs: Target = {
     ...parseRepos(list(s.repo)).map((r) => r.key),
   ],
   extraInputs: async (s) => {
-    const { builtinAgentPath } = await import('../rootfs-builder/index.js');
+    const { builtinAgentPath } = await import('../rootfs-builder/agent.js');
     const { hashPath } = await import('../lib/hash.js');
     const inputs: Record<string, string> = {};
     if (!s.agentBin) inputs['builtin agent'] = await hashPath(builtinAgentPath());

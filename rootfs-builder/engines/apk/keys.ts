@@ -6,9 +6,9 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { basename, join } from 'node:path';
 import { OsbError } from '../../../lib/errors.js';
+import { packagePath } from '../../../lib/package-root.js';
 
 export interface TrustedKey {
   readonly name: string;
@@ -19,11 +19,9 @@ export interface TrustedKey {
   readonly source: string;
 }
 
-/** distros/keys/ beside the sources, or two levels up from dist/ (as rootfs-builder/agent.ts does). */
+/** The signing keys shipped with osb: distros/keys/ in its package. */
 export function builtinKeysRoot(): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  const fromSources = join(here, '..', '..', '..', 'distros', 'keys');
-  return existsSync(fromSources) ? fromSources : join(here, '..', '..', '..', '..', 'distros', 'keys');
+  return packagePath('distros', 'keys');
 }
 
 async function readKey(path: string, source: string): Promise<TrustedKey> {
