@@ -180,7 +180,7 @@ export function createRunner(o: RunnerOptions): Runner {
       return { stdin: child.stdin as Writable, done };
     }
     // execa is still loading: hand out a stream now and join it to the child's stdin once it runs.
-    // A failure of the child's stdin (EPIPE) reaches the writer, as it would without the relay.
+    // A failure of the child or its stdin (EPIPE) reaches the writer, as it would without the relay.
     const stdin = new PassThrough();
     const fail = (e: unknown) => {
       stdin.destroy(e instanceof Error ? e : new Error(String(e)));
@@ -196,6 +196,11 @@ export function createRunner(o: RunnerOptions): Runner {
       const to = launched.child.stdin as Writable;
       to.on('error', (e) => stdin.destroy(e));
       stdin.pipe(to);
+      // A child that never started (not installed) or died early reads nothing more: end the
+      // writer's wait on a full relay with the child's own error.
+      launched.done.catch((e: unknown) => {
+        if (!stdin.writableFinished) stdin.destroy(e instanceof Error ? e : new Error(String(e)));
+      });
       return launched.done;
     }, fail);
     return { stdin, done };
