@@ -56,6 +56,7 @@ export function buildParser(argv: readonly string[]) {
   }
   y = y
     .option('help', { alias: 'h', type: 'boolean', describe: 'Show this help', group: 'Global options:' })
+    .option('version', { type: 'boolean', describe: "Show osb's version (alone: osb --version)", group: 'Global options:' })
     .epilogue('      --no-deps          Build only the named target; fail if an input it needs is missing\n\nTarget options (--distro, --fs-type, --compression, ...): `osb help`.')
     .option('json', { type: 'boolean', describe: 'check-deps: machine-readable output', hidden: true })
     .option('install', { type: 'boolean', describe: 'check-deps: install missing tools (root)', hidden: true })

@@ -68,6 +68,7 @@ export function renderHelp(): string {
     '',
     'Where a setting comes from, first found wins: flag > OSB_* env > Kata env name > osb.yaml (or --config FILE)',
     '> the workdir (settings earlier commands in it were given) > default. `osb config` shows each value and its source.',
+    '`osb --version` prints the version of osb.',
     '',
     'Options and environment variables (booleans take yes/no):',
   );

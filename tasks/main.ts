@@ -85,6 +85,12 @@ async function main(argv: string[]): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
+    if (argv.length === 1 && argv[0] === '--version') {
+      const { readFileSync } = await import('node:fs');
+      const { packagePath } = await import('../lib/package-root.js');
+      process.stdout.write(`osb ${(JSON.parse(readFileSync(packagePath('package.json'), 'utf8')) as { version: string }).version}\n`);
+      return 0;
+    }
     if (argv.includes('--help') || argv.includes('-h')) {
       const { buildParser } = await import('./cli.js');
       buildParser([]).showHelp((text) => process.stdout.write(text + '\n'));

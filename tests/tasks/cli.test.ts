@@ -1,13 +1,13 @@
 /** The CLI as a user meets it: help, bad input (one clear line, exit code, nothing created). */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseCommandLine } from '../../tasks/cli.js';
 import { SETTINGS } from '../../tasks/settings.js';
 import { cleanEnv, osb } from '../helpers/cli.js';
-import { makeFixtureRootfs } from '../helpers/fixture-rootfs.js';
+import { makeFixtureRootfs, REPO_ROOT } from '../helpers/fixture-rootfs.js';
 
 let dir: string;
 beforeAll(() => {
@@ -31,6 +31,14 @@ describe('help', () => {
     const r = osb(['--help']);
     expect(r.code).toBe(0);
     for (const t of ['rootfs', 'image', 'initrd', 'kernel', 'boot', 'check-deps', 'clean', 'explain', 'help']) expect(r.stdout).toMatch(new RegExp(`osb ${t}\\b`));
+  });
+
+  test('osb --version prints the package version; as an option of a command it is refused', () => {
+    const r = osb(['--version']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(`osb ${JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')).version}\n`);
+    expect(osb(['--help']).stdout).toContain('--version');
+    expectUsage(['rootfs', '--version'], 2, /^osb: unknown option --version/);
   });
 
   test('osb help lists every env var with its default', () => {
