@@ -5,6 +5,8 @@
  * Goal (issue 14): `osb publish` at most 1.0x skopeo copy. Each run pushes to a registry with
  * empty storage, so every blob is uploaded: neither tool can skip one with HEAD, and skopeo cannot
  * mount it from the repository its blob-info cache remembers from the run before. Runs alternate.
+ * A third command, bench/node-push.ts (POST and PUT of each blob with node:http, nothing else), is
+ * the floor for any Node.js client on this machine: Node's own start-up against skopeo's.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -55,9 +57,12 @@ export async function benchPublish(rootfs: string, runs: number): Promise<BenchR
     const osbTimes: number[] = [];
     const dryTimes: number[] = [];
     const skopeoTimes: number[] = [];
+    const floorTimes: number[] = [];
     for (let i = 0; i < runs; i++) {
       await fresh();
       skopeoTimes.push(timeShell(`skopeo copy --quiet --dest-tls-verify=false oci:${q(join(wd, 'osb-oci'))}:localhost/osb:bench docker://${host}/skopeo/r${i}:1`).seconds);
+      await fresh();
+      floorTimes.push(timeShell(`${process.execPath} ${q(join(HERE, 'node-push.js'))} ${q(join(wd, 'osb-oci'))} ${host} floor/r${i} 1`).seconds);
       await fresh();
       const publish = `${OSB} publish --no-deps --workdir ${q(wd)} --oci-ref localhost/osb:bench --publish-registry ${host}/osb/r${i} --tag 1 --insecure-registry`;
       osbTimes.push(timeShell(`${publish} > /dev/null`).seconds);
@@ -70,6 +75,7 @@ export async function benchPublish(rootfs: string, runs: number): Promise<BenchR
     return [
       { name: 'skopeo copy oci: docker:// (Debian image, empty registry)', median: s, runs, extra: `oci-archive ${(layerBytes / 1e6).toFixed(1)} MB` },
       { name: 'osb publish --publish-registry (same image, empty registry)', median: o, runs, baseline: 'skopeo copy', baselineMedian: s, goal: '<= 1.0x', extra: `median of per-round ratios ${paired.toFixed(3)}x` },
+      { name: 'bare Node.js push: POST and PUT per blob, nothing else (the floor for a Node.js client)', median: median(floorTimes), runs, baseline: 'skopeo copy', baselineMedian: s, extra: `median of per-round ratios ${median(floorTimes.map((x, i) => x / skopeoTimes[i]!)).toFixed(3)}x` },
       { name: 'osb publish --dry-run (start-up and plan, nothing sent)', median: median(dryTimes), runs, extra: `the push itself: about ${(o - median(dryTimes)).toFixed(3)} s` },
     ];
   } finally {
