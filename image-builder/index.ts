@@ -24,6 +24,7 @@ import { computeImageSize, type DiskLayout } from './sizing.js';
 import { createSparse, copySparse } from './sparse-io.js';
 import { MiB } from './types.js';
 import { checkFilesystem, verifyAgent, verifyAgentInTree, verifyDisk } from './verify.js';
+import { fileDigest, rememberDigest } from '../lib/hash.js';
 import { formatVerity, rootHashFile, VERITY_BLOCK, VERITY_HASH, veritySalt, verifyVerity, type VerityParams } from './verity.js';
 
 export type { FsType, PartitionTable, ImageFormat } from './types.js';
@@ -51,10 +52,14 @@ export async function buildImage(ctx: BuildContext, opts: ImageOptions): Promise
   const paths = (tmp: string): Paths => ({ output, tmp, stage, raw: o.format === 'raw' ? tmp : join(stage, 'disk.raw'), rootfsDir });
   if (ctx.dryRun) return assemble(ctx, o, tree, paths(tmpPathFor(output)));
   await ensureWritableDir(dirname(output), 'output directory');
-  return writeAtomic(output, async (tmp) => {
+  const digest: { taken?: Awaited<ReturnType<typeof fileDigest>> } = {};
+  const result = await writeAtomic(output, async (tmp) => {
     await mkdir(stage, { recursive: true });
-    return withCleanup(() => rm(stage, { recursive: true, force: true }), () => assemble(ctx, o, tree, paths(tmp)));
+    return withCleanup(() => rm(stage, { recursive: true, force: true }), () => assemble(ctx, o, tree, paths(tmp), digest));
   });
+  // The SBOM and the provenance name the image's sha256: taken during the checks, not read again.
+  if (digest.taken) await rememberDigest(output, digest.taken);
+  return result;
 }
 
 interface Paths {
@@ -72,7 +77,7 @@ function checkpoint(ctx: BuildContext): void {
 }
 
 /** Every step, writing the raw disk and then the final format; Node-side writes are skipped in dry-run. */
-async function assemble(ctx: BuildContext, o: ImageOptions, tree: TreeStats, { output, tmp, stage, raw, rootfsDir }: Paths): Promise<ImageResult> {
+async function assemble(ctx: BuildContext, o: ImageOptions, tree: TreeStats, { output, tmp, stage, raw, rootfsDir }: Paths, digest: { taken?: Awaited<ReturnType<typeof fileDigest>> } = {}): Promise<ImageResult> {
   const dry = ctx.dryRun;
   const fsUuid = derivedUuid(o.seed, 'fs-uuid');
   let fsFile: string | undefined;
@@ -121,7 +126,10 @@ async function assemble(ctx: BuildContext, o: ImageOptions, tree: TreeStats, { o
     // Read-only checks, run side by side. e2fsprogs tools open a filesystem inside a file with
     // the "?offset=" io option.
     const ext4Target = `${raw}?offset=${layout.partitionOffset}`;
+    // A raw image is final once written (verity would write p2 after): hash it beside the checks.
+    const final = o.format === 'raw' && !o.measured;
     await Promise.all([
+      final && fileDigest(raw).then((d) => (digest.taken = d)),
       verifyDisk(ctx, { imagePath: raw, layout, fsType: o.fsType, ...tables }),
       o.fsType === 'ext4' && checkFilesystem(ctx, 'ext4', ext4Target),
       o.fsType !== 'xfs' && verifyAgent(ctx, o.fsType, o.fsType === 'ext4' ? ext4Target : fsFile!, rootfsDir),

@@ -1,17 +1,47 @@
 /** Hashing helpers: files, values and directory trees, all sha256 hex. */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { lstat, readdir, readlink } from 'node:fs/promises';
+import { createReadStream, type BigIntStats } from 'node:fs';
+import { lstat, readdir, readlink, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export function sha256(data: string | Buffer): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
+/**
+ * Digests already taken in this process, by file identity: an artefact's SBOM, its provenance and
+ * the build cache each name its sha256, and a disk image is hundreds of MiB to read again. osb
+ * replaces files by rename (a new inode), and any write in place changes mtime or ctime, so a
+ * changed file never matches its old entry.
+ */
+const digests = new Map<string, string>();
+
+const identity = (st: BigIntStats) => `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}`;
+
 export async function sha256File(path: string): Promise<string> {
+  return (await fileDigest(path)).sha256;
+}
+
+/** A file's sha256 with the identity it was read under (for rememberDigest after a rename). */
+export async function fileDigest(path: string): Promise<{ sha256: string; identity: string }> {
+  const st = await stat(path, { bigint: true });
+  const key = `${identity(st)}:${st.ctimeNs}`;
+  const known = digests.get(key);
+  if (known) return { sha256: known, identity: identity(st) };
   const h = createHash('sha256');
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
-  return h.digest('hex');
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) h.update(chunk as Buffer);
+  const sha256 = h.digest('hex');
+  digests.set(key, sha256);
+  return { sha256, identity: identity(st) };
+}
+
+/**
+ * Keep a digest taken before the file was renamed into place (a rename changes its ctime, not
+ * its inode, size or mtime): only if `path` is still that file, unchanged.
+ */
+export async function rememberDigest(path: string, d: { sha256: string; identity: string }): Promise<void> {
+  const st = await stat(path, { bigint: true });
+  if (identity(st) === d.identity) digests.set(`${identity(st)}:${st.ctimeNs}`, d.sha256);
 }
 
 /** JSON with sorted keys, so equal values always hash equal. */
