@@ -117,6 +117,16 @@ export async function buildRootfs(ctx: BuildContext, o: RootfsOptions): Promise<
     } else {
       await engine.bootstrap(ctx, { ...bootstrap, target: stage });
     }
+    // A parent of another distro (or none: a busybox tree) has no package database to read.
+    const listPackages = () =>
+      engine.listPackages(ctx, stage).catch((e: unknown) => {
+        if (!o.base) throw e;
+        ctx.log.warn(`no package list for the rootfs: ${(e as Error).message.split('\n')[0]}`);
+        return [];
+      });
+    // With no hook to change them, the packages are read back while the agent goes in.
+    const early = !ctx.dryRun && o.hooks.length === 0 ? listPackages() : undefined;
+    early?.catch(() => undefined); // awaited below; a failure is reported there, not as unhandled
     ctx.log.info(o.agentInit ? `installing agent ${agentName} as /sbin/init` : `installing agent ${agentName} with ${agentName}.service`);
     if (!ctx.dryRun) await installAgent({ rootfs: stage, source, agentInit: o.agentInit, name: agentName });
     await runHooks(ctx, o.hooks, stage, {});
@@ -133,12 +143,7 @@ export async function buildRootfs(ctx: BuildContext, o: RootfsOptions): Promise<
       ...(o.packageGroups?.length ? { packageGroups: [...o.packageGroups] } : {}),
       ...(o.repos?.length ? { repos: o.repos.map((r) => ({ url: r.url, ...(r.key ? { key: resolve(r.key) } : {}) })) } : {}),
       hooks: o.hooks.map((h) => resolve(h)),
-      // A parent of another distro (or none: a busybox tree) has no package database to read.
-      packages: ctx.dryRun ? [] : await engine.listPackages(ctx, stage).catch((e: unknown) => {
-        if (!o.base) throw e;
-        ctx.log.warn(`no package list for the rootfs: ${(e as Error).message.split('\n')[0]}`);
-        return [];
-      }),
+      packages: ctx.dryRun ? [] : await (early ?? listPackages()),
       inputsHash: o.inputsHash,
       sourceDateEpoch: ctx.sourceDateEpoch,
     };

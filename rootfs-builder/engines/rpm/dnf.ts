@@ -118,14 +118,17 @@ async function bootstrapDnf(ctx: BuildContext, o: BootstrapOptions): Promise<voi
     await ctx.run(argv);
     return;
   }
+  await mkdir(o.target, { recursive: true, mode: 0o755 });
+  // The device nodes (a cp process) go in while dnf's configuration is written.
+  const devNodes = makeDevNodes(ctx, o.target);
+  devNodes.catch(() => undefined); // awaited below
   await rm(work, { recursive: true, force: true });
   await mkdir(join(work, 'repos.d'), { recursive: true });
   await mkdir(join(work, 'vars'), { recursive: true });
   await writeFile(join(work, 'dnf.conf'), dnfConf(o.slim !== false));
   await writeFile(join(work, 'repos.d', 'osb.repo'), repoFile(sections));
   await writeRpmMacros(work, db.path, o.slim !== false);
-  await mkdir(o.target, { recursive: true, mode: 0o755 });
-  await makeDevNodes(ctx, o.target);
+  await devNodes;
   const inTree = join(o.target, 'var/cache/dnf');
   const cached = await cacheIn(ctx, cache, inTree);
   ctx.log.info(`installing ${o.distro.name} ${o.release} (${o.distroArch}) with dnf from ${sections.map((s) => s.baseurl ?? s.metalink).join(' ')}`);
