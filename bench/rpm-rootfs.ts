@@ -60,6 +60,8 @@ export async function benchRpmRootfs(runs: number): Promise<BenchRow[]> {
       const osbTimes: number[] = [];
       for (let i = 0; i <= runs; i++) {
         rmSync(plainRoot, { recursive: true, force: true });
+        // The last round's tree, written and removed, is still being flushed: let neither side pay for it.
+        spawnSync('sync');
         const p = timeShell(plainCmd).seconds;
         // Plain dnf leaves a gpg-agent per repository running and a socket directory per gpg home
         // it used (osb cleans up both): stop and remove them, untimed.
@@ -72,6 +74,7 @@ export async function benchRpmRootfs(runs: number): Promise<BenchRow[]> {
         }
         for (const d of existsSync(SOCKETS) ? readdirSync(SOCKETS) : []) if (!socketsBefore.has(d)) rmSync(join(SOCKETS, d), { recursive: true, force: true });
         rmSync(wd, { recursive: true, force: true });
+        spawnSync('sync');
         const o = timeShell(osbCmd).seconds;
         if (i > 0) {
           plainTimes.push(p);
