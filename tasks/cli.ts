@@ -30,21 +30,27 @@ export interface ParsedCommand {
 
 const EXTRA_FLAGS = ['json', 'install', 'prefix', 'list-distros', 'reset', 'schema'];
 
-/** The yargs parser. Settings are declared without defaults so we can tell flags from defaults. */
-export function buildParser(argv: readonly string[]) {
+/**
+ * The yargs parser. Settings are declared without defaults so we can tell flags from defaults.
+ * The commands are declared for `osb --help` only: parseCommandLine checks the command itself,
+ * and a declared command makes yargs render and cache the whole help text on every parse.
+ */
+export function buildParser(argv: readonly string[], withCommands = true) {
   let y = yargs([...argv])
     .scriptName('osb')
     .usage('Usage: $0 <command> [options]\n\nRun `osb help` for every option with its environment variable and default.')
     .parserConfiguration({ 'populate--': true, 'strip-aliased': true, 'strip-dashed': true })
     .help(false)
     .version(false)
-    .strict()
-    .wrap(Math.min(110, process.stdout.columns || 100))
+    // yargs' ES module build breaks lines inside words: leave the wrapping to the terminal.
+    .wrap(null)
     .exitProcess(false)
     .fail((msg, err) => {
       throw err ?? new UsageError(msg ?? 'invalid command line');
     });
-  for (const c of COMMANDS) y = y.command(c.name === 'explain' ? 'explain <target>' : c.name === 'check-deps' ? 'check-deps [targets..]' : c.name === 'verify-repro' ? 'verify-repro [target]' : c.name, c.describe);
+  // Unknown options are refused by unknownArgumentError before yargs runs; positional words by parseCommandLine.
+  y = withCommands ? y.strict() : y.strictOptions();
+  if (withCommands) for (const c of COMMANDS) y = y.command(c.name === 'explain' ? 'explain <target>' : c.name === 'check-deps' ? 'check-deps [targets..]' : c.name === 'verify-repro' ? 'verify-repro [target]' : c.name, c.describe);
   for (const s of SETTINGS) {
     y = y.option(kebab(s.key), {
       alias: s.alias,
@@ -120,7 +126,7 @@ export async function parseCommandLine(argv: readonly string[], environ: NodeJS.
   if (bad) throw bad;
   let parsed: Record<string, unknown>;
   try {
-    parsed = buildParser(argv).parseSync() as Record<string, unknown>;
+    parsed = buildParser(argv, false).parseSync() as Record<string, unknown>;
   } catch (e) {
     if (e instanceof UsageError) {
       const m = /Unknown arguments?: (.*)/.exec(e.message);
@@ -141,9 +147,11 @@ export async function parseCommandLine(argv: readonly string[], environ: NodeJS.
   const layered = command !== 'help';
   const project = layered ? await findProjectFile(parsed, environ, cwd) : undefined;
   const r = resolveLayers({ flags: parsed, environ, cwd, project, record: layered ? readRecord : undefined });
-  const positional = command === 'explain' ? [String(parsed.target)] : command === 'check-deps' ? ((parsed.targets as string[]) ?? []) : command === 'verify-repro' ? (parsed.target === undefined ? [] : [String(parsed.target)]) : rest.slice(1);
-  if (positional.length && !['explain', 'check-deps', 'verify-repro'].includes(command)) {
-    throw new UsageError(`unexpected argument '${positional[0]}' for osb ${command}`, 'extra kernel arguments go after `--`');
+  const positional = rest.slice(1);
+  const most = command === 'check-deps' ? Infinity : command === 'explain' || command === 'verify-repro' ? 1 : 0;
+  if (command === 'explain' && !positional.length) throw new UsageError('osb explain needs a TARGET', 'e.g. osb explain image');
+  if (positional.length > most) {
+    throw new UsageError(`unexpected argument '${positional[most]}' for osb ${command}`, command === 'boot' ? 'extra kernel arguments go after `--`' : 'osb --help lists each command and its arguments');
   }
   return {
     command,

@@ -38,6 +38,8 @@ describe('help', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(`osb ${JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')).version}\n`);
     expect(osb(['--help']).stdout).toContain('--version');
+    // Lines are the terminal's to wrap: no word of the help is split across two lines.
+    expect(osb(['--help']).stdout).toContain('Run `osb help` for every option with its environment variable and default.');
     expectUsage(['rootfs', '--version'], 2, /^osb: unknown option --version/);
   });
 
@@ -150,6 +152,13 @@ describe('bad input', () => {
   test('unknown command suggests the nearest', () => {
     expectUsage(['imgae'], 2, /^osb: unknown command 'imgae'$/);
     expect(osb(['imgae']).stderr).toContain('did you mean `osb image`?');
+  });
+  test('a missing or extra word after the command is refused, naming it', () => {
+    expectUsage(['explain'], 2, /^osb: osb explain needs a TARGET$/);
+    expectUsage(['explain', 'image', 'initrd'], 2, /^osb: unexpected argument 'initrd' for osb explain$/);
+    expectUsage(['image', 'extra'], 2, /^osb: unexpected argument 'extra' for osb image$/);
+    expect(expectUsage(['boot', 'console=ttyS0'], 2, /^osb: unexpected argument 'console=ttyS0' for osb boot$/).stderr).toContain('after `--`');
+    expect(existsSync(join(dir, 'workdir'))).toBe(false);
   });
   test('unknown option suggests the nearest', () => {
     const r = expectUsage(['image', '--fs-typ', 'xfs'], 2, /^osb: unknown option --fs-typ$/);
