@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
 import { dirname, relative, resolve, isAbsolute } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { Readable } from 'node:stream';
 import { writeAtomic } from '../lib/atomic.js';
 import type { BuildContext } from '../lib/context.js';
 import { InternalError, OsbError, UsageError } from '../lib/errors.js';
@@ -93,11 +94,7 @@ export async function buildInitrd(ctx: BuildContext, opts: InitrdOptions): Promi
     // The rootfs may not be built yet in a dry run; when it is, the count (and /init) is real.
     const planned = existsSync(opts.rootfsDir) ? planArchive(ctx, opts).length : 0;
     ctx.log.info(`would write ${opts.output}: cpio newc archive of ${sources}${planned ? ` (${planned} entries)` : ''}, ${describeEncoder(encoder)}`);
-    if (encoder.kind === 'tool') {
-      const dry = ctx.run.start(encoderArgv(encoder, opts.output), encoder.fileArg ? {} : { stdoutFile: opts.output });
-      dry.stdin.end();
-      await dry.done;
-    }
+    if (encoder.kind === 'tool') await ctx.run.feed(encoderArgv(encoder, opts.output), () => Readable.from([]), encoder.fileArg ? {} : { stdoutFile: opts.output });
     return { path: opts.output, entries: planned, bytes: 0, compression };
   }
 

@@ -7,7 +7,6 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import type { BuildContext } from '../lib/context.js';
-import { OsbError } from '../lib/errors.js';
 import { encoderArgv, type Encoder } from './compress.js';
 import type { PlannedEntry } from './plan.js';
 import { CHUNK_SIZE, cpioChunks, type StreamStats } from './stream.js';
@@ -22,7 +21,8 @@ export async function writeArchive(ctx: BuildContext, encoder: Encoder, plan: re
     case 'zlib':
       return pipeline(source(), createGzip({ level: encoder.level }), createWriteStream(file), { signal: ctx.signal });
     case 'tool':
-      return throughTool(ctx, encoderArgv(encoder, file), encoder.fileArg ? undefined : file, source());
+      await ctx.run.feed(encoderArgv(encoder, file), source, { stdoutFile: encoder.fileArg ? undefined : file, quiet: true });
+      return;
   }
 }
 
@@ -40,31 +40,4 @@ async function writeUncompressed(chunks: AsyncIterable<Buffer>, file: string): P
   } finally {
     closeSync(fd);
   }
-}
-
-/** Run `argv` with `source` on its stdin, and its stdout into `stdoutFile` if given. */
-async function throughTool(ctx: BuildContext, argv: readonly string[], stdoutFile: string | undefined, source: Readable): Promise<void> {
-  const encoder = ctx.run.start(argv, { stdoutFile, quiet: true });
-  // Whatever happens, wait for the encoder to exit before returning: until then it (or the
-  // stream execa writes its stdout through) may still create or write the file, and the caller
-  // removes that file on failure.
-  const exited = encoder.done.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  try {
-    await pipeline(source, encoder.stdin);
-  } catch (writeError) {
-    encoder.stdin.destroy();
-    const toolError = await exited;
-    // An interrupt kills the encoder too (lib/run.ts); the interrupt is what to report.
-    if (ctx.signal?.aborted) throw ctx.signal.reason;
-    // Our own errors (a file changed size, an interrupt) are the cause and win. Anything else
-    // here is a symptom (EPIPE, premature close) of a missing or dead encoder, whose own error
-    // names the command or the package to install.
-    const ours = writeError instanceof OsbError || (writeError as Error).name === 'AbortError';
-    throw ours || !toolError ? writeError : toolError;
-  }
-  const toolError = await exited;
-  if (toolError) throw ctx.signal?.aborted ? ctx.signal.reason : toolError;
 }

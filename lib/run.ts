@@ -7,7 +7,8 @@ import type { ResultPromise } from 'execa';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { PassThrough, type Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { CommandError, OsbError, shellQuote } from './errors.js';
 import type { Reporter } from './log.js';
 import { missingToolMessage } from './tools.js';
@@ -48,8 +49,13 @@ export interface RunResult {
 
 export interface Runner {
   (argv: readonly string[], opts?: RunOptions): Promise<RunResult>;
-  /** Start a process whose stdin the caller writes (a pipeline stage). */
-  start(argv: readonly string[], opts?: RunOptions): { stdin: Writable; done: Promise<RunResult> };
+  /**
+   * Run a process with `source()` on its stdin (a pipeline stage, e.g. a compressor). Resolves
+   * when both are done. When it fails, the error that explains it is thrown: an interrupt, osb's
+   * own error while producing the data, else the tool's (e.g. "zstd not found"), not the EPIPE
+   * it caused. In --dry-run the command is shown and `source` is never called.
+   */
+  feed(argv: readonly string[], source: () => Readable, opts?: RunOptions): Promise<RunResult>;
   /** The path of the log file this runner writes, if any. */
   readonly logPath: string | undefined;
 }
@@ -169,41 +175,33 @@ export function createRunner(o: RunnerOptions): Runner {
     await loadExeca();
     return launch(argv, opts, false).done;
   }) as Runner;
-  run.start = (argv, opts = {}) => {
-    if (o.dryRun && !opts.readOnly) {
-      const sink = new PassThrough();
-      sink.resume();
-      return { stdin: sink, done: Promise.resolve(dry(argv)) };
+  run.feed = async (argv, source, opts = {}) => {
+    if (o.dryRun && !opts.readOnly) return dry(argv);
+    await loadExeca();
+    const { child, done } = launch(argv, opts, true);
+    // Whatever happens, wait for the tool to exit before returning: until then it (or the
+    // stream execa writes its stdout through) may still create or write its output, which the
+    // caller removes on failure.
+    const exited = done.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    try {
+      await pipeline(source(), child.stdin as Writable);
+    } catch (writeError) {
+      (child.stdin as Writable).destroy();
+      const toolError = await exited;
+      // An interrupt kills the tool too (cancelSignal); the interrupt is what to report.
+      if (o.signal?.aborted) throw o.signal.reason;
+      // Our own errors (a file changed size while read, an abort) are the cause and win. Anything
+      // else here is a symptom (EPIPE, premature close) of a missing or dead tool, whose own
+      // error names the command or the package to install.
+      const ours = writeError instanceof OsbError || (writeError as Error).name === 'AbortError';
+      throw ours || !toolError ? writeError : toolError;
     }
-    if (execaFn) {
-      const { child, done } = launch(argv, opts, true);
-      return { stdin: child.stdin as Writable, done };
-    }
-    // execa is still loading: hand out a stream now and join it to the child's stdin once it runs.
-    // A failure of the child or its stdin (EPIPE) reaches the writer, as it would without the relay.
-    const stdin = new PassThrough();
-    const fail = (e: unknown) => {
-      stdin.destroy(e instanceof Error ? e : new Error(String(e)));
-      throw e;
-    };
-    const done = loadExeca().then(() => {
-      let launched: ReturnType<typeof launch>;
-      try {
-        launched = launch(argv, opts, true);
-      } catch (e) {
-        return fail(e);
-      }
-      const to = launched.child.stdin as Writable;
-      to.on('error', (e) => stdin.destroy(e));
-      stdin.pipe(to);
-      // A child that never started (not installed) or died early reads nothing more: end the
-      // writer's wait on a full relay with the child's own error.
-      launched.done.catch((e: unknown) => {
-        if (!stdin.writableFinished) stdin.destroy(e instanceof Error ? e : new Error(String(e)));
-      });
-      return launched.done;
-    }, fail);
-    return { stdin, done };
+    const toolError = await exited;
+    if (toolError) throw o.signal?.aborted ? o.signal.reason : toolError;
+    return done;
   };
   Object.defineProperty(run, 'logPath', { value: o.logPath });
   return run;

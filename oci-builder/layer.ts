@@ -10,7 +10,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import type { BuildContext } from '../lib/context.js';
 import { sha256File } from '../lib/hash.js';
-import { OsbError, UsageError } from '../lib/errors.js';
+import { UsageError } from '../lib/errors.js';
 import { CHUNK_SIZE, tarChunks, type TarStats } from './tar.js';
 import type { TarEntry } from './tree.js';
 
@@ -73,7 +73,7 @@ export async function writeLayer(ctx: BuildContext, entries: readonly TarEntry[]
     await pipeline(source(), createGzip({ level: 6 }), hashing(blob), createWriteStream(file), { signal: ctx.signal });
     digest = blob.digest('hex');
   } else {
-    await throughTool(ctx, argv, source());
+    await ctx.run.feed(argv, source, { quiet: true });
     digest = await sha256File(file);
   }
   return {
@@ -84,23 +84,4 @@ export async function writeLayer(ctx: BuildContext, entries: readonly TarEntry[]
     entries: stats.entries,
     tarBytes: stats.bytes,
   };
-}
-
-/** Feed `source` to the compressor `argv`; the compressor's own error (e.g. "zstd not found") wins over EPIPE. */
-async function throughTool(ctx: BuildContext, argv: readonly string[], source: Readable): Promise<void> {
-  const tool = ctx.run.start(argv, { quiet: true });
-  const exited = tool.done.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  try {
-    await pipeline(source, tool.stdin);
-  } catch (writeError) {
-    tool.stdin.destroy();
-    const toolError = await exited;
-    if (ctx.signal?.aborted) throw ctx.signal.reason;
-    throw writeError instanceof OsbError || !toolError ? writeError : toolError;
-  }
-  const toolError = await exited;
-  if (toolError) throw ctx.signal?.aborted ? ctx.signal.reason : toolError;
 }

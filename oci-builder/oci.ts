@@ -7,11 +7,12 @@
  */
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { writeAtomic } from '../lib/atomic.js';
 import type { BuildContext } from '../lib/context.js';
 import { UsageError } from '../lib/errors.js';
 import { dockerManifest, writeLayoutArchive } from './archive.js';
-import { REF_NAME, TOOLBOX_LABEL, imageDocuments } from './image.js';
+import { TOOLBOX_LABEL, imageDocuments } from './image.js';
 import { compressorArgv, parseLayerCompression, writeLayer, type LayerCompression } from './layer.js';
 import { copyParentLayers, diffEntries, type ParentImage } from './parent.js';
 import { parseReference } from './reference.js';
@@ -96,11 +97,7 @@ export async function buildOci(ctx: BuildContext, opts: OciOptions): Promise<Oci
   if (ctx.dryRun) {
     ctx.log.info(`would write ${outputs.join(', ')}: OCI image ${ref.full} of ${opts.rootfsDir}, one ${compression} layer`);
     const argv = compressorArgv(compression, join(opts.layoutDir, 'blobs', 'sha256', 'LAYER'));
-    if (argv) {
-      const dry = ctx.run.start(argv);
-      dry.stdin.end();
-      await dry.done;
-    }
+    if (argv) await ctx.run.feed(argv, () => Readable.from([]));
     return undefined;
   }
   checkRootfs(opts.rootfsDir, outputs);

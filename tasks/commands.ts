@@ -4,8 +4,8 @@ import { mkdir, readdir, rm } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { assertNotPrecious, assertOwnedOrEmpty, ensureWritableDir, OWNER_MARKER, siblingMarkerFor, makeOwnedDir } from '../lib/atomic.js';
 import type { BuildContext } from '../lib/context.js';
-import { InternalError, OsbError } from '../lib/errors.js';
-import type { Runner } from '../lib/run.js';
+import { OsbError } from '../lib/errors.js';
+import { createRunner } from '../lib/run.js';
 import { silentReporter } from '../lib/log.js';
 import type { ParsedCommand } from './cli.js';
 import { computePlan, type PlanStep } from './plan.js';
@@ -24,17 +24,10 @@ function checkWorkdir(s: Settings): void {
 
 /**
  * Planning needs a context only for the few read-only commands some targets ask (the compiler's
- * version): its runner loads the subprocess layer (execa) on first use, so a build where
- * everything is up to date never loads it.
+ * version); a dry-run runner, which loads execa only if one of them runs.
  */
 function planContext(s: Settings, signal?: AbortSignal): BuildContext {
-  let real: Runner | undefined;
-  const load = async () => (real ??= (await import('../lib/run.js')).createRunner({ reporter: silentReporter, dryRun: true, sourceDateEpoch: s.sourceDateEpoch, signal }));
-  const run = (async (argv, opts) => (await load())(argv, opts)) as Runner;
-  run.start = () => {
-    throw new InternalError('planning started a pipeline');
-  };
-  Object.defineProperty(run, 'logPath', { value: undefined });
+  const run = createRunner({ reporter: silentReporter, dryRun: true, sourceDateEpoch: s.sourceDateEpoch, signal });
   return { workdir: s.workdir, log: silentReporter, run, dryRun: true, sourceDateEpoch: s.sourceDateEpoch, jobs: s.jobs, signal };
 }
 
