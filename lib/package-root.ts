@@ -22,6 +22,11 @@ export function packageRoot(): string {
   }
 }
 
+/** osb's version, from its package.json (osb --version, the provenance and the SBOMs). */
+export function packageVersion(): string {
+  return (JSON.parse(readFileSync(packagePath('package.json'), 'utf8')) as { version?: string }).version ?? 'unknown';
+}
+
 /** A path inside osb's package, e.g. packagePath('distros', 'keys'). */
 export function packagePath(...parts: string[]): string {
   return join(packageRoot(), ...parts);

@@ -86,9 +86,7 @@ async function main(argv: string[]): Promise<number> {
   process.on('SIGTERM', onSignal);
   try {
     if (argv.length === 1 && argv[0] === '--version') {
-      const { readFileSync } = await import('node:fs');
-      const { packagePath } = await import('../lib/package-root.js');
-      process.stdout.write(`osb ${(JSON.parse(readFileSync(packagePath('package.json'), 'utf8')) as { version: string }).version}\n`);
+      process.stdout.write(`osb ${(await import('../lib/package-root.js')).packageVersion()}\n`);
       return 0;
     }
     if (argv.includes('--help') || argv.includes('-h')) {

@@ -5,10 +5,10 @@
  * inside it) when there is one.
  */
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { writeAtomic } from '../lib/atomic.js';
-import { packagePath } from '../lib/package-root.js';
+import { packageVersion } from '../lib/package-root.js';
 import type { BuildContext } from '../lib/context.js';
 import { sha256, sha256File } from '../lib/hash.js';
 import { provenanceStatement, type ResourceDescriptor } from '../lib/provenance.js';
@@ -88,11 +88,6 @@ export async function sbomComponents(s: Settings, withKernel: boolean): Promise<
   return [...components, ...kernelComponent];
 }
 
-/** osb's version, from its package.json. */
-export async function osbVersion(): Promise<string> {
-  const text = await readFile(packagePath('package.json'), 'utf8').catch(() => undefined);
-  return (text ? (JSON.parse(text) as { version?: string }).version : undefined) ?? 'unknown';
-}
 
 /**
  * The in-toto/SLSA provenance of an artefact: its files as subjects (the rootfs, a directory,
@@ -124,7 +119,7 @@ export async function writeProvenance(ctx: BuildContext, s: Settings, kind: Sbom
     deps.push({ name: 'kernel source', ...(inputs['kernel source'] ? { annotations: { identity: inputs['kernel source'] } } : {}), ...(k ? { uri: `file:${basename(k.path)}`, digest: { sha256: k.sha256 } } : {}) });
   }
   const settings = Object.fromEntries(settingKeys.map((k) => [k, s[k] ?? null]));
-  const statement = provenanceStatement({ subjects, target: kind, settings, inputsHash, sourceDateEpoch: s.sourceDateEpoch, resolvedDependencies: deps, toolVersion: await osbVersion() });
+  const statement = provenanceStatement({ subjects, target: kind, settings, inputsHash, sourceDateEpoch: s.sourceDateEpoch, resolvedDependencies: deps, toolVersion: packageVersion() });
   await writeAtomic(out, async (tmp) => writeFile(tmp, JSON.stringify(statement, null, 2) + '\n'));
   ctx.log.info(`wrote ${out}`);
   return out;
@@ -141,7 +136,7 @@ export async function writeSbom(ctx: BuildContext, s: Settings, kind: SbomArtefa
   const components = await sbomComponents(s, kind === 'image' || kind === 'initrd');
   const file = artefactPath(s, kind);
   const sha256 = kind === 'rootfs' ? undefined : await sha256File(file);
-  const version = await osbVersion();
+  const version = packageVersion();
   const text = renderSbom(sbomFormatOf(s), { artefact: { kind, name: basename(file), ...(sha256 ? { sha256 } : {}) }, components, sourceDateEpoch: s.sourceDateEpoch, inputsHash, toolVersion: version });
   await writeAtomic(out, async (tmp) => writeFile(tmp, text));
   ctx.log.info(`wrote ${out} (${components.length} components)`);
