@@ -24,7 +24,7 @@ import { computeImageSize, type DiskLayout } from './sizing.js';
 import { createSparse, copySparse } from './sparse-io.js';
 import { MiB } from './types.js';
 import { checkFilesystem, verifyAgent, verifyAgentInTree, verifyDisk } from './verify.js';
-import { fileDigest, rememberDigest } from '../lib/hash.js';
+import { fileDigest, rememberDigest, type FileDigest } from '../lib/hash.js';
 import { formatVerity, rootHashFile, VERITY_BLOCK, VERITY_HASH, veritySalt, verifyVerity, type VerityParams } from './verity.js';
 
 export type { FsType, PartitionTable, ImageFormat } from './types.js';
@@ -52,7 +52,7 @@ export async function buildImage(ctx: BuildContext, opts: ImageOptions): Promise
   const paths = (tmp: string): Paths => ({ output, tmp, stage, raw: o.format === 'raw' ? tmp : join(stage, 'disk.raw'), rootfsDir });
   if (ctx.dryRun) return assemble(ctx, o, tree, paths(tmpPathFor(output)));
   await ensureWritableDir(dirname(output), 'output directory');
-  const digest: { taken?: Awaited<ReturnType<typeof fileDigest>> } = {};
+  const digest: { taken?: FileDigest } = {};
   const result = await writeAtomic(output, async (tmp) => {
     await mkdir(stage, { recursive: true });
     return withCleanup(() => rm(stage, { recursive: true, force: true }), () => assemble(ctx, o, tree, paths(tmp), digest));
@@ -77,7 +77,7 @@ function checkpoint(ctx: BuildContext): void {
 }
 
 /** Every step, writing the raw disk and then the final format; Node-side writes are skipped in dry-run. */
-async function assemble(ctx: BuildContext, o: ImageOptions, tree: TreeStats, { output, tmp, stage, raw, rootfsDir }: Paths, digest: { taken?: Awaited<ReturnType<typeof fileDigest>> } = {}): Promise<ImageResult> {
+async function assemble(ctx: BuildContext, o: ImageOptions, tree: TreeStats, { output, tmp, stage, raw, rootfsDir }: Paths, digest: { taken?: FileDigest } = {}): Promise<ImageResult> {
   const dry = ctx.dryRun;
   const fsUuid = derivedUuid(o.seed, 'fs-uuid');
   let fsFile: string | undefined;

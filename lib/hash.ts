@@ -23,7 +23,12 @@ export async function sha256File(path: string): Promise<string> {
 }
 
 /** A file's sha256 with the identity it was read under (for rememberDigest after a rename). */
-export async function fileDigest(path: string): Promise<{ sha256: string; identity: string }> {
+export interface FileDigest {
+  readonly sha256: string;
+  readonly identity: string;
+}
+
+export async function fileDigest(path: string): Promise<FileDigest> {
   const st = await stat(path, { bigint: true });
   const key = `${identity(st)}:${st.ctimeNs}`;
   const known = digests.get(key);
@@ -39,7 +44,7 @@ export async function fileDigest(path: string): Promise<{ sha256: string; identi
  * Keep a digest taken before the file was renamed into place (a rename changes its ctime, not
  * its inode, size or mtime): only if `path` is still that file, unchanged.
  */
-export async function rememberDigest(path: string, d: { sha256: string; identity: string }): Promise<void> {
+export async function rememberDigest(path: string, d: FileDigest): Promise<void> {
   const st = await stat(path, { bigint: true });
   if (identity(st) === d.identity) digests.set(`${identity(st)}:${st.ctimeNs}`, d.sha256);
 }
