@@ -48,8 +48,9 @@ export function buildParser(argv: readonly string[], withCommands = true) {
     .fail((msg, err) => {
       throw err ?? new UsageError(msg ?? 'invalid command line');
     });
-  // Unknown options are refused by unknownArgumentError before yargs runs; positional words by parseCommandLine.
-  y = withCommands ? y.strict() : y.strictOptions();
+  // For a run, unknownArgumentError refuses unknown options before yargs runs, and
+  // parseCommandLine the command and its words: yargs' own strict mode would be a second check.
+  if (withCommands) y = y.strict();
   if (withCommands) for (const c of COMMANDS) y = y.command(c.name === 'explain' ? 'explain <target>' : c.name === 'check-deps' ? 'check-deps [targets..]' : c.name === 'verify-repro' ? 'verify-repro [target]' : c.name, c.describe);
   for (const s of SETTINGS) {
     y = y.option(kebab(s.key), {
@@ -128,14 +129,7 @@ export async function parseCommandLine(argv: readonly string[], environ: NodeJS.
   try {
     parsed = buildParser(argv, false).parseSync() as Record<string, unknown>;
   } catch (e) {
-    if (e instanceof UsageError) {
-      const m = /Unknown arguments?: (.*)/.exec(e.message);
-      const words = m ? m[1]!.split(', ') : [];
-      const cmd = words[0] && suggest(words[0], COMMANDS.map((c) => c.name));
-      if (m) throw new UsageError(`unknown command '${words[0]}'`, cmd ? `did you mean \`osb ${cmd}\`? (osb --help lists commands)` : 'osb --help lists commands');
-      throw e;
-    }
-    throw new UsageError((e as Error).message);
+    throw e instanceof UsageError ? e : new UsageError((e as Error).message);
   }
   const rest = (parsed._ as (string | number)[]).map(String);
   const command = rest[0] ?? '';
