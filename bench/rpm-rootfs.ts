@@ -5,7 +5,7 @@
  * served by a child process, since the timed commands block this one.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -20,6 +20,14 @@ const BULK = 120;
 /** Where gpg puts the sockets of a home other than ~/.gnupg: one directory per home, left behind. */
 const SOCKETS = `/run/user/${process.getuid?.() ?? 0}/gnupg`;
 const FEDORA_KEY = join(HERE, '..', '..', 'distros', 'keys', 'fedora', 'RPM-GPG-KEY-fedora-44-primary');
+
+function rmEmptyDir(path: string): void {
+  try {
+    rmdirSync(path);
+  } catch {
+    // not empty, or gone already
+  }
+}
 
 async function serveInChild(reposRoot: string): Promise<{ url: string; stop: () => void }> {
   const code = `const m = await import(${JSON.stringify(pathToFileURL(join(HERE, 'rpm-repo.js')).href)});
@@ -72,7 +80,8 @@ export async function benchRpmRootfs(runs: number): Promise<BenchRow[]> {
           spawnSync('gpgconf', ['--homedir', home, '--kill', 'gpg-agent']);
           spawnSync('gpgconf', ['--homedir', home, '--remove-socketdir']);
         }
-        for (const d of existsSync(SOCKETS) ? readdirSync(SOCKETS) : []) if (!socketsBefore.has(d)) rmSync(join(SOCKETS, d), { recursive: true, force: true });
+        // Only empty ones: a directory holding sockets belongs to an agent still running.
+        for (const d of existsSync(SOCKETS) ? readdirSync(SOCKETS) : []) if (!socketsBefore.has(d)) rmEmptyDir(join(SOCKETS, d));
         rmSync(wd, { recursive: true, force: true });
         spawnSync('sync');
         const o = timeShell(osbCmd).seconds;
