@@ -1,20 +1,17 @@
 /**
  * A parent image as the base of a rootfs, and the one layer a child adds on top of it.
  *
- * Unpacking: each layer in order, as root, with GNU tar (it already reads every tar a registry
- * serves: PAX and GNU long names, xattrs as SCHILY.xattr, device nodes, hard links, gzip and
- * zstd, and keeps numeric owners and modes). tar knows nothing of OCI whiteouts, so before a layer
- * is extracted its listing is read and its whiteouts are applied to the layers below
- * (`D/.wh.NAME` removes D/NAME, `D/.wh..wh..opq` empties D), then the layer is extracted without
- * its `.wh.*` entries.
+ * Unpacking: each layer in order, by extract.ts, which checks every member before it writes any
+ * and never writes through a symlink: a parent comes from someone else's registry. Its whiteouts
+ * apply to the layers below (`D/.wh.NAME` removes D/NAME, `D/.wh..wh..opq` empties D).
  *
  * The state of the unpacked tree (kind, mode, owner, size, link target, device, sha256 of file
  * data) is recorded beside it; the child's layer holds every entry that is new or differs from
  * that record, the directories above them, and a whiteout for each name that is gone.
  */
 import { createHash } from 'node:crypto';
-import { copyFile, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { lstatSync, readFileSync, readlinkSync } from 'node:fs';
+import { copyFile, readFile, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import type { BuildContext } from '../lib/context.js';
 import { OsbError } from '../lib/errors.js';
@@ -74,70 +71,15 @@ function plainSignature(e: TarEntry, fileHash: () => string): string {
   }
 }
 
-const hashOf = (root: string, name: string) => () => createHash('sha256').update(readFileSync(join(root, Buffer.from(name, 'latin1').toString()))).digest('hex');
-
-/** Apply one layer's whiteouts to `dest`, given the layer's listing (names as tar prints them). */
-export async function applyWhiteouts(dest: string, names: readonly string[]): Promise<number> {
-  let n = 0;
-  for (const raw of names) {
-    const name = raw.replace(/^\.\//, '').replace(/\/$/, '');
-    const base = posix.basename(name);
-    if (!base.startsWith('.wh.')) continue;
-    const dir = posix.dirname(name);
-    if (name.split('/').some((c) => c === '..')) throw new OsbError(`parent layer names '${raw}', which leaves the tree`);
-    if (base === '.wh..wh..opq') {
-      const here = join(dest, dir);
-      for (const child of await readdir(here).catch(() => [] as string[])) await rm(join(here, child), { recursive: true, force: true });
-    } else {
-      await rm(join(dest, dir, base.slice(4)), { recursive: true, force: true });
-    }
-    n++;
-  }
-  return n;
-}
-
-/**
- * GNU tar follows a symlink it meets in the middle of a name. A lower layer's `lib -> /usr/lib`
- * (or `x -> ../../..`) would make an upper layer's `lib/evil` land outside `dest`, on the host:
- * refuse a layer that writes through a symlink leading out of the tree.
- */
-export function checkNoEscape(dest: string, names: readonly string[]): void {
-  const seen = new Map<string, boolean>();
-  const escapes = (prefix: string): boolean => {
-    let v = seen.get(prefix);
-    if (v === undefined) {
-      v = false;
-      try {
-        if (lstatSync(join(dest, prefix)).isSymbolicLink()) {
-          const t = readlinkSync(join(dest, prefix));
-          v = t.startsWith('/') || posix.normalize(posix.join(posix.dirname(prefix), t)).startsWith('..');
-        }
-      } catch {
-        v = false;
-      }
-      seen.set(prefix, v);
-    }
-    return v;
-  };
-  for (const raw of names) {
-    const parts = raw.replace(/^\.\//, '').replace(/\/$/, '').split('/');
-    for (let i = 1; i < parts.length; i++) {
-      const prefix = parts.slice(0, i).join('/');
-      if (escapes(prefix)) throw new OsbError(`parent layer entry '${raw}' goes through the symlink ${prefix} -> ${readlinkSync(join(dest, prefix))}, which leads out of the tree`, 'osb does not unpack such a parent: it would write on this host');
-    }
-  }
-}
+// The path as bytes: a name that is not UTF-8 must reach the file system unchanged.
+const hashOf = (root: string, name: string) => () => createHash('sha256').update(readFileSync(Buffer.concat([Buffer.from(`${root}/`), Buffer.from(name, 'latin1')]))).digest('hex');
 
 /** Unpack the parent's layers into `dest` (which must exist, empty) and record its state in `stateFile`. */
 export async function unpackParent(ctx: BuildContext, parent: ParentImage, dest: string, stateFile: string): Promise<void> {
+  const { extractTar } = await import('./extract.js');
   for (const [i, l] of parent.layers.entries()) {
-    const file = blobPath(parent.layoutDir, l.digest);
-    const listing = await ctx.run(['tar', '-tf', file], { quiet: true, readOnly: true });
-    const names = listing.stdout.split('\n').filter(Boolean);
-    checkNoEscape(dest, names);
-    const whiteouts = await applyWhiteouts(dest, names);
-    await ctx.run(['tar', '-xf', file, '-C', dest, '--numeric-owner', '--same-owner', '--same-permissions', '--xattrs', '--xattrs-include=*', '--exclude=.wh.*'], { quiet: true });
-    ctx.log.info(`unpacked parent layer ${i + 1}/${parent.layers.length} ${l.digest}${whiteouts ? ` (${whiteouts} whiteouts applied)` : ''}`);
+    const r = await extractTar(ctx, blobPath(parent.layoutDir, l.digest), dest, { what: `parent layer ${l.digest}`, whiteouts: true });
+    ctx.log.info(`unpacked parent layer ${i + 1}/${parent.layers.length} ${l.digest}${r.whiteouts ? ` (${r.whiteouts} whiteouts applied)` : ''}`);
   }
   await writeFile(stateFile, JSON.stringify(treeState(dest, ctx, await readXattrs(ctx, dest))));
 }

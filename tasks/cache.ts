@@ -111,7 +111,9 @@ export async function restoreFromCache(ctx: BuildContext, s: Settings, target: T
         const stage = join(dirname(out), `.${basename(out)}.osb-stage-${process.pid}`);
         await rm(stage, { recursive: true, force: true });
         await mkdir(stage, { mode: 0o755 });
-        await ctx.run(['tar', '-xf', blob(l.digest), '-C', stage, '--numeric-owner', '--same-owner', '--same-permissions', '--xattrs', '--xattrs-include=*'], { quiet: true });
+        // A registry's blob is not trusted more than a parent's layer: checked member by member.
+        const { extractTar } = await import('../oci-builder/extract.js');
+        await extractTar(ctx, blob(l.digest), stage, { what: `cache artefact ${from} layer ${l.digest}`, whiteouts: false });
         await writeFile(siblingMarkerFor(out), `created by osb; osb may replace ${basename(out)}\n`);
         await replaceDir(stage, out);
       }

@@ -49,7 +49,9 @@ async function fetchParent(ctx: BuildContext, s: Settings, p: ParentRef): Promis
     if (!existsSync(p.file)) throw new OsbError(`--parent ${p.ref}: ${p.file} does not exist`);
     await rm(dest, { recursive: true, force: true });
     await mkdir(dest, { recursive: true });
-    await ctx.run(['tar', '-xf', p.file, '-C', dest], { hint: 'is it an oci-archive (osb oci writes one as osb-oci.tar)?' });
+    // An OCI layout holds directories and regular files only; anything else is refused.
+    const { extractTar } = await import('../oci-builder/extract.js');
+    await extractTar(ctx, p.file, dest, { what: `--parent ${p.ref}`, whiteouts: false, kinds: new Set(['dir', 'file']), owners: false });
     await checkBlobs(dest);
   } else {
     await checkBlobs(p.dir);
