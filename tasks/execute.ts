@@ -141,7 +141,12 @@ export async function execute(steps: readonly PlanStep[], o: ExecuteOptions): Pr
             task.output = line;
           },
           (why) => task.skip(why),
-        ).finally(() => settle.get(step.target.name)!());
+        )
+          // The entry point prints the error once; the task list only marks the target failed.
+          .catch(() => {
+            throw new Error('');
+          })
+          .finally(() => settle.get(step.target.name)!());
       },
     })),
     {

@@ -61,17 +61,17 @@ export function craftTar(members: readonly Member[]): Buffer {
 const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
 /**
- * An OCI image layout whose image has these layers (each a member list, gzipped), packed as an
- * oci-archive at `file`. Returns the layer digests.
+ * An OCI image layout whose image has these layers (each a member list or a tar's bytes, gzipped),
+ * packed as an oci-archive at `file`. Returns the layer digests.
  */
-export function craftOciArchive(dir: string, file: string, layers: readonly (readonly Member[])[]): string[] {
+export function craftOciArchive(dir: string, file: string, layers: readonly (readonly Member[] | Buffer)[]): string[] {
   mkdirSync(join(dir, 'blobs', 'sha256'), { recursive: true });
   const put = (b: Buffer) => {
     const d = sha(b);
     writeFileSync(join(dir, 'blobs', 'sha256', d.slice(7)), b);
     return { digest: d, size: b.length };
   };
-  const tars = layers.map((l) => craftTar(l));
+  const tars = layers.map((l) => (Buffer.isBuffer(l) ? l : craftTar(l)));
   const blobs = tars.map((t) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', ...put(gzipSync(t)) }));
   const config = put(Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: tars.map(sha) }, config: {} })));
   const manifest = put(Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config }, layers: blobs })));
