@@ -113,7 +113,14 @@ export async function restoreFromCache(ctx: BuildContext, s: Settings, target: T
         await mkdir(stage, { mode: 0o755 });
         // A registry's blob is not trusted more than a parent's layer: checked member by member.
         const { extractTar } = await import('../oci-builder/extract.js');
-        await extractTar(ctx, blob(l.digest), stage, { what: `cache artefact ${from} layer ${l.digest}`, whiteouts: false });
+        try {
+          await extractTar(ctx, blob(l.digest), stage, { what: `layer ${l.digest}`, whiteouts: false });
+        } catch (e) {
+          await rm(stage, { recursive: true, force: true });
+          if (!(e instanceof OsbError)) throw e;
+          ctx.log.warn(`cached ${target.name} at ${from} refused: ${e.message}; building it instead`);
+          return false;
+        }
         await writeFile(siblingMarkerFor(out), `created by osb; osb may replace ${basename(out)}\n`);
         await replaceDir(stage, out);
       }

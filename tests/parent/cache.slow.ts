@@ -8,7 +8,10 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { craftTar } from '../helpers/crafted-tar.js';
 import { removeTempDirs, tempDir } from '../helpers/build-context.js';
 import { osb } from '../helpers/cli.js';
 import { isRoot, makeFixtureRootfs } from '../helpers/fixture-rootfs.js';
@@ -48,14 +51,14 @@ run('--cache-to / --cache-from', () => {
     const a = await osbAsync(args(one, '--cache-to', `${reg.host}/osb-cache`));
     expect(a.stderr).toBe('');
     expect(a.code).toBe(0);
-    expect(readFileSync(join(one, 'logs', 'rootfs.log'), 'utf8')).toMatch(/tar -tf/); // the parent was unpacked
+    expect(a.stdout).toMatch(/unpacked parent layer/); // the parent was unpacked
 
     const two = tempDir('osb-cache-two-');
     const b = await osbAsync(args(two, '--cache-from', `${reg.host}/osb-cache`));
     expect(b.stderr).toBe('');
     expect(b.code).toBe(0);
     expect(b.stdout).toMatch(/rootfs pulled from 127\.0\.0\.1:\d+\/osb-cache:rootfs-[0-9a-f]{64} instead of built/);
-    expect(readFileSync(join(two, 'logs', 'rootfs.log'), 'utf8')).not.toMatch(/tar -tf/);
+    expect(b.stdout).not.toMatch(/unpacked parent layer/);
     expect(localDigest(join(two, 'osb-oci'))).toBe(localDigest(join(one, 'osb-oci')));
     expect(execFileSync('getcap', [join(two, 'rootfs', 'bin/busybox')], { encoding: 'utf8' })).toMatch(/cap_net_raw[=+]ep/);
 
@@ -78,7 +81,7 @@ run('--cache-to / --cache-from', () => {
     const c = await osbAsync(args(three, '--cache-from', `${reg.host}/osb-cache`));
     expect(c.code).toBe(0);
     expect(c.stderr).toMatch(/warning: rootfs: cached rootfs at 127\.0\.0\.1:\d+\/osb-cache:rootfs-[0-9a-f]{64} refused: .*sha256.*; building it instead/);
-    expect(readFileSync(join(three, 'logs', 'rootfs.log'), 'utf8')).toMatch(/tar -tf/);
+    expect(c.stdout).toMatch(/unpacked parent layer/);
     expect(localDigest(join(three, 'osb-oci'))).toBe(localDigest(join(one, 'osb-oci')));
     expect(existsSync(join(three, '.osb-cache-in-rootfs'))).toBe(false);
   }, 300_000);
@@ -102,12 +105,47 @@ run('--cache-to / --cache-from', () => {
     expect(readFileSync(join(two, img(two))).equals(readFileSync(join(one, img(one))))).toBe(true);
   }, 300_000);
 
+  test('a crafted cache artefact (a layer that climbs out with ..) is refused naming its member; nothing outside the tree changes', async () => {
+    // The tag a rootfs of these inputs is cached under, from a miss in an empty repository.
+    const miss = await osbAsync(args(tempDir('osb-cache-probe-'), '--cache-from', `${reg.host}/evil-cache`));
+    const tag = /evil-cache:(rootfs-[0-9a-f]{64})/.exec(miss.stdout)?.[1];
+    expect(tag).toBeDefined();
+    const host = tempDir('osb-cache-host-');
+    writeFileSync(join(host, 'keep'), 'host file\n');
+    const layer = gzipSync(craftTar([{ name: 'etc', type: 'dir' }, { name: `../../../../../../../..${host}/keep`, data: 'evil' }]));
+    const config = Buffer.from('{}');
+    const base = `http://${reg.host}/v2/evil-cache`;
+    const push = async (b: Buffer) => {
+      const d = `sha256:${createHash('sha256').update(b).digest('hex')}`;
+      const start = await fetch(`${base}/blobs/uploads/`, { method: 'POST' });
+      const loc = new URL(start.headers.get('location')!, base);
+      loc.searchParams.set('digest', d);
+      expect((await fetch(loc, { method: 'PUT', body: new Uint8Array(b), headers: { 'content-type': 'application/octet-stream' } })).status).toBe(201);
+      return { digest: d, size: b.length };
+    };
+    const manifest = {
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.osb.cache.config.v1+json', ...(await push(config)) },
+      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', ...(await push(layer)), annotations: { 'org.osb.output': '0' } }],
+    };
+    expect((await fetch(`${base}/manifests/${tag}`, { method: 'PUT', body: JSON.stringify(manifest), headers: { 'content-type': manifest.mediaType } })).status).toBe(201);
+
+    const wd = tempDir('osb-cache-evil-');
+    const r = await osbAsync(args(wd, '--cache-from', `${reg.host}/evil-cache`));
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/warning: rootfs: cached rootfs at .*evil-cache:rootfs-[0-9a-f]{64} refused: layer sha256:[0-9a-f]{64}: member '.*keep' climbs out of the tree with '\.\.'; building it instead/);
+    expect(r.stdout).toMatch(/unpacked parent layer/);
+    expect(readFileSync(join(host, 'keep'), 'utf8')).toBe('host file\n');
+    expect(readdirSync(wd).filter((n) => /osb-(stage|tmp)|osb-cache-in/.test(n))).toEqual([]);
+  }, 300_000);
+
   test('a cache without the artifact: the target is built, saying so', async () => {
     const wd = tempDir('osb-cache-miss-');
     const r = await osbAsync(args(wd, '--cache-from', `${reg.host}/nothing-here`));
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/no cached rootfs at 127\.0\.0\.1:\d+\/nothing-here:rootfs-[0-9a-f]{64}: building it/);
-    expect(readFileSync(join(wd, 'logs', 'rootfs.log'), 'utf8')).toMatch(/tar -tf/);
+    expect(r.stdout).toMatch(/unpacked parent layer/);
   }, 120_000);
 });
