@@ -138,7 +138,7 @@ async function decompressed(file: string, signal?: AbortSignal): Promise<{ strea
   await fh.read(magic, 0, 4, 0);
   await fh.close();
   if (magic[0] === 0x1f && magic[1] === 0x8b) {
-    const s = createReadStream(file).pipe(createGunzip());
+    const s = createReadStream(file, { highWaterMark: 1 << 20 }).pipe(createGunzip({ chunkSize: 1 << 20 }));
     return { stream: s, done: async () => {} };
   }
   if (magic.equals(Buffer.from([0x28, 0xb5, 0x2f, 0xfd]))) {
@@ -159,7 +159,7 @@ async function decompressed(file: string, signal?: AbortSignal): Promise<{ strea
       },
     };
   }
-  return { stream: createReadStream(file), done: async () => {} };
+  return { stream: createReadStream(file, { highWaterMark: 1 << 20 }), done: async () => {} };
 }
 
 export interface TarMember {
