@@ -3,7 +3,7 @@
  * tool measured in the same run. Prints one line per comparison; never asserts.
  *
  *   npm run bench                  # everything (about 15 minutes on 2 cores)
- *   npm run bench -- help initrd   # only some sections: help noop rootfs rpm image initrd oci squashfs publish arm64 kernel boot
+ *   npm run bench -- help initrd   # only some sections: help noop rootfs rpm image initrd oci squashfs publish parent arm64 kernel boot
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -206,6 +206,7 @@ async function main(): Promise<void> {
   await section('oci', async () => (await import('./oci.js')).benchOci(await debian(), RUNS));
   await section('squashfs', async () => (await import('./oci.js')).benchSquashfs(await debian(), RUNS));
   await section('publish', async () => (await import('./publish.js')).benchPublish(await debian(), RUNS));
+  await section('parent', async () => (await import('./parent.js')).benchParent(await debian(), RUNS));
   await section('arm64', benchArm64);
   await section('kernel', benchKernel);
   await section('arm64-kernel', benchArm64Kernel);
