@@ -16,6 +16,8 @@ import { missingToolMessage } from './tools.js';
 /** Variables passed through from the caller's environment; everything else is dropped. */
 const ENV_ALLOW = ['PATH', 'HOME', 'TMPDIR', 'TERM', 'USER', 'LOGNAME', 'http_proxy', 'https_proxy', 'no_proxy', 'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY'];
 const TAIL_LINES = 20;
+/** The umask every tool runs under (see launch). */
+export const TOOL_UMASK = 0o022;
 
 export interface RunOptions {
   readonly cwd?: string;
@@ -100,6 +102,23 @@ export function createRunner(o: RunnerOptions): Runner {
     log.write(line + '\n');
   };
 
+  const spawnTool = (argv: readonly string[], opts: RunOptions, outFd: number | undefined, stdinPipe: boolean): ResultPromise =>
+    execaFn!(argv[0]!, argv.slice(1), {
+      cwd: opts.cwd,
+      env: baseEnv(o.sourceDateEpoch, opts.env),
+      extendEnv: false,
+      stdin: opts.interactive ? 'inherit' : opts.input !== undefined ? 'pipe' : stdinPipe ? 'pipe' : 'ignore',
+      input: opts.input,
+      stdout: opts.interactive ? 'inherit' : outFd !== undefined ? outFd : 'pipe',
+      stderr: opts.interactive ? 'inherit' : 'pipe',
+      reject: false,
+      stripFinalNewline: false,
+      cancelSignal: o.signal && opts.cancel ? AbortSignal.any([o.signal, opts.cancel]) : (opts.cancel ?? o.signal),
+      forceKillAfterDelay: 3000,
+      maxBuffer: 256 * 1024 * 1024,
+      encoding: 'utf8',
+    } as never) as unknown as ResultPromise;
+
   const launch = (argv: readonly string[], opts: RunOptions, stdinPipe: boolean) => {
     const cmd = shellQuote(argv);
     logLine(`+ ${cmd}`);
@@ -115,21 +134,17 @@ export function createRunner(o: RunnerOptions): Runner {
     };
     // A file descriptor, not execa's {file}: that would pipe every byte through Node's heap.
     const outFd = opts.stdoutFile && !opts.interactive ? openSync(opts.stdoutFile, 'w') : undefined;
-    const child: ResultPromise = execaFn!(argv[0]!, argv.slice(1), {
-      cwd: opts.cwd,
-      env: baseEnv(o.sourceDateEpoch, opts.env),
-      extendEnv: false,
-      stdin: opts.interactive ? 'inherit' : opts.input !== undefined ? 'pipe' : stdinPipe ? 'pipe' : 'ignore',
-      input: opts.input,
-      stdout: opts.interactive ? 'inherit' : outFd !== undefined ? outFd : 'pipe',
-      stderr: opts.interactive ? 'inherit' : 'pipe',
-      reject: false,
-      stripFinalNewline: false,
-      cancelSignal: o.signal && opts.cancel ? AbortSignal.any([o.signal, opts.cancel]) : (opts.cancel ?? o.signal),
-      forceKillAfterDelay: 3000,
-      maxBuffer: 256 * 1024 * 1024,
-      encoding: 'utf8',
-    } as never) as unknown as ResultPromise;
+    // Every tool runs under umask 022, whatever the caller's: what mmdebstrap, apt, dpkg or a hook
+    // creates in a tree gets the mode the distro's packages give it, not one that follows the
+    // user's umask (077 would make /var/cache/apt/archives 0700 in one build and 0755 in
+    // another). A child takes the umask at spawn, which is synchronous here.
+    const callerUmask = process.umask(TOOL_UMASK);
+    let child: ResultPromise;
+    try {
+      child = spawnTool(argv, opts, outFd, stdinPipe);
+    } finally {
+      process.umask(callerUmask);
+    }
     if (outFd !== undefined) closeSync(outFd); // the child holds its own copy
     const lines = (stream: NodeJS.ReadableStream | null, isErr: boolean) => {
       if (!stream) return;

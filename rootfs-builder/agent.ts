@@ -3,9 +3,10 @@
  * systemd unit, as Kata's rootfs.sh does with kata-agent.service.
  */
 import { constants } from 'node:fs';
-import { access, chmod, copyFile, mkdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { access, chmod, copyFile, rm, stat, symlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { OsbError } from '../lib/errors.js';
+import { mkdirMode, writeFileMode } from '../lib/modes.js';
 import { packagePath } from '../lib/package-root.js';
 
 /** The agent file to install: the user's, or the built-in one. Both are checked before any work. */
@@ -62,8 +63,9 @@ WantedBy=multi-user.target
 }
 
 export async function installAgent(o: InstallAgentOptions): Promise<void> {
+  // Modes as a package would give them, whatever osb's umask: directories 0755, files 0644/0755.
   const bin = join(o.rootfs, 'usr/bin', o.name);
-  await mkdir(dirname(bin), { recursive: true });
+  await mkdirMode(dirname(bin), 0o755);
   await copyFile(o.source, bin);
   await chmod(bin, 0o755);
   if (o.agentInit) {
@@ -71,14 +73,14 @@ export async function installAgent(o: InstallAgentOptions): Promise<void> {
     // not follow symlinks across filesystems (debugfs, initrd readers) see it as it is.
     const init = join(o.rootfs, 'sbin/init');
     await rm(init, { force: true });
-    await mkdir(dirname(init), { recursive: true });
+    await mkdirMode(dirname(init), 0o755);
     await copyFile(o.source, init);
     await chmod(init, 0o755);
     return;
   }
   const unitDir = join(o.rootfs, 'etc/systemd/system');
-  await mkdir(join(unitDir, 'multi-user.target.wants'), { recursive: true });
-  await writeFile(join(unitDir, `${o.name}.service`), agentUnit(o.name));
+  await mkdirMode(join(unitDir, 'multi-user.target.wants'), 0o755);
+  await writeFileMode(join(unitDir, `${o.name}.service`), agentUnit(o.name), 0o644);
   const link = join(unitDir, 'multi-user.target.wants', `${o.name}.service`);
   await rm(link, { force: true });
   await symlink(`/etc/systemd/system/${o.name}.service`, link);

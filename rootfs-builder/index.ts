@@ -4,7 +4,7 @@
  * interrupted build leaves the previous rootfs (or none).
  */
 import { existsSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { BuildContext } from '../lib/context.js';
 import { assertNotPrecious, assertOwnedOrEmpty, removeStaleTemps, replaceDir, siblingMarkerFor, writeAtomic } from '../lib/atomic.js';
@@ -111,7 +111,10 @@ export async function buildRootfs(ctx: BuildContext, o: RootfsOptions): Promise<
   try {
     if (o.base) {
       ctx.log.info(`unpacking ${o.base.describe} as the base`);
-      if (!ctx.dryRun) await mkdir(stage, { mode: 0o755 });
+      if (!ctx.dryRun) {
+        await mkdir(stage, { mode: 0o755 });
+        await chmod(stage, 0o755); // the guest's /, whatever the umask
+      }
       if (!ctx.dryRun) await o.base.unpack(ctx, stage);
       if (o.extraPackages.length) await engine.installOnTree!(ctx, { ...bootstrap, target: stage }, o.extraPackages);
     } else {

@@ -51,7 +51,7 @@ export function buildParser(argv: readonly string[], withCommands = true) {
   // For a run, unknownArgumentError refuses unknown options before yargs runs, and
   // parseCommandLine the command and its words: yargs' own strict mode would be a second check.
   if (withCommands) y = y.strict();
-  if (withCommands) for (const c of COMMANDS) y = y.command(c.name === 'explain' ? 'explain <target>' : c.name === 'check-deps' ? 'check-deps [targets..]' : c.name === 'verify-repro' ? 'verify-repro [target]' : c.name, c.describe);
+  if (withCommands) for (const c of COMMANDS) y = y.command(c.name === 'explain' ? 'explain <target>' : c.name === 'check-deps' ? 'check-deps [targets..]' : c.name === 'verify-repro' ? 'verify-repro [targets..]' : c.name, c.describe);
   for (const s of SETTINGS) {
     y = y.option(kebab(s.key), {
       alias: s.alias,
@@ -142,7 +142,7 @@ export async function parseCommandLine(argv: readonly string[], environ: NodeJS.
   const project = layered ? await findProjectFile(parsed, environ, cwd) : undefined;
   const r = resolveLayers({ flags: parsed, environ, cwd, project, record: layered ? readRecord : undefined });
   const positional = rest.slice(1);
-  const most = command === 'check-deps' ? Infinity : command === 'explain' || command === 'verify-repro' ? 1 : 0;
+  const most = command === 'check-deps' || command === 'verify-repro' ? Infinity : command === 'explain' ? 1 : 0;
   if (command === 'explain' && !positional.length) throw new UsageError('osb explain needs a TARGET', 'e.g. osb explain image');
   if (positional.length > most) {
     throw new UsageError(`unexpected argument '${positional[most]}' for osb ${command}`, command === 'boot' ? 'extra kernel arguments go after `--`' : 'osb --help lists each command and its arguments');

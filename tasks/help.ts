@@ -23,7 +23,7 @@ export const COMMANDS: readonly CommandInfo[] = [
   { name: 'all', describe: 'rootfs, image and initrd (as Kata\'s make all)' },
   { name: 'check-deps', describe: 'Host tools and capabilities each target needs (--json, --install)' },
   { name: 'config', describe: 'Every setting with its value and where it came from (--json; --reset forgets the workdir record; --schema for osb.yaml)' },
-  { name: 'verify-repro', describe: 'Build TARGET (image, initrd, oci; default image) twice in fresh workdirs (other path, umask, mtimes) and compare the sha256 of the artefacts' },
+  { name: 'verify-repro', describe: 'Build each TARGET (image, initrd, oci; default image) twice in fresh workdirs (other path, umask, mtimes) and compare the sha256 of the artefacts' },
   { name: 'explain', describe: 'Say whether TARGET would rebuild, and which input changed' },
   { name: 'install-kernel', describe: 'Install the built kernel under --prefix (default /usr/share/kata-containers)' },
   { name: 'clean', describe: 'Remove what osb built in the workdir (only directories it created)' },

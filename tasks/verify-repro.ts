@@ -1,6 +1,7 @@
 /**
- * `osb verify-repro [TARGET]`: build TARGET (image, initrd or oci; default image) twice in two
- * fresh workdirs and compare the artefacts' sha256. The second build differs in what must not
+ * `osb verify-repro [TARGET...]`: build each TARGET (image, initrd or oci; default image) twice,
+ * in two fresh workdirs, and compare the artefacts' sha256. Several targets share each build's
+ * rootfs, so `osb verify-repro initrd image oci` bootstraps the distro twice, not six times. The second build differs in what must not
  * matter: another path (deeper, other names), another umask (077 instead of 022), and other
  * mtimes on its inputs (every file of the rootfs touched to the current time).
  *
@@ -9,14 +10,16 @@
  *   bootstrap. It is copied into each workdir, the `--hook` scripts run on the copy as `osb
  *   rootfs` runs them, and TARGET is built from it with --no-deps.
  * - otherwise the whole chain runs in each workdir: `osb rootfs` from the distro, then TARGET.
+ *   Each build has a cache of its own (no cached base tree: the distro is really bootstrapped
+ *   twice); only the downloaded packages are shared, from --cache-dir when given.
  *
  * On a difference it names what differs: the artefact files, the rootfs files that differ
  * between the two trees (osb's own listing), and diffoscope's report when it is installed.
  */
 import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
-import { lutimes, mkdtemp, rm } from 'node:fs/promises';
+import { lutimes, mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { createHash } from 'node:crypto';
 import { makeOwnedDir } from '../lib/atomic.js';
 import { OsbError, UsageError } from '../lib/errors.js';
@@ -27,6 +30,22 @@ import type { Settings } from './settings.js';
 import { TARGETS } from './targets.js';
 
 const REPRO_TARGETS = ['image', 'initrd', 'oci'] as const;
+/** The cache's download directories (packages, verified on use): shared by both builds. */
+const DOWNLOAD_CACHES = ['debs', 'apk', 'dnf', 'zypp'];
+
+/**
+ * Build `wd`'s own cache: empty but for links to the shared download directories, so the second
+ * build bootstraps the distro as the first did instead of reusing its cached base tree.
+ */
+async function buildCache(wd: string, downloads: string): Promise<string> {
+  const own = join(wd, 'cache');
+  await mkdir(own, { recursive: true });
+  for (const d of DOWNLOAD_CACHES) {
+    await mkdir(join(downloads, d), { recursive: true });
+    await symlink(join(downloads, d), join(own, d));
+  }
+  return own;
+}
 
 /** Every entry of a tree with what identifies its content: type, mode, owner, size/target, sha256. */
 export function treeListing(root: string): Map<string, string> {
@@ -68,14 +87,16 @@ async function touchTree(root: string, when: Date): Promise<void> {
   await lutimes(root, when, when);
 }
 
-/** The files to compare: the target's outputs that are files (the OCI layout directory is in its archive). */
-function artefacts(s: Settings, target: string): string[] {
-  return TARGETS.get(target)!.outputs(s).filter((p) => existsSync(p) && statSync(p).isFile());
+/** The files to compare: the targets' outputs that are files (the OCI layout directory is in its archive). */
+function artefacts(s: Settings, targets: readonly string[]): string[] {
+  return [...new Set(targets.flatMap((t) => TARGETS.get(t)!.outputs(s)))].filter((p) => existsSync(p) && statSync(p).isFile());
 }
 
 export async function verifyReproCommand(cmd: ParsedCommand, signal: AbortSignal): Promise<number> {
-  const target = cmd.positional[0] ?? 'image';
-  if (!(REPRO_TARGETS as readonly string[]).includes(target)) throw new UsageError(`osb verify-repro checks ${REPRO_TARGETS.join(', ')}; not '${target}'`);
+  const targets = cmd.positional.length ? [...new Set(cmd.positional)] : ['image'];
+  for (const t of targets) if (!(REPRO_TARGETS as readonly string[]).includes(t)) throw new UsageError(`osb verify-repro checks ${REPRO_TARGETS.join(', ')}; not '${t}'`);
+  const target = targets.join(', ');
+  const are = targets.length > 1 ? 'are' : 'is';
   const base = cmd.settings;
   const seedTree = base.rootfsDir ? String(base.rootfsDir) : undefined;
   if (seedTree && !existsSync(seedTree)) throw new OsbError(`--rootfs-dir ${seedTree} does not exist`, 'pass the tree to build from, or leave --rootfs-dir out to build the rootfs from the distro');
@@ -93,7 +114,8 @@ export async function verifyReproCommand(cmd: ParsedCommand, signal: AbortSignal
       const wd = dirs[i]!;
       await makeOwnedDir(wd);
       process.umask(umasks[i]!);
-      const s = { ...base, workdir: wd, rootfsDir: undefined, force: true, deps: !seedTree, dryRun: false, passthrough: [] } as Settings;
+      const own = seedTree ? {} : { cacheDir: await buildCache(wd, base.cacheDir ? resolve(String(base.cacheDir)) : join(top, 'downloads')) };
+      const s = { ...base, ...own, workdir: wd, rootfsDir: undefined, force: true, deps: !seedTree, dryRun: false, passthrough: [] } as Settings;
       process.stdout.write(`verify-repro: build ${i + 1} of 2 in ${wd} (umask ${umasks[i]!.toString(8).padStart(3, '0')})\n`);
       const { execute, makeContext } = await import('./execute.js');
       if (seedTree) {
@@ -103,9 +125,9 @@ export async function verifyReproCommand(cmd: ParsedCommand, signal: AbortSignal
         const { runHooks } = await import('../rootfs-builder/hooks.js');
         await runHooks(ctx, ((base.hook as string[] | undefined) ?? []).map(String), join(wd, 'rootfs'), {});
       }
-      await execute(await planFor([target], s, signal), { settings: s, signal });
+      await execute(await planFor(targets, s, signal), { settings: s, signal });
       const files = new Map<string, string>();
-      for (const f of artefacts(s, target)) files.set(relative(wd, f), await sha256File(f));
+      for (const f of artefacts(s, targets)) files.set(relative(wd, f), await sha256File(f));
       results.push({ settings: s, files });
     }
   } finally {
@@ -117,7 +139,7 @@ export async function verifyReproCommand(cmd: ParsedCommand, signal: AbortSignal
   for (const n of names) process.stdout.write(`${a.files.get(n) === b.files.get(n) ? 'same   ' : 'DIFFERS'} ${n} ${a.files.get(n)?.slice(0, 16) ?? '-'} ${b.files.get(n)?.slice(0, 16) ?? '-'}\n`);
   if (!differ.length) {
     await rm(top, { recursive: true, force: true });
-    process.stdout.write(`verify-repro: ${target} is reproducible: ${names.length} files, the same sha256 from both builds\n`);
+    process.stdout.write(`verify-repro: ${target} ${are} reproducible: ${names.length} files, the same sha256 from both builds\n`);
     return 0;
   }
   // Which rootfs files differ, from osb's own listing of the two trees.
@@ -133,7 +155,7 @@ export async function verifyReproCommand(cmd: ParsedCommand, signal: AbortSignal
     }
   }
   throw new OsbError(
-    `${target} is not reproducible: ${differ.join(', ')} differ${inTree.length ? `; rootfs files that differ: ${inTree.slice(0, 10).join(', ')}${inTree.length > 10 ? ', ...' : ''}` : ''}`,
+    `${target} ${are} not reproducible: ${differ.join(', ')} differ${inTree.length ? `; rootfs files that differ: ${inTree.slice(0, 10).join(', ')}${inTree.length > 10 ? ', ...' : ''}` : ''}`,
     `both builds are kept for inspection in ${top}`,
   );
 }

@@ -7,8 +7,9 @@
  *   lib/apk/db/triggers     "<Q1 checksum> <glob> <glob>..." per package with triggers
  *   etc/apk/world, arch, repositories and keys/, so `apk` in the guest works on the tree.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { mkdirMode, writeFileMode } from '../../../lib/modes.js';
 import { formatStanzaHead, packageFromStanza, stanzas, type IndexPackage } from './apkindex.js';
 import { formatDeps, parseDeps, type Dep } from './deps.js';
 import type { OwnedDir } from './extract.js';
@@ -61,19 +62,19 @@ export interface DatabaseOptions {
 export async function writeDatabase(o: DatabaseOptions): Promise<void> {
   const db = join(o.root, 'lib/apk/db');
   const etc = join(o.root, 'etc/apk');
-  await mkdir(db, { recursive: true, mode: 0o755 });
-  await mkdir(join(etc, 'keys'), { recursive: true, mode: 0o755 });
-  await writeFile(join(db, 'installed'), o.records.map(formatInstalledRecord).join(''), { mode: 0o644 });
+  await mkdirMode(db, 0o755);
+  await mkdirMode(join(etc, 'keys'), 0o755);
+  await writeFileMode(join(db, 'installed'), o.records.map(formatInstalledRecord).join(''), 0o644);
   const scripts = o.records.flatMap((r) =>
     [...r.scripts].map(([type, data]) => ({ name: `${r.pkg.name}-${r.pkg.version}.${r.pkg.checksum}.${type}`, data, mode: 0o755, mtime: o.sourceDateEpoch })),
   );
-  await writeFile(join(db, 'scripts.tar'), writeTar(scripts), { mode: 0o644 });
+  await writeFileMode(join(db, 'scripts.tar'), writeTar(scripts), 0o644);
   const triggers = o.records.filter((r) => r.triggers.length).map((r) => `${r.pkg.checksum} ${r.triggers.join(' ')}\n`);
-  await writeFile(join(db, 'triggers'), triggers.join(''), { mode: 0o644 });
-  await writeFile(join(etc, 'world'), [...new Set(o.world)].sort().join('\n') + '\n', { mode: 0o644 });
-  await writeFile(join(etc, 'arch'), `${o.arch}\n`, { mode: 0o644 });
-  await writeFile(join(etc, 'repositories'), o.repositoryUrls.map((u) => `${u}\n`).join(''), { mode: 0o644 });
-  for (const k of o.keys) await writeFile(join(etc, 'keys', k.name), k.pem, { mode: 0o644 });
+  await writeFileMode(join(db, 'triggers'), triggers.join(''), 0o644);
+  await writeFileMode(join(etc, 'world'), [...new Set(o.world)].sort().join('\n') + '\n', 0o644);
+  await writeFileMode(join(etc, 'arch'), `${o.arch}\n`, 0o644);
+  await writeFileMode(join(etc, 'repositories'), o.repositoryUrls.map((u) => `${u}\n`).join(''), 0o644);
+  for (const k of o.keys) await writeFileMode(join(etc, 'keys', k.name), k.pem, 0o644);
 }
 
 export interface InstalledEntry {

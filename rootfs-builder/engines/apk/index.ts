@@ -4,12 +4,13 @@
  * (package.ts), safe extraction (extract.ts), package scripts in a chroot (scripts.ts) and a
  * database that the guest's own apk reads afterwards (database.ts).
  */
-import { mkdir, chmod, rm, writeFile } from 'node:fs/promises';
+import { mkdir, chmod, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hostArch } from '../../../distros/index.js';
 import type { BuildContext } from '../../../lib/context.js';
 import { OsbError } from '../../../lib/errors.js';
 import { isRoot, which } from '../../../lib/host.js';
+import { mkdirMode, writeFileMode } from '../../../lib/modes.js';
 import type { BootstrapOptions, Engine, InstalledPackage } from '../index.js';
 import { readInstalled, writeDatabase, type InstalledRecord } from './database.js';
 import { parseDep } from './deps.js';
@@ -97,9 +98,9 @@ async function bootstrapApk(ctx: BuildContext, o: BootstrapOptions): Promise<voi
     sourceDateEpoch: ctx.sourceDateEpoch,
   });
   // Kata's rootfs.sh leaves an empty resolv.conf; the runtime provides DNS.
-  await mkdir(join(o.target, 'etc'), { recursive: true });
+  await mkdirMode(join(o.target, 'etc'), 0o755);
   await rm(join(o.target, 'etc/resolv.conf'), { force: true });
-  await writeFile(join(o.target, 'etc/resolv.conf'), '');
+  await writeFileMode(join(o.target, 'etc/resolv.conf'), '', 0o644);
 }
 
 /** Installed packages, read back from the tree's lib/apk/db/installed. */

@@ -9,6 +9,7 @@
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { mkdirMode } from '../../../lib/modes.js';
 import type { BuildContext } from '../../../lib/context.js';
 import { CommandError, OsbError } from '../../../lib/errors.js';
 import type { IndexPackage } from './apkindex.js';
@@ -28,12 +29,12 @@ const DEVICES: ReadonlyArray<[string, string, string, number, number]> = [
 ];
 
 async function prepareScriptDirs(ctx: BuildContext, root: string): Promise<void> {
-  await mkdir(join(root, 'tmp'), { recursive: true });
+  await mkdirMode(join(root, 'tmp'), 0o755);
   await chmod(join(root, 'tmp'), 0o1777);
-  await mkdir(join(root, EXEC_DIR), { recursive: true, mode: 0o755 });
+  await mkdirMode(join(root, EXEC_DIR), 0o755);
   await chmod(join(root, EXEC_DIR), 0o700);
   if (existsSync(join(root, 'dev'))) return;
-  await mkdir(join(root, 'dev'), { mode: 0o755 });
+  await mkdirMode(join(root, 'dev'), 0o755);
   for (const [name, mode, type, major, minor] of DEVICES) {
     await ctx.run(['mknod', '-m', mode, join(root, 'dev', name), type, String(major), String(minor)], { quiet: true });
   }

@@ -13,6 +13,7 @@ import type { RpmDistro } from '../../../distros/types.js';
 import type { BuildContext } from '../../../lib/context.js';
 import { InternalError, OsbError } from '../../../lib/errors.js';
 import { isRoot, which } from '../../../lib/host.js';
+import { mkdirMode } from '../../../lib/modes.js';
 import { missingToolMessage } from '../../../lib/tools.js';
 import { builtinKeysRoot } from '../apk/keys.js';
 import type { BootstrapOptions } from '../index.js';
@@ -132,7 +133,7 @@ export async function writeRpmMacros(work: string, dbpath: string, slim = true):
  * release, one process. The filesystem package owns /dev itself.
  */
 export async function makeDevNodes(ctx: BuildContext, root: string): Promise<void> {
-  await mkdir(join(root, 'dev'), { recursive: true, mode: 0o755 });
+  await mkdirMode(join(root, 'dev'), 0o755);
   const missing = ['null', 'zero', 'full', 'random', 'urandom'].filter((n) => !existsSync(join(root, 'dev', n)));
   if (missing.length) await ctx.run(['cp', '-a', ...missing.map((n) => `/dev/${n}`), join(root, 'dev') + '/'], { quiet: true });
 }
@@ -156,7 +157,7 @@ export async function stopGpgAgents(ctx: BuildContext, cacheRoot: string, env: R
 /** Move the shared package cache into the tree (dnf re-roots its cachedir there) and back. */
 export async function cacheIn(ctx: BuildContext, cache: string, inTree: string): Promise<boolean> {
   await mkdir(cache, { recursive: true });
-  await mkdir(dirname(inTree), { recursive: true });
+  await mkdirMode(dirname(inTree), 0o755); // var/cache of the guest
   try {
     await rename(cache, inTree);
     return true;

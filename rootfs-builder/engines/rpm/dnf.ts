@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { hostArch } from '../../../distros/index.js';
 import type { BuildContext } from '../../../lib/context.js';
 import { OsbError, shellQuote } from '../../../lib/errors.js';
+import { mkdirMode, writeFileMode } from '../../../lib/modes.js';
 import type { BootstrapOptions, Engine } from '../index.js';
 import { cacheIn, cacheOut, cleanTree, extraRepos, makeDevNodes, refusalReason, rpmEnv, rpmOf, rpmPreflight, showEnv, stopGpgAgents, trustedKeys, workDirFor, writeRpmMacros } from './common.js';
 import { listRpmPackages } from './rpmdb.js';
@@ -118,7 +119,7 @@ async function bootstrapDnf(ctx: BuildContext, o: BootstrapOptions): Promise<voi
     await ctx.run(argv);
     return;
   }
-  await mkdir(o.target, { recursive: true, mode: 0o755 });
+  await mkdirMode(o.target, 0o755);
   // The device nodes (a cp process) go in while dnf's configuration is written.
   const devNodes = makeDevNodes(ctx, o.target);
   devNodes.catch(() => undefined); // awaited below
@@ -151,9 +152,9 @@ async function bootstrapDnf(ctx: BuildContext, o: BootstrapOptions): Promise<voi
   // dnf makes an empty etc/dnf/modules.d in the root; a package that ships files there keeps it.
   for (const d of ['etc/dnf/modules.d', 'etc/dnf']) await rmdir(join(o.target, d)).catch(() => undefined);
   // Kata's rootfs.sh leaves an empty resolv.conf; the runtime provides DNS.
-  await mkdir(join(o.target, 'etc'), { recursive: true });
+  await mkdirMode(join(o.target, 'etc'), 0o755);
   await rm(join(o.target, 'etc/resolv.conf'), { force: true });
-  await writeFile(join(o.target, 'etc/resolv.conf'), '');
+  await writeFileMode(join(o.target, 'etc/resolv.conf'), '', 0o644);
 }
 
 

@@ -10,6 +10,7 @@ import { mkdir, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { BuildContext } from '../../../lib/context.js';
 import { OsbError, shellQuote } from '../../../lib/errors.js';
+import { mkdirMode, writeFileMode } from '../../../lib/modes.js';
 import type { BootstrapOptions, Engine } from '../index.js';
 import { cleanTree, makeDevNodes, rpmEnv, showEnv, rpmOf, rpmPreflight, trustedKeys, workDirFor, writeRpmMacros } from './common.js';
 import { convertRpmdb, listRpmPackages } from './rpmdb.js';
@@ -113,7 +114,7 @@ async function bootstrapZypper(ctx: BuildContext, o: BootstrapOptions): Promise<
   await writeFile(join(work, 'zypper.conf'), '[main]\n');
   for (const s of sections) await writeFile(join(work, 'repos.d', `${s.id}.repo`), zypperRepoFile(s));
   await writeRpmMacros(work, db.path, o.slim !== false);
-  await mkdir(o.target, { recursive: true, mode: 0o755 });
+  await mkdirMode(o.target, 0o755);
   await makeDevNodes(ctx, o.target);
   await mkdir(cache, { recursive: true });
   await mkdir(join(work, 'tmp'), { recursive: true });
@@ -138,9 +139,9 @@ async function bootstrapZypper(ctx: BuildContext, o: BootstrapOptions): Promise<
   }
   const keepState = existsSync(join(o.target, 'usr/bin/zypper'));
   await cleanTree(o.target, ['var/cache/zypp', 'var/log/zypp', 'var/log/zypper.log', 'run/zypp.pid', 'var/run/zypp.pid', ...(keepState ? [] : ['var/lib/zypp'])]);
-  await mkdir(join(o.target, 'etc'), { recursive: true });
+  await mkdirMode(join(o.target, 'etc'), 0o755);
   await rm(join(o.target, 'etc/resolv.conf'), { force: true });
-  await writeFile(join(o.target, 'etc/resolv.conf'), '');
+  await writeFileMode(join(o.target, 'etc/resolv.conf'), '', 0o644);
 }
 
 export const zypperEngine: Engine = { preflight, bootstrap: bootstrapZypper, listPackages: listRpmPackages };
