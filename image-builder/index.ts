@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { ensureWritableDir, tmpPathFor, writeAtomic } from '../lib/atomic.js';
+import { checkFreeSpace, writingUnder } from '../lib/space.js';
 import { withCleanup } from '../lib/cleanup.js';
 import type { BuildContext } from '../lib/context.js';
 import { InterruptedError, OsbError } from '../lib/errors.js';
@@ -53,10 +54,12 @@ export async function buildImage(ctx: BuildContext, opts: ImageOptions): Promise
   if (ctx.dryRun) return assemble(ctx, o, tree, paths(tmpPathFor(output)));
   await ensureWritableDir(dirname(output), 'output directory');
   const digest: { taken?: FileDigest } = {};
-  const result = await writeAtomic(output, async (tmp) => {
+  // A full disk, checked once the size is known (in assemble) or met by a tool, is one line.
+  const space = { need: 0 };
+  const result = await writingUnder(dirname(output), () => space.need, () => writeAtomic(output, async (tmp) => {
     await mkdir(stage, { recursive: true });
-    return withCleanup(() => rm(stage, { recursive: true, force: true }), () => assemble(ctx, o, tree, paths(tmp), digest));
-  });
+    return withCleanup(() => rm(stage, { recursive: true, force: true }), () => assemble(ctx, o, tree, paths(tmp), digest, space));
+  }));
   // The SBOM and the provenance name the image's sha256: taken during the checks, not read again.
   if (digest.taken) await rememberDigest(output, digest.taken);
   return result;
@@ -77,7 +80,7 @@ function checkpoint(ctx: BuildContext): void {
 }
 
 /** Every step, writing the raw disk and then the final format; Node-side writes are skipped in dry-run. */
-async function assemble(ctx: BuildContext, o: ImageOptions, tree: TreeStats, { output, tmp, stage, raw, rootfsDir }: Paths, digest: { taken?: FileDigest } = {}): Promise<ImageResult> {
+async function assemble(ctx: BuildContext, o: ImageOptions, tree: TreeStats, { output, tmp, stage, raw, rootfsDir }: Paths, digest: { taken?: FileDigest } = {}, space = { need: 0 }): Promise<ImageResult> {
   const dry = ctx.dryRun;
   const fsUuid = derivedUuid(o.seed, 'fs-uuid');
   let fsFile: string | undefined;
@@ -95,6 +98,11 @@ async function assemble(ctx: BuildContext, o: ImageOptions, tree: TreeStats, { o
   const size = computeImageSize({ ...o, tree, erofsBytes });
   const { layout } = size;
   ctx.log.info(`image: ${layout.totalBytes / MiB} MiB (${o.fsType} partition ${layout.partitionBytes / MiB} MiB at ${layout.partitionOffset / MiB} MiB${layout.headerBytes ? ', DAX header' : ''})`);
+  // The image is sparse: it takes at most what this rootfs needs (a larger --image-size is holes),
+  // once more for each scratch copy beside it (the xfs file, the verity data, the raw for qcow2).
+  const written = Math.min(layout.totalBytes, size.neededMiB * MiB);
+  space.need = written * (1 + (o.fsType === 'xfs' ? 1 : 0) + (o.measured ? 1 : 0) + (o.format === 'qcow2' ? 1 : 0));
+  if (!dry) await checkFreeSpace(dirname(output), space.need);
 
   if (o.fsType === 'xfs') {
     fsFile = join(stage, 'root.xfs');

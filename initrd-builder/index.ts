@@ -10,6 +10,7 @@ import { dirname, relative, resolve, isAbsolute } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
 import { writeAtomic } from '../lib/atomic.js';
+import { compressedEstimate, writingUnder } from '../lib/space.js';
 import type { BuildContext } from '../lib/context.js';
 import { InternalError, OsbError, UsageError } from '../lib/errors.js';
 import { COMPRESSIONS, DEFAULT_COMPRESSION, chooseEncoder, describeEncoder, encoderArgv, parseCompression, type Compression, type Encoder } from './compress.js';
@@ -105,7 +106,10 @@ export async function buildInitrd(ctx: BuildContext, opts: InitrdOptions): Promi
   ctx.log.info(`archiving ${plan.length} entries of ${sources} (${describeEncoder(encoder)})`);
   await mkdir(dirname(resolve(opts.output)), { recursive: true });
   const stats: StreamStats = { entries: 0, bytes: 0 };
-  await writeAtomic(opts.output, async (tmp) => {
+  // The cpio's size is known from the plan (110-byte headers, names and data, 4-byte aligned).
+  const cpioBytes = plan.reduce((n, p) => n + 112 + p.entry.name.length + p.entry.size + 4, 512);
+  const need = compressedEstimate(cpioBytes, compression);
+  await writingUnder(dirname(resolve(opts.output)), need, () => writeAtomic(opts.output, async (tmp) => {
     await writeArchive(ctx, encoder, plan, stats, tmp);
     if (stats.entries !== plan.length) throw new InternalError(`wrote ${stats.entries} of ${plan.length} initrd entries`);
     ctx.log.debug(`wrote ${stats.bytes} bytes of cpio after ${elapsed()}`);
@@ -115,7 +119,7 @@ export async function buildInitrd(ctx: BuildContext, opts: InitrdOptions): Promi
         throw new OsbError(`the initrd just written reads back ${back.entries} entries, ${stats.entries} were written`, 'check free space and the disk, then build again');
       }
     }
-  });
+  }));
   ctx.log.debug(`read back and renamed into place after ${elapsed()}`);
   const bytes = (await stat(opts.output)).size;
   ctx.log.info(`wrote ${opts.output}: ${stats.entries} entries, ${stats.bytes} bytes of cpio, ${bytes} bytes ${compression === 'none' ? 'uncompressed' : compression}`);

@@ -9,8 +9,9 @@
  */
 import { chmod, copyFile, mkdir, open, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { writeAtomic } from '../lib/atomic.js';
+import { compressedEstimate, treeDataBytes, writingUnder } from '../lib/space.js';
 import type { BuildContext } from '../lib/context.js';
 import { OsbError, UsageError } from '../lib/errors.js';
 import { checkRootfs } from './stage.js';
@@ -37,7 +38,8 @@ export async function buildSquashfs(ctx: BuildContext, o: SquashfsOptions): Prom
     return;
   }
   checkRootfs(o.rootfsDir, [o.output]);
-  await writeAtomic(o.output, async (tmp) => {
+  const need = compressedEstimate(treeDataBytes(o.rootfsDir), c);
+  await writingUnder(dirname(resolve(o.output)), need, () => writeAtomic(o.output, async (tmp) => {
     await ctx.run(squashfsArgv(o.rootfsDir, tmp, c), { quiet: true, hint: 'mksquashfs is in package squashfs-tools' });
     // Verify what was written: the superblock magic "hsqs" and the compressor it names.
     const fh = await open(tmp, 'r');
@@ -45,7 +47,7 @@ export async function buildSquashfs(ctx: BuildContext, o: SquashfsOptions): Prom
     await fh.read(sb, 0, 96, 0);
     await fh.close();
     if (sb.toString('latin1', 0, 4) !== 'hsqs') throw new OsbError(`${o.output}: mksquashfs wrote no squashfs superblock`, 'check free space and the mksquashfs log');
-  });
+  }));
   ctx.log.info(`wrote ${o.output} (squashfs, ${c})`);
 }
 

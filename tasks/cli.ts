@@ -24,11 +24,11 @@ export interface ParsedCommand {
   readonly given: Readonly<Record<string, unknown>>;
   /** The project file in use, as the user names it. */
   readonly project?: string;
-  /** Command-specific flags (check-deps --json/--install, install-kernel --prefix, config --reset/--schema). */
+  /** Command-specific flags (check-deps --json/--install, install-kernel --prefix, config --reset/--schema, clean --cache). */
   readonly flags: Readonly<Record<string, unknown>>;
 }
 
-const EXTRA_FLAGS = ['json', 'install', 'prefix', 'list-distros', 'reset', 'schema'];
+const EXTRA_FLAGS = ['json', 'install', 'prefix', 'list-distros', 'reset', 'schema', 'cache'];
 
 /**
  * The yargs parser. Settings are declared without defaults so we can tell flags from defaults.
@@ -69,7 +69,8 @@ export function buildParser(argv: readonly string[], withCommands = true) {
     .option('install', { type: 'boolean', describe: 'check-deps: install missing tools (root)', hidden: true })
     .option('prefix', { type: 'string', describe: 'install-kernel: destination', hidden: true })
     .option('reset', { type: 'boolean', describe: "config: forget the workdir's recorded settings", hidden: true })
-    .option('schema', { type: 'boolean', describe: 'config: print the JSON Schema of osb.yaml', hidden: true });
+    .option('schema', { type: 'boolean', describe: 'config: print the JSON Schema of osb.yaml', hidden: true })
+    .option('cache', { type: 'boolean', describe: 'clean: empty the cache too (base trees, downloads, kernel sources)', hidden: true });
   return y;
 }
 
@@ -155,7 +156,7 @@ export async function parseCommandLine(argv: readonly string[], environ: NodeJS.
     sources: r.sources,
     given: r.given,
     project: project?.display,
-    flags: { json: parsed.json, install: parsed.install, prefix: parsed.prefix, reset: parsed.reset, schema: parsed.schema },
+    flags: { json: parsed.json, install: parsed.install, prefix: parsed.prefix, reset: parsed.reset, schema: parsed.schema, cache: parsed.cache },
   };
 }
 

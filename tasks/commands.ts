@@ -1,7 +1,7 @@
 /** The commands that are not plain targets: build, explain, clean, list-distros. */
 import { existsSync, statSync } from 'node:fs';
-import { mkdir, readdir, rm } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { mkdir, readdir, rm, rmdir } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { assertNotPrecious, assertOwnedOrEmpty, ensureWritableDir, OWNER_MARKER, siblingMarkerFor, makeOwnedDir } from '../lib/atomic.js';
 import type { BuildContext } from '../lib/context.js';
 import { OsbError } from '../lib/errors.js';
@@ -9,7 +9,7 @@ import { createRunner } from '../lib/run.js';
 import { silentReporter } from '../lib/log.js';
 import type { ParsedCommand } from './cli.js';
 import { computePlan, type PlanStep } from './plan.js';
-import { bundlePaths, imagePath, initrdPath, kernelPaths, manifestPath, ociPaths, provenancePath, rootfsDir, rootHashPath, sbomPath, squashfsPaths } from './paths.js';
+import { bundlePaths, cacheDir, imagePath, initrdPath, kernelPaths, manifestPath, ociPaths, provenancePath, rootfsDir, rootHashPath, sbomPath, squashfsPaths } from './paths.js';
 import { updateRecord } from './record.js';
 import type { Settings } from './settings.js';
 import { GROUPS, TARGETS } from './targets.js';
@@ -64,8 +64,23 @@ export async function openWorkdir(cmd: ParsedCommand, signal?: AbortSignal, reco
       process.stderr.write(`osb: waiting for ${who(h)} in ${s.workdir}\n`);
     },
   });
+  await sweepLeftovers(s);
   if (record) await updateRecord(s.workdir, cmd.given);
   return { waited, release };
+}
+
+/**
+ * What killed runs left in this workdir, beside its rootfs and in its cache: removed by the next
+ * run that holds the workdir's lock (lib/stale.ts says which names, and when their owner is gone).
+ */
+async function sweepLeftovers(s: Settings): Promise<void> {
+  const { sweepStaleTemps } = await import('../lib/stale.js');
+  await sweepStaleTemps(s.workdir, { locked: true });
+  await sweepStaleTemps(join(s.workdir, '.osb'), { depth: 1 });
+  const rootfs = rootfsDir(s);
+  if (dirname(rootfs) !== resolve(s.workdir)) await sweepStaleTemps(dirname(rootfs), { prefix: `.${basename(rootfs)}.osb-` });
+  // The cache may be shared with other workdirs: only temps whose process is gone.
+  await sweepStaleTemps(cacheDir(s), { depth: 2 });
 }
 
 export async function buildTargets(cmd: ParsedCommand, signal: AbortSignal): Promise<void> {
@@ -99,9 +114,13 @@ export async function explainCommand(cmd: ParsedCommand): Promise<number> {
   return 0;
 }
 
+/** What osb keeps in the cache directory (`osb clean --cache` empties these, and only these). */
+const CACHE_DIRS = ['base', 'debs', 'apk', 'dnf', 'zypp', 'kernel-src'];
+
 /**
- * Remove osb's outputs, logs and build state from the workdir. The download cache stays, and so
- * does the record of the workdir's settings (`osb config --reset` forgets it).
+ * Remove osb's outputs, logs and build state from the workdir, and what killed runs left (the
+ * lock's sweep). The download cache stays unless --cache is given, and so does the record of the
+ * workdir's settings (`osb config --reset` forgets it).
  */
 export async function cleanCommand(cmd: ParsedCommand): Promise<number> {
   const s = cmd.settings;
@@ -127,6 +146,17 @@ export async function cleanCommand(cmd: ParsedCommand): Promise<number> {
   for (const p of [...files, ...dirs]) {
     if (!s.dryRun) await rm(p, { recursive: true, force: true });
     else if (existsSync(p)) process.stdout.write(`would remove ${p}\n`);
+  }
+  if (cmd.flags.cache) {
+    const cache = cacheDir(s);
+    if (s.dryRun) {
+      for (const d of CACHE_DIRS) if (existsSync(join(cache, d))) process.stdout.write(`would remove ${join(cache, d)}\n`);
+    } else {
+      const { clearCache } = await import('../lib/stale.js');
+      for (const k of await clearCache(cache, CACHE_DIRS)) process.stdout.write(`kept ${k}: a running osb is writing it, or it cannot be removed\n`);
+      // The cache directory itself, when nothing else is left in it.
+      if (existsSync(cache) && !(await readdir(cache)).length) await rmdir(cache);
+    }
   }
   await lock?.release();
   return 0;

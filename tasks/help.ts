@@ -26,7 +26,7 @@ export const COMMANDS: readonly CommandInfo[] = [
   { name: 'verify-repro', describe: 'Build each TARGET (image, initrd, oci; default image) twice in fresh workdirs (other path, umask, mtimes) and compare the sha256 of the artefacts' },
   { name: 'explain', describe: 'Say whether TARGET would rebuild, and which input changed' },
   { name: 'install-kernel', describe: 'Install the built kernel under --prefix (default /usr/share/kata-containers)' },
-  { name: 'clean', describe: 'Remove what osb built in the workdir (only directories it created)' },
+  { name: 'clean', describe: 'Remove what osb built in the workdir (only directories it created); --cache empties the cache too' },
   { name: 'list-distros', describe: 'Distros osb can build, with their default releases' },
   { name: 'help', describe: 'Targets, options and every environment variable with its default' },
 ];

@@ -17,10 +17,11 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { BuildContext } from '../../lib/context.js';
 import { OsbError } from '../../lib/errors.js';
 import { hashValue, sha256 } from '../../lib/hash.js';
+import { sweepStaleTemps } from '../../lib/stale.js';
 import type { BootstrapOptions } from './index.js';
 
 /** Bump when the base's recipe (mmdebstrap's arguments, the finishing steps) changes. */
@@ -70,6 +71,8 @@ export function baseSpec(o: BootstrapOptions, state: string): BaseSpec {
 /** Build the base into the cache unless it is there (complete); returns its rootfs path. */
 export async function ensureBase(ctx: BuildContext, spec: BaseSpec, bootstrap: (target: string) => Promise<void>): Promise<string> {
   const rootfs = join(spec.dir, 'rootfs');
+  // Bases half-built by killed runs (of this workdir or another sharing the cache).
+  if (!ctx.dryRun) await sweepStaleTemps(dirname(spec.dir));
   if (existsSync(join(spec.dir, '.complete'))) {
     ctx.log.info(`base tree from the cache (${spec.dir})`);
     return rootfs;
