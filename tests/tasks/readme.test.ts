@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { renderHelp, updateReadme } from '../../tasks/help.js';
 import { REPO_ROOT } from '../helpers/fixture-rootfs.js';
+import { readmeCommands } from '../helpers/readme.js';
 
 test('README options table matches tasks/settings.ts (run `npm run readme` to update)', () => {
   const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
@@ -13,12 +14,29 @@ test('README options table matches tasks/settings.ts (run `npm run readme` to up
 test('README gives the test command first thing, and it is the one CI runs', () => {
   const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
   const ci = readFileSync(join(REPO_ROOT, '.ci', 'run'), 'utf8');
-  const firstBlock = /```sh\n([\s\S]*?)```/.exec(readme)![1]!;
-  expect(firstBlock).toMatch(/(^|&& )npm test$/m);
-  expect(ci).toMatch(/^npm test\b/m);
-  // The same package list for people and for CI.
-  expect(firstBlock).toContain("$(grep -v '^#' .ci/packages)");
-  expect(ci).toContain("$(grep -v '^#' .ci/packages)");
+  const { test: command } = readmeCommands(readme);
+  expect(command).toMatch(/ && npm test$/);
+  // .ci/run runs each part of the README's command, as a command line of its own, in order.
+  let at = 0;
+  for (const part of command.split(' && ')) {
+    const m = new RegExp(`^${part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\b`, 'm').exec(ci.slice(at));
+    expect([part, Boolean(m)]).toEqual([part, true]);
+    at += m!.index + m![0].length;
+  }
+  // The setup installs the same package list for people and for CI, and binfmt for the arch tests.
+  const setup = readFileSync(join(REPO_ROOT, '.ci', 'setup'), 'utf8');
+  expect(command.startsWith('.ci/setup && ')).toBe(true);
+  expect(setup).toContain("$(grep -v '^#' .ci/packages)");
+  expect(setup).toMatch(/^mountpoint -q \/proc\/sys\/fs\/binfmt_misc \|\| mount -t binfmt_misc/m);
+  expect(setup).toMatch(/update-binfmts --enable qemu-aarch64/);
+  expect(setup).toMatch(/^npm ci\b/m);
+});
+
+test('README command 1 installs Debian\'s nodejs and npm only when there is no npm (NodeSource\'s nodejs conflicts with it)', () => {
+  const { build } = readmeCommands(readFileSync(join(REPO_ROOT, 'README.md'), 'utf8'));
+  expect(build).toContain('{ command -v npm >/dev/null || apt-get install -y nodejs npm; }');
+  expect(build).not.toMatch(/(^|&& )apt-get install -y nodejs npm/);
+  expect(build).toMatch(/&& npx osb check-deps --install [a-z ]+ &&/);
 });
 
 test("the README's first section shows the design card's commands in order, and osb help states the precedence", () => {
