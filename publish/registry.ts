@@ -256,6 +256,17 @@ export class RegistryClient {
     });
   }
 
+  /** HEAD a manifest by tag or digest: its digest when the registry has it, undefined on 404. */
+  async headManifest(ref: string): Promise<string | undefined> {
+    const accept = ['application/vnd.oci.image.manifest.v1+json', 'application/vnd.docker.distribution.manifest.v2+json'].join(', ');
+    return withRetry(this.policy, async () => {
+      const r = await this.call({ method: 'HEAD', url: this.url(`/v2/${this.o.repo}/manifests/${ref}`), headers: { Accept: accept } });
+      if (r.status === 404) return undefined;
+      if (r.status !== 200) throw this.fail(`HEAD manifest ${ref}`, r);
+      return String(r.headers['docker-content-digest'] ?? '') || ref;
+    });
+  }
+
   /** PUT the manifest under `ref` (a tag); the registry must echo its digest. */
   async pushManifest(bytes: Buffer, mediaType: string, ref: string): Promise<string> {
     const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;

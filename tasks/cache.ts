@@ -74,6 +74,26 @@ export async function saveToCache(ctx: BuildContext, s: Settings, target: Target
 }
 
 /**
+ * An up-to-date target with --cache-to: HEAD its tag first, and push its outputs only when the
+ * cache lacks them. Says which: "pushed to REF:TAG" or "already in REF:TAG".
+ */
+export async function shareUpToDate(ctx: BuildContext, s: Settings, target: Target, inputsHash: string): Promise<string> {
+  const tag = cacheTag(target, inputsHash);
+  const to = `${String(s.cacheTo)}:${tag}`;
+  const { RegistryClient } = await import('../publish/registry.js');
+  const client = new RegistryClient(await registryOf(ctx, s, String(s.cacheTo)));
+  let there: string | undefined;
+  try {
+    there = await client.headManifest(tag);
+  } finally {
+    client.close();
+  }
+  if (there) return `already in ${to}`;
+  await saveToCache(ctx, s, target, inputsHash);
+  return `pushed to ${to}`;
+}
+
+/**
  * Pull the target's outputs from --cache-from. false when the cache has no artifact for these
  * inputs, or when one is refused (a digest that does not match): the caller builds, and the
  * reason has been said.

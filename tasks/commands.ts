@@ -94,7 +94,9 @@ export async function buildTargets(cmd: ParsedCommand, signal: AbortSignal): Pro
   try {
     // Whoever held the workdir may have built what this plan would build.
     if (waited) steps = await planFor(requested, s, signal);
-    if (steps.every((x) => x.action === 'skip')) reportUpToDate(steps, s);
+    // --cache-to still has work for an up-to-date cacheable target: the cache may lack it.
+    const share = Boolean(s.cacheTo) && steps.some((x) => x.target.cacheable);
+    if (steps.every((x) => x.action === 'skip') && !share) reportUpToDate(steps, s);
     else await (await import('./execute.js')).execute(steps, { settings: s, signal });
   } finally {
     await release();

@@ -72,6 +72,8 @@ export async function execute(steps: readonly PlanStep[], o: ExecuteOptions): Pr
     if (ndjson) out.write(JSON.stringify({ time: new Date().toISOString(), ...e }) + '\n');
   };
   const warnings: string[] = [];
+  /** Lines printed after the task list: what --cache-to did with an up-to-date target. */
+  const notes: string[] = [];
   // One settled-promise per target, created up front so a target can wait for a dependency
   // that has not started yet.
   const done = new Map<string, Promise<void>>();
@@ -79,6 +81,16 @@ export async function execute(steps: readonly PlanStep[], o: ExecuteOptions): Pr
   for (const step of steps) done.set(step.target.name, new Promise<void>((r) => settle.set(step.target.name, r)));
   const failed = new Set<string>();
   let firstError: unknown;
+
+  const reporterFor = (name: string, setOutput: (line: string) => void): Reporter => ({
+    info: (m) => setOutput(m),
+    warn: (m) => {
+      warnings.push(`${name}: ${m}`);
+      setOutput(`warning: ${m}`);
+    },
+    debug: (m) => s.debug && setOutput(m),
+    output: (line) => s.verbose && setOutput(line),
+  });
 
   const runStep = async (step: PlanStep, setOutput: (line: string) => void, skip: (why: string) => void) => {
     const name = step.target.name;
@@ -90,23 +102,33 @@ export async function execute(steps: readonly PlanStep[], o: ExecuteOptions): Pr
       skip(`not built: ${badDep} failed`);
       return;
     }
-    if (step.action === 'skip') {
+    if (step.action === 'skip' && !(step.target.cacheable && s.cacheTo)) {
       emit({ event: 'skip', target: name, reason: 'up to date' });
       skip('up to date');
       return;
     }
     const logPath = logPathFor(s.workdir, name);
+    const reporter = reporterFor(name, setOutput);
+    if (step.action === 'skip') {
+      // Up to date, and --cache-to: the cache gets it unless it has it already, so the next
+      // machine's --cache-from finds what this one built earlier.
+      try {
+        const { shareUpToDate } = await import('./cache.js');
+        const what = await shareUpToDate(makeContext(s, reporter, o.signal, logPath), s, step.target, hashValue(step.inputs));
+        notes.push(`${name} up to date; ${what}`);
+        emit({ event: 'skip', target: name, reason: `up to date; ${what}` });
+        skip('up to date');
+      } catch (err) {
+        failed.add(name);
+        emit({ event: 'fail', target: name, error: err instanceof Error ? err.message : String(err) });
+        const wrapped = new TargetFailedError(name, err);
+        firstError ??= wrapped;
+        throw wrapped;
+      }
+      return;
+    }
     await mkdir(join(s.workdir, 'logs'), { recursive: true });
     await rm(logPath, { force: true });
-    const reporter: Reporter = {
-      info: (m) => setOutput(m),
-      warn: (m) => {
-        warnings.push(`${name}: ${m}`);
-        setOutput(`warning: ${m}`);
-      },
-      debug: (m) => s.debug && setOutput(m),
-      output: (line) => s.verbose && setOutput(line),
-    };
     const t0 = Date.now();
     emit({ event: 'start', target: name, reason: step.reasons.join('; ') });
     try {
@@ -161,6 +183,7 @@ export async function execute(steps: readonly PlanStep[], o: ExecuteOptions): Pr
   await list.run().catch((e: unknown) => {
     if (!firstError) throw e; // a renderer failure, not a target's
   });
+  if (!ndjson) for (const n of notes) out.write(`${n}\n`);
   for (const w of warnings) if (!ndjson) process.stderr.write(`warning: ${w}\n`);
   if (firstError) throw firstError;
 }
