@@ -10,7 +10,6 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { writeAtomic } from '../lib/atomic.js';
 import type { BuildContext } from '../lib/context.js';
-import { UsageError } from '../lib/errors.js';
 import { dockerManifest, writeLayoutArchive } from './archive.js';
 import { TOOLBOX_LABEL, imageDocuments } from './image.js';
 import { compressorArgv, parseLayerCompression, writeLayer, type LayerCompression } from './layer.js';
@@ -64,16 +63,8 @@ export interface OciResult {
   readonly ref: string;
 }
 
-/** Parse KEY=VALUE pairs (--label, --annotation). */
-export function parseKeyValues(items: readonly string[], flag: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const item of items) {
-    const i = item.indexOf('=');
-    if (i <= 0) throw new UsageError(`${flag} expects KEY=VALUE; got '${item}'`, `for example ${flag} org.opencontainers.image.vendor=Example`);
-    out[item.slice(0, i)] = item.slice(i + 1);
-  }
-  return out;
-}
+/** KEY=VALUE pairs (--label, --annotation): the grammar is reference.ts's. */
+export { parseKeyValues } from './reference.js';
 
 /** Attach the xattrs getfattr found to their entries. */
 function attachXattrs(entries: TarEntry[], xattrs: Map<string, Map<string, Buffer>>): void {

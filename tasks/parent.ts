@@ -8,6 +8,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { BuildContext } from '../lib/context.js';
 import { OsbError, UsageError } from '../lib/errors.js';
+import { parseRemoteReference } from '../oci-builder/reference.js';
 import type { Settings } from './settings.js';
 
 export type ParentRef =
@@ -17,9 +18,9 @@ export type ParentRef =
 
 export function parseParentRef(value: string): ParentRef {
   if (value.startsWith('docker://')) {
-    const m = /^docker:\/\/([a-z0-9.-]+(?::\d+)?|\[[0-9a-f:]+\](?::\d+)?)\/([a-z0-9._/-]+?)(?::([\w][\w.-]{0,127})|@(sha256:[0-9a-f]{64}))?$/.exec(value);
-    if (!m) throw new UsageError(`--parent '${value}' is not docker://HOST[:PORT]/REPO[:TAG|@DIGEST]`, 'e.g. --parent docker://registry.example.org/guests/base:1');
-    return { kind: 'docker', ref: value, host: m[1]!, repo: m[2]!, tag: m[4] ?? m[3] ?? 'latest' };
+    // The registry's grammar (oci-builder/reference.ts): a bad repository or tag is refused here.
+    const r = parseRemoteReference(value, '--parent', 'docker://');
+    return { kind: 'docker', ref: value, host: r.host, repo: r.repo, tag: r.tag };
   }
   if (value.startsWith('oci:')) {
     const rest = value.slice(4);

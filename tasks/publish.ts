@@ -12,7 +12,6 @@ import type { Settings } from './settings.js';
 
 const list = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : []);
 const S3_ARTIFACTS = ['squashfs', 'kernel', 'initrd', 'image'] as const;
-const TAG = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
 
 /** The targets publish needs built: oci for a registry or podman, the S3 artefacts. */
 export function publishDeps(s: Settings): string[] {
@@ -32,8 +31,9 @@ export async function validatePublish(s: Settings): Promise<void> {
   if (!s.publishRegistry && !s.publishLocal && !s.publishS3) {
     throw new UsageError('osb publish has nowhere to publish to', 'give --publish-registry HOST[:PORT]/REPO, --publish-s3 ENDPOINT or --publish-local (or publish_registry, publish_s3, publish_local in osb.yaml)');
   }
-  for (const t of list(s.tag)) if (!TAG.test(t)) throw new UsageError(`invalid tag '${t}'`, 'a tag is up to 128 letters, digits, _ . and -, not starting with . or -');
-  if (s.publishRegistry) (await import('../publish/registry.js')).parseRegistryTarget(String(s.publishRegistry));
+  const { checkTag, parseRegistryTarget } = await import('../oci-builder/reference.js');
+  for (const t of list(s.tag)) checkTag(t);
+  if (s.publishRegistry) parseRegistryTarget(String(s.publishRegistry));
   if (s.creds !== undefined) (await import('../publish/auth.js')).parseCreds(String(s.creds));
   if (s.publishS3) {
     if (!/^https?:\/\/[^/]+/.test(String(s.publishS3))) throw new UsageError(`--publish-s3 must be an endpoint URL; got '${s.publishS3}'`, 'e.g. --publish-s3 https://s3.example.org');
@@ -51,11 +51,9 @@ export async function registryOptions(ctx: BuildContext, s: Settings, target: { 
   if (found) ctx.log.debug(`credentials for ${target.host} from ${found.file}`);
   let ca: Buffer | undefined;
   if (s.registryCa) {
-    try {
-      ca = readFileSync(resolve(String(s.registryCa)));
-    } catch (e) {
-      throw new OsbError(`cannot read --registry-ca ${s.registryCa}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-    }
+    // Checked when given; again here, since a remembered file may have changed since.
+    const { checkPemFile } = await import('./grammar.js');
+    ca = readFileSync(checkPemFile(resolve(String(s.registryCa)), '--registry-ca'));
   }
   return {
     ...target,

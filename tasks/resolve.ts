@@ -6,6 +6,7 @@
  */
 import { resolve } from 'node:path';
 import { UsageError } from '../lib/errors.js';
+import { checkOutputNames, checkValue } from './grammar.js';
 import type { ProjectFile, RepoSpec } from './project-file.js';
 import { SETTINGS, SettingValueError, defaultJobs, flagOf, fromEnv, parseBool, splitList, yamlKey, type Setting, type Settings } from './settings.js';
 import type { WorkdirRecord } from './record.js';
@@ -63,6 +64,18 @@ function check(s: Setting, value: unknown, where: string): void {
   if (typeof value === 'number' && !Number.isInteger(value)) throw new UsageError(`${where} must be a whole number; got ${value}`);
 }
 
+/**
+ * The value checked against the setting's grammar (tasks/grammar.ts), each item of a list, and
+ * normalized where the grammar says so (--arch arm64 is aarch64). A file the value names (the
+ * --registry-ca PEM) is read only when this command was given it: a remembered one was checked then.
+ */
+function checkGrammar(s: Setting, value: unknown, where: string, kind: SourceKind): unknown {
+  const g = s.grammar;
+  if (!g || value === undefined || value === null) return value;
+  if (g === 'pemFile' && !['flag', 'env', 'file'].includes(kind)) return value;
+  return Array.isArray(value) ? value.map((v) => checkValue(g, String(v), where)) : checkValue(g, String(value), where);
+}
+
 const absolute = (s: Setting, v: unknown, base: string): unknown => {
   if (!s.path || v === undefined) return v;
   return Array.isArray(v) ? v.map((x) => resolve(base, String(x))) : resolve(base, String(v));
@@ -97,6 +110,7 @@ export function resolveLayers(l: Layers): Resolution {
   const out: Record<string, unknown> = {};
   const sources: Record<string, Source> = {};
   const given: Record<string, unknown> = {};
+  const wheres: Record<string, string> = {};
   const workdirSetting = SETTINGS.find((s) => s.key === 'workdir')!;
   const wd = resolveOne(workdirSetting, l, {});
   const workdir = resolve(l.cwd, String(wd.value));
@@ -105,10 +119,13 @@ export function resolveLayers(l: Layers): Resolution {
     const r = s === workdirSetting ? wd : resolveOne(s, l, record);
     const where = { flag: flagOf(s), env: r.source.text.replace(/^env /, ''), file: `${r.source.text}: ${yamlKey(s)}`, workdir: `${flagOf(s)} (recorded in the workdir)`, default: flagOf(s) }[r.source.kind];
     check(s, r.value, where);
-    out[s.key] = r.value;
+    const value = checkGrammar(s, r.value, where, r.source.kind);
+    out[s.key] = value;
     sources[s.key] = r.source;
-    if (!s.perRun && s !== workdirSetting && ['flag', 'env', 'file'].includes(r.source.kind)) given[s.key] = r.value;
+    if (!s.perRun && s !== workdirSetting && ['flag', 'env', 'file'].includes(r.source.kind)) given[s.key] = value;
+    wheres[s.key] = where;
   }
+  checkOutputNames(out, wheres, (key) => ['flag', 'env', 'file'].includes(sources[key]?.kind ?? 'default'));
   // The lists a build needs beyond the table (osb.yaml only, for now: repos).
   if (l.project?.repos) {
     out.repos = l.project.repos.value;

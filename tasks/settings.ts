@@ -6,6 +6,7 @@
  * file (osb.yaml), then the workdir's record of earlier commands, then the default.
  */
 import { cpus } from 'node:os';
+import type { Grammar } from './grammar.js';
 
 export type SettingType = 'string' | 'boolean' | 'number' | 'array';
 export type SettingGroup = 'global' | 'rootfs' | 'image' | 'initrd' | 'kernel' | 'boot' | 'oci' | 'publish';
@@ -49,6 +50,8 @@ export interface Setting {
   readonly wholeItems?: boolean;
   /** A password or secret key: `osb config` says whether it is set, never its value. */
   readonly secret?: boolean;
+  /** The grammar its value (each item of a list) must follow (tasks/grammar.ts); refused with exit 2 otherwise. */
+  readonly grammar?: Grammar;
 }
 
 const env = (...names: string[]): EnvName[] => names.map((name) => ({ name }));
@@ -70,14 +73,14 @@ export const SETTINGS: readonly Setting[] = [
   // rootfs
   { key: 'distro', type: 'string', default: 'debian', env: env('OSB_DISTRO', 'DISTRO'), group: 'rootfs', describe: 'Distribution of the rootfs (osb rootfs --list-distros)' },
   { key: 'osVersion', type: 'string', defaultText: "the distro's default release", env: env('OSB_OS_VERSION', 'OS_VERSION'), group: 'rootfs', describe: 'Release of the distro (bookworm, noble, v3.22, ...)' },
-  { key: 'arch', type: 'string', defaultText: 'the host architecture', env: env('OSB_ARCH', 'ARCH'), group: 'rootfs', describe: 'Target architecture (x86_64, aarch64, ...)' },
+  { key: 'arch', grammar: 'arch', type: 'string', defaultText: 'the host architecture', env: env('OSB_ARCH', 'ARCH'), group: 'rootfs', describe: "Target architecture (x86_64, aarch64, ...; Debian's names amd64, arm64 and ppc64el are taken as x86_64, aarch64 and ppc64le)" },
   { key: 'mirror', type: 'string', defaultText: "the distro's official archive", env: env('OSB_MIRROR', 'MIRROR', 'REPO_URL'), group: 'rootfs', describe: 'Package archive URL' },
   { key: 'extraPkgs', yaml: 'packages', type: 'array', default: [], env: env('OSB_EXTRA_PKGS', 'EXTRA_PKGS'), group: 'rootfs', describe: 'Extra packages to install (space or comma separated)' },
   { key: 'agentInit', type: 'boolean', default: false, env: env('OSB_AGENT_INIT', 'AGENT_INIT'), group: 'rootfs', describe: 'Install the agent as /sbin/init (no systemd); needed for initrds' },
   { key: 'slim', type: 'boolean', default: true, env: env('OSB_SLIM'), group: 'rootfs', describe: 'Leave out docs, man/info pages and translations, the distro-native way (license files stay); --no-slim keeps them' },
   { key: 'agentBin', path: true, type: 'string', defaultText: "osb's built-in smoke-test agent", env: env('OSB_AGENT_BIN', 'AGENT_SOURCE_BIN'), group: 'rootfs', describe: 'Agent binary to install (e.g. kata-agent)' },
   { key: 'agentName', type: 'string', defaultText: 'kata-agent with --agent-bin, else osb-agent', env: env('OSB_AGENT_NAME'), group: 'rootfs', describe: 'Installed as /usr/bin/NAME and NAME.service' },
-  { key: 'parent', type: 'string', defaultText: '(none: bootstrap the distro)', env: env('OSB_PARENT'), group: 'rootfs', describe: 'Build the rootfs on top of this image (docker://HOST/REPO:TAG, oci:DIR[:TAG], oci-archive:FILE); osb oci adds one layer to its layers' },
+  { key: 'parent', grammar: 'parent', type: 'string', defaultText: '(none: bootstrap the distro)', env: env('OSB_PARENT'), group: 'rootfs', describe: 'Build the rootfs on top of this image (docker://HOST/REPO:TAG, oci:DIR[:TAG], oci-archive:FILE); osb oci adds one layer to its layers' },
   { key: 'hook', path: true, yaml: 'hooks', type: 'array', default: [], env: env('OSB_HOOKS'), group: 'rootfs', describe: 'Script run against the staged rootfs (ROOTFS_DIR set); repeatable; .mjs runs with zx' },
   { key: 'rootfsDir', path: true, type: 'string', defaultText: 'WORKDIR/rootfs', env: env('OSB_ROOTFS_DIR', 'ROOTFS_DIR'), group: 'rootfs', describe: 'Where the rootfs is built (osb refuses / and foreign non-empty directories)' },
   { key: 'cacheDir', path: true, type: 'string', defaultText: 'WORKDIR/cache', env: env('OSB_CACHE_DIR'), group: 'rootfs', describe: 'Package and download cache, reused across rebuilds' },
@@ -94,11 +97,11 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'dax', type: 'boolean', default: true, env: [{ name: 'OSB_DAX' }, { name: 'SKIP_DAX_HEADER', invert: true }], group: 'image', describe: 'Write the NVDIMM/DAX header so the image also boots as a QEMU nvdimm (--no-dax or SKIP_DAX_HEADER=yes to skip)' },
   { key: 'format', type: 'string', choices: ['raw', 'qcow2'], default: 'raw', env: env('OSB_IMAGE_FORMAT'), group: 'image', describe: 'Image file format' },
   { key: 'measuredRootfs', type: 'boolean', default: false, env: env('OSB_MEASURED_ROOTFS', 'MEASURED_ROOTFS'), group: 'image', describe: 'dm-verity hash partition (p2) with a salt from the inputs; writes WORKDIR/root_hash.txt; no DAX header' },
-  { key: 'imageName', type: 'string', default: 'osb.img', env: env('OSB_IMAGE_NAME'), group: 'image', describe: 'Image file name in the workdir' },
+  { key: 'imageName', grammar: 'fileName', type: 'string', default: 'osb.img', env: env('OSB_IMAGE_NAME'), group: 'image', describe: 'Image file name in the workdir (a name, not a path)' },
   // initrd
   { key: 'compression', type: 'string', choices: ['zstd', 'gzip', 'xz', 'lz4', 'none'], default: 'zstd', env: env('OSB_COMPRESSION'), group: 'initrd', describe: 'Initrd compression' },
   { key: 'owner', type: 'string', env: env('OSB_OWNER'), group: 'initrd', describe: 'Force every initrd entry to UID:GID (e.g. 0:0)' },
-  { key: 'initrdName', type: 'string', default: 'osb-initrd.img', env: env('OSB_INITRD_NAME'), group: 'initrd', describe: 'Initrd file name in the workdir' },
+  { key: 'initrdName', grammar: 'fileName', type: 'string', default: 'osb-initrd.img', env: env('OSB_INITRD_NAME'), group: 'initrd', describe: 'Initrd file name in the workdir (a name, not a path)' },
   { key: 'initrdExtra', path: true, type: 'array', default: [], env: env('OSB_INITRD_EXTRA'), group: 'initrd', describe: 'Directory overlaid on the initrd (e.g. kernel modules); repeatable' },
   // kernel
   { key: 'kernelSrc', path: true, type: 'string', env: env('OSB_KERNEL_SRC', 'KERNEL_SRC'), group: 'kernel', describe: 'Kernel source directory or tarball' },
@@ -115,24 +118,24 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'interactive', perRun: true, type: 'boolean', default: false, env: [], group: 'boot', describe: 'Attach the serial console to the terminal' },
   { key: 'squashfs', perRun: true, type: 'boolean', default: false, env: [], group: 'boot', describe: 'osb boot: boot the squashfs (read-only, under a tmpfs overlay, via a small boot initrd)' },
   // oci, bundle, squashfs
-  { key: 'ociRef', type: 'string', default: 'localhost/osb:latest', env: env('OSB_OCI_REF'), group: 'oci', describe: 'Image reference NAME[:TAG] (org.opencontainers.image.ref.name; the name podman load gives it)' },
+  { key: 'ociRef', grammar: 'reference', type: 'string', default: 'localhost/osb:latest', env: env('OSB_OCI_REF'), group: 'oci', describe: 'Image reference NAME[:TAG] (org.opencontainers.image.ref.name; the name podman load gives it)' },
   { key: 'ociCompression', type: 'string', choices: ['gzip', 'zstd'], default: 'gzip', env: env('OSB_OCI_COMPRESSION'), group: 'oci', describe: 'Compression of the OCI layer' },
-  { key: 'label', wholeItems: true, type: 'array', default: [], env: env('OSB_LABELS'), group: 'oci', describe: 'Image config label KEY=VALUE; repeatable (OSB_LABELS: one per line)' },
-  { key: 'annotation', wholeItems: true, type: 'array', default: [], env: env('OSB_ANNOTATIONS'), group: 'oci', describe: 'Manifest annotation KEY=VALUE; repeatable (OSB_ANNOTATIONS: one per line)' },
+  { key: 'label', grammar: 'keyValue', wholeItems: true, type: 'array', default: [], env: env('OSB_LABELS'), group: 'oci', describe: 'Image config label KEY=VALUE; repeatable (OSB_LABELS: one per line)' },
+  { key: 'annotation', grammar: 'keyValue', wholeItems: true, type: 'array', default: [], env: env('OSB_ANNOTATIONS'), group: 'oci', describe: 'Manifest annotation KEY=VALUE; repeatable (OSB_ANNOTATIONS: one per line)' },
   { key: 'dockerArchive', type: 'boolean', default: false, env: env('OSB_DOCKER_ARCHIVE'), group: 'oci', describe: 'osb oci: also write WORKDIR/osb-docker.tar for docker load' },
   { key: 'toolbox', type: 'boolean', default: false, env: env('OSB_TOOLBOX'), group: 'oci', describe: "osb oci: add toolbox's label (com.github.containers.toolbox=true)" },
   { key: 'squashfsCompression', type: 'string', choices: ['zstd', 'gzip', 'xz', 'lz4', 'lzo'], default: 'zstd', env: env('OSB_SQUASHFS_COMPRESSION'), group: 'oci', describe: 'Compression of the squashfs (osb\'s kernel reads all of them)' },
   // publish (credentials are perRun: never recorded in the workdir, never read from osb.yaml)
-  { key: 'publishRegistry', type: 'string', env: env('OSB_PUBLISH_REGISTRY'), group: 'publish', describe: 'osb publish: push the OCI image to HOST[:PORT]/REPO (image-build publish_registry)' },
-  { key: 'tag', yaml: 'publish_tags', type: 'array', default: [], defaultText: "the --oci-ref tag", env: env('OSB_PUBLISH_TAGS'), group: 'publish', describe: 'osb publish: tag to publish under (registry, S3, podman); repeatable' },
+  { key: 'publishRegistry', grammar: 'registry', type: 'string', env: env('OSB_PUBLISH_REGISTRY'), group: 'publish', describe: 'osb publish: push the OCI image to HOST[:PORT]/REPO (image-build publish_registry)' },
+  { key: 'tag', grammar: 'tag', yaml: 'publish_tags', wholeItems: true, type: 'array', default: [], defaultText: "the --oci-ref tag", env: env('OSB_PUBLISH_TAGS'), group: 'publish', describe: 'osb publish: tag to publish under (registry, S3, podman); repeatable (OSB_PUBLISH_TAGS: one per line)' },
   { key: 'creds', perRun: true, secret: true, type: 'string', defaultText: 'REGISTRY_AUTH_FILE, containers auth.json, ~/.docker/config.json', env: env('OSB_REGISTRY_CREDS'), group: 'publish', describe: 'osb publish: registry credentials USER:PASSWORD' },
-  { key: 'registryCa', path: true, type: 'string', defaultText: 'the system CAs', env: env('OSB_REGISTRY_CA'), group: 'publish', describe: "osb publish: PEM file of the CA that signed the registry's certificate" },
+  { key: 'registryCa', grammar: 'pemFile', path: true, type: 'string', defaultText: 'the system CAs', env: env('OSB_REGISTRY_CA'), group: 'publish', describe: "osb publish: PEM file of the CA that signed the registry's certificate" },
   { key: 'insecureRegistry', type: 'boolean', default: false, env: env('OSB_INSECURE_REGISTRY'), group: 'publish', describe: 'osb publish: talk plain HTTP to the registry (no TLS)' },
   { key: 'registryChunkSize', perRun: true, type: 'number', min: 0, default: 0, defaultText: '0 (each blob in one PUT)', env: env('OSB_REGISTRY_CHUNK_SIZE'), group: 'publish', describe: 'osb publish: upload blobs in PATCH chunks of N KiB' },
-  { key: 'registryMountFrom', perRun: true, type: 'string', env: env('OSB_REGISTRY_MOUNT_FROM'), group: 'publish', describe: 'osb publish: mount blobs from this repository of the same registry instead of uploading them' },
+  { key: 'registryMountFrom', grammar: 'repository', perRun: true, type: 'string', env: env('OSB_REGISTRY_MOUNT_FROM'), group: 'publish', describe: 'osb publish: mount blobs from this repository of the same registry instead of uploading them' },
   { key: 'registryRetries', perRun: true, type: 'number', min: 0, default: 4, env: env('OSB_REGISTRY_RETRIES'), group: 'publish', describe: 'osb publish: retries (with backoff from 0.5 s) after a 5xx or a dropped connection' },
-  { key: 'cacheTo', perRun: true, type: 'string', env: env('OSB_CACHE_TO'), group: 'publish', describe: 'Push what cacheable targets (rootfs, image, kernel) build to HOST[:PORT]/REPO, tagged by their inputs hash (same registry options as publish)' },
-  { key: 'cacheFrom', perRun: true, type: 'string', env: env('OSB_CACHE_FROM'), group: 'publish', describe: 'Pull a cacheable target from HOST[:PORT]/REPO when it holds one with the same inputs hash, instead of building it; a bad digest is refused and the target built' },
+  { key: 'cacheTo', grammar: 'registry', perRun: true, type: 'string', env: env('OSB_CACHE_TO'), group: 'publish', describe: 'Push what cacheable targets (rootfs, image, kernel) build to HOST[:PORT]/REPO, tagged by their inputs hash (same registry options as publish)' },
+  { key: 'cacheFrom', grammar: 'registry', perRun: true, type: 'string', env: env('OSB_CACHE_FROM'), group: 'publish', describe: 'Pull a cacheable target from HOST[:PORT]/REPO when it holds one with the same inputs hash, instead of building it; a bad digest is refused and the target built' },
   { key: 'publishLocal', type: 'boolean', default: false, env: env('OSB_PUBLISH_LOCAL'), group: 'publish', describe: 'osb publish: load the image into the local podman store (image-build publish_local)' },
   { key: 'publishS3', type: 'string', env: env('OSB_PUBLISH_S3'), group: 'publish', describe: 'osb publish: S3 endpoint URL to upload the boot artefacts to (image-build publish_s3)' },
   { key: 's3Bucket', type: 'string', env: env('OSB_S3_BUCKET', 'S3_BUCKET'), group: 'publish', describe: 'osb publish: S3 bucket (must exist)' },
