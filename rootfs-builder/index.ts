@@ -61,6 +61,12 @@ export interface RootfsOptions {
   readonly manifestPath: string;
   /** Input hash recorded in the manifest. */
   readonly inputsHash: string;
+  /**
+   * A last check of the staged tree, after the agent, the hooks and osbuilder.yaml, before it replaces the
+   * rootfs (the CLI's: the tree is a whole OS, unless --allow-empty). A throw leaves the previous
+   * rootfs as it was.
+   */
+  readonly checkTree?: (dir: string) => void | Promise<void>;
 }
 
 /** Checks that need no build: run before anything starts, so bad input fails in a second. */
@@ -160,6 +166,7 @@ export async function buildRootfs(ctx: BuildContext, o: RootfsOptions): Promise<
     const missing = plain.filter((p) => !manifest.packages.some((q) => q.name === p));
     if (missing.length) throw new OsbError(`extra packages missing after install: ${missing.join(', ')}`);
     await writeOsbuilderYaml(stage, manifest);
+    await o.checkTree?.(stage);
     await writeFile(siblingMarkerFor(finalDir), `created by osb; osb may replace ${basename(finalDir)}\n`);
     await replaceDir(stage, finalDir);
     await writeAtomic(o.manifestPath, (tmp) => writeFile(tmp, JSON.stringify(manifest, null, 2) + '\n'));

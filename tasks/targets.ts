@@ -6,7 +6,7 @@ import type { BuildContext } from '../lib/context.js';
 import type { ExtraRepo } from '../rootfs-builder/engines/index.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { OsbError } from '../lib/errors.js';
+import { OsbError, UsageError } from '../lib/errors.js';
 import { hostArch } from '../distros/index.js';
 import type { Settings } from './settings.js';
 import type { Target } from './target.js';
@@ -45,7 +45,15 @@ async function rootfsOptions(s: Settings, inputsHash = '') {
     manifestPath: manifestPath(s),
     inputsHash,
     base: (await import('./parent.js')).parentBase(s),
+    checkTree: s.allowEmpty ? undefined : (stage: string) => checkBuiltTree(s, stage),
   };
+}
+
+/** The rootfs osb built (on a parent, after the hooks) must be a whole OS too, before it replaces the old one. */
+async function checkBuiltTree(s: Settings, stage: string): Promise<void> {
+  const { missingFromTree } = await import('../lib/bootable.js');
+  const lacks = missingFromTree(stage);
+  if (lacks) throw new UsageError(`refusing to make the rootfs ${rootfsDir(s)}: the tree built ${s.parent ? `on --parent ${String(s.parent)}` : 'from the distro'} ${lacks}`, `${s.agentInit ? '' : 'add --agent-init (the agent as /sbin/init), '}build on a parent that is a whole OS, or pass --allow-empty if you mean it`);
 }
 
 /**
@@ -64,6 +72,24 @@ export function parseRepos(values: readonly string[]): { url: string; key: strin
   }
   return out;
 }
+
+/**
+ * An artefact is made of a whole OS tree (lib/bootable.ts: an init and an os-release), unless
+ * --allow-empty. With --no-deps the tree is there to check when the plan is made, before any
+ * work; otherwise it is checked when the target starts, once the rootfs target has run.
+ */
+async function requireOsTree(s: Settings, what: string): Promise<void> {
+  if (s.allowEmpty) return;
+  const { missingFromTree } = await import('../lib/bootable.js');
+  const dir = rootfsDir(s);
+  const lacks = missingFromTree(dir);
+  if (lacks) throw new UsageError(`refusing to make ${what} of ${dir}: it ${lacks}`, 'point --rootfs-dir at a whole OS tree, or pass --allow-empty if you mean it');
+}
+
+/** validate: with --no-deps, the tree must already be one (the plan builds no rootfs). */
+const validateTree = (what: string) => async (s: Settings) => {
+  if (s.deps === false) await requireOsTree(s, what);
+};
 
 export const rootfs: Target = {
   name: 'rootfs',
@@ -113,7 +139,9 @@ export const image: Target = {
   deps: () => ['rootfs'],
   settings: ['fsType', 'blockSize', 'rootFreeSpace', 'imageSize', 'partitionTable', 'dax', 'format', 'imageName', 'sourceDateEpoch', 'arch', 'measuredRootfs'],
   outputs: (s) => [imagePath(s), ...(s.measuredRootfs ? [rootHashPath(s)] : []), ...sbomOutput(s, 'image')],
+  validate: validateTree('an image'),
   run: async (ctx, s, inputsHash) => {
+    if (!ctx.dryRun) await requireOsTree(s, 'an image');
     const { buildImage } = await import('../image-builder/index.js');
     const arch = str(s.arch) ?? hostArch();
     // The DAX header (Kata's default) is for QEMU nvdimm, which only x86_64 guests get here; an
@@ -156,8 +184,12 @@ export const initrd: Target = {
   settings: ['compression', 'owner', 'initrdName', 'agentInit', 'sourceDateEpoch'],
   files: (s) => list(s.initrdExtra),
   outputs: (s) => [initrdPath(s), ...sbomOutput(s, 'initrd')],
-  validate: (s) => void parseOwner(s.owner),
+  validate: async (s) => {
+    parseOwner(s.owner);
+    await validateTree('an initrd')(s);
+  },
   run: async (ctx, s, inputsHash) => {
+    if (!ctx.dryRun) await requireOsTree(s, 'an initrd');
     const { buildInitrd } = await import('../initrd-builder/index.js');
     await buildInitrd(ctx, {
       rootfsDir: rootfsDir(s),
@@ -276,8 +308,10 @@ export const oci: Target = {
     const { parseReference } = await import('../oci-builder/index.js');
     parseReference(String(s.ociRef));
     await ociOptions(s);
+    await validateTree('an OCI image')(s);
   },
   run: async (ctx, s, inputsHash) => {
+    if (!ctx.dryRun) await requireOsTree(s, 'an OCI image');
     const { buildOci } = await import('../oci-builder/index.js');
     // --dry-run: the rootfs was not unpacked, so there is no parent state to read yet.
     if (ctx.dryRun && s.parent) ctx.log.info(`would add one layer to the layers of --parent ${String(s.parent)}`);
@@ -293,7 +327,9 @@ export const bundle: Target = {
   deps: () => ['rootfs'],
   settings: ['agentInit', 'agentName', 'agentBin', 'sourceDateEpoch'],
   outputs: (s) => [bundlePaths(s).dir, bundlePaths(s).tar],
+  validate: validateTree('a bundle'),
   run: async (ctx, s) => {
+    if (!ctx.dryRun) await requireOsTree(s, 'a bundle');
     const { buildBundle } = await import('../oci-builder/index.js');
     await buildBundle(ctx, { rootfsDir: rootfsDir(s), bundleDir: bundlePaths(s).dir, tarPath: bundlePaths(s).tar, args: containerCommand(s) });
   },
@@ -309,8 +345,10 @@ export const squashfs: Target = {
     // The boot initrd carries the host's static busybox, which a guest of another arch cannot run.
     const arch = str(s.arch) ?? hostArch();
     if (arch !== hostArch()) throw new OsbError(`cannot make the squashfs boot initrd for ${arch} on this ${hostArch()} host: it holds the host's busybox`, `boot ${arch} guests from the initrd or the image (osb boot --initrd / --image)`);
+    return validateTree('a squashfs')(s);
   },
   run: async (ctx, s) => {
+    if (!ctx.dryRun) await requireOsTree(s, 'a squashfs');
     const { bootTreeInputs, buildSquashfs, writeSquashfsBootTree } = await import('../oci-builder/index.js');
     const { buildInitrd } = await import('../initrd-builder/index.js');
     const { mkdtemp, readFile, rm, writeFile } = await import('node:fs/promises');

@@ -1,6 +1,6 @@
 /**
  * A small but real rootfs for tests: Debian's static busybox, osb's smoke agent as /sbin/init,
- * and one of each entry type (hard link, symlink, fifo, device nodes when root).
+ * an /etc/os-release naming it, and one of each entry type (hard link, symlink, fifo, device nodes when root).
  */
 import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, linkSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -33,6 +33,8 @@ export function makeFixtureRootfs(dir: string, opts: FixtureOptions = {}): strin
     symlinkSync('busybox', join(dir, 'bin', applet));
   }
   writeFileSync(join(dir, 'etc/hostname'), 'osb-fixture\n');
+  // It names itself as any OS tree does (osb makes artefacts only of trees with an os-release).
+  writeFileSync(join(dir, 'etc/os-release'), 'ID=osb-fixture\nNAME="osb test fixture"\nPRETTY_NAME="osb test fixture (busybox)"\n');
   writeFileSync(join(dir, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
   writeFileSync(join(dir, 'var/lib/data/hello.txt'), 'hello from the fixture\n');
   linkSync(join(dir, 'var/lib/data/hello.txt'), join(dir, 'var/lib/data/hello-link.txt'));

@@ -1,0 +1,80 @@
+/**
+ * What makes a tree an operating system osb will make an artefact of, so an empty or near-empty
+ * --rootfs-dir is refused instead of giving an image of nothing. The rule (README, `osb help`
+ * under --allow-empty):
+ *
+ * - an init: /sbin/init or /init that leads, inside the tree, to an executable regular file
+ *   (/sbin/init is where --agent-init puts the agent, and where systemd-sysv, busybox and
+ *   Alpine's packages put theirs; /init is the initramfs convention);
+ * - something that says what OS it is: /etc/os-release or /usr/lib/os-release, or the osbuilder
+ *   record /var/lib/osbuilder/osbuilder.yaml that osb (and Kata's osbuilder) writes in every
+ *   rootfs it builds (osb's Alpine trees have no os-release: that is the alpine-release package).
+ *
+ * Symlinks are followed the way the guest would follow them, inside the tree: an absolute
+ * target starts again at the tree's root, and `..` stops there. Nothing outside the tree is read.
+ */
+import { lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
+import { join } from 'node:path';
+
+export const INIT_PATHS = ['/sbin/init', '/init'] as const;
+export const OS_RELEASE_PATHS = ['/etc/os-release', '/usr/lib/os-release'] as const;
+/** Written by osb (rootfs-builder/manifest.ts) and Kata's osbuilder into every rootfs they build. */
+export const OSBUILDER_RECORD = '/var/lib/osbuilder/osbuilder.yaml';
+const MAX_SYMLINK_HOPS = 40; // the kernel's limit (MAXSYMLINKS)
+
+/** `path` (guest view) resolved inside `root`: its lstat, or undefined when it leads nowhere. */
+export function statInTree(root: string, path: string): Stats | undefined {
+  let pending = path.split('/').filter((c) => c && c !== '.');
+  const done: string[] = [];
+  let hops = 0;
+  while (pending.length > 0) {
+    const part = pending.shift()!;
+    if (part === '..') {
+      done.pop();
+      continue;
+    }
+    const here = join(root, ...done, part);
+    let st: Stats;
+    try {
+      st = lstatSync(here);
+    } catch {
+      return undefined;
+    }
+    if (st.isSymbolicLink()) {
+      if (++hops > MAX_SYMLINK_HOPS) return undefined;
+      const target = readlinkSync(here);
+      if (target.startsWith('/')) done.length = 0;
+      pending = [...target.split('/').filter((c) => c && c !== '.'), ...pending];
+      continue;
+    }
+    if (pending.length > 0 && !st.isDirectory()) return undefined;
+    done.push(part);
+  }
+  try {
+    return lstatSync(join(root, ...done));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * What the tree at `root` lacks to be an OS, as a phrase ("is empty", "has no init (...)"), or
+ * undefined when it has an init and an os-release. A missing directory is the caller's to report.
+ */
+export function missingFromTree(root: string): string | undefined {
+  let names: string[];
+  try {
+    names = readdirSync(root);
+  } catch {
+    return undefined;
+  }
+  if (names.length === 0) return 'is empty';
+  const lacks: string[] = [];
+  const init = INIT_PATHS.some((p) => {
+    const st = statInTree(root, p);
+    return st !== undefined && st.isFile() && (st.mode & 0o111) !== 0;
+  });
+  if (!init) lacks.push(`no init (an executable ${INIT_PATHS.join(' or ')})`);
+  if (![...OS_RELEASE_PATHS, OSBUILDER_RECORD].some((p) => statInTree(root, p)?.isFile())) lacks.push(`no ${OS_RELEASE_PATHS.join(' or ')} (nor ${OSBUILDER_RECORD})`);
+  return lacks.length ? `has ${lacks.join(' and ')}` : undefined;
+}
