@@ -34,19 +34,33 @@ export interface ParentImage {
 
 const blobPath = (layoutDir: string, digest: string) => join(layoutDir, 'blobs', digest.replace(':', '/'));
 
-/** The single-platform image of an OCI layout (index.json's entry tagged `tag`, else the first). */
+/**
+ * The single-platform image of an OCI layout (index.json's entry tagged `tag`, else the first).
+ * The layout is someone else's: a missing or damaged document, or a digest that is not
+ * sha256:HEX (it becomes a file name), is one line naming the layout and the document.
+ */
 export async function readParentLayout(layoutDir: string, tag?: string): Promise<ParentImage> {
-  const index = JSON.parse(await readFile(join(layoutDir, 'index.json'), 'utf8').catch(() => {
-    throw new OsbError(`${layoutDir} is not an OCI image layout (no index.json)`, 'give --parent oci:DIR[:TAG], oci-archive:FILE or docker://HOST/REPO:TAG');
-  })) as { manifests?: (LayoutDescriptor & { annotations?: Record<string, string> })[] };
-  const all = index.manifests ?? [];
-  const top = tag ? all.find((m) => m.annotations?.['org.opencontainers.image.ref.name']?.replace(/^.*:/, '') === tag || m.annotations?.['org.opencontainers.image.ref.name'] === tag) : all[0];
+  const { DIGEST, readJsonFile } = await import('../lib/foreign.js');
+  const { existsSync } = await import('node:fs');
+  const damaged = 'the parent layout is damaged or incomplete: write, copy or pull it again';
+  if (!existsSync(join(layoutDir, 'index.json'))) throw new OsbError(`${layoutDir} is not an OCI image layout (no index.json)`, 'give --parent oci:DIR[:TAG], oci-archive:FILE or docker://HOST/REPO:TAG');
+  const index = await readJsonFile<{ manifests?: unknown }>(join(layoutDir, 'index.json'), `the index of OCI layout ${layoutDir}`, damaged);
+  const all = (Array.isArray(index.manifests) ? index.manifests : []) as (LayoutDescriptor & { annotations?: Record<string, string> })[];
+  const refName = (m: { annotations?: Record<string, string> }) => (typeof m?.annotations === 'object' ? m.annotations?.['org.opencontainers.image.ref.name'] : undefined);
+  const top = tag ? all.find((m) => refName(m)?.replace(/^.*:/, '') === tag || refName(m) === tag) : all[0];
   if (!top) throw new OsbError(`${layoutDir} has no image${tag ? ` tagged ${tag}` : ''}`);
-  const manifest = JSON.parse(await readFile(blobPath(layoutDir, top.digest), 'utf8')) as { config?: LayoutDescriptor; layers?: LayoutDescriptor[] };
-  if (!manifest.config || !manifest.layers) throw new OsbError(`${layoutDir}: ${top.digest} is not a single-platform image manifest`);
-  const config = JSON.parse(await readFile(blobPath(layoutDir, manifest.config.digest), 'utf8')) as ParentImage['config'];
-  if ((config.rootfs?.diff_ids?.length ?? -1) !== manifest.layers.length) throw new OsbError(`${layoutDir}: the config lists ${config.rootfs?.diff_ids?.length ?? 0} diff_ids for ${manifest.layers.length} layers`);
-  return { layoutDir, manifestDigest: top.digest, layers: manifest.layers, config };
+  const checked = (d: LayoutDescriptor | undefined, what: string): LayoutDescriptor => {
+    if (typeof d?.digest !== 'string' || !DIGEST.test(d.digest)) throw new OsbError(`${layoutDir}: ${what} names digest ${JSON.stringify(d?.digest ?? null).slice(0, 80)}, not sha256: and 64 hex digits`, damaged);
+    return d;
+  };
+  const blob = (d: LayoutDescriptor, what: string) => readJsonFile<Record<string, unknown>>(blobPath(layoutDir, d.digest), `${what} ${d.digest} of OCI layout ${layoutDir}`, damaged);
+  const manifest = (await blob(checked(top, 'index.json'), 'the manifest')) as { config?: LayoutDescriptor; layers?: LayoutDescriptor[] };
+  if (!manifest.config || !Array.isArray(manifest.layers)) throw new OsbError(`${layoutDir}: ${top.digest} is not a single-platform image manifest`);
+  const layers = manifest.layers.map((l, i) => checked(l, `layer ${i + 1} of the manifest`));
+  const config = (await blob(checked(manifest.config, 'the manifest\'s config'), 'the config')) as ParentImage['config'];
+  const diffIds = Array.isArray(config.rootfs?.diff_ids) ? config.rootfs!.diff_ids!.length : 0;
+  if (diffIds !== layers.length) throw new OsbError(`${layoutDir}: the config lists ${diffIds} diff_ids for ${layers.length} layers`);
+  return { layoutDir, manifestDigest: top.digest, layers, config };
 }
 
 /** Entry signature without mtime (osb clamps mtimes, so they say nothing about change). */

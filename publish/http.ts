@@ -7,6 +7,7 @@ import https from 'node:https';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { OsbError } from '../lib/errors.js';
+import { firstBytes } from '../lib/foreign.js';
 
 export interface HttpRequest {
   readonly method: string;
@@ -21,6 +22,17 @@ export interface HttpResponse {
   readonly statusText: string;
   readonly headers: http.IncomingHttpHeaders;
   readonly body: Buffer;
+}
+
+/**
+ * What came back, for a one-line error: status, content type, and the size and first bytes of
+ * the body, printable: `200 OK, text/html, 18 bytes starting '<html>...'`.
+ */
+export function answerOf(r: HttpResponse, o: { bytes?: boolean; status?: boolean } = {}): string {
+  const type = r.headers['content-type'] ? String(r.headers['content-type']).split(';')[0]! : 'no Content-Type';
+  const status = o.status === false ? [] : [`${r.status} ${r.statusText}`.trim()];
+  const bytes = o.bytes !== false && r.body.length ? [`${r.body.length} bytes starting ${firstBytes(r.body)}`] : [];
+  return [...status, type, ...bytes].join(', ');
 }
 
 /** A failure worth another attempt: 5xx, or the connection dropped or was refused. */
@@ -89,7 +101,7 @@ export async function withRetry<T>(p: RetryPolicy, op: () => Promise<T>): Promis
       return await op();
     } catch (e) {
       if (!(e instanceof TransientError) || attempt >= p.retries || p.signal?.aborted) {
-        if (e instanceof TransientError && attempt > 0) throw new OsbError(`${e.message} (gave up after ${attempt + 1} attempts)`, e.hint ?? 'check that the registry is up, then run osb publish again: blobs already pushed are skipped');
+        if (e instanceof TransientError && attempt > 0) throw new OsbError(`${e.message} (gave up after ${attempt + 1} attempts)`, e.hint ?? 'check that the registry is up and its address is right, then run the command again');
         throw e;
       }
       const delay = p.baseDelayMs * 2 ** attempt;

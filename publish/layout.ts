@@ -5,6 +5,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OsbError } from '../lib/errors.js';
+import { DIGEST, parseJsonObject, readJsonFile } from '../lib/foreign.js';
 import { RegistryClient, type Descriptor, type PushOptions, type PushStats } from './registry.js';
 
 export interface LayoutPushResult {
@@ -19,14 +20,19 @@ export interface LayoutPushResult {
  */
 export async function pushLayout(layoutDir: string, tags: readonly string[], o: PushOptions): Promise<LayoutPushResult> {
   const blob = (d: string) => join(layoutDir, 'blobs', d.replace(':', '/'));
-  const index = JSON.parse(await readFile(join(layoutDir, 'index.json'), 'utf8')) as { manifests?: Descriptor[] };
-  const top = index.manifests?.[0];
+  const again = 'run `osb oci --force` to write the layout again';
+  const index = await readJsonFile<{ manifests?: Descriptor[] }>(join(layoutDir, 'index.json'), `the index of OCI layout ${layoutDir}`, again);
+  const top = Array.isArray(index.manifests) ? index.manifests[0] : undefined;
   if (!top) throw new OsbError(`${layoutDir}/index.json lists no image`, 'run `osb oci` again');
-  const bytes = await readFile(blob(top.digest));
-  const manifest = JSON.parse(bytes.toString('utf8')) as { mediaType?: string; config?: Descriptor; layers?: Descriptor[]; manifests?: Descriptor[] };
+  if (typeof top.digest !== 'string' || !DIGEST.test(top.digest)) throw new OsbError(`${layoutDir}/index.json names manifest ${JSON.stringify(top.digest ?? null).slice(0, 80)}, not a sha256 digest`, again);
+  const bytes = await readFile(blob(top.digest)).catch((e: NodeJS.ErrnoException) => {
+    throw new OsbError(`manifest ${top.digest} of OCI layout ${layoutDir} is ${e.code === 'ENOENT' ? 'missing' : `unreadable (${e.code ?? e.message})`}`, again);
+  });
+  const manifest = parseJsonObject<{ mediaType?: string; config?: Descriptor; layers?: Descriptor[]; manifests?: Descriptor[] }>(bytes, `manifest ${top.digest} of OCI layout ${layoutDir}`, again);
   if (manifest.manifests) throw new OsbError(`${layoutDir} holds an image index; osb publish pushes single-platform images`);
-  const blobs = [...(manifest.layers ?? []), ...(manifest.config ? [manifest.config] : [])];
+  const blobs = [...(Array.isArray(manifest.layers) ? manifest.layers : []), ...(manifest.config ? [manifest.config] : [])];
   for (const b of blobs) {
+    if (typeof b?.digest !== 'string' || !DIGEST.test(b.digest)) throw new OsbError(`manifest ${top.digest} of OCI layout ${layoutDir} names blob ${JSON.stringify(b?.digest ?? null).slice(0, 80)}, not a sha256 digest`, again);
     const st = await stat(blob(b.digest)).catch(() => undefined);
     if (!st || st.size !== b.size) throw new OsbError(`blob ${b.digest} of ${layoutDir} is ${st ? `${st.size} bytes, not ${b.size}` : 'missing'}`, 'run `osb oci --force`');
   }

@@ -6,6 +6,7 @@
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OsbError } from '../lib/errors.js';
+import { DIGEST, parseJsonObject } from '../lib/foreign.js';
 import { RegistryClient, type Descriptor, type PushOptions } from './registry.js';
 
 export interface PulledImage {
@@ -22,16 +23,20 @@ export async function pullToLayout(o: PushOptions, ref: string, layoutDir: strin
   try {
     await client.ping();
     const m = await client.pullManifest(ref);
-    const manifest = JSON.parse(m.bytes.toString('utf8')) as { config?: Descriptor; layers?: Descriptor[]; manifests?: unknown[] };
-    if (manifest.manifests || !manifest.config || !manifest.layers) throw new OsbError(`${o.host}/${o.repo}:${ref} is not a single-platform image manifest`, 'give the tag or digest of one platform\'s image');
+    // pullManifest checked that the bytes are a JSON object; its fields are checked here.
+    const manifest = parseJsonObject<{ config?: Descriptor; layers?: Descriptor[]; manifests?: unknown[] }>(m.bytes, `manifest ${o.host}/${o.repo}:${ref}`);
+    if (manifest.manifests || !manifest.config || !Array.isArray(manifest.layers)) throw new OsbError(`${o.host}/${o.repo}:${ref} is not a single-platform image manifest`, 'give the tag or digest of one platform\'s image');
+    const descriptors = [manifest.config, ...manifest.layers];
+    for (const d of descriptors) {
+      const digest = typeof d === 'object' && d !== null ? (d as { digest?: unknown }).digest : d;
+      if (typeof digest !== 'string' || !DIGEST.test(digest)) throw new OsbError(`${o.host}/${o.repo}:${ref} names blob ${JSON.stringify(digest ?? null).slice(0, 80)}, not a sha256 digest`, 'the registry holds a manifest osb cannot use; push the image again');
+      if (!Number.isSafeInteger(d.size) || d.size < 0) throw new OsbError(`${o.host}/${o.repo}:${ref} gives blob ${digest} the size ${JSON.stringify(d.size ?? null).slice(0, 40)}, not a byte count`, 'the registry holds a manifest osb cannot use; push the image again');
+    }
     await rm(part, { recursive: true, force: true });
     const blobs = join(part, 'blobs', 'sha256');
     await mkdir(blobs, { recursive: true });
     const put = (digest: string, bytes: Buffer) => writeFile(join(blobs, digest.slice('sha256:'.length)), bytes);
-    for (const d of [manifest.config, ...manifest.layers]) {
-      if (!/^sha256:[0-9a-f]{64}$/.test(d.digest)) throw new OsbError(`${o.host}/${o.repo}:${ref} names blob '${d.digest}', not a sha256 digest`);
-      await client.pullBlob(d, join(blobs, d.digest.slice('sha256:'.length)));
-    }
+    for (const d of descriptors) await client.pullBlob(d, join(blobs, d.digest.slice('sha256:'.length)));
     await put(m.digest, m.bytes);
     await writeFile(join(part, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
     await writeFile(join(part, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: m.mediaType, digest: m.digest, size: m.bytes.length }] }));

@@ -7,25 +7,17 @@
 import { createReadStream } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { OsbError } from '../lib/errors.js';
+import { parseJsonObject } from '../lib/foreign.js';
+import type { RegistryTarget } from '../oci-builder/reference.js';
 import type { Reporter } from '../lib/log.js';
 import { basicHeader, parseChallenge, type Credentials } from './auth.js';
-import { makeTransport, send, TransientError, withRetry, type HttpRequest, type HttpResponse, type RetryPolicy, type Transport } from './http.js';
+import { answerOf, makeTransport, send, TransientError, withRetry, type HttpRequest, type HttpResponse, type RetryPolicy, type Transport } from './http.js';
 
 /** Read blobs 1 MiB at a time: a quarter fewer syscalls and socket writes than the 64 KiB default. */
 const READ_CHUNK = 1 << 20;
 
-export interface RegistryTarget {
-  /** host[:port] */
-  readonly host: string;
-  readonly repo: string;
-}
-
-/** `HOST[:PORT]/REPO` (a tag is given with --tag, not here). */
-export function parseRegistryTarget(value: string): RegistryTarget {
-  const m = /^([a-z0-9.-]+(?::\d+)?|\[[0-9a-f:]+\](?::\d+)?)\/([a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)$/.exec(value);
-  if (!m) throw new OsbError(`--publish-registry must be HOST[:PORT]/REPO; got '${value}'`, 'e.g. --publish-registry registry.example.org:5000/guests/osb --tag 1.0');
-  return { host: m[1]!, repo: m[2]! };
-}
+/** `HOST[:PORT]/REPO` (a tag is given with --tag, not here): the grammar is oci-builder/reference.ts's. */
+export { parseRegistryTarget, type RegistryTarget } from '../oci-builder/reference.js';
 
 export interface PushOptions extends RegistryTarget {
   /** Plain HTTP (only when the user asked for it). @default false */
@@ -55,13 +47,18 @@ export interface PushStats {
   mounted: number;
 }
 
+/**
+ * The registry's error code from a distribution-spec error body (` MANIFEST_UNKNOWN: ...`); for
+ * any other body (a proxy's HTML page), its content type and first bytes.
+ */
 const errorOf = (r: HttpResponse): string => {
   try {
     const e = (JSON.parse(r.body.toString('utf8')) as { errors?: { code?: string; message?: string }[] }).errors?.[0];
-    return e ? ` ${e.code ?? ''}${e.message ? `: ${e.message}` : ''}` : '';
+    if (e && typeof e === 'object') return ` ${e.code ?? ''}${e.message ? `: ${String(e.message).split('\n')[0]}` : ''}`;
   } catch {
-    return '';
+    // not the registry's error document: say what it was
   }
+  return r.body.length ? ` (${answerOf(r, { status: false })})` : '';
 };
 
 export class RegistryClient {
@@ -74,7 +71,16 @@ export class RegistryClient {
   constructor(private readonly o: PushOptions) {
     this.base = new URL(`${o.insecure ? 'http' : 'https'}://${o.host}/`);
     this.t = makeTransport(!o.insecure, o.ca);
-    this.policy = { retries: 4, baseDelayMs: 500, onRetry: (m, n, d) => o.log.warn(`${m}; retry ${n} in ${(d / 1000).toFixed(1)} s`), ...o.retry };
+    // One line when the retries start (and one more only if the failure changes), not one per
+    // attempt; the final error, if it comes to that, says how many attempts were made.
+    let last = '';
+    const onRetry = (m: string, n: number, d: number) => {
+      if (m === last) return;
+      last = m;
+      const left = this.policy.retries - n + 1;
+      o.log.info(`${m}; retrying ${left} more time${left === 1 ? '' : 's'} (next in ${(d / 1000).toFixed(1)} s)`);
+    };
+    this.policy = { retries: 4, baseDelayMs: 500, onRetry, ...o.retry };
   }
 
   private url(path: string): URL {
@@ -87,7 +93,12 @@ export class RegistryClient {
     if (r.status >= 500) return new TransientError(`registry ${this.o.host} ${line}`);
     if (r.status === 401) return new OsbError(`registry ${this.o.host} refused the credentials for ${this.o.repo} (${line})`, this.o.credentials ? 'check --creds or the auth file entry for this registry' : 'log in (podman login / docker login) or give --creds USER:PASSWORD');
     if (r.status === 403) return new OsbError(`registry ${this.o.host} denied ${what} (${r.status} ${r.statusText}${errorOf(r)})`, `the account needs push rights on ${this.o.repo}`);
-    return new OsbError(`registry ${this.o.host} ${line}`);
+    return new OsbError(`registry ${this.o.host} ${line}`, r.status === 404 && what === 'GET /v2/' ? `check that ${this.o.host} is an OCI registry: one answers GET /v2/ with 200 or 401` : undefined);
+  }
+
+  /** A JSON document the protocol promises (a manifest, a token), or one line saying what came instead. */
+  private json<T extends object>(what: string, r: HttpResponse, host = this.o.host): T {
+    return parseJsonObject<T>(r.body, `registry ${host} answered ${what} with ${answerOf(r, { bytes: false })}, which`, `check that ${host} is an OCI registry and the repository ${this.o.repo} is right: a web server or proxy may be answering in its place`);
   }
 
   /**
@@ -125,8 +136,8 @@ export class RegistryClient {
     const tok = await send(tr, { method: 'GET', url: u, headers: this.o.credentials ? { Authorization: basicHeader(this.o.credentials) } : {} }).finally(() => tr.agent.destroy());
     if (tok.status >= 500) throw new TransientError(`token server ${u.host} GET ${u.pathname}: ${tok.status} ${tok.statusText}`);
     if (tok.status !== 200) throw new OsbError(`token server ${u.host} refused the credentials for ${this.o.repo} (GET ${u.pathname}: ${tok.status} ${tok.statusText})`, this.o.credentials ? 'check --creds or the auth file entry for this registry' : 'log in (podman login / docker login) or give --creds USER:PASSWORD');
-    const body = JSON.parse(tok.body.toString('utf8')) as { token?: string; access_token?: string };
-    const token = body.token ?? body.access_token;
+    const body = this.json<{ token?: unknown; access_token?: unknown }>(`GET ${u.pathname} (a token)`, tok, u.host);
+    const token = typeof body.token === 'string' ? body.token : typeof body.access_token === 'string' ? body.access_token : undefined;
     if (!token) throw new OsbError(`token server ${u.host} answered without a token`);
     const h = `Bearer ${token}`;
     if (this.auth === h) return false;
@@ -217,7 +228,8 @@ export class RegistryClient {
       const digest = `sha256:${createHash('sha256').update(r.body).digest('hex')}`;
       const named = ref.startsWith('sha256:') ? ref : (r.headers['docker-content-digest'] as string | undefined);
       if (named && named !== digest) throw new OsbError(`registry ${this.o.host} sent manifest ${this.o.repo}@${ref} whose sha256 is ${digest}, not ${named}`, 'the registry or a proxy altered it; refusing to use it');
-      const mediaType = (JSON.parse(r.body.toString('utf8')) as { mediaType?: string }).mediaType ?? String(r.headers['content-type'] ?? '');
+      const doc = this.json<{ mediaType?: unknown }>(`GET manifest ${ref}`, r);
+      const mediaType = typeof doc.mediaType === 'string' ? doc.mediaType : String(r.headers['content-type'] ?? '');
       return { bytes: r.body, mediaType, digest };
     });
   }

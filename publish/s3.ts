@@ -6,8 +6,10 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { OsbError } from '../lib/errors.js';
+import { firstBytes } from '../lib/foreign.js';
 import type { Reporter } from '../lib/log.js';
 
 export interface S3Artifact {
@@ -49,11 +51,31 @@ async function sha256File(path: string): Promise<string> {
   return h.digest('hex');
 }
 
-/** The SDK's error as one line: `403 SignatureDoesNotMatch: ...`. */
-function s3Error(e: unknown, what: string): OsbError {
-  const x = e as { name?: string; Code?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+/** What the endpoint last answered, raw (status, content type, body), kept by a middleware for error lines. */
+interface RawAnswer {
+  readonly status: number;
+  readonly type: string;
+  readonly body: Buffer;
+}
+
+const describeAnswer = (a: RawAnswer): string => `${a.status}, ${a.type || 'no Content-Type'}${a.body.length ? `, ${a.body.length} bytes starting ${firstBytes(a.body)}` : ''}`;
+const NOT_S3_HINT = 'check --publish-s3: it must be the S3 API endpoint; a web server or proxy may be answering in its place';
+
+/**
+ * The SDK's error as one line: `403 SignatureDoesNotMatch: ...` for an S3 error; for an answer
+ * that is not S3's (an HTML page, garbage), what came back; for no answer, the connection error.
+ */
+function s3Error(e: unknown, what: string, endpoint: string, answer: RawAnswer | undefined): OsbError {
+  const x = e as { name?: string; Code?: string; code?: string; message?: string; $metadata?: { httpStatusCode?: number; attempts?: number } };
   const status = x.$metadata?.httpStatusCode;
   const code = x.Code ?? x.name ?? 'Error';
+  const known = x.Code !== undefined || !['Error', 'Unknown', 'UnknownError', 'SyntaxError', 'TypeError'].includes(code);
+  if (!answer || status === undefined) {
+    const attempts = x.$metadata?.attempts;
+    const why = (x.message ?? code).split('\n')[0]!.replace(/^AWS SDK error wrapper for /, '').replace(/^Error: /, '');
+    return new OsbError(`S3 endpoint ${endpoint} did not answer the ${what} (${why}${attempts && attempts > 1 ? `, after ${attempts} attempts` : ''})`, 'check --publish-s3 (the endpoint URL) and that the server is up');
+  }
+  if (!known || /Deserialization error|parse error/i.test(x.message ?? '')) return new OsbError(`S3 endpoint ${endpoint} answered the ${what} with ${describeAnswer(answer)}, which is not an S3 answer`, NOT_S3_HINT);
   const hint = status === 403 ? 'check S3_ACCESS/S3_SECRET (or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)' : status === 404 ? 'check s3_bucket (the bucket must exist)' : undefined;
   return new OsbError(`S3 ${what} failed: ${status ?? ''} ${code}${x.message && x.message !== code ? `: ${x.message.split('\n')[0]}` : ''}`.replace(/failed:\s+/, 'failed: '), hint);
 }
@@ -85,6 +107,27 @@ export async function publishS3(o: S3Options): Promise<{ keys: string[]; index: 
     responseChecksumValidation: 'WHEN_REQUIRED',
     maxAttempts: 4,
   });
+  // Keep each raw answer (bodies of PUT answers are small): the error line says what came back.
+  let answer: RawAnswer | undefined;
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      answer = undefined;
+      const out = await next(args);
+      const res = out.response as { statusCode?: number; headers?: Record<string, string>; body?: unknown };
+      const chunks: Buffer[] = [];
+      if (res.body && typeof (res.body as AsyncIterable<Uint8Array>)[Symbol.asyncIterator] === 'function') {
+        for await (const c of res.body as AsyncIterable<Uint8Array>) chunks.push(Buffer.from(c));
+        res.body = Readable.from([Buffer.concat(chunks)]);
+      }
+      answer = { status: res.statusCode ?? 0, type: String(res.headers?.['content-type'] ?? '').split(';')[0]!, body: Buffer.concat(chunks) };
+      return out;
+    },
+    { step: 'deserialize', priority: 'low', name: 'osbRawAnswer' },
+  );
+  /** S3 answers every PUT with the object's ETag: a 200 without one came from something else. */
+  const checkEtag = (etag: unknown, what: string) => {
+    if (!etag && answer) throw new OsbError(`S3 endpoint ${o.endpoint} answered the ${what} with ${describeAnswer(answer)}, which is not an S3 answer (no ETag)`, NOT_S3_HINT);
+  };
   const keys: string[] = [];
   const indexes: S3Index[] = [];
   try {
@@ -93,21 +136,25 @@ export async function publishS3(o: S3Options): Promise<{ keys: string[]; index: 
       for (const a of o.artifacts) {
         const key = base + a.name;
         const up = new Upload({ client, params: { Bucket: o.bucket, Key: key, Body: createReadStream(a.path), ContentLength: files[a.name]!.size, Metadata: { sha256: files[a.name]!.sha256 } }, partSize: 5 * 1024 * 1024, queueSize: 2 });
+        let done: { ETag?: string };
         try {
-          await up.done();
+          done = await up.done();
         } catch (e) {
-          throw s3Error(e, `upload of ${key}`);
+          throw s3Error(e, `upload of ${key}`, o.endpoint, answer);
         }
+        checkEtag(done.ETag, `upload of ${key}`);
         keys.push(key);
       }
       const index: S3Index = { name: o.name, tag, arch: o.arch, files };
       const sums = Object.entries(files).map(([n, f]) => `${f.sha256}  ${n}\n`).join('');
       for (const [n, body, type] of [['SHA256SUMS', sums, 'text/plain'], ['index.json', JSON.stringify(index, null, 2) + '\n', 'application/json']] as const) {
+        let put: { ETag?: string };
         try {
-          await client.send(new PutObjectCommand({ Bucket: o.bucket, Key: base + n, Body: body, ContentType: type }));
+          put = await client.send(new PutObjectCommand({ Bucket: o.bucket, Key: base + n, Body: body, ContentType: type }));
         } catch (e) {
-          throw s3Error(e, `upload of ${base + n}`);
+          throw s3Error(e, `upload of ${base + n}`, o.endpoint, answer);
         }
+        checkEtag(put.ETag, `upload of ${base + n}`);
         keys.push(base + n);
       }
       indexes.push(index);

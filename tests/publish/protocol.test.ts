@@ -76,7 +76,7 @@ describe('distribution-spec exchange', () => {
     const { c, log } = client(host);
     await c.pushBlob({ mediaType: 'x', digest, size: data.length }, blobFile());
     expect(seen.map(line)).toEqual([`HEAD /v2/a/b/blobs/${digest}`, 'POST /v2/a/b/blobs/uploads/', `HEAD /v2/a/b/blobs/${digest}`, 'POST /v2/a/b/blobs/uploads/', 'PUT /v2/a/b/blobs/uploads/u1']);
-    expect(log.lines.join('\n')).toMatch(/503 Service Unavailable; retry 1/);
+    expect(log.lines.join('\n')).toMatch(/503 Service Unavailable; retrying 2 more times/);
     expect(c.stats.pushed).toBe(1);
   });
 
