@@ -7,10 +7,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type Pair } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair } from 'yaml';
 import { UsageError } from '../lib/errors.js';
 import { suggest } from './suggest.js';
-import { SETTINGS, kebab, yamlKey, type Setting } from './settings.js';
+import { SETTINGS, flagOf, kebab, yamlKey, type Setting } from './settings.js';
 
 /** An extra package repository with the key that signs it. */
 export interface RepoSpec {
@@ -43,14 +43,28 @@ const BY_YAML = new Map(FILE_SETTINGS.map((s) => [yamlKey(s), s]));
 const LISTS = ['repos'];
 const REPO_KEYS = ['url', 'key', 'suite', 'components'];
 
-function scalarText(node: Node | null | undefined): unknown {
+/**
+ * A YAML alias (`*name`) as the node its anchor (`&name`) marks, so `packages: *common` means the
+ * list itself; an alias whose anchor is not defined before it is an error naming it.
+ */
+function unalias(node: Node | null | undefined, doc: Document, fail: (n: Node, what: string) => never): Node | null | undefined {
+  for (let hops = 0; node && isAlias(node); hops++) {
+    const target = hops < 16 ? (node.resolve(doc) as Node | undefined) : undefined;
+    if (!target) fail(node, `*${node.source} is an alias of no anchor (define &${node.source} before it)`);
+    node = target;
+  }
+  return node;
+}
+
+function scalarText(node: Node | null | undefined, doc: Document, fail: (n: Node, what: string) => never): unknown {
+  node = unalias(node, doc, fail);
   if (!node) return null;
   if (isScalar(node)) {
     // `os_version: 3.10` is the string 3.10, not the number 3.1: keep what the user wrote.
     return typeof node.value === 'number' && node.source !== undefined ? String(node.source) : node.value;
   }
-  if (isSeq(node)) return node.items.map((i) => scalarText(i as Node));
-  return node.toJSON();
+  if (isSeq(node)) return node.items.map((i) => scalarText(i as Node, doc, fail));
+  return node.toJS(doc);
 }
 
 export function loadProjectFile(path: string, display: string): ProjectFile {
@@ -79,17 +93,19 @@ export function loadProjectFile(path: string, display: string): ProjectFile {
     const key = String(isScalar(pair.key) ? pair.key.value : pair.key);
     const line = at(pair.key?.range?.[0]);
     if (LISTS.includes(key)) {
-      repos = { value: parseRepos(pair.value, fail, at, dirname(resolve(path))), line };
+      repos = { value: parseRepos(unalias(pair.value, doc, (n, what) => fail(at(n.range?.[0]), `repos: ${what}`)) ?? null, fail, at, dirname(resolve(path)), doc), line };
       continue;
     }
     const s = BY_YAML.get(key);
     if (!s) {
       const perRun = SETTINGS.find((x) => yamlKey(x) === key);
       if (perRun) fail(line, `${key} is a per-run option (${kebab(perRun.key)}), not a project setting`, `pass it on the command line`);
-      const near = suggest(key, [...BY_YAML.keys(), ...LISTS]);
-      fail(line, `unknown key '${key}'${near ? `; did you mean '${near}'?` : ''}`);
+      // The flag's name where osb.yaml has its own (extra_pkgs, extra-pkgs: packages; hook: hooks).
+      const named = FILE_SETTINGS.find((x) => [kebab(x.key), kebab(x.key).replace(/-/g, '_')].includes(key.replace(/^--/, '')));
+      const near = named ? yamlKey(named) : suggest(key, [...BY_YAML.keys(), ...LISTS]);
+      fail(line, `unknown key '${key}'${near ? `; did you mean '${near}'?` : ''}${named ? ` (osb.yaml's name for ${flagOf(named)})` : ''}`);
     }
-    const raw = scalarText(pair.value);
+    const raw = scalarText(pair.value, doc, (n, what) => fail(at(n.range?.[0]), `${key}: ${what}`));
     checkType(s!, raw, (what) => fail(at(pair.value?.range?.[0] ?? pair.key?.range?.[0]), `${key} ${what}`));
     values.set(s!.key, { raw, line });
   }
@@ -119,12 +135,13 @@ function checkType(s: Setting, raw: unknown, bad: (what: string) => never): void
   }
 }
 
-function parseRepos(node: Node | null, fail: (line: number, what: string) => never, at: (o?: number) => number, base: string): RepoSpec[] {
+function parseRepos(node: Node | null, fail: (line: number, what: string) => never, at: (o?: number) => number, base: string, doc: Document): RepoSpec[] {
   if (!isSeq(node)) return fail(at(node?.range?.[0]), 'repos must be a list of {url, key, suite, components}');
-  return node.items.map((item) => {
-    const line = at((item as Node).range?.[0]);
+  return node.items.map((entry) => {
+    const item = unalias(entry as Node, doc, (n, what) => fail(at(n.range?.[0]), `repos: ${what}`));
+    const line = at((entry as Node).range?.[0]);
     if (!isMap(item)) return fail(line, 'each repos entry must be a mapping with url (and key, suite, components)');
-    const r = item.toJSON() as Record<string, unknown>;
+    const r = item.toJS(doc) as Record<string, unknown>;
     for (const k of Object.keys(r)) {
       if (!REPO_KEYS.includes(k)) {
         const near = suggest(k, REPO_KEYS);
