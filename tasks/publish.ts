@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import type { BuildContext } from '../lib/context.js';
-import { OsbError, UsageError } from '../lib/errors.js';
+import { UsageError } from '../lib/errors.js';
 import { hostArch } from '../distros/index.js';
 import { imagePath, initrdPath, kernelPaths, ociPaths, squashfsPaths } from './paths.js';
 import type { Settings } from './settings.js';
