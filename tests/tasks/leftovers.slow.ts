@@ -54,7 +54,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * holds, polled), and wait for it.
  */
 async function killAfter(args: readonly string[], ms: number, when?: () => boolean): Promise<void> {
-  const child = spawn(process.execPath, [OSB, ...args], { env: cleanEnv(), stdio: 'ignore', detached: true });
+  // A killed mmdebstrap leaves its own temporary directories in TMPDIR: the test's, removed after.
+  const env = cleanEnv({ TMPDIR: join(dir, 'tmp') });
+  mkdirSync(env.TMPDIR!, { recursive: true });
+  const child = spawn(process.execPath, [OSB, ...args], { env, stdio: 'ignore', detached: true });
   let done = false;
   const exited = new Promise((r) => child.on('exit', r)).then(() => (done = true));
   const t0 = Date.now();
