@@ -2,7 +2,7 @@
  * `osb bundle`: an OCI runtime bundle (runtime-spec config.json plus rootfs/), as a directory and
  * as a tarball, the shape of Oak's `oci_runtime_bundle`. runc runs it.
  */
-import { writeFile } from 'node:fs/promises';
+import { writeFileMode } from '../lib/modes.js';
 import { join } from 'node:path';
 import { writeAtomic } from '../lib/atomic.js';
 import type { BuildContext } from '../lib/context.js';
@@ -74,7 +74,7 @@ export async function buildBundle(ctx: BuildContext, o: BundleOptions): Promise<
   await writeDirAtomic(o.bundleDir, async (stage) => {
     // cp -a keeps hard links, device nodes, owners, modes and xattrs (file capabilities).
     await ctx.run(copy(stage));
-    await writeFile(join(stage, 'config.json'), JSON.stringify(runtimeSpec(o), null, 2) + '\n');
+    await writeFileMode(join(stage, 'config.json'), JSON.stringify(runtimeSpec(o), null, 2) + '\n', 0o644);
     await writeAtomic(o.tarPath, (tmp) => writeTar(ctx, stage, tmp));
   });
   ctx.log.info(`wrote ${o.bundleDir} and ${o.tarPath}`);

@@ -1,6 +1,6 @@
 /** Directory outputs staged beside their final name and renamed into place when complete. */
 import { existsSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, relative, resolve, isAbsolute } from 'node:path';
 import { assertOwnedOrEmpty, removeStaleTemps, replaceDir, siblingMarkerFor, tmpPathFor } from '../lib/atomic.js';
 import { onCleanup } from '../lib/cleanup.js';
@@ -19,6 +19,7 @@ export async function writeDirAtomic<T>(finalDir: string, body: (stageDir: strin
   const release = onCleanup(() => rm(stage, { recursive: true, force: true }));
   try {
     await mkdir(stage);
+    await chmod(stage, 0o755); // a tree's top, shipped in archives: never the umask's mode
     const result = await body(stage);
     await writeFile(siblingMarkerFor(finalDir), 'created by osb; osb may delete the directory beside this file\n');
     await replaceDir(stage, finalDir);

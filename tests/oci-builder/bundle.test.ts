@@ -54,6 +54,17 @@ describe('osb bundle', () => {
     expect(readFileSync(join(other, 'osb-bundle.tar'))).toEqual(readFileSync(join(dir, 'osb-bundle.tar')));
   });
 
+  test('under umask 077 the tarball is the same bytes (config.json and the top directory get their modes explicitly)', async () => {
+    const other = tempDir();
+    const saved = process.umask(0o077);
+    try {
+      await buildBundle(makeCtx(other), { rootfsDir: rootfs, bundleDir: join(other, 'osb-bundle'), tarPath: join(other, 'osb-bundle.tar'), args: SMOKE });
+    } finally {
+      process.umask(saved);
+    }
+    expect(readFileSync(join(other, 'osb-bundle.tar')).equals(readFileSync(join(dir, 'osb-bundle.tar')))).toBe(true);
+  });
+
   test('--dry-run prints the copy and writes nothing', async () => {
     const d = tempDir();
     const rep = recordingReporter();
