@@ -7,10 +7,11 @@
  * that value; -noappend so an old file is never extended. With several processors the output is
  * still the same bytes (tests/oci-builder/squashfs.test.ts builds twice and compares).
  */
-import { chmod, copyFile, mkdir, open, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, open } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { writeAtomic } from '../lib/atomic.js';
+import { mkdirMode, writeFileMode } from '../lib/modes.js';
 import { compressedEstimate, treeDataBytes, writingUnder } from '../lib/space.js';
 import type { BuildContext } from '../lib/context.js';
 import { OsbError, UsageError } from '../lib/errors.js';
@@ -110,10 +111,11 @@ export async function writeSquashfsBootTree(dir: string, busybox = '/bin/busybox
   if (!existsSync(busybox) || !(await isStaticElf(busybox))) {
     throw new OsbError(`${busybox} is missing or not statically linked: the squashfs boot initrd needs a static busybox`, 'apt-get install busybox-static');
   }
-  await mkdir(join(dir, 'bin'), { recursive: true });
+  // Every mode explicit: the initrd's entries must not follow the umask.
+  await mkdirMode(dir, 0o755);
   await chmod(dir, 0o755); // the initramfs's / (a mkdtemp directory is 0700)
-  for (const d of ['dev', 'proc', 'sys']) await mkdir(join(dir, d));
+  for (const d of ['bin', 'dev', 'proc', 'sys']) await mkdirMode(join(dir, d), 0o755);
   await copyFile(busybox, join(dir, 'bin', 'busybox'));
   await chmod(join(dir, 'bin', 'busybox'), 0o755);
-  await writeFile(join(dir, 'init'), BOOT_INIT, { mode: 0o755 });
+  await writeFileMode(join(dir, 'init'), BOOT_INIT, 0o755);
 }

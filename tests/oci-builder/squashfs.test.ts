@@ -69,6 +69,18 @@ describe('osb squashfs', () => {
     execFileSync(join(tree, 'bin', 'busybox'), ['sh', '-n', join(tree, 'init')]);
   });
 
+  test('the boot tree has the same modes under umask 077', async () => {
+    const tree = join(tempDir(), 'tree');
+    const saved = process.umask(0o077);
+    try {
+      await writeSquashfsBootTree(tree);
+    } finally {
+      process.umask(saved);
+    }
+    const modes = ['.', 'bin', 'bin/busybox', 'dev', 'init', 'proc', 'sys'].map((p) => [p, (statSync(join(tree, p)).mode & 0o7777).toString(8)]);
+    expect(modes).toEqual([['.', '755'], ['bin', '755'], ['bin/busybox', '755'], ['dev', '755'], ['init', '755'], ['proc', '755'], ['sys', '755']]);
+  });
+
   test('a dynamically linked busybox is refused with the package to install', async () => {
     await expect(writeSquashfsBootTree(join(tempDir(), 'tree'), '/bin/ls')).rejects.toThrow(/not statically linked/);
   });
