@@ -72,6 +72,7 @@ export async function execute(steps: readonly PlanStep[], o: ExecuteOptions): Pr
     if (ndjson) out.write(JSON.stringify({ time: new Date().toISOString(), ...e }) + '\n');
   };
   const warnings: string[] = [];
+  const interactive = process.stdout.isTTY === true && !process.env.CI;
   /** Lines printed after the task list: what --cache-to did with an up-to-date target. */
   const notes: string[] = [];
   // One settled-promise per target, created up front so a target can wait for a dependency
@@ -86,7 +87,9 @@ export async function execute(steps: readonly PlanStep[], o: ExecuteOptions): Pr
     info: (m) => setOutput(m),
     warn: (m) => {
       warnings.push(`${name}: ${m}`);
-      setOutput(`warning: ${m}`);
+      // Plain output keeps each warning for the summary on stderr only: printed live as well, a
+      // user read it twice. The terminal's task list shows it while it runs, then the summary.
+      if (interactive) setOutput(`warning: ${m}`);
     },
     debug: (m) => s.debug && setOutput(m),
     output: (line) => s.verbose && setOutput(line),
@@ -152,7 +155,6 @@ export async function execute(steps: readonly PlanStep[], o: ExecuteOptions): Pr
   };
 
   const { Listr } = await import('listr2');
-  const interactive = process.stdout.isTTY === true && !process.env.CI;
   const list = new Listr(
     steps.map((step) => ({
       title: step.target.name,
