@@ -4,12 +4,12 @@
  * host: /sbin/init -> /lib/systemd/systemd means the guest's systemd.
  */
 import { OsbError } from '../lib/errors.js';
+import { resolveGuestPath } from '../lib/guest-path.js';
 import type { ArchiveEntry } from './scan.js';
 
 const INIT = 'init';
 /** Where Kata (AGENT_INIT=yes) and osb --agent-init put the agent. */
 export const AGENT_INIT_PATH = '/sbin/init';
-const MAX_SYMLINK_HOPS = 40; // the kernel's limit (MAXSYMLINKS)
 
 const NO_INIT_HINT = 'build the rootfs with --agent-init (AGENT_INIT=yes), or add an /init with --initrd-extra';
 
@@ -18,29 +18,11 @@ const NO_INIT_HINT = 'build the rootfs with --agent-init (AGENT_INIT=yes), or ad
  * leads to, or a reason it leads nowhere.
  */
 export function resolveInArchive(entries: ReadonlyMap<string, ArchiveEntry>, path: string): ArchiveEntry | string {
-  let pending = path.split('/').filter((c) => c && c !== '.');
-  const done: string[] = [];
-  let hops = 0;
-  while (pending.length > 0) {
-    const part = pending.shift()!;
-    if (part === '..') {
-      done.pop();
-      continue;
-    }
-    const name = [...done, part].join('/');
-    const e = entries.get(name);
-    if (!e) return `/${name} is not in the archive`;
-    if (e.kind === 'symlink') {
-      if (++hops > MAX_SYMLINK_HOPS) return `too many levels of symlinks at /${name}`;
-      const target = e.target!.toString('latin1');
-      if (target.startsWith('/')) done.length = 0;
-      pending = [...target.split('/').filter((c) => c && c !== '.'), ...pending];
-      continue;
-    }
-    if (pending.length > 0 && e.kind !== 'dir') return `/${name} is not a directory`;
-    done.push(part);
-  }
-  return entries.get(done.join('/')) ?? entries.get('.')!;
+  const r = resolveGuestPath(path, (name) => {
+    const e = entries.get(name === '' ? '.' : name);
+    return e && { value: e, symlink: e.kind === 'symlink' ? e.target!.toString('latin1') : undefined, dir: e.kind === 'dir' };
+  });
+  return typeof r === 'string' ? r.replace(/ is missing$/, ' is not in the archive') : r.node.value;
 }
 
 function checkRunnable(entries: ReadonlyMap<string, ArchiveEntry>, what: string): void {

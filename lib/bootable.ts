@@ -15,46 +15,26 @@
  */
 import { lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
+import { resolveGuestPath } from './guest-path.js';
 
 export const INIT_PATHS = ['/sbin/init', '/init'] as const;
 export const OS_RELEASE_PATHS = ['/etc/os-release', '/usr/lib/os-release'] as const;
 /** Written by osb (rootfs-builder/manifest.ts) and Kata's osbuilder into every rootfs they build. */
 export const OSBUILDER_RECORD = '/var/lib/osbuilder/osbuilder.yaml';
-const MAX_SYMLINK_HOPS = 40; // the kernel's limit (MAXSYMLINKS)
 
 /** `path` (guest view) resolved inside `root`: its lstat, or undefined when it leads nowhere. */
 export function statInTree(root: string, path: string): Stats | undefined {
-  let pending = path.split('/').filter((c) => c && c !== '.');
-  const done: string[] = [];
-  let hops = 0;
-  while (pending.length > 0) {
-    const part = pending.shift()!;
-    if (part === '..') {
-      done.pop();
-      continue;
-    }
-    const here = join(root, ...done, part);
+  const r = resolveGuestPath(path, (name) => {
+    const here = join(root, name);
     let st: Stats;
     try {
       st = lstatSync(here);
     } catch {
       return undefined;
     }
-    if (st.isSymbolicLink()) {
-      if (++hops > MAX_SYMLINK_HOPS) return undefined;
-      const target = readlinkSync(here);
-      if (target.startsWith('/')) done.length = 0;
-      pending = [...target.split('/').filter((c) => c && c !== '.'), ...pending];
-      continue;
-    }
-    if (pending.length > 0 && !st.isDirectory()) return undefined;
-    done.push(part);
-  }
-  try {
-    return lstatSync(join(root, ...done));
-  } catch {
-    return undefined;
-  }
+    return { value: st, symlink: st.isSymbolicLink() ? readlinkSync(here) : undefined, dir: st.isDirectory() };
+  });
+  return typeof r === 'string' ? undefined : r.node.value;
 }
 
 /**
