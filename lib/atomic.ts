@@ -8,7 +8,7 @@ import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { onCleanup } from './cleanup.js';
 import { OsbError } from './errors.js';
-import { pidAlive } from './lock.js';
+import { sweepStaleTemps } from './stale.js';
 
 /** Name of the marker file in every directory osb creates and may delete. */
 export const OWNER_MARKER = '.osb-owned';
@@ -62,20 +62,7 @@ export async function replaceDir(stagedDir: string, finalDir: string): Promise<v
  * ROOTFS_DIR) keeps its own.
  */
 export async function removeStaleTemps(finalPath: string): Promise<void> {
-  const dir = dirname(finalPath);
-  const prefix = `.${basename(finalPath)}.osb-`;
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch {
-    return;
-  }
-  for (const n of names) {
-    const m = /\.osb-(tmp|old|stage)-(\d+)$/.exec(n);
-    if (n.startsWith(prefix) && m && !pidAlive(Number(m[2]))) {
-      await rm(join(dir, n), { recursive: true, force: true });
-    }
-  }
+  await sweepStaleTemps(dirname(finalPath), { prefix: `.${basename(finalPath)}.osb-` });
 }
 
 /** Refuse paths osb must never own: `/`, the home directory, and the filesystem roots above them. */

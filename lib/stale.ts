@@ -26,6 +26,12 @@ const PID_TEMP = /\.osb-(?:tmp|stage|old)-(\d+)$|^lock\.(\d+)\.tmp$|^lock\.stale
 /** Temps without a pid: only in a directory whose lock this process holds (the workdir). */
 const LOCKED_TEMP = /^\.osb-cache-(?:in|out)-[a-z0-9-]+(?:\.part)?$|\.osb-cache$|^\.squashfs-boot-tree-[A-Za-z0-9]{6}$/;
 
+/** The pid an osb temp's name carries, or undefined when it is not a pid-tagged temp. */
+function pidOf(name: string): number | undefined {
+  const m = PID_TEMP.exec(name);
+  return m ? Number(m[1] ?? m[2] ?? m[3]) : undefined;
+}
+
 let bootTime: number | undefined;
 /** Seconds since the epoch when the machine booted (/proc/stat btime). */
 function bootSeconds(): number {
@@ -124,8 +130,7 @@ export async function sweepStaleTemps(dir: string, o: SweepOptions = {}): Promis
   for (const e of entries) {
     const path = join(dir, e.name);
     if (o.prefix && !e.name.startsWith(o.prefix)) continue;
-    const m = PID_TEMP.exec(e.name);
-    const pid = m ? Number(m[1] ?? m[2] ?? m[3]) : undefined;
+    const pid = pidOf(e.name);
     const stale = pid !== undefined ? await ownerGone(pid, path) : Boolean(o.locked) && LOCKED_TEMP.test(e.name);
     if (stale) {
       if (await removeTemp(path)) removed.push(path);
@@ -159,8 +164,7 @@ export async function clearCache(cache: string, names: readonly string[]): Promi
     const before = kept.length;
     for (const e of entries) {
       const path = join(sub, e);
-      const m = PID_TEMP.exec(e);
-      const pid = m ? Number(m[1] ?? m[2] ?? m[3]) : undefined;
+      const pid = pidOf(e);
       if ((pid !== undefined && !(await ownerGone(pid, path))) || !(await removeTemp(path))) kept.push(path);
     }
     if (kept.length === before) await rm(sub, { recursive: true, force: true });
