@@ -97,7 +97,7 @@ async function plan(file: string, p: ExtractPolicy, signal?: AbortSignal): Promi
       if (h.kind !== 'dir') refuse('names the root of the tree as something other than a directory');
       continue;
     }
-    if (p.kinds && !p.kinds.has(h.kind)) refuse(`is a ${h.kind}, which ${p.what.replace(/ .*/, '')} archives do not hold`);
+    if (p.kinds && !p.kinds.has(h.kind)) refuse(`is a ${h.kind}, which this archive may not hold`);
     if ((h.kind === 'char' || h.kind === 'block') && !(name.startsWith('dev/') || name === 'dev')) refuse(`is a ${h.kind} device (${h.devMajor}:${h.devMinor}) outside dev/`);
     if (h.kind === 'hardlink') {
       let target: string;
