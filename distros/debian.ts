@@ -13,6 +13,7 @@ export const debian: Distro = {
   defaultMirror: () => 'http://deb.debian.org/debian',
   components: ['main'],
   keyring: '/usr/share/keyrings/debian-archive-keyring.gpg',
+  keyringPackage: 'debian-archive-keyring',
   basePackages: [],
   systemdPackages: ['systemd', 'systemd-sysv', 'udev'],
 };

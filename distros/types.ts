@@ -18,6 +18,8 @@ export interface Distro {
   readonly components: readonly string[];
   /** Keyring file (apt) that signs the archive. */
   readonly keyring?: string;
+  /** The host package that installs `keyring` (what `osb check-deps --install` installs). */
+  readonly keyringPackage?: string;
   /** A copy of that keyring shipped with osb (distros/keys/<name>/), used when the host has none. */
   readonly shippedKeyring?: string;
   /** Packages every rootfs gets beyond the bootstrap's base. */

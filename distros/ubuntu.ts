@@ -12,6 +12,7 @@ export const ubuntu: Distro = {
   defaultMirror: (arch: Arch) => (arch === 'x86_64' ? 'http://archive.ubuntu.com/ubuntu' : 'http://ports.ubuntu.com/ubuntu-ports'),
   components: ['main', 'universe'],
   keyring: '/usr/share/keyrings/ubuntu-archive-keyring.gpg',
+  keyringPackage: 'ubuntu-keyring',
   // Debian 12 has no ubuntu-keyring package: osb ships the keyring from Debian's newer one.
   shippedKeyring: 'ubuntu-archive-keyring.gpg',
 };

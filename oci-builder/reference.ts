@@ -1,12 +1,13 @@
 /**
  * The grammars of what osb names in a registry, in one place: image references (NAME[:TAG]) as
  * the distribution spec and containers/image parse them, tags, repositories, registry targets
- * (HOST[:PORT]/REPO) and KEY=VALUE labels and annotations. So what osb writes as
+ * (HOST[:PORT]/REPO), KEY=VALUE labels and annotations, and --parent references. So what osb writes as
  * `org.opencontainers.image.ref.name` is what podman and skopeo accept, and a bad value is refused
  * before any work, in one line.
  * https://github.com/distribution/reference/blob/main/regexp.go
  * https://github.com/opencontainers/distribution-spec/blob/v1.1.0/spec.md#pulling-manifests
  */
+import { resolve } from 'node:path';
 import { UsageError } from '../lib/errors.js';
 
 /** One path component of a repository: lower case, separated by '.', '_', '__' or dashes. */
@@ -115,4 +116,25 @@ export function parseKeyValues(items: readonly string[], where: string): Record<
     out[k] = v;
   }
   return out;
+}
+
+export type ParentRef =
+  | { kind: 'docker'; ref: string; host: string; repo: string; tag: string }
+  | { kind: 'oci'; ref: string; dir: string; tag?: string }
+  | { kind: 'oci-archive'; ref: string; file: string };
+
+/** --parent REF: an image in a registry, an OCI layout on disk, or an oci-archive file. */
+export function parseParentRef(value: string): ParentRef {
+  if (value.startsWith('docker://')) {
+    // The registry's grammar (oci-builder/reference.ts): a bad repository or tag is refused here.
+    const r = parseRemoteReference(value, '--parent', 'docker://');
+    return { kind: 'docker', ref: value, host: r.host, repo: r.repo, tag: r.tag };
+  }
+  if (value.startsWith('oci:')) {
+    const rest = value.slice(4);
+    const m = /^(.*):([\w][\w.-]{0,127})$/.exec(rest);
+    return m && !m[2]!.includes('/') ? { kind: 'oci', ref: value, dir: resolve(m[1]!), tag: m[2] } : { kind: 'oci', ref: value, dir: resolve(rest) };
+  }
+  if (value.startsWith('oci-archive:')) return { kind: 'oci-archive', ref: value, file: resolve(value.slice('oci-archive:'.length)) };
+  throw new UsageError(`--parent '${value}': expected docker://HOST/REPO:TAG, oci:DIR[:TAG] or oci-archive:FILE`, 'e.g. --parent docker://registry.example.org/guests/base:1');
 }

@@ -1,10 +1,13 @@
 #!/usr/bin/env node
 /**
- * The entry point: parse, dispatch, and the only place errors are printed. Exit 2 for usage
- * errors, 1 for failures, 130 on Ctrl-C. Heavy modules load only for the commands that need them.
+ * The entry point: parse, dispatch through the command table, and the only place errors are
+ * printed. Exit 2 for usage errors, 1 for failures, 130 on Ctrl-C. Heavy modules load only for
+ * the commands that need them.
  */
-import { parseCommandLine, type ParsedCommand } from './cli.js';
 import { CommandError, InternalError, OsbError, UsageError } from '../lib/errors.js';
+import type { CommandSpec } from './cli/command.js';
+import { parseWith } from './cli/parse.js';
+import { commandTable } from './commands/index.js';
 
 async function printError(err: unknown, debug: boolean): Promise<number> {
   // Colour only where stderr is a terminal that wants it (chalk's own detection); loaded only for errors.
@@ -32,35 +35,11 @@ async function printError(err: unknown, debug: boolean): Promise<number> {
   return 1;
 }
 
-async function dispatch(cmd: ParsedCommand, signal: AbortSignal): Promise<number> {
-  switch (cmd.command) {
-    case '':
-      throw new UsageError('no command given', 'run `osb --help` for the commands, `osb help` for every option');
-    case 'help': {
-      const { renderHelp } = await import('./help.js');
-      process.stdout.write(renderHelp());
-      return 0;
-    }
-    case 'check-deps':
-      return (await import('./check-deps.js')).checkDepsCommand(cmd);
-    case 'config':
-      return (await import('./config-command.js')).configCommand(cmd);
-    case 'explain':
-      return (await import('./commands.js')).explainCommand(cmd);
-    case 'verify-repro':
-      return (await import('./verify-repro.js')).verifyReproCommand(cmd, signal);
-    case 'clean':
-      return (await import('./commands.js')).cleanCommand(cmd);
-    case 'list-distros':
-      return (await import('./commands.js')).listDistrosCommand();
-    case 'install-kernel':
-      return (await import('./commands.js')).installKernelCommand(cmd);
-    default: {
-      const { buildTargets } = await import('./commands.js');
-      await buildTargets(cmd, signal);
-      return 0;
-    }
-  }
+async function dispatch(commands: readonly CommandSpec[], argv: readonly string[], signal: AbortSignal): Promise<number> {
+  const cmd = await parseWith(commands, argv);
+  const spec = commands.find((c) => c.name === cmd.command);
+  if (!spec) throw new UsageError('no command given', 'run `osb --help` for the commands, `osb help` for every option');
+  return (await spec.load())(cmd, { signal, commands });
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -89,12 +68,13 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`osb ${(await import('../lib/package-root.js')).packageVersion()}\n`);
       return 0;
     }
+    const commands = await commandTable();
     if (argv.includes('--help') || argv.includes('-h')) {
-      const { buildParser } = await import('./cli.js');
-      buildParser([]).showHelp((text) => process.stdout.write(text + '\n'));
+      const { buildParser } = await import('./cli/parse.js');
+      buildParser([], commands).showHelp((text) => process.stdout.write(text + '\n'));
       return 0;
     }
-    return await dispatch(await parseCommandLine(argv), ac.signal);
+    return await dispatch(commands, argv, ac.signal);
   } catch (err) {
     if (interrupted) return new Promise(() => {}); // the signal handler exits
     const { runCleanups } = await import('../lib/cleanup.js');

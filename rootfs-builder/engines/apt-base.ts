@@ -22,7 +22,7 @@ import type { BuildContext } from '../../lib/context.js';
 import { OsbError } from '../../lib/errors.js';
 import { hashValue, sha256 } from '../../lib/hash.js';
 import { sweepStaleTemps } from '../../lib/stale.js';
-import type { BootstrapOptions } from './index.js';
+import type { BootstrapOptions } from './types.js';
 
 /** Bump when the base's recipe (mmdebstrap's arguments, the finishing steps) changes. */
 const RECIPE = 'base-v2';

@@ -11,7 +11,7 @@ import { OsbError } from '../../lib/errors.js';
 import { isRoot, userNamespacesAvailable, which } from '../../lib/host.js';
 import { archiveState, baseSpec, ensureBase, finishTree, installExtrasArgv } from './apt-base.js';
 import { builtinKeysRoot } from './apk/keys.js';
-import type { BootstrapOptions, Engine, InstalledPackage } from './index.js';
+import { foreignArchTools, type BootstrapOptions, type Engine, type InstalledPackage } from './types.js';
 
 type AptBootstrapOptions = BootstrapOptions;
 
@@ -175,4 +175,11 @@ async function installOnTree(ctx: BuildContext, o: AptBootstrapOptions, packages
   if (!ctx.dryRun) await finishTree(o.target);
 }
 
-export const aptEngine: Engine = { preflight, bootstrap: bootstrapApt, installOnTree, listPackages: listAptPackages };
+export const aptEngine: Engine = {
+  preflight,
+  bootstrap: bootstrapApt,
+  installOnTree,
+  listPackages: listAptPackages,
+  // mmdebstrap checks a foreign arch's binfmt handler with arch-test.
+  hostTools: ({ arch, foreign }) => [['mmdebstrap', 'debootstrap'], 'dpkg-query', ...(foreign ? [...foreignArchTools(arch), 'arch-test'] : [])],
+};

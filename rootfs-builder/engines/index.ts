@@ -1,70 +1,11 @@
 /**
- * Package-manager engines, chosen by the distro's `engine`. Each bootstraps a tree from a
- * package list and reads back what it installed; distros stay data.
+ * The engine registry: the distro's `engine` names which one bootstraps its trees. The engines
+ * and what they take are in ./types.ts.
  */
-import type { BuildContext } from '../../lib/context.js';
-import type { Arch, Distro } from '../../distros/types.js';
+import type { Distro } from '../../distros/types.js';
+import type { Engine } from './types.js';
 
-/** An extra package repository (osb.yaml `repos`), with the key that signs it. */
-export interface ExtraRepo {
-  /** apt: the archive root; apk: the repository (…/v3.22/testing); rpm: the repository. */
-  readonly url: string;
-  /** Public signing key file. */
-  readonly key?: string;
-  /** apt only: suite (default: the release) and components (default: main). */
-  readonly suite?: string;
-  readonly components?: readonly string[];
-}
-
-export interface BootstrapOptions {
-  readonly distro: Distro;
-  readonly release: string;
-  readonly arch: Arch;
-  /** The distro's name for the architecture (amd64, x86_64, ...). */
-  readonly distroArch: string;
-  readonly mirror: string;
-  /** Packages beyond the distro's base set (init packages and EXTRA_PKGS). */
-  readonly packages: readonly string[];
-  /** Which of `packages` the user asked for (EXTRA_PKGS), as opposed to the distro's own set. */
-  readonly extraPackages?: readonly string[];
-  /** Directory to bootstrap into (does not exist yet). */
-  readonly target: string;
-  /** Download cache shared by every build. */
-  readonly cacheDir: string;
-  /** Extra trusted signing keys (--keys-dir). */
-  readonly keysDir?: string;
-  /** Repositories beyond the distro's own. */
-  readonly repos: readonly ExtraRepo[];
-  /** The agent will be /sbin/init; without it the distro's init system must be installed. */
-  readonly agentInit: boolean;
-  /** Leave out documentation, man/info pages and translations (license files stay). */
-  readonly slim: boolean;
-  /** `mirror` came from --mirror (not the distro's official archive). */
-  readonly customMirror?: boolean;
-  /** Package groups (dnf comps groups, zypper patterns). */
-  readonly packageGroups?: readonly string[];
-  /** Install from a distro whose packages are not signed (Clear Linux). */
-  readonly allowUnsigned?: boolean;
-}
-
-export interface InstalledPackage {
-  readonly name: string;
-  readonly version: string;
-  readonly arch: string;
-}
-
-export interface Engine {
-  /** Fail fast (before any download) when the host cannot run this engine. */
-  preflight(ctx: BuildContext, o: BootstrapOptions): Promise<void>;
-  bootstrap(ctx: BuildContext, o: BootstrapOptions): Promise<void>;
-  /**
-   * Install packages on an existing tree (a --parent image unpacked as the base). Engines without
-   * it cannot add packages to a parent.
-   */
-  installOnTree?(ctx: BuildContext, o: BootstrapOptions, packages: readonly string[]): Promise<void>;
-  /** Installed packages with versions, from the tree's package database, sorted by name. */
-  listPackages(ctx: BuildContext, rootfs: string): Promise<InstalledPackage[]>;
-}
+export type { BootstrapOptions, Engine, ExtraRepo, InstalledPackage } from './types.js';
 
 export async function engineFor(d: Distro): Promise<Engine> {
   switch (d.engine) {

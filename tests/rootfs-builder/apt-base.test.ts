@@ -11,7 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { debian } from '../../distros/debian.js';
 import { sha256 } from '../../lib/hash.js';
 import { archiveState, baseSpec } from '../../rootfs-builder/engines/apt-base.js';
-import type { BootstrapOptions } from '../../rootfs-builder/engines/index.js';
+import type { BootstrapOptions } from '../../rootfs-builder/engines/types.js';
 import { makeTestContext } from '../helpers/build-context.js';
 
 let dir: string;

@@ -4,8 +4,8 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseCommandLine } from '../../tasks/cli.js';
-import { SETTINGS } from '../../tasks/settings.js';
+import { parseCommandLine } from '../../tasks/commands/index.js';
+import { SETTINGS } from '../../tasks/settings/table.js';
 import { cleanEnv, osb } from '../helpers/cli.js';
 import { makeFixtureRootfs, REPO_ROOT } from '../helpers/fixture-rootfs.js';
 

@@ -8,11 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeAtomic } from '../../lib/atomic.js';
 import { silentReporter } from '../../lib/log.js';
-import { resolveSettings } from '../../tasks/cli.js';
-import { execute, makeContext, printDryRun } from '../../tasks/execute.js';
-import { computePlan } from '../../tasks/plan.js';
-import type { Settings } from '../../tasks/settings.js';
-import type { Target } from '../../tasks/target.js';
+import { resolveSettings } from '../../tasks/cli/parse.js';
+import { execute, makeContext, printDryRun } from '../../tasks/engine/execute.js';
+import { computePlan } from '../../tasks/engine/plan.js';
+import type { Settings } from '../../tasks/settings/table.js';
+import type { Target } from '../../tasks/engine/target.js';
 
 let dir: string;
 let log: string[];
@@ -31,7 +31,7 @@ function settings(over: Record<string, unknown> = {}): Settings {
 function fileTarget(name: string, deps: string[], opts: { fail?: boolean; sleep?: number; input?: string } = {}): Target {
   return {
     name,
-    describe: name,
+    summary: name,
     deps: () => deps,
     settings: ['distro'],
     files: () => (opts.input ? [opts.input] : []),

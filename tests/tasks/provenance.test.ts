@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parsePurl } from '../../lib/purl.js';
+import { parsePurl } from '../../supply-chain/purl.js';
 import { removeTempDirs, tempDir } from '../helpers/build-context.js';
 import { cleanEnv, osb } from '../helpers/cli.js';
 import { makeFixtureRootfs } from '../helpers/fixture-rootfs.js';

@@ -2,13 +2,14 @@
 import { expect, test } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { renderHelp, updateReadme } from '../../tasks/help.js';
+import { renderHelp, updateReadme } from '../../tasks/cli/help.js';
+import { commandTable } from '../../tasks/commands/index.js';
 import { REPO_ROOT } from '../helpers/fixture-rootfs.js';
 import { readmeCommands } from '../helpers/readme.js';
 
-test('README options table matches tasks/settings.ts (run `npm run readme` to update)', () => {
+test('README command and options tables match the command and settings tables (run `npm run readme` to update)', async () => {
   const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
-  expect(updateReadme(readme)).toBe(readme);
+  expect(updateReadme(readme, await commandTable())).toBe(readme);
 });
 
 test('README gives the test command first thing, and it is the one CI runs', () => {
@@ -39,7 +40,7 @@ test('README command 1 installs Debian\'s nodejs and npm only when there is no n
   expect(build).toMatch(/&& npx osb check-deps --install [a-z ]+ &&/);
 });
 
-test("the README's first section shows the design card's commands in order, and osb help states the precedence", () => {
+test("the README's first section shows the design card's commands in order, and osb help states the precedence", async () => {
   const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
   const first = readme.slice(0, readme.indexOf('\n## '));
   // Each command found after the one before it, on lines of their own.
@@ -48,5 +49,5 @@ test("the README's first section shows the design card's commands in order, and 
     at = first.indexOf(`\n${c}`, at);
     expect([c, at > 0]).toEqual([c, true]);
   }
-  expect(renderHelp()).toContain('flag > OSB_* env > Kata env name > osb.yaml (or --config FILE)\n> the workdir (settings earlier commands in it were given) > default');
+  expect(renderHelp(await commandTable())).toContain('flag > OSB_* env > Kata env name > osb.yaml (or --config FILE)\n> the workdir (settings earlier commands in it were given) > default');
 });

@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { missingFromTree, statInTree } from '../../lib/bootable.js';
-import { parseCommandLine } from '../../tasks/cli.js';
+import { parseCommandLine } from '../../tasks/commands/index.js';
 import { removeTempDirs, tempDir } from '../helpers/build-context.js';
 import { cleanEnv, osb, type OsbResult } from '../helpers/cli.js';
 import { craftOciArchive } from '../helpers/crafted-tar.js';

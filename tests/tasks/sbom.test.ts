@@ -10,8 +10,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
-import { canonicalPurl, formatPurl, packagePurl, parsePurl } from '../../lib/purl.js';
-import { dep5Licenses, packageMeta } from '../../lib/sbom-meta.js';
+import { canonicalPurl, formatPurl, packagePurl, parsePurl } from '../../supply-chain/purl.js';
+import { dep5Licenses, packageMeta } from '../../supply-chain/sbom-meta.js';
 import { cleanEnv, osb } from '../helpers/cli.js';
 import { debianRootfs } from '../helpers/debian-rootfs.js';
 import { guestKernel } from '../helpers/guest-kernel.js';
@@ -183,7 +183,7 @@ describe('SBOMs of real builds', () => {
   test('rootfs: its SBOM (WORKDIR/rootfs.spdx.json) lists the manifest packages and validates', async () => {
     const wd = workdir('rootfs');
     const { makeTestContext } = await import('../helpers/build-context.js');
-    const { writeSbom } = await import('../../tasks/sbom.js');
+    const { writeSbom } = await import('../../tasks/targets/supply-chain.js');
     const s = { workdir: wd, rootfsDir: debian, sbomFormat: 'spdx', sourceDateEpoch: Number(SDE) } as never;
     const out = await writeSbom(makeTestContext(wd, 'rootfs'), s, 'rootfs', 'ab'.repeat(32));
     expect(out).toBe(join(wd, 'rootfs.spdx.json'));

@@ -11,7 +11,7 @@ import type { BuildContext } from '../../../lib/context.js';
 import { OsbError } from '../../../lib/errors.js';
 import { isRoot, which } from '../../../lib/host.js';
 import { mkdirMode, writeFileMode } from '../../../lib/modes.js';
-import type { BootstrapOptions, Engine, InstalledPackage } from '../index.js';
+import { foreignArchTools, type BootstrapOptions, type Engine, type InstalledPackage } from '../types.js';
 import { readInstalled, writeDatabase, type InstalledRecord } from './database.js';
 import { parseDep } from './deps.js';
 import { extractPackage, type FileOwners } from './extract.js';
@@ -108,4 +108,11 @@ async function listApkPackages(_ctx: BuildContext, rootfs: string): Promise<Inst
   return (await readInstalled(rootfs)).map((e) => ({ name: e.pkg.name, version: e.pkg.version, arch: e.pkg.arch })).sort((a, b) => a.name.localeCompare(b.name));
 }
 
-export const apkEngine: Engine = { preflight, bootstrap: bootstrapApk, listPackages: listApkPackages };
+export const apkEngine: Engine = {
+  preflight,
+  bootstrap: bootstrapApk,
+  listPackages: listApkPackages,
+  // osb installs the packages itself; only their scripts need a tool, chroot.
+  hostTools: ({ arch, foreign }) => ['chroot', ...(foreign ? foreignArchTools(arch) : [])],
+  needsRoot: 'package scripts in a chroot',
+};

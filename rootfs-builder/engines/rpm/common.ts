@@ -16,7 +16,7 @@ import { isRoot, which } from '../../../lib/host.js';
 import { mkdirMode } from '../../../lib/modes.js';
 import { missingToolMessage } from '../../../lib/tools.js';
 import { builtinKeysRoot } from '../apk/keys.js';
-import type { BootstrapOptions } from '../index.js';
+import type { BootstrapOptions } from '../types.js';
 
 export function rpmOf(o: BootstrapOptions): RpmDistro {
   if (!o.distro.rpm) throw new InternalError(`${o.distro.name} has engine ${o.distro.engine} but no rpm settings`);

@@ -10,7 +10,7 @@ import { hostArch } from '../../../distros/index.js';
 import type { BuildContext } from '../../../lib/context.js';
 import { OsbError, shellQuote } from '../../../lib/errors.js';
 import { mkdirMode, writeFileMode } from '../../../lib/modes.js';
-import type { BootstrapOptions, Engine } from '../index.js';
+import { foreignArchTools, type BootstrapOptions, type Engine } from '../types.js';
 import { cacheIn, cacheOut, cleanTree, extraRepos, makeDevNodes, refusalReason, rpmEnv, rpmOf, rpmPreflight, showEnv, stopGpgAgents, trustedKeys, workDirFor, writeRpmMacros } from './common.js';
 import { listRpmPackages } from './rpmdb.js';
 import { removeSocketDirs, watchHomes } from './gpg-sockets.js';
@@ -160,4 +160,11 @@ async function bootstrapDnf(ctx: BuildContext, o: BootstrapOptions): Promise<voi
 
 const existsSyncIn = (root: string, p: string): boolean => existsSync(join(root, p));
 
-export const dnfEngine: Engine = { preflight, bootstrap: bootstrapDnf, listPackages: listRpmPackages };
+export const dnfEngine: Engine = {
+  preflight,
+  bootstrap: bootstrapDnf,
+  listPackages: listRpmPackages,
+  // The host's rpm writes the tree's database.
+  hostTools: ({ arch, foreign }) => ['dnf', 'rpm', ...(foreign ? foreignArchTools(arch) : [])],
+  needsRoot: 'rpm scriptlets in a chroot',
+};

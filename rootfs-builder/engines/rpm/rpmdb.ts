@@ -8,7 +8,7 @@ import { basename, join } from 'node:path';
 import type { RpmdbBackend } from '../../../distros/types.js';
 import type { BuildContext } from '../../../lib/context.js';
 import { OsbError } from '../../../lib/errors.js';
-import type { InstalledPackage } from '../index.js';
+import type { InstalledPackage } from '../types.js';
 import { rpmEnv } from './common.js';
 
 /** The database a tree holds: where and in which backend (the target's rpm may read another). */

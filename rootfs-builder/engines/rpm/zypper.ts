@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import type { BuildContext } from '../../../lib/context.js';
 import { OsbError, shellQuote } from '../../../lib/errors.js';
 import { mkdirMode, writeFileMode } from '../../../lib/modes.js';
-import type { BootstrapOptions, Engine } from '../index.js';
+import { foreignArchTools, type BootstrapOptions, type Engine } from '../types.js';
 import { cleanTree, makeDevNodes, rpmEnv, showEnv, rpmOf, rpmPreflight, trustedKeys, workDirFor, writeRpmMacros } from './common.js';
 import { convertRpmdb, listRpmPackages } from './rpmdb.js';
 import { repoSections, type RepoSection } from './dnf.js';
@@ -144,4 +144,10 @@ async function bootstrapZypper(ctx: BuildContext, o: BootstrapOptions): Promise<
   await writeFileMode(join(o.target, 'etc/resolv.conf'), '', 0o644);
 }
 
-export const zypperEngine: Engine = { preflight, bootstrap: bootstrapZypper, listPackages: listRpmPackages };
+export const zypperEngine: Engine = {
+  preflight,
+  bootstrap: bootstrapZypper,
+  listPackages: listRpmPackages,
+  hostTools: ({ arch, foreign }) => ['zypper', 'rpm', ...(foreign ? foreignArchTools(arch) : [])],
+  needsRoot: 'rpm scriptlets in a chroot',
+};

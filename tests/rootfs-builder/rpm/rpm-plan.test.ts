@@ -12,7 +12,7 @@ import { refusalReason } from '../../../rootfs-builder/engines/rpm/common.js';
 import { dnfConf, repoFile } from '../../../rootfs-builder/engines/rpm/dnf.js';
 import { zyppConf, zypperRefusal } from '../../../rootfs-builder/engines/rpm/zypper.js';
 import { builtinKeysRoot } from '../../../rootfs-builder/engines/apk/keys.js';
-import { parseRepos } from '../../../tasks/targets.js';
+import { parseRepos } from '../../../tasks/targets/rootfs.js';
 import { osb } from '../../helpers/cli.js';
 
 const keys = (d: string) => join(builtinKeysRoot(), d);

@@ -1,0 +1,196 @@
+/**
+ * The project file, osb.yaml: the settings table's keys (snake_case) plus the lists a build
+ * needs (`repos`). Every key is checked, and every error names file:line. Parsed with the `yaml`
+ * package, whose nodes carry their source ranges. Its JSON Schema is generated from the table.
+ *
+ * Designed to grow: later keys (`parent`, `layers`, `publish_*`) are new top-level entries.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair } from 'yaml';
+import { UsageError } from '../../lib/errors.js';
+import { suggest } from './suggest.js';
+import { SETTINGS, flagOf, kebab, yamlKey, type RepoSpec, type Setting } from '../settings/table.js';
+
+export interface ProjectValue {
+  /** The raw value as YAML gave it (scalars as their source text for strings). */
+  readonly raw: unknown;
+  readonly line: number;
+}
+
+export interface ProjectFile {
+  /** As the user would name it (relative to the cwd when found there). */
+  readonly display: string;
+  readonly dir: string;
+  readonly values: ReadonlyMap<string, ProjectValue>;
+  readonly repos?: { readonly value: readonly RepoSpec[]; readonly line: number };
+}
+
+/** Settings a project file may set: every input setting, and the workdir. */
+export const FILE_SETTINGS: readonly Setting[] = SETTINGS.filter((s) => !s.perRun);
+const BY_YAML = new Map(FILE_SETTINGS.map((s) => [yamlKey(s), s]));
+const LISTS = ['repos'];
+const REPO_KEYS = ['url', 'key', 'suite', 'components'];
+
+/**
+ * A YAML alias (`*name`) as the node its anchor (`&name`) marks, so `packages: *common` means the
+ * list itself; an alias whose anchor is not defined before it is an error naming it.
+ */
+function unalias(node: Node | null | undefined, doc: Document, fail: (n: Node, what: string) => never): Node | null | undefined {
+  for (let hops = 0; node && isAlias(node); hops++) {
+    const target = hops < 16 ? (node.resolve(doc) as Node | undefined) : undefined;
+    if (!target) fail(node, `*${node.source} is an alias of no anchor (define &${node.source} before it)`);
+    node = target;
+  }
+  return node;
+}
+
+function scalarText(node: Node | null | undefined, doc: Document, fail: (n: Node, what: string) => never): unknown {
+  node = unalias(node, doc, fail);
+  if (!node) return null;
+  if (isScalar(node)) {
+    // `os_version: 3.10` is the string 3.10, not the number 3.1: keep what the user wrote.
+    return typeof node.value === 'number' && node.source !== undefined ? String(node.source) : node.value;
+  }
+  if (isSeq(node)) return node.items.map((i) => scalarText(i as Node, doc, fail));
+  return node.toJS(doc);
+}
+
+export function loadProjectFile(path: string, display: string): ProjectFile {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new UsageError(`cannot read project file ${display}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 'pass --config (OSB_CONFIG) an existing osb.yaml');
+  }
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  const at = (offset: number | undefined) => lc.linePos(offset ?? 0).line;
+  const fail = (line: number, what: string, hint?: string): never => {
+    throw new UsageError(`${display}:${line}: ${what}`, hint ?? 'osb config --schema prints every key osb.yaml takes');
+  };
+  if (doc.errors.length) {
+    const e = doc.errors[0]!;
+    fail(e.linePos?.[0].line ?? at(e.pos[0]), `YAML syntax error: ${e.message.split('\n')[0]}`, 'fix the YAML syntax');
+  }
+  const values = new Map<string, ProjectValue>();
+  let repos: ProjectFile['repos'];
+  const top = doc.contents;
+  if (top === null || (isScalar(top) && top.value === null)) return { display, dir: dirname(resolve(path)), values };
+  if (!isMap(top)) fail(at(top.range?.[0]), 'the file must be a mapping of keys to values (distro: debian, ...)');
+  for (const pair of (top as { items: Pair<Node, Node>[] }).items) {
+    const key = String(isScalar(pair.key) ? pair.key.value : pair.key);
+    const line = at(pair.key?.range?.[0]);
+    if (LISTS.includes(key)) {
+      repos = { value: parseRepos(unalias(pair.value, doc, (n, what) => fail(at(n.range?.[0]), `repos: ${what}`)) ?? null, fail, at, dirname(resolve(path)), doc), line };
+      continue;
+    }
+    const s = BY_YAML.get(key);
+    if (!s) {
+      const perRun = SETTINGS.find((x) => yamlKey(x) === key);
+      if (perRun) fail(line, `${key} is a per-run option (${kebab(perRun.key)}), not a project setting`, `pass it on the command line`);
+      // The flag's name where osb.yaml has its own (extra_pkgs, extra-pkgs: packages; hook: hooks).
+      const named = FILE_SETTINGS.find((x) => [kebab(x.key), kebab(x.key).replace(/-/g, '_')].includes(key.replace(/^--/, '')));
+      const near = named ? yamlKey(named) : suggest(key, [...BY_YAML.keys(), ...LISTS]);
+      fail(line, `unknown key '${key}'${near ? `; did you mean '${near}'?` : ''}${named ? ` (osb.yaml's name for ${flagOf(named)})` : ''}`);
+    }
+    const raw = scalarText(pair.value, doc, (n, what) => fail(at(n.range?.[0]), `${key}: ${what}`));
+    checkType(s!, raw, (what) => fail(at(pair.value?.range?.[0] ?? pair.key?.range?.[0]), `${key} ${what}`));
+    values.set(s!.key, { raw, line });
+  }
+  return { display, dir: dirname(resolve(path)), values, repos };
+}
+
+/** What each setting type accepts in YAML; `bad` is called with "must be ..., got ...". */
+function checkType(s: Setting, raw: unknown, bad: (what: string) => never): void {
+  const got = `got ${JSON.stringify(raw)}`;
+  switch (s.type) {
+    case 'boolean':
+      if (typeof raw === 'boolean') return;
+      if (typeof raw === 'string' && /^(yes|no|true|false|1|0|on|off|y|n)$/i.test(raw)) return;
+      bad(`must be a boolean (yes/no, true/false), ${got}`);
+      break;
+    case 'number':
+      if (typeof raw === 'number' || (typeof raw === 'string' && /^\d+$/.test(raw))) return;
+      bad(`must be a number, ${got}`);
+      break;
+    case 'array':
+      if (typeof raw === 'string' || (Array.isArray(raw) && raw.every((x) => typeof x === 'string' || typeof x === 'number'))) return;
+      bad(`must be a list of strings (or one string), ${got}`);
+      break;
+    default:
+      if (typeof raw === 'string' || typeof raw === 'number') return;
+      bad(`must be a string, ${got}`);
+  }
+}
+
+function parseRepos(node: Node | null, fail: (line: number, what: string) => never, at: (o?: number) => number, base: string, doc: Document): RepoSpec[] {
+  if (!isSeq(node)) return fail(at(node?.range?.[0]), 'repos must be a list of {url, key, suite, components}');
+  return node.items.map((entry) => {
+    const item = unalias(entry as Node, doc, (n, what) => fail(at(n.range?.[0]), `repos: ${what}`));
+    const line = at((entry as Node).range?.[0]);
+    if (!isMap(item)) return fail(line, 'each repos entry must be a mapping with url (and key, suite, components)');
+    const r = item.toJS(doc) as Record<string, unknown>;
+    for (const k of Object.keys(r)) {
+      if (!REPO_KEYS.includes(k)) {
+        const near = suggest(k, REPO_KEYS);
+        fail(line, `unknown key '${k}' in a repos entry${near ? `; did you mean '${near}'?` : ''}`);
+      }
+    }
+    if (typeof r.url !== 'string' || !/^(https?|file):\/\//.test(r.url)) fail(line, `repos entry needs url: an http(s):// or file:// URL, got ${JSON.stringify(r.url)}`);
+    for (const k of ['key', 'suite'] as const) if (r[k] !== undefined && typeof r[k] !== 'string') fail(line, `repos ${k} must be a string`);
+    const comps = r.components;
+    if (comps !== undefined && !(typeof comps === 'string' || (Array.isArray(comps) && comps.every((c) => typeof c === 'string')))) fail(line, 'repos components must be a list of strings');
+    return {
+      url: r.url as string,
+      ...(r.key ? { key: resolve(base, r.key as string) } : {}),
+      ...(r.suite ? { suite: r.suite as string } : {}),
+      ...(comps ? { components: typeof comps === 'string' ? comps.split(/[\s,]+/).filter(Boolean) : (comps as string[]) } : {}),
+    };
+  });
+}
+
+const typeSchema = (s: Setting): Record<string, unknown> => {
+  switch (s.type) {
+    case 'boolean':
+      return { oneOf: [{ type: 'boolean' }, { type: 'string', enum: ['yes', 'no', 'true', 'false', '1', '0', 'on', 'off', 'y', 'n'] }] };
+    case 'number':
+      return { type: 'integer', ...(s.min !== undefined ? { minimum: s.min } : {}), ...(s.choices ? { enum: s.choices.map(Number) } : {}) };
+    case 'array':
+      return { oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] };
+    default:
+      return s.choices ? { type: 'string', enum: [...s.choices] } : { type: ['string', 'number'] };
+  }
+};
+
+/** JSON Schema (2020-12) of osb.yaml, from the settings table, for editors. */
+export function projectSchema(): Record<string, unknown> {
+  const properties: Record<string, unknown> = {};
+  for (const s of FILE_SETTINGS) {
+    properties[yamlKey(s)] = { description: s.describe, ...typeSchema(s), ...(s.default !== undefined && !s.defaultText ? { default: s.default } : {}) };
+  }
+  properties.repos = {
+    description: 'Extra package repositories, each with the key that signs it',
+    type: 'array',
+    items: {
+      type: 'object',
+      required: ['url'],
+      additionalProperties: false,
+      properties: {
+        url: { type: 'string', pattern: '^(https?|file)://', description: 'Repository URL (apt: the archive root; apk, rpm: the repository)' },
+        key: { type: 'string', description: 'Public signing key file, relative to osb.yaml' },
+        suite: { type: 'string', description: 'apt: suite (default: the release)' },
+        components: { oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }], description: 'apt: components (default: main)' },
+      },
+    },
+  };
+  return {
+    $schema: 'https://json-schema.org/draft/2020-12/schema',
+    $id: 'https://osb.invalid/osb.schema.json',
+    title: 'osb.yaml',
+    description: 'osb project file: settings (as in `osb help`), packages, repos and hooks',
+    type: 'object',
+    additionalProperties: false,
+    properties,
+  };
+}

@@ -1,0 +1,39 @@
+/** Building targets: `osb rootfs`, `osb image`, ..., and the groups (`osb all`). */
+import type { CommandRun } from '../cli/command.js';
+import type { PlanStep } from '../engine/plan.js';
+import type { Settings } from '../settings/table.js';
+import { GROUPS } from '../targets/index.js';
+import { checkWorkdir, openWorkdir, planFor } from './workdir.js';
+
+/** Nothing to build: say so per target as the runner would, without loading the runner. */
+function reportUpToDate(steps: readonly PlanStep[], s: Settings): void {
+  for (const step of steps) {
+    const name = step.target.name;
+    process.stdout.write(s.logFormat === 'ndjson' ? `${JSON.stringify({ time: new Date().toISOString(), event: 'skip', target: name, reason: 'up to date' })}\n` : `↓ ${name} [SKIPPED: up to date]\n`);
+  }
+}
+
+export const run: CommandRun = async (cmd, { signal }) => {
+  const s = cmd.settings;
+  const requested = GROUPS[cmd.command]?.targets ?? [cmd.command];
+  checkWorkdir(s);
+  // Planned first: bad input is refused before the workdir is created or locked.
+  let steps = await planFor(requested, s, signal);
+  if (s.dryRun) {
+    await (await import('../engine/execute.js')).printDryRun(steps, { settings: s, signal });
+    return 0;
+  }
+  const { waited, release } = await openWorkdir(cmd, signal);
+  try {
+    // Whoever held the workdir may have built what this plan would build.
+    if (waited) steps = await planFor(requested, s, signal);
+    // --cache-to still has work for an up-to-date cacheable target: the cache may lack it.
+    const share = Boolean(s.cacheTo) && steps.some((x) => x.target.cacheable);
+    if (steps.every((x) => x.action === 'skip') && !share) reportUpToDate(steps, s);
+    else await (await import('../engine/execute.js')).execute(steps, { settings: s, signal });
+  } finally {
+    await release();
+  }
+  return 0;
+};
+

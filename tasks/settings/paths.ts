@@ -1,0 +1,43 @@
+/** Where each output lives, from the settings. One place, so targets and commands agree. */
+import { join, resolve } from 'node:path';
+import type { Settings } from './table.js';
+
+export const rootfsDir = (s: Settings): string => resolve(s.rootfsDir ?? join(s.workdir, 'rootfs'));
+export const manifestPath = (s: Settings): string => join(s.workdir, 'rootfs.manifest.json');
+export const cacheDir = (s: Settings): string => resolve(s.cacheDir ?? join(s.workdir, 'cache'));
+export const imagePath = (s: Settings): string => join(s.workdir, s.imageName);
+/** The measured rootfs's root hash and kernel parameters, beside the image. */
+export const rootHashPath = (s: Settings): string => join(s.workdir, 'root_hash.txt');
+export const initrdPath = (s: Settings): string => join(s.workdir, s.initrdName);
+/** Stable names of the built kernel (links to the versioned files, as Clear Containers made). */
+export const kernelPaths = (s: Settings) => ({
+  vmlinuz: join(s.workdir, 'vmlinuz.container'),
+  vmlinux: join(s.workdir, 'vmlinux.container'),
+  config: join(s.workdir, 'kernel.config'),
+  buildDir: join(s.workdir, 'kernel-build'),
+});
+/** osb oci, osb bundle, osb squashfs. */
+export const ociPaths = (s: Settings) => ({
+  layout: join(s.workdir, 'osb-oci'),
+  archive: join(s.workdir, 'osb-oci.tar'),
+  dockerArchive: join(s.workdir, 'osb-docker.tar'),
+});
+export const bundlePaths = (s: Settings) => ({ dir: join(s.workdir, 'osb-bundle'), tar: join(s.workdir, 'osb-bundle.tar') });
+/** --parent: the pulled or extracted parent layout, and what the rootfs took from it. */
+export const parentPaths = (s: Settings) => ({ layout: join(s.workdir, 'osb-parent'), state: join(s.workdir, 'osb-parent.state.json') });
+export const squashfsPaths = (s: Settings) => ({ image: join(s.workdir, 'osb.squashfs'), bootInitrd: join(s.workdir, 'osb-squashfs-boot.img') });
+/** The artefacts that carry an SBOM and a provenance statement beside them. */
+export type Artefact = 'rootfs' | 'image' | 'initrd' | 'oci';
+/** The file an artefact's SBOM and provenance sit beside (the rootfs: WORKDIR/rootfs). */
+const besideOf = (s: Settings, kind: Artefact): string => (kind === 'rootfs' ? join(s.workdir, 'rootfs') : kind === 'image' ? imagePath(s) : kind === 'initrd' ? initrdPath(s) : ociPaths(s).archive);
+/**
+ * The SBOM beside an artefact: WORKDIR/rootfs.spdx.json, WORKDIR/osb.img.spdx.json, ...
+ * (.cdx.json with --sbom-format cyclonedx).
+ */
+export function sbomPath(s: Settings, kind: Artefact): string {
+  return besideOf(s, kind) + (s.sbomFormat === 'cyclonedx' ? '.cdx.json' : '.spdx.json');
+}
+/** The in-toto provenance statement beside an artefact (WORKDIR/osb.img.intoto.json, ...). */
+export function provenancePath(s: Settings, kind: Artefact): string {
+  return besideOf(s, kind) + '.intoto.json';
+}

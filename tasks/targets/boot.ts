@@ -1,0 +1,128 @@
+/**
+ * The boot target: start qemu with osb's kernel and the image or initrd, capture the serial
+ * console to WORKDIR/logs/boot.log, and succeed when the agent's ready line appears.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { readFile, readlink } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import type { BuildContext } from '../../lib/context.js';
+import { CommandError, OsbError } from '../../lib/errors.js';
+import { isGuestArch, memoryFor, qemuArgv, qemuBinary, type Accel, type BootSpec } from '../../lib/qemu.js';
+import { hostArch } from '../../distros/index.js';
+import type { Target } from '../engine/target.js';
+import { imagePath, initrdPath, kernelPaths, rootHashPath, squashfsPaths } from '../settings/paths.js';
+import type { Settings } from '../settings/table.js';
+import { warnIfKernelCannotRead } from './initrd.js';
+
+const CONSOLE_TAIL = 30;
+/** What the kernel's dm-verity prints when a block does not match the tree (drivers/md/dm-verity-target.c). */
+const VERITY_ERROR = /device-mapper: verity: .*(corrupted|error)/i;
+
+/** The measured image's `dm-mod.create=... root=/dev/dm-0` from root_hash.txt. */
+async function verityCmdlineFor(s: Settings, dryRun: boolean): Promise<string | undefined> {
+  if (!s.measuredRootfs) return undefined;
+  const file = rootHashPath(s);
+  if (!existsSync(file)) {
+    if (dryRun) return 'dm-mod.create="root,,,ro,0 SECTORS verity 1 /dev/vda1 /dev/vda2 4096 4096 DATA_BLOCKS 0 sha256 ROOTHASH SALT" root=/dev/dm-0';
+    throw new OsbError(`the measured image has no root hash file: ${file} does not exist`, 'run `osb image --measured-rootfs` first');
+  }
+  const { parseRootHashFile, verityCmdline } = await import('../../image-builder/index.js');
+  return verityCmdline(parseRootHashFile(await readFile(file, 'utf8')));
+}
+
+function resolveKernel(s: Settings, dryRun: boolean): string {
+  const k = s.kernel ? resolve(s.kernel) : kernelPaths(s).vmlinuz;
+  // In a dry run the kernel may be one the plan builds first.
+  if (!dryRun && !existsSync(k)) throw new OsbError(`no kernel to boot: ${k} does not exist`, 'run `osb kernel` first (or drop --no-deps), or pass --kernel PATH');
+  return k;
+}
+
+async function runBoot(ctx: BuildContext, s: Settings): Promise<void> {
+  const kernel = resolveKernel(s, ctx.dryRun);
+  const useSquashfs = s.squashfs;
+  const useInitrd = !useSquashfs && s.initrd;
+  const artifactPath = useSquashfs ? squashfsPaths(s).image : useInitrd ? initrdPath(s) : imagePath(s);
+  for (const p of useSquashfs ? [artifactPath, squashfsPaths(s).bootInitrd] : [artifactPath]) {
+    if (!ctx.dryRun && !existsSync(p)) throw new OsbError(`nothing to boot: ${p} does not exist`, `run \`osb ${useSquashfs ? 'squashfs' : useInitrd ? 'initrd' : 'image'}\` first`);
+  }
+  const size = ctx.dryRun ? 0 : statSync(artifactPath).size;
+  if (useInitrd && !s.kernel) await warnIfKernelCannotRead(ctx, s);
+  const arch = s.arch ?? hostArch();
+  if (!isGuestArch(arch)) throw new OsbError(`osb cannot boot ${arch} guests`, 'boot x86_64 or aarch64 guests');
+  const foreign = arch !== hostArch();
+  if (foreign && s.accel === 'kvm') throw new OsbError(`KVM cannot run a ${arch} guest on this ${hostArch()} host`, 'use --accel tcg (or auto)');
+  let accel: Accel = s.accel === 'kvm' ? 'kvm' : 'tcg';
+  if (!ctx.dryRun && s.accel === 'auto' && !foreign) {
+    const { probeKvm } = await import('../../lib/kvm-probe.js');
+    const kvm = await probeKvm(ctx, qemuBinary(arch), kernel);
+    accel = kvm.ok ? 'kvm' : 'tcg';
+    if (!kvm.ok) ctx.log.warn(`using TCG (software emulation): ${kvm.why}${kvm.cached ? ' (probed earlier on this host; --accel kvm to insist)' : ''}`);
+  }
+  const verity = useSquashfs || useInitrd ? undefined : await verityCmdlineFor(s, ctx.dryRun);
+  const spec: BootSpec = {
+    arch,
+    kernel,
+    accel,
+    memoryMiB: s.memory ?? (useInitrd ? memoryFor(size, s.compression !== 'none') : 512),
+    extraArgs: s.passthrough,
+    artifact: useSquashfs
+      ? { kind: 'squashfs', path: artifactPath, bootInitrd: squashfsPaths(s).bootInitrd }
+      : useInitrd
+      ? { kind: 'initrd', path: artifactPath }
+      : { kind: 'image', path: artifactPath, format: s.format, fsType: s.fsType, nvdimm: s.dax && !verity && s.format === 'raw' && arch === 'x86_64', sizeBytes: size, ...(verity ? { verityCmdline: verity } : {}) },
+  };
+  const argv = qemuArgv(spec);
+  ctx.log.info(`booting ${useSquashfs ? 'squashfs' : useInitrd ? 'initrd' : 'image'} with ${await readlink(kernel).catch(() => kernel)} under ${accel.toUpperCase()}`);
+  if (s.interactive) {
+    await ctx.run(argv, { interactive: true });
+    return;
+  }
+  const ready = new RegExp(s.readyPattern);
+  const tail: string[] = [];
+  const ac = new AbortController();
+  let readyAt: number | undefined;
+  let verityError: string | undefined;
+  const t0 = Date.now();
+  const timer = setTimeout(() => ac.abort(), s.bootTimeout * 1000);
+  try {
+    await ctx.run(argv, {
+      allowFail: true,
+      cancel: ac.signal,
+      onLine: (line) => {
+        tail.push(line);
+        if (tail.length > CONSOLE_TAIL) tail.shift();
+        if (verityError === undefined && VERITY_ERROR.test(line)) verityError = line.trim();
+        if (readyAt === undefined && ready.test(line)) {
+          readyAt = Date.now();
+          // The agent powers off after its ready line; give it a moment, then stop qemu.
+          setTimeout(() => ac.abort(), 3000);
+        }
+      },
+    });
+  } catch (e) {
+    if (readyAt === undefined && !(e instanceof CommandError)) throw e;
+  } finally {
+    clearTimeout(timer);
+  }
+  if (ctx.dryRun) return;
+  if (verityError !== undefined) {
+    throw new CommandError({ argv, tail, logPath: ctx.run.logPath, message: `boot failed: dm-verity found data that does not match the root hash (${verityError})`, hint: 'the image was changed after it was built: rebuild it with `osb image --force --measured-rootfs`; the whole console is in the log' });
+  }
+  if (readyAt === undefined) {
+    const why = Date.now() - t0 >= s.bootTimeout * 1000 ? `no ready line within ${s.bootTimeout} s` : 'the guest stopped before its ready line';
+    throw new CommandError({ argv, tail, logPath: ctx.run.logPath, message: `boot failed: ${why} (pattern /${ready.source}/)`, hint: `raise --boot-timeout or check the agent; the whole console is in the log` });
+  }
+  ctx.log.info(`ready after ${((readyAt - t0) / 1000).toFixed(2)} s (${accel.toUpperCase()}, qemu start to ready line)`);
+}
+
+export const boot: Target = {
+  name: 'boot',
+  summary: "Boot the kernel with the image (or --initrd) under qemu and wait for the agent's ready line",
+  passthrough: 'extra kernel arguments',
+  deps: (s) => [...(s.kernel ? [] : ['kernel']), s.squashfs ? 'squashfs' : s.initrd ? 'initrd' : 'image'],
+  settings: [],
+  alwaysRun: true,
+  outputs: () => [],
+  tools: (s) => [`qemu-system-${s.arch ?? hostArch()}`],
+  run: runBoot,
+};

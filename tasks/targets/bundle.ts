@@ -1,0 +1,19 @@
+/** The bundle target: an OCI runtime bundle (config.json + rootfs/) that runc runs. */
+import type { Target } from '../engine/target.js';
+import { bundlePaths, rootfsDir } from '../settings/paths.js';
+import { containerCommand, requireOsTree, validateTree } from './tree.js';
+
+export const bundle: Target = {
+  name: 'bundle',
+  summary: 'OCI runtime bundle (config.json + rootfs/): WORKDIR/osb-bundle/ and WORKDIR/osb-bundle.tar',
+  deps: () => ['rootfs'],
+  settings: ['agentInit', 'agentName', 'agentBin', 'sourceDateEpoch'],
+  outputs: (s) => [bundlePaths(s).dir, bundlePaths(s).tar],
+  tools: () => ['cp', 'getfattr'],
+  validate: validateTree('a bundle'),
+  run: async (ctx, s) => {
+    if (!ctx.dryRun) await requireOsTree(s, 'a bundle');
+    const { buildBundle } = await import('../../oci-builder/index.js');
+    await buildBundle(ctx, { rootfsDir: rootfsDir(s), bundleDir: bundlePaths(s).dir, tarPath: bundlePaths(s).tar, args: containerCommand(s) });
+  },
+};

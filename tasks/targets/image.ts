@@ -1,0 +1,48 @@
+/** The image target: a partitioned disk image of the rootfs (image-builder/). */
+import { hostArch } from '../../distros/index.js';
+import type { Target } from '../engine/target.js';
+import { imagePath, rootfsDir, rootHashPath } from '../settings/paths.js';
+import { supplyChainOutputs } from './supply-chain.js';
+import { requireOsTree, validateTree } from './tree.js';
+
+/** What each filesystem is made, checked and read back with. */
+const FS_TOOLS = { ext4: ['mkfs.ext4', 'e2fsck', 'debugfs'], xfs: ['mkfs.xfs', 'xfs_repair', 'losetup', 'mount', 'umount', 'cp'], erofs: ['mkfs.erofs', 'fsck.erofs'] } as const;
+
+export const image: Target = {
+  name: 'image',
+  summary: 'Partitioned raw disk image of the rootfs (WORKDIR/osb.img); builds rootfs if needed',
+  cacheable: true,
+  deps: () => ['rootfs'],
+  settings: ['fsType', 'blockSize', 'rootFreeSpace', 'imageSize', 'partitionTable', 'dax', 'format', 'imageName', 'sourceDateEpoch', 'arch', 'measuredRootfs'],
+  outputs: (s) => [imagePath(s), ...(s.measuredRootfs ? [rootHashPath(s)] : []), ...supplyChainOutputs(s, 'image')],
+  tools: (s) => ['sfdisk', ...FS_TOOLS[s.fsType], ...(s.measuredRootfs ? ['veritysetup'] : []), ...(s.format === 'qcow2' ? ['qemu-img'] : [])],
+  validate: validateTree('an image'),
+  run: async (ctx, s, inputsHash) => {
+    if (!ctx.dryRun) await requireOsTree(s, 'an image');
+    const { buildImage } = await import('../../image-builder/index.js');
+    const arch = s.arch ?? hostArch();
+    // The DAX header (Kata's default) is for QEMU nvdimm, which only x86_64 guests get here; an
+    // aarch64 "virt" guest takes the image over virtio-blk.
+    const measured = s.measuredRootfs;
+    const dax = s.dax && arch === 'x86_64' && !measured;
+    if (s.dax && !dax) ctx.log.info(`no DAX header: ${measured ? 'a measured rootfs boots over virtio-blk from /dev/dm-0' : `${arch} guests have no nvdimm (the image boots over virtio-blk)`}`);
+    const r = await buildImage(ctx, {
+      rootfsDir: rootfsDir(s),
+      output: imagePath(s),
+      fsType: s.fsType,
+      blockSize: s.blockSize,
+      rootFreeSpaceMiB: s.rootFreeSpace,
+      imageSizeMiB: s.imageSize,
+      partitionTable: s.partitionTable,
+      dax,
+      arch,
+      format: s.format,
+      // UUIDs and hash seeds derive from the inputs: same inputs, same bytes.
+      seed: inputsHash,
+      measured,
+      rootHashOutput: measured ? rootHashPath(s) : undefined,
+    });
+    if (!ctx.dryRun) ctx.log.info(`wrote ${r.path} (${(r.sizeBytes / 1048576).toFixed(0)} MiB, ${r.fsType})`);
+    await (await import('./supply-chain.js')).writeSupplyChain(ctx, s, 'image', inputsHash, image.settings, measured ? [rootHashPath(s)] : []);
+  },
+};

@@ -1,0 +1,84 @@
+/**
+ * --parent REF (osb.yaml `parent`): where the parent image comes from, made into a local OCI
+ * layout, and what the rootfs and oci targets get from it. The builders know nothing of the CLI:
+ * rootfs-builder gets a `base` to unpack, oci-builder the parent image and its recorded state.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { BuildContext } from '../../lib/context.js';
+import { OsbError } from '../../lib/errors.js';
+import { parseParentRef, type ParentRef } from '../../oci-builder/reference.js';
+import { registryOptions } from '../engine/registry-options.js';
+import { parentPaths } from '../settings/paths.js';
+import type { Settings } from '../settings/table.js';
+
+/** The local layout that holds the parent (a pulled or extracted copy in the workdir, or the oci: DIR). */
+function layoutOf(s: Settings, p: ParentRef): string {
+  return p.kind === 'oci' ? p.dir : parentPaths(s).layout;
+}
+
+/** Pull or extract the parent into the workdir (an oci: layout is read where it is). */
+async function fetchParent(ctx: BuildContext, s: Settings, p: ParentRef): Promise<void> {
+  const dest = parentPaths(s).layout;
+  if (p.kind === 'docker') {
+    const { pullToLayout } = await import('../../publish/pull.js');
+    const r = await pullToLayout(await registryOptions(ctx, s, { host: p.host, repo: p.repo }), p.tag, dest);
+    ctx.log.info(`pulled ${p.ref} (manifest ${r.digest}, ${r.layers.length} layers, every digest checked)`);
+  } else if (p.kind === 'oci-archive') {
+    if (!existsSync(p.file)) throw new OsbError(`--parent ${p.ref}: ${p.file} does not exist`);
+    await rm(dest, { recursive: true, force: true });
+    await mkdir(dest, { recursive: true });
+    // An OCI layout holds directories and regular files only; anything else is refused.
+    const { extractTar } = await import('../../oci-builder/extract.js');
+    await extractTar(ctx, p.file, dest, { what: `--parent ${p.ref}`, whiteouts: false, kinds: new Set(['dir', 'file']), owners: false });
+    await checkBlobs(dest);
+  } else {
+    await checkBlobs(p.dir);
+  }
+}
+
+/** Every blob of the layout's image has the sha256 its name says (a layout on disk is not trusted more than a registry). */
+async function checkBlobs(layoutDir: string): Promise<void> {
+  const { readParentLayout } = await import('../../oci-builder/parent.js');
+  const { sha256File } = await import('../../lib/hash.js');
+  const img = await readParentLayout(layoutDir);
+  for (const l of img.layers) {
+    const got = await sha256File(join(layoutDir, 'blobs', l.digest.replace(':', '/'))).catch(() => 'missing');
+    if (`sha256:${got}` !== l.digest) throw new OsbError(`parent layer ${l.digest} in ${layoutDir} is ${got === 'missing' ? 'missing' : `sha256:${got}`}`, 'the layout is damaged; write or pull it again');
+  }
+}
+
+/** RootfsOptions.base for the rootfs target. */
+export function parentBase(s: Settings): { describe: string; unpack(ctx: BuildContext, target: string): Promise<void> } | undefined {
+  if (!s.parent) return undefined;
+  const p = parseParentRef(s.parent);
+  return {
+    describe: `parent ${p.ref}`,
+    async unpack(ctx, target) {
+      await fetchParent(ctx, s, p);
+      const { readParentLayout, unpackParent } = await import('../../oci-builder/parent.js');
+      await unpackParent(ctx, await readParentLayout(layoutOf(s, p), p.kind === 'oci' ? p.tag : undefined), target, parentPaths(s).state);
+    },
+  };
+}
+
+/** OciOptions.parent for the oci target. */
+export async function parentForOci(s: Settings) {
+  if (!s.parent) return undefined;
+  const p = parseParentRef(s.parent);
+  const { readParentLayout } = await import('../../oci-builder/parent.js');
+  const stateFile = parentPaths(s).state;
+  if (!existsSync(stateFile)) throw new OsbError(`the rootfs was not built on --parent ${p.ref} (${stateFile} is missing)`, 'run osb rootfs with the same --parent first (or drop --no-deps)');
+  return { image: await readParentLayout(layoutOf(s, p), p.kind === 'oci' ? p.tag : undefined), stateFile };
+}
+
+/**
+ * The oci target reads the parent's layers: fetch them again when the rootfs did not (it came from
+ * --cache-from, or the pulled copy was removed).
+ */
+export async function ensureParentLayout(ctx: BuildContext, s: Settings): Promise<void> {
+  if (!s.parent) return;
+  const p = parseParentRef(s.parent);
+  if (p.kind !== 'oci' && !existsSync(join(layoutOf(s, p), 'index.json'))) await fetchParent(ctx, s, p);
+}

@@ -1,0 +1,100 @@
+/** The rootfs target: the distro bootstrapped (or a --parent unpacked), the agent, the hooks. */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { OsbError, UsageError } from '../../lib/errors.js';
+import { DISTROS, hostArch } from '../../distros/index.js';
+import type { Target } from '../engine/target.js';
+import { cacheDir, manifestPath, parentPaths, rootfsDir } from '../settings/paths.js';
+import type { Settings } from '../settings/table.js';
+import { supplyChainOutputs } from './supply-chain.js';
+
+async function rootfsOptions(s: Settings, inputsHash = '') {
+  return {
+    distro: s.distro,
+    release: s.osVersion,
+    arch: s.arch,
+    mirror: s.mirror,
+    extraPackages: s.extraPkgs,
+    agentInit: s.agentInit,
+    slim: s.slim,
+    agentBin: s.agentBin,
+    agentName: s.agentName,
+    hooks: s.hook,
+    rootfsDir: rootfsDir(s),
+    cacheDir: cacheDir(s),
+    keysDir: s.keysDir,
+    packageGroups: s.packageGroups,
+    // osb.yaml `repos` and --repo URL,KEYFILE.
+    repos: [...s.repos, ...parseRepos(s.repo)],
+    allowUnsigned: s.allowUnsigned,
+    manifestPath: manifestPath(s),
+    inputsHash,
+    base: (await import('./parent.js')).parentBase(s),
+    checkTree: s.allowEmpty ? undefined : (stage: string) => checkBuiltTree(s, stage),
+  };
+}
+
+/** The rootfs osb built (on a parent, after the hooks) must be a whole OS too, before it replaces the old one. */
+async function checkBuiltTree(s: Settings, stage: string): Promise<void> {
+  const { missingFromTree } = await import('../../lib/bootable.js');
+  const lacks = missingFromTree(stage);
+  if (lacks) throw new UsageError(`refusing to make the rootfs ${rootfsDir(s)}: the tree built ${s.parent ? `on --parent ${s.parent}` : 'from the distro'} ${lacks}`, `${s.agentInit ? '' : 'add --agent-init (the agent as /sbin/init), '}build on a parent that is a whole OS, or pass --allow-empty if you mean it`);
+}
+
+/**
+ * --repo URL,KEYFILE, repeatable. Array settings arrive split at commas, so a URL item starts a
+ * repository and the next item is its key. (osb.yaml `repos` entries give the same {url, key}.)
+ */
+export function parseRepos(values: readonly string[]): { url: string; key: string }[] {
+  const items = values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
+  const out: { url: string; key: string }[] = [];
+  for (let i = 0; i < items.length; i += 2) {
+    const [url, key] = [items[i]!, items[i + 1]];
+    if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(url) || !key || /^[a-z][a-z0-9+.-]*:\/\//i.test(key)) {
+      throw new OsbError(`--repo must be URL,KEYFILE; got '${values.join(' ')}'`, 'give the repository URL and the armored public key that signs it, e.g. --repo https://example.org/repo/,/etc/pki/RPM-GPG-KEY-example');
+    }
+    out.push({ url, key });
+  }
+  return out;
+}
+
+/** The signing keys osb ships for the distro are an input: a changed key must rebuild what it verified. */
+async function shippedKeys(s: Settings): Promise<Record<string, string>> {
+  const { builtinKeysRoot } = await import('../../rootfs-builder/engines/apk/keys.js');
+  const { hashPath } = await import('../../lib/hash.js');
+  // Alpine: every key osb ships; RPM distros and Ubuntu: distros/keys/<distro>/.
+  const dir = s.distro === 'alpine' ? builtinKeysRoot() : join(builtinKeysRoot(), s.distro);
+  return existsSync(dir) ? { 'shipped signing keys': await hashPath(dir) } : {};
+}
+
+export const rootfs: Target = {
+  name: 'rootfs',
+  summary: 'Root filesystem for the distro with the agent installed (WORKDIR/rootfs)',
+  cacheable: true,
+  deps: () => [],
+  settings: ['distro', 'osVersion', 'arch', 'mirror', 'extraPkgs', 'agentInit', 'slim', 'agentName', 'rootfsDir', 'repos', 'sourceDateEpoch', 'packageGroups', 'repo', 'allowUnsigned', 'parent'],
+  files: (s) => [...s.hook, ...(s.agentBin ? [s.agentBin] : []), ...(s.keysDir ? [s.keysDir] : []), ...s.repos.flatMap((r) => (r.key ? [r.key] : [])), ...parseRepos(s.repo).map((r) => r.key)],
+  extraInputs: async (s) => {
+    const { builtinAgentPath } = await import('../../rootfs-builder/agent.js');
+    const { hashPath } = await import('../../lib/hash.js');
+    return { ...(s.agentBin ? {} : { 'builtin agent': await hashPath(builtinAgentPath()) }), ...(await shippedKeys(s)) };
+  },
+  outputs: (s) => [rootfsDir(s), manifestPath(s), ...supplyChainOutputs(s, 'rootfs'), ...(s.parent ? [parentPaths(s).state] : [])],
+  // The distro's engine says what it runs (an unknown distro needs nothing: validation refuses it).
+  tools: async (s) => {
+    const distro = DISTROS.find((d) => d.name === s.distro);
+    if (!distro) return [];
+    const { engineFor } = await import('../../rootfs-builder/engines/index.js');
+    const arch = s.arch ?? hostArch();
+    return (await engineFor(distro)).hostTools({ arch, foreign: arch !== hostArch() });
+  },
+  validate: async (s) => {
+    const { validateRootfsOptions } = await import('../../rootfs-builder/index.js');
+    await validateRootfsOptions(await rootfsOptions(s));
+  },
+  run: async (ctx, s, inputsHash) => {
+    const { buildRootfs } = await import('../../rootfs-builder/index.js');
+    await buildRootfs(ctx, await rootfsOptions(s, inputsHash));
+    await (await import('./supply-chain.js')).writeSupplyChain(ctx, s, 'rootfs', inputsHash, rootfs.settings);
+  },
+};
