@@ -1,5 +1,5 @@
 /**
- * What a package-manager engine is and takes (DESIGN.md, "Builders"). The engines import this
+ * What a package-manager engine is and takes (DESIGN principle 4). The engines import this
  * file; rootfs-builder/engines/index.ts, the registry, imports the engines.
  */
 import type { BuildContext } from '../../lib/context.js';

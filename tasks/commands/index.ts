@@ -1,5 +1,5 @@
 /**
- * The command table (DESIGN.md, "The command table"): one entry a command, in the order `osb
+ * The command table (DESIGN principle 10): one entry a command, in the order `osb
  * help` lists them. `osb --help`, `osb help`, the README's command table, the parser's checks of
  * each command's words and flags, and the dispatch all come from here. Targets are commands too:
  * their entries come from the target table, so a new target needs no line here.

@@ -1,4 +1,4 @@
-/** The shape of a target (DESIGN.md, "Targets are data"): data the graph runner reads. */
+/** The shape of a target (DESIGN principle 1): data the graph runner reads. */
 import type { BuildContext } from '../../lib/context.js';
 import type { InputKey, Settings } from '../settings/table.js';
 

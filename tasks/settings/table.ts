@@ -1,5 +1,5 @@
 /**
- * The one settings table (DESIGN.md, "One settings table"). The yargs options, `osb help`, the README's
+ * The one settings table (DESIGN principle 3). The yargs options, `osb help`, the README's
  * options table and each target's input hash all come from here.
  *
  * Precedence: command-line flag, then the OSB_* variable, then Kata's variable, then the project

@@ -1,5 +1,5 @@
 /**
- * The target table (DESIGN.md, "Targets are data"). A target is one file in this folder and one
+ * The target table (DESIGN principle 1). A target is one file in this folder and one
  * line below; the lines' order is the order `osb help` lists the targets in. Each file loads its
  * builder only when it builds, so loading the table is cheap.
  */

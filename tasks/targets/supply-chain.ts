@@ -28,7 +28,7 @@ export const supplyChainOutputs = (s: Settings, kind: Artefact): string[] => [sb
 
 /** The file an artefact's SBOM describes (the rootfs: its directory). */
 export function artefactPath(s: Settings, kind: SbomArtefact): string {
-  return { rootfs: rootfsDir(s), image: imagePath(s), initrd: initrdPath(s), oci: ociPaths(s).archive }[kind];
+  return kind === 'rootfs' ? rootfsDir(s) : kind === 'image' ? imagePath(s) : kind === 'initrd' ? initrdPath(s) : ociPaths(s).archive;
 }
 
 export const sbomFormatOf = (s: Settings): SbomFormat => (s.sbomFormat === 'cyclonedx' ? 'cyclonedx' : 'spdx');
