@@ -15,7 +15,7 @@
  * /sys and /dev mounted in its tree: those are detached first (rm must not walk into them), and
  * a tree whose mounts cannot be detached (not root) is left where it is.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, type Dirent } from 'node:fs';
 import { lstat, readdir, realpath, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { processStart } from './lock.js';
@@ -118,17 +118,22 @@ export interface SweepOptions {
   readonly depth?: number;
 }
 
-/** Remove the stale temps directly in `dir` (and `depth` levels below); returns what was removed. */
-export async function sweepStaleTemps(dir: string, o: SweepOptions = {}): Promise<string[]> {
-  let entries;
+/**
+ * The entries of `dir`, each with its path; none when `dir` cannot be read (gone, not a
+ * directory): a sweep looks where temps may be, and an absent directory holds none.
+ */
+async function entriesOf(dir: string): Promise<Array<{ e: Dirent; path: string }>> {
   try {
-    entries = await readdir(dir, { withFileTypes: true });
+    return (await readdir(dir, { withFileTypes: true })).map((e) => ({ e, path: join(dir, e.name) }));
   } catch {
     return [];
   }
+}
+
+/** Remove the stale temps directly in `dir` (and `depth` levels below); returns what was removed. */
+export async function sweepStaleTemps(dir: string, o: SweepOptions = {}): Promise<string[]> {
   const removed: string[] = [];
-  for (const e of entries) {
-    const path = join(dir, e.name);
+  for (const { e, path } of await entriesOf(dir)) {
     if (o.prefix && !e.name.startsWith(o.prefix)) continue;
     const pid = pidOf(e.name);
     const stale = pid !== undefined ? await ownerGone(pid, path) : Boolean(o.locked) && LOCKED_TEMP.test(e.name);
@@ -174,15 +179,8 @@ export async function clearCache(cache: string, names: readonly string[]): Promi
 
 /** Every osb temp directly in `dir` (and `depth` levels below), stale or not: for tests and `osb clean`. */
 export async function findTemps(dir: string, depth = 0): Promise<string[]> {
-  let entries;
-  try {
-    entries = await readdir(dir, { withFileTypes: true });
-  } catch {
-    return [];
-  }
   const found: string[] = [];
-  for (const e of entries) {
-    const path = join(dir, e.name);
+  for (const { e, path } of await entriesOf(dir)) {
     if (PID_TEMP.test(e.name) || LOCKED_TEMP.test(e.name)) found.push(path);
     else if (e.isDirectory() && depth > 0) found.push(...(await findTemps(path, depth - 1)));
   }
