@@ -25,12 +25,21 @@ export function tmpPathFor(finalPath: string, tag = TMP_TAG): string {
  * Leftovers of a SIGKILLed run (same name, other pid) are removed first.
  */
 export async function writeAtomic<T>(finalPath: string, body: (tmpPath: string) => Promise<T>): Promise<T> {
+  return throughTemp(finalPath, body, (tmp) => rename(tmp, finalPath));
+}
+
+/**
+ * The life of a temporary sibling of `finalPath`, for files and directories alike: leftovers of a
+ * SIGKILLed run go first; `fill` writes the temporary, `commit` puts it in place; on a failure of
+ * either, or an interruption, the temporary is removed, so only a complete output ever appears.
+ */
+export async function throughTemp<T>(finalPath: string, fill: (tmpPath: string) => Promise<T>, commit: (tmpPath: string) => Promise<void>): Promise<T> {
   await removeStaleTemps(finalPath);
   const tmp = tmpPathFor(finalPath);
   const release = onCleanup(() => rm(tmp, { recursive: true, force: true }));
   try {
-    const result = await body(tmp);
-    await rename(tmp, finalPath);
+    const result = await fill(tmp);
+    await commit(tmp);
     return result;
   } catch (err) {
     await rm(tmp, { recursive: true, force: true });

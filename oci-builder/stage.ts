@@ -1,9 +1,8 @@
 /** Directory outputs staged beside their final name and renamed into place when complete. */
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { dirname, relative, resolve, isAbsolute } from 'node:path';
-import { assertOwnedOrEmpty, removeStaleTemps, replaceDir, siblingMarkerFor, tmpPathFor } from '../lib/atomic.js';
-import { onCleanup } from '../lib/cleanup.js';
+import { assertOwnedOrEmpty, replaceDir, siblingMarkerFor, throughTemp } from '../lib/atomic.js';
 import { OsbError, UsageError } from '../lib/errors.js';
 
 /**
@@ -14,22 +13,18 @@ import { OsbError, UsageError } from '../lib/errors.js';
 export async function writeDirAtomic<T>(finalDir: string, body: (stageDir: string) => Promise<T>): Promise<T> {
   await assertOwnedOrEmpty(finalDir);
   await mkdir(dirname(resolve(finalDir)), { recursive: true });
-  await removeStaleTemps(finalDir);
-  const stage = tmpPathFor(finalDir);
-  const release = onCleanup(() => rm(stage, { recursive: true, force: true }));
-  try {
-    await mkdir(stage);
-    await chmod(stage, 0o755); // a tree's top, shipped in archives: never the umask's mode
-    const result = await body(stage);
-    await writeFile(siblingMarkerFor(finalDir), 'created by osb; osb may delete the directory beside this file\n');
-    await replaceDir(stage, finalDir);
-    return result;
-  } catch (err) {
-    await rm(stage, { recursive: true, force: true });
-    throw err;
-  } finally {
-    release();
-  }
+  return throughTemp(
+    finalDir,
+    async (stage) => {
+      await mkdir(stage);
+      await chmod(stage, 0o755); // a tree's top, shipped in archives: never the umask's mode
+      return body(stage);
+    },
+    async (stage) => {
+      await writeFile(siblingMarkerFor(finalDir), 'created by osb; osb may delete the directory beside this file\n');
+      await replaceDir(stage, finalDir);
+    },
+  );
 }
 
 /** The rootfs must exist, and no output may be inside it (it would archive itself). */
