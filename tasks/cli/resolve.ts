@@ -125,7 +125,6 @@ export function resolveLayers(l: Layers): Resolution {
     if (!s.perRun && s !== workdirSetting && ['flag', 'env', 'file'].includes(r.source.kind)) given[s.key] = value;
     wheres[s.key] = where;
   }
-  checkOutputNames(out, wheres, (key) => ['flag', 'env', 'file'].includes(sources[key]?.kind ?? 'default'));
   // The lists a build needs beyond the table (osb.yaml only, for now: repos).
   if (l.project?.repos) {
     out.repos = l.project.repos.value;
@@ -142,5 +141,8 @@ export function resolveLayers(l: Layers): Resolution {
   out.passthrough = [];
   out.workdir = workdir;
   out.sources = Object.fromEntries(Object.entries(sources).map(([k, v]) => [k, v.text]));
-  return { settings: out as Settings, sources, given };
+  // Every row was coerced and checked against the table above: here the record becomes Settings.
+  const settings = out as Settings;
+  checkOutputNames(settings, wheres, (key) => ['flag', 'env', 'file'].includes(sources[key]?.kind ?? 'default'));
+  return { settings, sources, given };
 }

@@ -28,7 +28,7 @@ export const run: CommandRun = async (cmd, { signal }) => {
     // Whoever held the workdir may have built what this plan would build.
     if (waited) steps = await planFor(requested, s, signal);
     // --cache-to still has work for an up-to-date cacheable target: the cache may lack it.
-    const share = Boolean(s.cacheTo) && steps.some((x) => x.target.cacheable);
+    const share = s.cacheTo !== undefined && steps.some((x) => x.target.cacheable);
     if (steps.every((x) => x.action === 'skip') && !share) reportUpToDate(steps, s);
     else await (await import('../engine/execute.js')).execute(steps, { settings: s, signal });
   } finally {

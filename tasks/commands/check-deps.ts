@@ -7,7 +7,7 @@ import semver from 'semver';
 import { OsbError, UsageError } from '../../lib/errors.js';
 import { BINFMT_MISC, binfmtEntry, binfmtStatus } from '../../lib/binfmt.js';
 import { isRoot, userNamespacesAvailable, which } from '../../lib/host.js';
-import { DISTROS, hostArch } from '../../distros/index.js';
+import { getDistro, hostArch } from '../../distros/index.js';
 import { silentReporter } from '../../lib/log.js';
 import { createRunner } from '../../lib/run.js';
 import { TOOLS } from '../../lib/tools.js';
@@ -78,8 +78,8 @@ async function capabilities(target: string, s: Settings): Promise<Check[]> {
     packages: debianPackage ? { debian: debianPackage, fedora: 'n/a', alpine: 'n/a' } : undefined,
   });
   const out: Check[] = [];
-  const distro = DISTROS.find((d) => d.name === s.distro);
-  if (target === 'rootfs' && distro) {
+  if (target === 'rootfs') {
+    const distro = getDistro(s.distro);
     const root = isRoot();
     // The archive keyring the distro names (apt); one osb ships stands in when the host has none.
     const { keyring, keyringPackage, shippedKeyring } = distro;

@@ -81,7 +81,7 @@ export function checkValue(grammar: Grammar, value: string, where: string): stri
 
 /** Every name osb gives a file or directory of its own in the workdir (paths.ts), for a settings value. */
 function workdirNames(s: Settings): string[] {
-  const w = { ...s, workdir: '/w', rootfsDir: undefined, cacheDir: undefined } as Settings;
+  const w: Settings = { ...s, workdir: '/w', rootfsDir: undefined, cacheDir: undefined };
   const kinds = ['rootfs', 'oci'] as const;
   return [
     'rootfs', 'cache', 'logs', manifestPath(w), rootHashPath(w),
@@ -98,9 +98,9 @@ const SIDECARS = ['.spdx.json', '.cdx.json', '.intoto.json'];
  * OCI layout, the other one or its SBOM): building one would replace the other. `given` says
  * which settings this command was given (the one to blame when the two clash).
  */
-export function checkOutputNames(s: Record<string, unknown>, where: Readonly<Record<string, string>>, given: (key: string) => boolean): void {
-  const taken = new Set(workdirNames(s as Settings));
-  const names = { imageName: String(s.imageName ?? ''), initrdName: String(s.initrdName ?? '') };
+export function checkOutputNames(s: Settings, where: Readonly<Record<string, string>>, given: (key: string) => boolean): void {
+  const taken = new Set(workdirNames(s));
+  const names = { imageName: s.imageName, initrdName: s.initrdName };
   const what = { imageName: 'image', initrdName: 'initrd' };
   const refuse = (key: keyof typeof names, clash: string): never => {
     const flag = where[key] ?? key;

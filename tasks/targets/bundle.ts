@@ -1,7 +1,8 @@
 /** The bundle target: an OCI runtime bundle (config.json + rootfs/) that runc runs. */
 import type { Target } from '../engine/target.js';
 import { bundlePaths, rootfsDir } from '../settings/paths.js';
-import { containerCommand, requireOsTree, validateTree } from './tree.js';
+import { containerCommand } from './container.js';
+import { requireOsTree, validateTree } from './tree.js';
 
 export const bundle: Target = {
   name: 'bundle',

@@ -4,7 +4,8 @@ import type { Target } from '../engine/target.js';
 import { ociPaths, rootfsDir } from '../settings/paths.js';
 import type { Settings } from '../settings/table.js';
 import { supplyChainOutputs } from './supply-chain.js';
-import { containerCommand, requireOsTree, validateTree } from './tree.js';
+import { containerCommand } from './container.js';
+import { requireOsTree, validateTree } from './tree.js';
 
 /**
  * org.opencontainers.image.source and .revision where the build knows them: from the CI that

@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { OsbError, UsageError } from '../../lib/errors.js';
-import { DISTROS, hostArch } from '../../distros/index.js';
+import { getDistro, hostArch } from '../../distros/index.js';
 import type { Target } from '../engine/target.js';
 import { cacheDir, manifestPath, parentPaths, rootfsDir } from '../settings/paths.js';
 import type { Settings } from '../settings/table.js';
@@ -80,10 +80,9 @@ export const rootfs: Target = {
     return { ...(s.agentBin ? {} : { 'builtin agent': await hashPath(builtinAgentPath()) }), ...(await shippedKeys(s)) };
   },
   outputs: (s) => [rootfsDir(s), manifestPath(s), ...supplyChainOutputs(s, 'rootfs'), ...(s.parent ? [parentPaths(s).state] : [])],
-  // The distro's engine says what it runs (an unknown distro needs nothing: validation refuses it).
+  // The distro's engine says what it runs; an unknown distro is refused, with the list.
   tools: async (s) => {
-    const distro = DISTROS.find((d) => d.name === s.distro);
-    if (!distro) return [];
+    const distro = getDistro(s.distro);
     const { engineFor } = await import('../../rootfs-builder/engines/index.js');
     const arch = s.arch ?? hostArch();
     return (await engineFor(distro)).hostTools({ arch, foreign: arch !== hostArch() });

@@ -19,14 +19,3 @@ export async function requireOsTree(s: Settings, what: string): Promise<void> {
 export const validateTree = (what: string) => async (s: Settings): Promise<void> => {
   if (!s.deps) await requireOsTree(s, what);
 };
-
-/**
- * What a container runtime starts: kata-agent itself, or osb's smoke agent under sh. As PID 1
- * the smoke agent behaves as a VM's init and powers the machine off, which a container may not
- * do (it would wait forever); as a child of sh it prints its ready line and exits.
- */
-export function containerCommand(s: Settings): string[] {
-  const name = s.agentName ?? (s.agentBin ? 'kata-agent' : 'osb-agent');
-  if (s.agentBin) return [`/usr/bin/${name}`];
-  return ['/bin/sh', '-c', `${s.agentInit ? '/sbin/init' : `/usr/bin/${name}`}; exit $?`];
-}

@@ -9,7 +9,7 @@ import { makeCtx, makeRichRootfs, snapshot, xattrDump } from './helpers.js';
 
 afterAll(removeTempDirs);
 
-/** What `osb bundle` starts for osb's smoke agent (tasks/targets.ts containerCommand). */
+/** What `osb bundle` starts for osb's smoke agent (tasks/targets/container.ts containerCommand). */
 const SMOKE = ['/bin/sh', '-c', '/sbin/init; exit $?'];
 
 describe('osb bundle', () => {

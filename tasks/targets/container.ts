@@ -1,0 +1,13 @@
+/** What the oci and bundle targets give a container runtime to start. */
+import type { Settings } from '../settings/table.js';
+
+/**
+ * What a container runtime starts: kata-agent itself, or osb's smoke agent under sh. As PID 1
+ * the smoke agent behaves as a VM's init and powers the machine off, which a container may not
+ * do (it would wait forever); as a child of sh it prints its ready line and exits.
+ */
+export function containerCommand(s: Settings): string[] {
+  const name = s.agentName ?? (s.agentBin ? 'kata-agent' : 'osb-agent');
+  if (s.agentBin) return [`/usr/bin/${name}`];
+  return ['/bin/sh', '-c', `${s.agentInit ? '/sbin/init' : `/usr/bin/${name}`}; exit $?`];
+}
