@@ -19,6 +19,7 @@ import { checkHook, runHooks } from './hooks.js';
 import { writeOsbuilderYaml, type RootfsManifest } from './manifest.js';
 
 export interface RootfsOptions {
+  // Where the packages come from, and what vouches for them.
   /** @default 'debian' */
   readonly distro: string;
   /** @default the distro's default release */
@@ -27,7 +28,19 @@ export interface RootfsOptions {
   readonly arch?: string;
   /** @default the distro's official archive */
   readonly mirror?: string;
+  /** Repositories beyond the distro's own (osb.yaml `repos`). @default [] */
+  readonly repos?: readonly ExtraRepo[];
+  /** Extra trusted repository signing keys (Alpine, RPM distros). */
+  readonly keysDir?: string;
+  /** Allow a distro whose packages are unsigned (Clear Linux). @default false */
+  readonly allowUnsigned?: boolean;
+
+  // What goes into the tree.
   readonly extraPackages: readonly string[];
+  /** dnf groups / zypper patterns. @default [] */
+  readonly packageGroups?: readonly string[];
+  /** Leave out docs, man/info pages and translations, the distro-native way. @default true */
+  readonly slim?: boolean;
   /** The agent is /sbin/init; else systemd starts it from NAME.service. */
   readonly agentInit: boolean;
   /** @default the built-in smoke-test agent */
@@ -41,26 +54,18 @@ export interface RootfsOptions {
    * the hooks go on top.
    */
   readonly base?: { readonly describe: string; unpack(ctx: BuildContext, target: string): Promise<void> };
+
+  // Where the build reads and writes on the host.
   /** Final location of the rootfs. */
   readonly rootfsDir: string;
   /** Package cache shared between builds. */
   readonly cacheDir: string;
-  /** Extra trusted repository signing keys (Alpine, RPM distros). */
-  readonly keysDir?: string;
-  /** Leave out docs, man/info pages and translations, the distro-native way. @default true */
-  readonly slim?: boolean;
-  /** Repositories beyond the distro's own (osb.yaml `repos`). @default [] */
-  readonly repos?: readonly ExtraRepo[];
-  /** dnf groups / zypper patterns. @default [] */
-  readonly packageGroups?: readonly string[];
-  /** Allow a distro whose packages are unsigned (Clear Linux). @default false */
-  readonly allowUnsigned?: boolean;
-  /** Where binfmt_misc is mounted, checked for a foreign arch. @default /proc/sys/fs/binfmt_misc */
-  readonly binfmtDir?: string;
   /** Where the manifest goes (WORKDIR/rootfs.manifest.json). */
   readonly manifestPath: string;
   /** Input hash recorded in the manifest. */
   readonly inputsHash: string;
+  /** Where binfmt_misc is mounted, checked for a foreign arch. @default /proc/sys/fs/binfmt_misc */
+  readonly binfmtDir?: string;
   /**
    * A last check of the staged tree, after the agent, the hooks and osbuilder.yaml, before it replaces the
    * rootfs (the CLI's: the tree is a whole OS, unless --allow-empty). A throw leaves the previous
