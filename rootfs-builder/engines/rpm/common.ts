@@ -1,7 +1,8 @@
 /**
  * What the dnf and zypper engines share: the checks before any download, the keys osb pins, a
  * scrubbed environment whose rpm macros put the database where the target's rpm reads it, the
- * package cache moved into the tree and back out, and the clean-up of the tools' leftovers.
+ * package cache moved into the tree and back out, the clean-up of the tools' leftovers, the
+ * empty resolv.conf both leave, and the one error a failed install ends in.
  * Facts behind each line: ../shared/RPM-NOTES.md (a probe of Debian 12's dnf 4, zypper and rpm).
  */
 import { existsSync } from 'node:fs';
@@ -11,9 +12,10 @@ import { dirname, join, resolve } from 'node:path';
 import { hostArch } from '../../../distros/index.js';
 import type { RpmDistro } from '../../../distros/types.js';
 import type { BuildContext } from '../../../lib/context.js';
-import { InternalError, OsbError } from '../../../lib/errors.js';
+import type { RunResult } from '../../../lib/run.js';
+import { InternalError, OsbError, shellQuote } from '../../../lib/errors.js';
 import { isRoot, which } from '../../../lib/host.js';
-import { mkdirMode } from '../../../lib/modes.js';
+import { mkdirMode, writeFileMode } from '../../../lib/modes.js';
 import { missingToolMessage } from '../../../lib/tools.js';
 import { builtinKeysRoot } from '../apk/keys.js';
 import type { BootstrapOptions } from '../types.js';
@@ -177,6 +179,21 @@ export async function cacheOut(cache: string, inTree: string): Promise<void> {
 /** The tools' logs, caches, history and pid files: not part of the guest. */
 export async function cleanTree(root: string, paths: readonly string[]): Promise<void> {
   for (const p of paths) await rm(join(root, p), { recursive: true, force: true });
+}
+
+/**
+ * A dnf or zypper install that failed: `refusal` (the tool's output read as one sentence) when
+ * there is one, else the exit status; the hint names the command and the log that holds its output.
+ */
+export function installFailed(ctx: BuildContext, o: BootstrapOptions, argv: readonly string[], r: RunResult, refusal: string | undefined): OsbError {
+  return new OsbError(refusal ?? `${argv[0]} failed (exit ${r.exitCode}) installing ${o.distro.name} ${o.release}`, `the command and its output are in ${ctx.run.logPath ?? 'the log'}: ${shellQuote(argv)}`);
+}
+
+/** Kata's rootfs.sh leaves an empty resolv.conf; the runtime provides DNS. */
+export async function emptyResolvConf(root: string): Promise<void> {
+  await mkdirMode(join(root, 'etc'), 0o755);
+  await rm(join(root, 'etc/resolv.conf'), { force: true });
+  await writeFileMode(join(root, 'etc/resolv.conf'), '', 0o644);
 }
 
 /** dnf and zypper lines that name why a build was refused, turned into one clear sentence. */

@@ -8,11 +8,10 @@ import { mkdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hostArch } from '../../../distros/index.js';
 import type { BuildContext } from '../../../lib/context.js';
-import { OsbError, shellQuote } from '../../../lib/errors.js';
-import { mkdirMode, writeFileMode } from '../../../lib/modes.js';
-import { foreignArchTools, type BootstrapOptions, type Engine } from '../types.js';
-import { cacheIn, cacheOut, cleanTree, extraRepos, makeDevNodes, refusalReason, rpmEnv, rpmOf, rpmPreflight, showEnv, stopGpgAgents, trustedKeys, workDirFor, writeRpmMacros } from './common.js';
-import { listRpmPackages } from './rpmdb.js';
+import { mkdirMode } from '../../../lib/modes.js';
+import type { BootstrapOptions } from '../types.js';
+import { cacheIn, cacheOut, cleanTree, emptyResolvConf, extraRepos, installFailed, makeDevNodes, refusalReason, rpmEnv, rpmOf, showEnv, stopGpgAgents, trustedKeys, workDirFor, writeRpmMacros } from './common.js';
+import { rpmEngine } from './engine.js';
 import { removeSocketDirs, watchHomes } from './gpg-sockets.js';
 
 export interface RepoSection {
@@ -100,10 +99,6 @@ export function dnfArgv(o: BootstrapOptions, work: string): string[] {
   ];
 }
 
-async function preflight(ctx: BuildContext, o: BootstrapOptions): Promise<void> {
-  await rpmPreflight(ctx, o, ['dnf', 'rpm']);
-}
-
 async function bootstrapDnf(ctx: BuildContext, o: BootstrapOptions): Promise<void> {
   const rpm = rpmOf(o);
   const db = rpm.rpmdb(o.release);
@@ -136,10 +131,7 @@ async function bootstrapDnf(ctx: BuildContext, o: BootstrapOptions): Promise<voi
   const homes = watchHomes(process.env.TMPDIR ?? '/tmp');
   try {
     const r = await ctx.run(argv, { env: rpmEnv(work), allowFail: true });
-    if (r.exitCode !== 0) {
-      const why = refusalReason(`${r.stdout}\n${r.stderr}`);
-      throw new OsbError(why ?? `dnf failed (exit ${r.exitCode}) installing ${o.distro.name} ${o.release}`, `the command and its output are in ${ctx.run.logPath ?? 'the log'}: ${shellQuote(argv)}`);
-    }
+    if (r.exitCode !== 0) throw installFailed(ctx, o, argv, r, refusalReason(`${r.stdout}\n${r.stderr}`));
   } finally {
     const stopped = await stopGpgAgents(ctx, inTree, rpmEnv(work));
     await removeSocketDirs(await homes.stop(), stopped);
@@ -151,20 +143,10 @@ async function bootstrapDnf(ctx: BuildContext, o: BootstrapOptions): Promise<voi
   await cleanTree(o.target, ['var/cache/dnf', 'var/log/dnf.log', 'var/log/dnf.librepo.log', 'var/log/dnf.rpm.log', 'var/log/hawkey.log', ...(keepState ? [] : ['var/lib/dnf'])]);
   // dnf makes an empty etc/dnf/modules.d in the root; a package that ships files there keeps it.
   for (const d of ['etc/dnf/modules.d', 'etc/dnf']) await rmdir(join(o.target, d)).catch(() => undefined);
-  // Kata's rootfs.sh leaves an empty resolv.conf; the runtime provides DNS.
-  await mkdirMode(join(o.target, 'etc'), 0o755);
-  await rm(join(o.target, 'etc/resolv.conf'), { force: true });
-  await writeFileMode(join(o.target, 'etc/resolv.conf'), '', 0o644);
+  await emptyResolvConf(o.target);
 }
 
 
 const existsSyncIn = (root: string, p: string): boolean => existsSync(join(root, p));
 
-export const dnfEngine: Engine = {
-  preflight,
-  bootstrap: bootstrapDnf,
-  listPackages: listRpmPackages,
-  // The host's rpm writes the tree's database.
-  hostTools: ({ arch, foreign }) => ['dnf', 'rpm', ...(foreign ? foreignArchTools(arch) : [])],
-  needsRoot: 'rpm scriptlets in a chroot',
-};
+export const dnfEngine = rpmEngine('dnf', bootstrapDnf);

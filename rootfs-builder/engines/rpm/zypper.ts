@@ -9,11 +9,11 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { BuildContext } from '../../../lib/context.js';
-import { OsbError, shellQuote } from '../../../lib/errors.js';
-import { mkdirMode, writeFileMode } from '../../../lib/modes.js';
-import { foreignArchTools, type BootstrapOptions, type Engine } from '../types.js';
-import { cleanTree, makeDevNodes, rpmEnv, showEnv, rpmOf, rpmPreflight, trustedKeys, workDirFor, writeRpmMacros } from './common.js';
-import { convertRpmdb, listRpmPackages } from './rpmdb.js';
+import { mkdirMode } from '../../../lib/modes.js';
+import type { BootstrapOptions } from '../types.js';
+import { cleanTree, emptyResolvConf, installFailed, makeDevNodes, rpmEnv, showEnv, rpmOf, trustedKeys, workDirFor, writeRpmMacros } from './common.js';
+import { rpmEngine } from './engine.js';
+import { convertRpmdb } from './rpmdb.js';
 import { repoSections, type RepoSection } from './dnf.js';
 import { removeSocketDirs, watchHomes } from './gpg-sockets.js';
 
@@ -85,10 +85,6 @@ async function removeStrayCache(ctx: BuildContext, root: string, cache: string, 
   }
 }
 
-async function preflight(ctx: BuildContext, o: BootstrapOptions): Promise<void> {
-  await rpmPreflight(ctx, o, ['zypper', 'rpm']);
-}
-
 async function bootstrapZypper(ctx: BuildContext, o: BootstrapOptions): Promise<void> {
   const rpm = rpmOf(o);
   const db = rpm.rpmdb(o.release);
@@ -125,10 +121,7 @@ async function bootstrapZypper(ctx: BuildContext, o: BootstrapOptions): Promise<
     await ctx.run(importArgv, { env });
     for (const argv of [refreshArgv, installArgv]) {
       const r = await ctx.run(argv, { env, allowFail: true });
-      if (r.exitCode !== 0) {
-        const why = zypperRefusal(`${r.stdout}\n${r.stderr}`);
-        throw new OsbError(why ?? `zypper failed (exit ${r.exitCode}) installing ${o.distro.name} ${o.release}`, `the command and its output are in ${ctx.run.logPath ?? 'the log'}: ${shellQuote(argv)}`);
-      }
+      if (r.exitCode !== 0) throw installFailed(ctx, o, argv, r, zypperRefusal(`${r.stdout}\n${r.stderr}`));
     }
     await removeStrayCache(ctx, o.target, cache, env, db.path);
     await convertRpmdb(ctx, o.target, work, db);
@@ -139,15 +132,7 @@ async function bootstrapZypper(ctx: BuildContext, o: BootstrapOptions): Promise<
   }
   const keepState = existsSync(join(o.target, 'usr/bin/zypper'));
   await cleanTree(o.target, ['var/cache/zypp', 'var/log/zypp', 'var/log/zypper.log', 'run/zypp.pid', 'var/run/zypp.pid', ...(keepState ? [] : ['var/lib/zypp'])]);
-  await mkdirMode(join(o.target, 'etc'), 0o755);
-  await rm(join(o.target, 'etc/resolv.conf'), { force: true });
-  await writeFileMode(join(o.target, 'etc/resolv.conf'), '', 0o644);
+  await emptyResolvConf(o.target);
 }
 
-export const zypperEngine: Engine = {
-  preflight,
-  bootstrap: bootstrapZypper,
-  listPackages: listRpmPackages,
-  hostTools: ({ arch, foreign }) => ['zypper', 'rpm', ...(foreign ? foreignArchTools(arch) : [])],
-  needsRoot: 'rpm scriptlets in a chroot',
-};
+export const zypperEngine = rpmEngine('zypper', bootstrapZypper);
