@@ -51,32 +51,32 @@ export function checkPemFile(path: string, where: string): string {
   return path;
 }
 
+type Check = (value: string, where: string) => string;
+
+/** A grammar whose parser only refuses: what it parses is not kept, the value stays as given. */
+const refusesOnly =
+  (parse: (value: string, where: string) => unknown): Check =>
+  (value, where) => {
+    parse(value, where);
+    return value;
+  };
+
+/** The check of each grammar, returning the value, normalized where that applies. */
+const CHECKS: Readonly<Record<Grammar, Check>> = {
+  fileName: checkFileName,
+  tag: checkTag,
+  repository: checkRepository,
+  registry: refusesOnly(parseRegistryTarget),
+  reference: refusesOnly((value) => parseReference(value)),
+  keyValue: refusesOnly(parseKeyValue),
+  parent: refusesOnly((value) => parseParentRef(value)),
+  pemFile: checkPemFile,
+  arch: (value) => ARCH_ALIASES[value] ?? value,
+};
+
 /** One value (one item of a list) checked against `grammar`; returns it, normalized where that applies. */
 export function checkValue(grammar: Grammar, value: string, where: string): string {
-  switch (grammar) {
-    case 'fileName':
-      return checkFileName(value, where);
-    case 'tag':
-      return checkTag(value, where);
-    case 'repository':
-      return checkRepository(value, where);
-    case 'registry':
-      parseRegistryTarget(value, where);
-      return value;
-    case 'reference':
-      parseReference(value);
-      return value;
-    case 'keyValue':
-      parseKeyValue(value, where);
-      return value;
-    case 'parent':
-      parseParentRef(value);
-      return value;
-    case 'pemFile':
-      return checkPemFile(value, where);
-    case 'arch':
-      return ARCH_ALIASES[value] ?? value;
-  }
+  return CHECKS[grammar](value, where);
 }
 
 /** Every name osb gives a file or directory of its own in the workdir (paths.ts), for a settings value. */
