@@ -12,11 +12,9 @@
  *    + umount + losetup -d) at the size the trial loop found, no sync, fsck or DAX header.
  * Goals: osb (default, with DAX header) <= 0.4x of Kata's steps; image no larger than Kata's.
  */
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { formatRow, medianOf, type BenchRow } from './lib.js';
+import { fileURLToPath } from 'node:url';
+import { inTempDir, measure, runAsScript, type BenchRow, type Measured } from './lib.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 /** The command that builds an image with osb. Until `osb image` is wired, a thin driver around buildImage. */
@@ -66,22 +64,11 @@ if [ "$mode" = kata ]; then
 fi
 `;
 
-interface Measured {
-  readonly median: number;
-  readonly bytes: number;
-}
-
-function measure(runs: number, cmd: string, out: string): Measured {
-  const m = medianOf(runs, cmd, () => rmSync(out, { force: true }));
-  return { median: m.median, bytes: statSync(out).size };
-}
-
 export async function benchImage(rootfs: string, runs: number): Promise<BenchRow[]> {
-  const work = mkdtempSync(join(tmpdir(), 'osb-bench-image-'));
-  const out = (name: string) => join(work, name);
-  const classic = (mode: string, file: string) => `sh -c ${q(CLASSIC_SH)} classic ${q(out(file))} ${q(rootfs)} ${mode}`;
-  const osb = (file: string, args = '') => `${OSB} --rootfs-dir ${q(rootfs)} --workdir ${q(work)} --image-name ${file} ${args} > /dev/null`;
-  try {
+  return inTempDir('image', async (work) => {
+    const out = (name: string) => join(work, name);
+    const classic = (mode: string, file: string) => `sh -c ${q(CLASSIC_SH)} classic ${q(out(file))} ${q(rootfs)} ${mode}`;
+    const osb = (file: string, args = '') => `${OSB} --rootfs-dir ${q(rootfs)} --workdir ${q(work)} --image-name ${file} ${args} > /dev/null`;
     const kata = measure(runs, classic('kata', 'kata.img'), out('kata.img'));
     const bare = measure(runs, classic('classic', 'classic.img'), out('classic.img'));
     const osbDax = measure(runs, osb('osb.img'), out('osb.img'));
@@ -94,13 +81,7 @@ export async function benchImage(rootfs: string, runs: number): Promise<BenchRow
       { name: 'osb image --no-dax', median: osbPlain.median, runs, baseline: 'bare classic loop-mount steps', baselineMedian: bare.median, extra: size(osbPlain, bare) },
       { name: 'osb image --fs-type erofs (lz4hc)', median: osbErofs.median, runs, baseline: 'Kata steps (ext4)', baselineMedian: kata.median, extra: size(osbErofs, kata) },
     ];
-  } finally {
-    rmSync(work, { recursive: true, force: true });
-  }
+  });
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const { debianRootfs } = await import('./debian-rootfs.js');
-  const runs = Number(process.argv[2] ?? 3);
-  for (const row of await benchImage(debianRootfs(), runs)) console.log(formatRow(row));
-}
+await runAsScript(import.meta.url, benchImage);

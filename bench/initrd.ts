@@ -4,11 +4,9 @@
  * Goals: the default (zstd) in <= 0.1x the time of `find . | cpio -H newc -o | gzip -9` and no
  * bigger; `--compression none` within 1.5x of `find . | cpio -H newc -o` alone.
  */
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { formatRow, medianOf, type BenchRow } from './lib.js';
+import { fileURLToPath } from 'node:url';
+import { inTempDir, measure, runAsScript, type BenchRow, type Measured } from './lib.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 /** The command that builds an initrd with osb. Until `osb initrd` exists, a thin driver around buildInitrd. */
@@ -19,23 +17,10 @@ const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
 const mib = (kib: number | undefined) => (kib ? `${(kib / 1024).toFixed(0)} MiB` : '?');
 
-interface Measured {
-  readonly median: number;
-  readonly bytes: number;
-  readonly maxRssKiB?: number;
-}
-
-/** Time `cmd` (which writes `out`) `runs` times from a clean slate, and report the output size. */
-function measure(runs: number, cmd: string, out: string, cwd?: string): Measured {
-  const m = medianOf(runs, cmd, () => rmSync(out, { force: true }), { cwd });
-  return { median: m.median, maxRssKiB: m.maxRssKiB, bytes: statSync(out).size };
-}
-
 export async function benchInitrd(rootfs: string, runs: number): Promise<BenchRow[]> {
-  const work = mkdtempSync(join(tmpdir(), 'osb-bench-initrd-'));
-  const out = (name: string) => join(work, name);
-  const osb = (c: string) => `${OSB} --rootfs-dir ${q(rootfs)} --workdir ${q(work)} --initrd-name osb-${c}.img --compression ${c} --agent-init > /dev/null`;
-  try {
+  return inTempDir('initrd', async (work) => {
+    const out = (name: string) => join(work, name);
+    const osb = (c: string) => `${OSB} --rootfs-dir ${q(rootfs)} --workdir ${q(work)} --initrd-name osb-${c}.img --compression ${c} --agent-init > /dev/null`;
     // Kata's tools/osbuilder/initrd-builder/initrd_builder.sh, minus sudo.
     const kata = measure(runs, `find . | cpio --quiet -H newc -o | gzip -9 > ${q(out('kata.img'))}`, out('kata.img'), rootfs);
     const cpio = measure(runs, `find . | cpio --quiet -H newc -o > ${q(out('plain.cpio'))}`, out('plain.cpio'), rootfs);
@@ -51,13 +36,7 @@ export async function benchInitrd(rootfs: string, runs: number): Promise<BenchRo
       { name: 'osb initrd (default: zstd)', median: osbZstd.median, runs, baseline: 'find | cpio | zstd -T0', baselineMedian: zstdPipe.median, extra: sizes(osbZstd, zstdPipe) },
       { name: 'osb initrd --compression none', median: osbNone.median, runs, baseline: 'find | cpio', baselineMedian: cpio.median, goal: '<= 1.5x', extra: sizes(osbNone, cpio) },
     ];
-  } finally {
-    rmSync(work, { recursive: true, force: true });
-  }
+  });
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const { debianRootfs } = await import('./debian-rootfs.js');
-  const runs = Number(process.argv[2] ?? 3);
-  for (const row of await benchInitrd(debianRootfs(), runs)) console.log(formatRow(row));
-}
+await runAsScript(import.meta.url, benchInitrd);

@@ -3,7 +3,11 @@
  * baseline measured in the same run. Benchmarks are not tests: they print, they never assert.
  */
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
 
 export interface Sample {
   readonly seconds: number;
@@ -50,6 +54,41 @@ export function medianOf(runs: number, cmd: string, before?: () => void, opts?: 
   }
   const rss = samples.map((s) => s.maxRssKiB ?? 0);
   return { median: median(samples.map((s) => s.seconds)), maxRssKiB: Math.max(...rss) || undefined };
+}
+
+/** The median time of a command that writes a file, its peak memory and the size of the file. */
+export interface Measured {
+  readonly median: number;
+  readonly maxRssKiB?: number;
+  readonly bytes: number;
+}
+
+/** Time `cmd`, which writes `out`, `runs` times, `out` removed before each (from `cwd`). */
+export function measure(runs: number, cmd: string, out: string, cwd?: string): Measured {
+  const m = medianOf(runs, cmd, () => rmSync(out, { force: true }), { cwd });
+  return { median: m.median, maxRssKiB: m.maxRssKiB, bytes: statSync(out).size };
+}
+
+/** Run `body` in a new directory under the system's temp (`osb-bench-NAME-…`), removed after, whatever happens. */
+export async function inTempDir<T>(name: string, body: (dir: string) => Promise<T>): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), `osb-bench-${name}-`));
+  try {
+    return await body(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * A benchmark file run on its own (`node dist/bench/NAME.js [RUNS]`, what `moduleUrl` is then):
+ * `bench` on the benchmark's Debian tree, RUNS times (3 by default), a line a row. Imported
+ * (by run.ts), it does nothing.
+ */
+export async function runAsScript(moduleUrl: string, bench: (rootfs: string, runs: number) => Promise<BenchRow[]>): Promise<void> {
+  if (!process.argv[1] || moduleUrl !== pathToFileURL(process.argv[1]).href) return;
+  const { debianRootfs } = await import('./debian-rootfs.js');
+  const runs = Number(process.argv[2] ?? 3);
+  for (const row of await bench(debianRootfs(), runs)) console.log(formatRow(row));
 }
 
 export function formatRow(r: BenchRow): string {
