@@ -30,7 +30,7 @@ import { formatVerity, rootHashFile, VERITY_BLOCK, VERITY_HASH, veritySalt, veri
 
 export type { FsType, PartitionTable, ImageFormat } from './types.js';
 export type { ImageOptions, ImageResult } from './options.js';
-export { parseRootHashFile, verityCmdline, kernelVerityParams, type VerityParams } from './verity.js';
+export { parseRootHashFile, verityCmdline, verityTable, kernelVerityParams, type VerityParams } from './verity.js';
 export { computeImageSize, layoutFor, type SizingInput, type ImageSize, type DiskLayout } from './sizing.js';
 export { scanTree, type TreeStats } from './scan.js';
 

@@ -49,6 +49,8 @@ export interface BootSpec {
          * kernel_cmdline); the kernel sets the verity device up over vda1 + vda2 and mounts it.
          */
         readonly verityCmdline?: string;
+        /** The same device's dm table ("0 SECTORS verity 1 /dev/vda1 /dev/vda2 ..."), for the runtimes' own form of the line. */
+        readonly verityTable?: string;
         readonly sizeBytes: number;
       };
 }
@@ -59,10 +61,15 @@ export function memoryFor(initrdBytes: number, compressed: boolean): number {
   return Math.max(512, Math.ceil((256 + 2 * unpacked) / 64) * 64);
 }
 
+/** What every boot starts with: the binary, no graphics, no reboot, the serial console on stdio, one CPU, the accelerator. */
+export function qemuBase(b: Pick<BootSpec, 'arch' | 'accel'>): string[] {
+  const arch = ARCHES[b.arch ?? 'x86_64'];
+  return [arch.qemu, '-nographic', '-no-reboot', '-nodefaults', '-serial', 'stdio', '-smp', '1', ...(b.accel === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg', ...arch.tcgCpu])];
+}
+
 export function qemuArgv(b: BootSpec): string[] {
   const arch = ARCHES[b.arch ?? 'x86_64'];
-  const argv = [arch.qemu, '-nographic', '-no-reboot', '-nodefaults', '-serial', 'stdio', '-smp', '1'];
-  argv.push(...(b.accel === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg', ...arch.tcgCpu]));
+  const argv = qemuBase(b);
   const append = [`console=${arch.console}`, 'panic=-1', 'osb.poweroff=1'];
   const a = b.artifact;
   if (a.kind === 'initrd') {

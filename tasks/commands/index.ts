@@ -46,6 +46,11 @@ const COMMANDS: readonly CommandSpec[] = [
     load: async () => (await import('./explain.js')).run,
   },
   {
+    name: 'kata-config',
+    summary: "The lines of Kata's configuration.toml for what osb built: kernel, image (or --initrd), rootfs_type, disable_image_nvdimm, kernel_verity_params, for qemu, clh and firecracker",
+    load: async () => (await import('./kata-config.js')).run,
+  },
+  {
     name: 'install-kernel',
     summary: 'Install the built kernel under --prefix (default /usr/share/kata-containers)',
     flags: [{ name: 'prefix', type: 'string', describe: 'destination' }],

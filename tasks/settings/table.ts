@@ -6,6 +6,7 @@
  * file (osb.yaml), then the workdir's record of earlier commands, then the default.
  */
 import { cpus } from 'node:os';
+import { VMM_PROFILES } from '../../lib/vmm.js';
 
 /** The grammars a value may be held to (tasks/settings/grammar.ts checks each). */
 export type Grammar = 'fileName' | 'tag' | 'repository' | 'registry' | 'reference' | 'keyValue' | 'parent' | 'pemFile' | 'arch';
@@ -111,9 +112,10 @@ const TABLE = [
   { key: 'kernelVersion', type: 'string', defaultText: 'the linux-source-X.Y found under /usr/src', env: env('OSB_KERNEL_VERSION', 'KERNEL_VERSION'), group: 'kernel', describe: 'Kernel version X.Y[.Z] to download from kernel.org' },
   { key: 'kernelConfigFragment', path: true, yaml: 'kernel_config_fragments', type: 'array', default: [], env: env('OSB_KERNEL_CONFIG_FRAGMENTS'), group: 'kernel', describe: 'Extra kernel config fragment file; repeatable' },
   // boot
-  { key: 'initrd', perRun: true, type: 'boolean', default: false, env: [], group: 'boot', describe: 'osb boot: boot the initrd (default: the image)' },
+  { key: 'initrd', perRun: true, type: 'boolean', default: false, env: [], group: 'boot', describe: 'osb boot: boot the initrd (default: the image); osb kata-config: point Kata at the initrd' },
   { key: 'image', perRun: true, type: 'boolean', default: false, env: [], group: 'boot', describe: 'osb boot: boot the disk image' },
   { key: 'kernel', path: true, type: 'string', defaultText: 'the kernel osb built', env: env('OSB_KERNEL'), group: 'boot', describe: 'osb boot: kernel image to boot' },
+  { key: 'vmm', type: 'string', choices: VMM_PROFILES, default: 'qemu', env: env('OSB_VMM'), group: 'boot', describe: "osb boot: boot as this runtime boots its guest, under qemu: qemu (osb's own: bzImage on q35), kata-qemu (Kata's default: vmlinux through PVH on q35, the image as a read-only DAX nvdimm, Kata's kernel parameters), firecracker (vmlinux on a microvm: virtio-mmio only, no PCI, no ACPI), cloud-hypervisor (vmlinux through PVH, virtio-blk over PCI)" },
   { key: 'accel', type: 'string', choices: ['auto', 'kvm', 'tcg'], default: 'auto', env: env('OSB_ACCEL'), group: 'boot', describe: 'Accelerator: kvm, tcg, or auto (KVM when a test boot shows it runs guests; probed once per host)' },
   { key: 'bootTimeout', type: 'number', min: 1, default: 120, env: env('OSB_BOOT_TIMEOUT'), group: 'boot', describe: 'Seconds to wait for the ready line' },
   { key: 'readyPattern', type: 'string', default: 'osb-agent: ready', env: env('OSB_READY_PATTERN'), group: 'boot', describe: "Regular expression marking the agent's ready line" },

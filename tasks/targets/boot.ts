@@ -6,8 +6,10 @@ import { existsSync, statSync } from 'node:fs';
 import { readFile, readlink } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { BuildContext } from '../../lib/context.js';
-import { CommandError, OsbError } from '../../lib/errors.js';
-import { isGuestArch, memoryFor, qemuArgv, qemuBinary, type Accel, type BootSpec } from '../../lib/qemu.js';
+import { CommandError, OsbError, UsageError, shellQuote } from '../../lib/errors.js';
+import { isGuestArch, memoryFor, qemuBinary, type Accel, type BootSpec, type GuestArch } from '../../lib/qemu.js';
+import { pvhEntry } from '../../lib/pvh.js';
+import { loadsVmlinux, profilesFor, vmmArgv } from '../../lib/vmm.js';
 import { hostArch } from '../../distros/index.js';
 import type { Target } from '../engine/target.js';
 import { imagePath, initrdPath, kernelPaths, rootHashPath, squashfsPaths } from '../settings/paths.js';
@@ -18,27 +20,46 @@ const CONSOLE_TAIL = 30;
 /** What the kernel's dm-verity prints when a block does not match the tree (drivers/md/dm-verity-target.c). */
 const VERITY_ERROR = /device-mapper: verity: .*(corrupted|error)/i;
 
-/** The measured image's `dm-mod.create=... root=/dev/dm-0` from root_hash.txt. */
-async function verityCmdlineFor(s: Settings, dryRun: boolean): Promise<string | undefined> {
+/** The measured image's `dm-mod.create=... root=/dev/dm-0` and its dm table, from root_hash.txt. */
+async function verityFor(s: Settings, dryRun: boolean): Promise<{ cmdline: string; table: string } | undefined> {
   if (!s.measuredRootfs) return undefined;
   const file = rootHashPath(s);
   if (!existsSync(file)) {
-    if (dryRun) return 'dm-mod.create="root,,,ro,0 SECTORS verity 1 /dev/vda1 /dev/vda2 4096 4096 DATA_BLOCKS 0 sha256 ROOTHASH SALT" root=/dev/dm-0';
+    const table = '0 SECTORS verity 1 /dev/vda1 /dev/vda2 4096 4096 DATA_BLOCKS 0 sha256 ROOTHASH SALT';
+    if (dryRun) return { cmdline: `dm-mod.create="root,,,ro,${table}" root=/dev/dm-0`, table };
     throw new OsbError(`the measured image has no root hash file: ${file} does not exist`, 'run `osb image --measured-rootfs` first');
   }
-  const { parseRootHashFile, verityCmdline } = await import('../../image-builder/index.js');
-  return verityCmdline(parseRootHashFile(await readFile(file, 'utf8')));
+  const { parseRootHashFile, verityCmdline, verityTable } = await import('../../image-builder/index.js');
+  const p = parseRootHashFile(await readFile(file, 'utf8'));
+  return { cmdline: verityCmdline(p), table: verityTable(p) };
 }
 
-function resolveKernel(s: Settings, dryRun: boolean): string {
-  const k = s.kernel ? resolve(s.kernel) : kernelPaths(s).vmlinuz;
+/** The kernel to boot: --kernel, or the one osb built (vmlinux for the runtimes' profiles on x86_64, which start it through PVH). */
+function resolveKernel(s: Settings, arch: string, dryRun: boolean): string {
+  const vmlinux = loadsVmlinux(s.vmm, arch);
+  const k = s.kernel ? resolve(s.kernel) : vmlinux ? kernelPaths(s).vmlinux : kernelPaths(s).vmlinuz;
   // In a dry run the kernel may be one the plan builds first.
-  if (!dryRun && !existsSync(k)) throw new OsbError(`no kernel to boot: ${k} does not exist`, 'run `osb kernel` first (or drop --no-deps), or pass --kernel PATH');
+  if (dryRun && !existsSync(k)) return k;
+  if (!existsSync(k)) throw new OsbError(`no kernel to boot: ${k} does not exist`, 'run `osb kernel` first (or drop --no-deps), or pass --kernel PATH');
+  if (!vmlinux) return k;
+  const entry = pvhEntry(k);
+  if (entry === 'none') throw new OsbError(`the ${s.vmm} profile starts vmlinux through its PVH entry, and ${k} has none (built without CONFIG_PVH=y)`, s.kernel ? 'give --kernel a vmlinux built with CONFIG_PVH=y' : 'rebuild the kernel: `osb kernel --force` (osb\'s x86_64 fragment sets CONFIG_PVH=y)');
+  if (entry === 'not-elf') throw new OsbError(`the ${s.vmm} profile starts an uncompressed ELF vmlinux, and ${k} is not one (a bzImage?)`, `give --kernel the vmlinux (osb builds ${kernelPaths(s).vmlinux})`);
   return k;
 }
 
+/** The guest's arch, checked against what osb boots and what the profile boots (validate: before anything is built). */
+function guestArch(s: Settings): GuestArch {
+  const arch = s.arch ?? hostArch();
+  if (!isGuestArch(arch)) throw new UsageError(`osb cannot boot ${arch} guests`, 'boot x86_64 or aarch64 guests');
+  if (!profilesFor(arch).includes(s.vmm)) throw new UsageError(`the ${s.vmm} profile boots x86_64 guests`, `boot ${arch} guests with --vmm ${profilesFor(arch).join(' or --vmm ')}`);
+  if (s.vmm !== 'qemu' && s.squashfs) throw new UsageError(`the ${s.vmm} profile boots an image or an initrd, not the squashfs`, 'boot the squashfs with --vmm qemu (its boot initrd mounts it)');
+  return arch;
+}
+
 async function runBoot(ctx: BuildContext, s: Settings): Promise<void> {
-  const kernel = resolveKernel(s, ctx.dryRun);
+  const arch = guestArch(s);
+  const kernel = resolveKernel(s, arch, ctx.dryRun);
   const useSquashfs = s.squashfs;
   const useInitrd = !useSquashfs && s.initrd;
   const artifactPath = useSquashfs ? squashfsPaths(s).image : useInitrd ? initrdPath(s) : imagePath(s);
@@ -47,8 +68,6 @@ async function runBoot(ctx: BuildContext, s: Settings): Promise<void> {
   }
   const size = ctx.dryRun ? 0 : statSync(artifactPath).size;
   if (useInitrd && !s.kernel) await warnIfKernelCannotRead(ctx, s);
-  const arch = s.arch ?? hostArch();
-  if (!isGuestArch(arch)) throw new OsbError(`osb cannot boot ${arch} guests`, 'boot x86_64 or aarch64 guests');
   const foreign = arch !== hostArch();
   if (foreign && s.accel === 'kvm') throw new OsbError(`KVM cannot run a ${arch} guest on this ${hostArch()} host`, 'use --accel tcg (or auto)');
   let accel: Accel = s.accel === 'kvm' ? 'kvm' : 'tcg';
@@ -58,7 +77,7 @@ async function runBoot(ctx: BuildContext, s: Settings): Promise<void> {
     accel = kvm.ok ? 'kvm' : 'tcg';
     if (!kvm.ok) ctx.log.warn(`using TCG (software emulation): ${kvm.why}${kvm.cached ? ' (probed earlier on this host; --accel kvm to insist)' : ''}`);
   }
-  const verity = useSquashfs || useInitrd ? undefined : await verityCmdlineFor(s, ctx.dryRun);
+  const verity = useSquashfs || useInitrd ? undefined : await verityFor(s, ctx.dryRun);
   const spec: BootSpec = {
     arch,
     kernel,
@@ -69,10 +88,13 @@ async function runBoot(ctx: BuildContext, s: Settings): Promise<void> {
       ? { kind: 'squashfs', path: artifactPath, bootInitrd: squashfsPaths(s).bootInitrd }
       : useInitrd
       ? { kind: 'initrd', path: artifactPath }
-      : { kind: 'image', path: artifactPath, format: s.format, fsType: s.fsType, nvdimm: s.dax && !verity && s.format === 'raw' && arch === 'x86_64', sizeBytes: size, ...(verity ? { verityCmdline: verity } : {}) },
+      : { kind: 'image', path: artifactPath, format: s.format, fsType: s.fsType, nvdimm: s.dax && !verity && s.format === 'raw' && arch === 'x86_64', sizeBytes: size, ...(verity ? { verityCmdline: verity.cmdline, verityTable: verity.table } : {}) },
   };
-  const argv = qemuArgv(spec);
-  ctx.log.info(`booting ${useSquashfs ? 'squashfs' : useInitrd ? 'initrd' : 'image'} with ${await readlink(kernel).catch(() => kernel)} under ${accel.toUpperCase()}`);
+  const argv = vmmArgv(s.vmm, spec);
+  const as = s.vmm === 'qemu' ? '' : ` as ${s.vmm} boots it`;
+  ctx.log.info(`booting ${useSquashfs ? 'squashfs' : useInitrd ? 'initrd' : 'image'} with ${await readlink(kernel).catch(() => kernel)} under ${accel.toUpperCase()}${as}`);
+  // The exact command line, to paste into a runtime's configuration (a dry run prints it as it would run it).
+  if (!ctx.dryRun) ctx.log.info(`command line: ${shellQuote(argv)}`);
   if (s.interactive) {
     await ctx.run(argv, { interactive: true });
     return;
@@ -124,5 +146,6 @@ export const boot: Target = {
   alwaysRun: true,
   outputs: () => [],
   tools: (s) => [`qemu-system-${s.arch ?? hostArch()}`],
+  validate: (s) => void guestArch(s),
   run: runBoot,
 };
