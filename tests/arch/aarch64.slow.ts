@@ -74,6 +74,17 @@ describe('aarch64 guests from an x86_64 host', () => {
     expect(t.partitiontable.partitions[0]).toMatchObject({ start: 2048, type: 'B921B045-1DF0-41C3-AF44-4C6F280D3FAE' });
   });
 
+  test('osb boot --vmm firecracker --arch aarch64: qemu virt with virtio-mmio only and no ACPI, initrd and image', () => {
+    for (const what of [['--initrd'], ['--image', '--partition-table', 'gpt']]) {
+      const r = osb(['boot', ...what, '--vmm', 'firecracker', ...boot()]);
+      expectReady(r);
+      const line = /command line: (qemu-system-aarch64 .*)$/m.exec(r.stdout)?.[1] ?? '';
+      expect(line).toContain(' -machine virt,acpi=off ');
+      expect(line).toMatch(/pci=off reboot=k panic=1 iommu=off net\.ifnames=0 random\.trust_cpu=on acpi=off console=ttyAMA0/);
+      if (what[0] === '--image') expect(line).toContain('-device virtio-blk-device,drive=rootfs');
+    }
+  });
+
   test('the OCI image config says arm64/v8', () => {
     const r = osb(['oci', ...common()]);
     if (r.code !== 0) throw new Error(`osb oci failed:\n${r.stdout}\n${r.stderr}`);

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, expect, jest, test } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { guestKernel } from '../../helpers/guest-kernel.js';
 import { buildTestRepo, osbAsync, serveRepo, type TestRepo } from './helpers/test-repo.js';
 
@@ -44,4 +44,10 @@ test('the Alpine rootfs goes through osb initrd and osb boot to the agent ready 
   // The initrd booted is the Alpine one just built: boot found rootfs and initrd up to date.
   expect(r.stdout).toContain('↓ rootfs [SKIPPED: up to date]');
   expect(r.stdout).toContain('↓ initrd [SKIPPED: up to date]');
+  // As Kata's qemu and Firecracker boot it: the vmlinux through PVH, their machines and parameters.
+  for (const vmm of ['kata-qemu', 'firecracker']) {
+    const p = await osbAsync(['boot', '--initrd', ...alpine(), '--vmm', vmm, '--kernel', join(dirname(kernel), 'vmlinux.container'), '--boot-timeout', '180']);
+    if (p.code !== 0) throw new Error(`osb boot --vmm ${vmm} failed:\n${p.stdout}\n${p.stderr}`);
+    expect(p.stdout).toMatch(/ready after \d+\.\d+ s \((TCG|KVM)/);
+  }
 });

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, expect, jest, test } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { guestKernel } from '../../helpers/guest-kernel.js';
 import { isRoot } from '../../helpers/fixture-rootfs.js';
 import { buildRpmTestRepos, rootfsArgs, runOsb, serveRpmRepos, type RpmTestRepos, type Served } from './helpers.js';
@@ -30,6 +30,9 @@ afterAll(async () => {
   if (scratch) rmSync(scratch, { recursive: true, force: true });
 });
 
+/** The uncompressed kernel beside osb's vmlinuz: what the runtimes' profiles boot. */
+const vmlinux = () => join(dirname(kernel), 'vmlinux.container');
+
 const ok = (what: string, r: { code: number | null; stdout: string; stderr: string }) => {
   if (r.code !== 0) throw new Error(`${what} failed:\n${r.stdout}\n${r.stderr}`);
 };
@@ -45,6 +48,12 @@ const ok = (what: string, r: { code: number | null; stdout: string; stderr: stri
   expect(r.stdout).toMatch(/ready after \d+\.\d+ s \((TCG|KVM)/);
   expect(r.stdout).toContain('↓ rootfs [SKIPPED: up to date]');
   expect(r.stdout).toContain('↓ initrd [SKIPPED: up to date]');
+  // As Kata's qemu and Firecracker boot it: the vmlinux through PVH, their machines and parameters.
+  for (const vmm of ['kata-qemu', 'firecracker']) {
+    const p = await runOsb(['boot', '--initrd', ...args, '--vmm', vmm, '--kernel', vmlinux(), '--boot-timeout', '180']);
+    ok(`osb boot --vmm ${vmm}`, p);
+    expect(p.stdout).toMatch(/ready after \d+\.\d+ s \((TCG|KVM)/);
+  }
 });
 
 (isRoot ? test : test.skip)('openSUSE: osb rootfs (zypper) → osb image → osb boot reaches the ready line', async () => {
@@ -56,4 +65,10 @@ const ok = (what: string, r: { code: number | null; stdout: string; stderr: stri
   expect(r.stdout).toMatch(/ready after \d+\.\d+ s \((TCG|KVM)/);
   expect(r.stdout).toContain('↓ rootfs [SKIPPED: up to date]');
   expect(r.stdout).toContain('↓ image [SKIPPED: up to date]');
+  for (const vmm of ['kata-qemu', 'firecracker']) {
+    const p = await runOsb(['boot', ...args, '--vmm', vmm, '--kernel', vmlinux(), '--boot-timeout', '180']);
+    ok(`osb boot --vmm ${vmm}`, p);
+    expect(p.stdout).toMatch(/ready after \d+\.\d+ s \((TCG|KVM)/);
+    expect(p.stdout).toMatch(vmm === 'kata-qemu' ? /root=\/dev\/pmem0p1 rootflags=dax,/ : /root=\/dev\/vda1 .*acpi=off/);
+  }
 });
