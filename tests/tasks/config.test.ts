@@ -77,10 +77,12 @@ describe('osb config', () => {
 
   test('per-run options are not recorded; --reset forgets the record and the workdir is back to the defaults', () => {
     const cwd = project('reset', '');
-    expect(osb(['initrd', '--no-deps', '--force', '-j', '1', '--rootfs-dir', fixture, '--agent-init', '--compression', 'gzip'], { cwd }).code).toBe(0);
+    expect(osb(['initrd', '--no-deps', '--force', '-j', '1', '--vmm', 'firecracker', '--rootfs-dir', fixture, '--agent-init', '--compression', 'gzip'], { cwd }).code).toBe(0);
     let c = configJson(cwd);
     expect(c.settings.compression.source).toBe('workdir');
     expect(c.settings.force).toEqual({ value: false, source: 'default' });
+    // How to boot is asked each time: a later `osb boot --kernel bzImage` is not held to an earlier --vmm.
+    expect(c.settings.vmm).toEqual({ value: 'qemu', source: 'default' });
     expect(c.settings.jobs.source).toBe('default');
     expect(c.settings.deps).toEqual({ value: true, source: 'default' });
     const r = osb(['config', '--reset'], { cwd });
