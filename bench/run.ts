@@ -160,13 +160,28 @@ function benchBoot(): BenchRow[] {
     const initrd = sample(['--initrd', '--kernel', osbKernel]);
     const image = sample(['--image', '--kernel', osbKernel]);
     const rows: BenchRow[] = [];
+    const d = distro ? sample(['--initrd', '--kernel', join('/boot', distro)]) : undefined;
     if (distro) {
-      const d = sample(['--initrd', '--kernel', join('/boot', distro)]);
       rows.push({ name: "boot to ready, initrd, osb's kernel (TCG)", median: initrd, runs: RUNS, baseline: `Debian's ${distro}`, baselineMedian: d, goal: '<= 0.3x' });
     } else {
       rows.push({ name: "boot to ready, initrd, osb's kernel (TCG)", median: initrd, runs: RUNS, extra: 'apt-get install linux-image-amd64 for the comparison' });
     }
     rows.push({ name: "boot to ready, ext4 image over virtio-blk, osb's kernel (TCG)", median: image, runs: RUNS });
+    // Firecracker's machine model (qemu microvm: no PCI scan, no ACPI) and the vmlinux through PVH (no decompression).
+    const vmlinux = join(kernelWd, 'vmlinux.container');
+    const fcInitrd = sample(['--initrd', '--vmm', 'firecracker', '--kernel', vmlinux]);
+    const fcImage = sample(['--image', '--vmm', 'firecracker', '--kernel', vmlinux]);
+    if (distro) {
+      rows.push({ name: 'boot to ready, initrd, --vmm firecracker (TCG)', median: fcInitrd, runs: RUNS, baseline: `Debian's ${distro} on q35`, baselineMedian: d, goal: '<= 0.25x' });
+    } else {
+      rows.push({ name: 'boot to ready, initrd, --vmm firecracker (TCG)', median: fcInitrd, runs: RUNS, extra: 'apt-get install linux-image-amd64 for the comparison' });
+    }
+    rows.push({ name: 'boot to ready, ext4 image, --vmm firecracker (TCG)', median: fcImage, runs: RUNS, baseline: 'the same image on q35 (osb boot)', baselineMedian: image, goal: '<= 0.8x' });
+    // The other runtimes' profiles, each against osb's own boot of the same artefact.
+    for (const vmm of ['kata-qemu', 'cloud-hypervisor']) {
+      rows.push({ name: `boot to ready, initrd, --vmm ${vmm} (TCG)`, median: sample(['--initrd', '--vmm', vmm, '--kernel', vmlinux]), runs: RUNS, baseline: 'osb boot --initrd (q35, bzImage)', baselineMedian: initrd });
+      rows.push({ name: `boot to ready, ext4 image, --vmm ${vmm} (TCG)`, median: sample(['--image', '--vmm', vmm, '--kernel', vmlinux]), runs: RUNS, baseline: 'osb boot --image (q35, bzImage)', baselineMedian: image });
+    }
     // The KVM probe: once per host (verdict cached) against a probe on every boot, as before.
     const cmd = `${OSB_CLI} boot --initrd ${common.join(' ')} --kernel ${osbKernel} > /dev/null`;
     const env = (dir: string) => ({ env: { ...process.env, CI: 'true', XDG_CACHE_HOME: join(scratch, dir) } });
