@@ -7,34 +7,27 @@
  * DAX header, and kernel_verity_params for a measured image, from which Kata's runtime writes the
  * dm-verity line itself. Words after `--` become kernel_params.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { stringify } from 'smol-toml';
-import { OsbError } from '../../lib/errors.js';
 import { hostArch } from '../../distros/index.js';
+import { loadsVmlinux } from '../../lib/vmm.js';
 import type { CommandRun } from '../cli/command.js';
-import { imagePath, initrdPath, kernelPaths, rootHashPath } from '../settings/paths.js';
+import { imagePath, initrdPath, kernelPaths } from '../settings/paths.js';
 import type { Settings } from '../settings/table.js';
-
-/** Kata's kernel_verity_params, from the measured image's root_hash.txt. */
-async function verityParams(s: Settings): Promise<string | undefined> {
-  if (s.initrd || !s.measuredRootfs) return undefined;
-  const file = rootHashPath(s);
-  if (!existsSync(file)) throw new OsbError(`the measured image has no root hash file: ${file} does not exist`, 'run `osb image --measured-rootfs` first');
-  const { kernelVerityParams, parseRootHashFile } = await import('../../image-builder/index.js');
-  return kernelVerityParams(parseRootHashFile(readFileSync(file, 'utf8')));
-}
+import { hasDaxHeader, measuredVerity } from '../targets/image.js';
 
 /** The three sections, each the keys Kata reads for that hypervisor. */
-export async function kataSections(s: Settings): Promise<Record<string, Record<string, string | boolean>>> {
+async function kataSections(s: Settings): Promise<Record<string, Record<string, string | boolean>>> {
   const arch = s.arch ?? hostArch();
-  const kernel = s.kernel ? resolve(s.kernel) : arch === 'x86_64' ? kernelPaths(s).vmlinux : kernelPaths(s).vmlinuz;
-  const verity = await verityParams(s);
+  const kernel = s.kernel ? resolve(s.kernel) : loadsVmlinux('kata-qemu', arch) ? kernelPaths(s).vmlinux : kernelPaths(s).vmlinuz;
+  const { kernelVerityParams } = await import('../../image-builder/index.js');
+  // Kata's runtime writes the dm-verity line from these (as osb boot --vmm kata-qemu does).
+  const verity = !s.initrd && s.measuredRootfs ? kernelVerityParams(await measuredVerity(s)) : undefined;
   const asset: Record<string, string | boolean> = s.initrd ? { initrd: initrdPath(s) } : { image: imagePath(s), rootfs_type: s.fsType, ...(verity ? { kernel_verity_params: verity } : {}) };
   const params: Record<string, string> = s.passthrough.length ? { kernel_params: s.passthrough.join(' ') } : {};
   // The DAX header is there for the nvdimm: without it (--no-dax, a measured image, arm64) Kata's qemu must not map one.
-  const nvdimm = s.dax && !s.measuredRootfs && arch === 'x86_64';
-  const qemuOnly: Record<string, string | boolean> = { machine_type: arch === 'x86_64' ? 'q35' : 'virt', ...(s.initrd ? {} : { disable_image_nvdimm: !nvdimm }) };
+  const qemuOnly: Record<string, string | boolean> = { machine_type: arch === 'x86_64' ? 'q35' : 'virt', ...(s.initrd ? {} : { disable_image_nvdimm: !hasDaxHeader(s) }) };
   return {
     qemu: { kernel, ...asset, ...qemuOnly, ...params },
     clh: { kernel, ...asset, ...params },

@@ -3,7 +3,7 @@
  * console to WORKDIR/logs/boot.log, and succeed when the agent's ready line appears.
  */
 import { existsSync, statSync } from 'node:fs';
-import { readFile, readlink } from 'node:fs/promises';
+import { readlink } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { BuildContext } from '../../lib/context.js';
 import { CommandError, OsbError, UsageError, shellQuote } from '../../lib/errors.js';
@@ -14,6 +14,7 @@ import { hostArch } from '../../distros/index.js';
 import type { Target } from '../engine/target.js';
 import { imagePath, initrdPath, kernelPaths, rootHashPath, squashfsPaths } from '../settings/paths.js';
 import type { Settings } from '../settings/table.js';
+import { hasDaxHeader, measuredVerity } from './image.js';
 import { warnIfKernelCannotRead } from './initrd.js';
 
 const CONSOLE_TAIL = 30;
@@ -23,14 +24,13 @@ const VERITY_ERROR = /device-mapper: verity: .*(corrupted|error)/i;
 /** The measured image's `dm-mod.create=... root=/dev/dm-0` and its dm table, from root_hash.txt. */
 async function verityFor(s: Settings, dryRun: boolean): Promise<{ cmdline: string; table: string } | undefined> {
   if (!s.measuredRootfs) return undefined;
-  const file = rootHashPath(s);
-  if (!existsSync(file)) {
+  // In a dry run the image (and its root hash) may be one the plan builds first.
+  if (dryRun && !existsSync(rootHashPath(s))) {
     const table = '0 SECTORS verity 1 /dev/vda1 /dev/vda2 4096 4096 DATA_BLOCKS 0 sha256 ROOTHASH SALT';
-    if (dryRun) return { cmdline: `dm-mod.create="root,,,ro,${table}" root=/dev/dm-0`, table };
-    throw new OsbError(`the measured image has no root hash file: ${file} does not exist`, 'run `osb image --measured-rootfs` first');
+    return { cmdline: `dm-mod.create="root,,,ro,${table}" root=/dev/dm-0`, table };
   }
-  const { parseRootHashFile, verityCmdline, verityTable } = await import('../../image-builder/index.js');
-  const p = parseRootHashFile(await readFile(file, 'utf8'));
+  const p = await measuredVerity(s);
+  const { verityCmdline, verityTable } = await import('../../image-builder/index.js');
   return { cmdline: verityCmdline(p), table: verityTable(p) };
 }
 
@@ -88,7 +88,7 @@ async function runBoot(ctx: BuildContext, s: Settings): Promise<void> {
       ? { kind: 'squashfs', path: artifactPath, bootInitrd: squashfsPaths(s).bootInitrd }
       : useInitrd
       ? { kind: 'initrd', path: artifactPath }
-      : { kind: 'image', path: artifactPath, format: s.format, fsType: s.fsType, nvdimm: s.dax && !verity && s.format === 'raw' && arch === 'x86_64', sizeBytes: size, ...(verity ? { verityCmdline: verity.cmdline, verityTable: verity.table } : {}) },
+      : { kind: 'image', path: artifactPath, format: s.format, fsType: s.fsType, nvdimm: hasDaxHeader(s) && s.format === 'raw', sizeBytes: size, ...(verity ? { verityCmdline: verity.cmdline, verityTable: verity.table } : {}) },
   };
   const argv = vmmArgv(s.vmm, spec);
   const as = s.vmm === 'qemu' ? '' : ` as ${s.vmm} boots it`;

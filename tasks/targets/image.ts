@@ -1,12 +1,32 @@
 /** The image target: a partitioned disk image of the rootfs (image-builder/). */
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { hostArch } from '../../distros/index.js';
+import { OsbError } from '../../lib/errors.js';
+import type { VerityParams } from '../../image-builder/index.js';
 import type { Target } from '../engine/target.js';
 import { imagePath, rootfsDir, rootHashPath } from '../settings/paths.js';
+import type { Settings } from '../settings/table.js';
 import { supplyChainOutputs } from './supply-chain.js';
 import { requireOsTree, validateTree } from './tree.js';
 
 /** What each filesystem is made, checked and read back with. */
 const FS_TOOLS = { ext4: ['mkfs.ext4', 'e2fsck', 'debugfs'], xfs: ['mkfs.xfs', 'xfs_repair', 'losetup', 'mount', 'umount', 'cp'], erofs: ['mkfs.erofs', 'fsck.erofs'] } as const;
+
+/**
+ * Whether the image gets the NVDIMM/DAX header: asked for (Kata's default), on x86_64 (the only
+ * guests with an nvdimm here), and not measured (a measured image boots over virtio-blk from
+ * /dev/dm-0). The image target, the boot and osb kata-config all decide by this.
+ */
+export const hasDaxHeader = (s: Settings): boolean => s.dax && (s.arch ?? hostArch()) === 'x86_64' && !s.measuredRootfs;
+
+/** The measured image's dm-verity parameters, from the root_hash.txt osb image wrote beside it. */
+export async function measuredVerity(s: Settings): Promise<VerityParams> {
+  const file = rootHashPath(s);
+  if (!existsSync(file)) throw new OsbError(`the measured image has no root hash file: ${file} does not exist`, 'run `osb image --measured-rootfs` first');
+  const { parseRootHashFile } = await import('../../image-builder/index.js');
+  return parseRootHashFile(await readFile(file, 'utf8'));
+}
 
 export const image: Target = {
   name: 'image',
@@ -24,7 +44,7 @@ export const image: Target = {
     // The DAX header (Kata's default) is for QEMU nvdimm, which only x86_64 guests get here; an
     // aarch64 "virt" guest takes the image over virtio-blk.
     const measured = s.measuredRootfs;
-    const dax = s.dax && arch === 'x86_64' && !measured;
+    const dax = hasDaxHeader(s);
     if (s.dax && !dax) ctx.log.info(`no DAX header: ${measured ? 'a measured rootfs boots over virtio-blk from /dev/dm-0' : `${arch} guests have no nvdimm (the image boots over virtio-blk)`}`);
     const r = await buildImage(ctx, {
       rootfsDir: rootfsDir(s),
