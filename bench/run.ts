@@ -6,7 +6,7 @@
  *   npm run bench -- help initrd   # only some sections: help noop rootfs rpm image initrd oci squashfs publish parent arm64 kernel boot
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import tmp from 'tmp';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,10 +35,12 @@ function benchHelp(): BenchRow[] {
 function benchNoop(): BenchRow[] {
   const scratch = scratchDir('osb-bench-noop-');
   try {
-    // A small tree with the smoke agent as /sbin/init stands for the rootfs.
+    // A small tree with the smoke agent as /sbin/init and an os-release stands for the rootfs:
+    // a whole OS as osb counts one (an init, and what OS it is), so the image and initrd take it.
     const fixture = join(scratch, 'rootfs');
-    execFileSync('mkdir', ['-p', join(fixture, 'sbin')]);
+    execFileSync('mkdir', ['-p', join(fixture, 'sbin'), join(fixture, 'etc')]);
     execFileSync('cp', [join(ROOT, 'rootfs-builder', 'agent', 'osb-agent.sh'), join(fixture, 'sbin', 'init')]);
+    writeFileSync(join(fixture, 'etc', 'os-release'), 'ID=osb-bench\nNAME="osb bench tree"\n');
     const args = `--workdir ${scratch}/wd --rootfs-dir ${fixture} --no-deps --agent-init --compression gzip`;
     execFileSync('sh', ['-c', `${OSB_CLI} all ${args} >/dev/null`]);
     const noop = medianOf(15, `${OSB_CLI} all ${args} > /dev/null`);
