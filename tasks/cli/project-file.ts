@@ -10,7 +10,8 @@ import { dirname, resolve } from 'node:path';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair } from 'yaml';
 import { UsageError } from '../../lib/errors.js';
 import { suggest } from './suggest.js';
-import { SETTINGS, flagOf, kebab, yamlKey, type RepoSpec, type Setting } from '../settings/table.js';
+import { SETTINGS, flagOf, kebab, yamlKey, type ListKey, type Setting } from '../settings/table.js';
+import { parseCmds, parseCopyfiles, parseModules, parseRepoList, parseVars, type YamlScope } from './lists.js';
 
 export interface ProjectValue {
   /** The raw value as YAML gave it (scalars as their source text for strings). */
@@ -23,20 +24,29 @@ export interface ProjectFile {
   readonly display: string;
   readonly dir: string;
   readonly values: ReadonlyMap<string, ProjectValue>;
-  readonly repos?: { readonly value: readonly RepoSpec[]; readonly line: number };
+  /** The structured values it gives (repos, cmds, ...), each with the line of its key. */
+  readonly lists: ReadonlyMap<ListKey, { readonly value: unknown; readonly line: number }>;
+  /** The file's format: osb's own, or OpenCHAMI image-build's (an `options:` block). */
+  readonly format: 'osb' | 'image-build';
 }
 
 /** Settings a project file may set: every input setting, and the workdir. */
 export const FILE_SETTINGS: readonly Setting[] = SETTINGS.filter((s) => !s.perRun);
 const BY_YAML = new Map(FILE_SETTINGS.map((s) => [yamlKey(s), s]));
-const LISTS = ['repos'];
-const REPO_KEYS = ['url', 'key', 'suite', 'components'];
+/** The list keys of osb.yaml and how each is read. */
+const LISTS: Readonly<Record<string, { key: ListKey; read: (node: Node | null | undefined, scope: YamlScope) => unknown }>> = {
+  repos: { key: 'repos', read: parseRepoList },
+  modules: { key: 'modules', read: parseModules },
+  copyfiles: { key: 'copyfiles', read: parseCopyfiles },
+  cmds: { key: 'cmds', read: parseCmds },
+  ansible_vars: { key: 'ansibleVars', read: (n, scope) => parseVars(n, scope, 'ansible_vars') },
+};
 
 /**
  * A YAML alias (`*name`) as the node its anchor (`&name`) marks, so `packages: *common` means the
  * list itself; an alias whose anchor is not defined before it is an error naming it.
  */
-function unalias(node: Node | null | undefined, doc: Document, fail: (n: Node, what: string) => never): Node | null | undefined {
+export function unalias(node: Node | null | undefined, doc: Document, fail: (n: Node, what: string) => never): Node | null | undefined {
   for (let hops = 0; node && isAlias(node); hops++) {
     const target = hops < 16 ? (node.resolve(doc) as Node | undefined) : undefined;
     if (!target) fail(node, `*${node.source} is an alias of no anchor (define &${node.source} before it)`);
@@ -45,7 +55,7 @@ function unalias(node: Node | null | undefined, doc: Document, fail: (n: Node, w
   return node;
 }
 
-function scalarText(node: Node | null | undefined, doc: Document, fail: (n: Node, what: string) => never): unknown {
+export function scalarText(node: Node | null | undefined, doc: Document, fail: (n: Node, what: string) => never): unknown {
   node = unalias(node, doc, fail);
   if (!node) return null;
   if (isScalar(node)) {
@@ -56,7 +66,7 @@ function scalarText(node: Node | null | undefined, doc: Document, fail: (n: Node
   return node.toJS(doc);
 }
 
-export function loadProjectFile(path: string, display: string): ProjectFile {
+export async function loadProjectFile(path: string, display: string): Promise<ProjectFile> {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -74,15 +84,24 @@ export function loadProjectFile(path: string, display: string): ProjectFile {
     fail(e.linePos?.[0].line ?? at(e.pos[0]), `YAML syntax error: ${e.message.split('\n')[0]}`, 'fix the YAML syntax');
   }
   const values = new Map<string, ProjectValue>();
-  let repos: ProjectFile['repos'];
+  const lists = new Map<ListKey, { value: unknown; line: number }>();
+  const dir = dirname(resolve(path));
   const top = doc.contents;
-  if (top === null || (isScalar(top) && top.value === null)) return { display, dir: dirname(resolve(path)), values };
+  if (top === null || (isScalar(top) && top.value === null)) return { display, dir, values, lists, format: 'osb' };
   if (!isMap(top)) fail(at(top.range?.[0]), 'the file must be a mapping of keys to values (distro: debian, ...)');
-  for (const pair of (top as { items: Pair<Node, Node>[] }).items) {
+  const scope: YamlScope = { doc, line: (n) => at(n?.range?.[0]), fail, base: dir, display };
+  const pairs = (top as { items: Pair<Node, Node>[] }).items;
+  // OpenCHAMI image-build's config: its keys live under `options:`.
+  if (pairs.some((p) => isScalar(p.key) && p.key.value === 'options')) {
+    const { readImageBuildConfig } = await import('./image-build.js');
+    return readImageBuildConfig(pairs, scope, unalias);
+  }
+  for (const pair of pairs) {
     const key = String(isScalar(pair.key) ? pair.key.value : pair.key);
     const line = at(pair.key?.range?.[0]);
-    if (LISTS.includes(key)) {
-      repos = { value: parseRepos(unalias(pair.value, doc, (n, what) => fail(at(n.range?.[0]), `repos: ${what}`)) ?? null, fail, at, dirname(resolve(path)), doc), line };
+    const list = LISTS[key];
+    if (list) {
+      lists.set(list.key, { value: list.read(unalias(pair.value, doc, (n, what) => fail(at(n.range?.[0]), `${key}: ${what}`)), scope), line });
       continue;
     }
     const s = BY_YAML.get(key);
@@ -91,18 +110,18 @@ export function loadProjectFile(path: string, display: string): ProjectFile {
       if (perRun) fail(line, `${key} is a per-run option (${kebab(perRun.key)}), not a project setting`, `pass it on the command line`);
       // The flag's name where osb.yaml has its own (extra_pkgs, extra-pkgs: packages; hook: hooks).
       const named = FILE_SETTINGS.find((x) => [kebab(x.key), kebab(x.key).replace(/-/g, '_')].includes(key.replace(/^--/, '')));
-      const near = named ? yamlKey(named) : suggest(key, [...BY_YAML.keys(), ...LISTS]);
+      const near = named ? yamlKey(named) : suggest(key, [...BY_YAML.keys(), ...Object.keys(LISTS)]);
       fail(line, `unknown key '${key}'${near ? `; did you mean '${near}'?` : ''}${named ? ` (osb.yaml's name for ${flagOf(named)})` : ''}`);
     }
     const raw = scalarText(pair.value, doc, (n, what) => fail(at(n.range?.[0]), `${key}: ${what}`));
     checkType(s!, raw, (what) => fail(at(pair.value?.range?.[0] ?? pair.key?.range?.[0]), `${key} ${what}`));
     values.set(s!.key, { raw, line });
   }
-  return { display, dir: dirname(resolve(path)), values, repos };
+  return { display, dir, values, lists, format: 'osb' };
 }
 
 /** What each setting type accepts in YAML; `bad` is called with "must be ..., got ...". */
-function checkType(s: Setting, raw: unknown, bad: (what: string) => never): void {
+export function checkType(s: Setting, raw: unknown, bad: (what: string) => never): void {
   const got = `got ${JSON.stringify(raw)}`;
   switch (s.type) {
     case 'boolean':
@@ -122,32 +141,6 @@ function checkType(s: Setting, raw: unknown, bad: (what: string) => never): void
       if (typeof raw === 'string' || typeof raw === 'number') return;
       bad(`must be a string, ${got}`);
   }
-}
-
-function parseRepos(node: Node | null, fail: (line: number, what: string) => never, at: (o?: number) => number, base: string, doc: Document): RepoSpec[] {
-  if (!isSeq(node)) return fail(at(node?.range?.[0]), 'repos must be a list of {url, key, suite, components}');
-  return node.items.map((entry) => {
-    const item = unalias(entry as Node, doc, (n, what) => fail(at(n.range?.[0]), `repos: ${what}`));
-    const line = at((entry as Node).range?.[0]);
-    if (!isMap(item)) return fail(line, 'each repos entry must be a mapping with url (and key, suite, components)');
-    const r = item.toJS(doc) as Record<string, unknown>;
-    for (const k of Object.keys(r)) {
-      if (!REPO_KEYS.includes(k)) {
-        const near = suggest(k, REPO_KEYS);
-        fail(line, `unknown key '${k}' in a repos entry${near ? `; did you mean '${near}'?` : ''}`);
-      }
-    }
-    if (typeof r.url !== 'string' || !/^(https?|file):\/\//.test(r.url)) fail(line, `repos entry needs url: an http(s):// or file:// URL, got ${JSON.stringify(r.url)}`);
-    for (const k of ['key', 'suite'] as const) if (r[k] !== undefined && typeof r[k] !== 'string') fail(line, `repos ${k} must be a string`);
-    const comps = r.components;
-    if (comps !== undefined && !(typeof comps === 'string' || (Array.isArray(comps) && comps.every((c) => typeof c === 'string')))) fail(line, 'repos components must be a list of strings');
-    return {
-      url: r.url as string,
-      ...(r.key ? { key: resolve(base, r.key as string) } : {}),
-      ...(r.suite ? { suite: r.suite as string } : {}),
-      ...(comps ? { components: typeof comps === 'string' ? comps.split(/[\s,]+/).filter(Boolean) : (comps as string[]) } : {}),
-    };
-  });
 }
 
 const typeSchema = (s: Setting): Record<string, unknown> => {

@@ -8,14 +8,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeAtomic } from '../../lib/atomic.js';
-import { settingByKey } from '../settings/table.js';
+import { LIST_KEYS, settingByKey } from '../settings/table.js';
 
 export type WorkdirRecord = Readonly<Record<string, unknown>>;
 
 export const recordPath = (workdir: string): string => join(workdir, '.osb', 'config.json');
 
 /** Keys of input settings only: a record written by another osb version keeps what still exists. */
-const recordable = (key: string): boolean => key === 'repos' || (settingByKey.has(key) && !settingByKey.get(key)!.perRun && key !== 'workdir');
+const recordable = (key: string): boolean => (LIST_KEYS as string[]).includes(key) || (settingByKey.has(key) && !settingByKey.get(key)!.perRun && key !== 'workdir');
 
 export function readRecord(workdir: string): WorkdirRecord {
   const p = recordPath(workdir);

@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import { UsageError } from '../../lib/errors.js';
 import { checkOutputNames, checkValue } from '../settings/grammar.js';
 import type { ProjectFile } from './project-file.js';
-import { SETTINGS, SettingValueError, defaultJobs, flagOf, fromEnv, parseBool, splitList, yamlKey, type RepoSpec, type Setting, type Settings } from '../settings/table.js';
+import { SETTINGS, SettingValueError, defaultJobs, flagOf, fromEnv, parseBool, splitList, yamlKey, LIST_DEFAULTS, LIST_KEYS, type Setting, type Settings } from '../settings/table.js';
 import type { WorkdirRecord } from './record.js';
 
 export type SourceKind = 'flag' | 'env' | 'file' | 'workdir' | 'default';
@@ -125,24 +125,27 @@ export function resolveLayers(l: Layers): Resolution {
     if (!s.perRun && s !== workdirSetting && ['flag', 'env', 'file'].includes(r.source.kind)) given[s.key] = value;
     wheres[s.key] = where;
   }
-  // The lists a build needs beyond the table (osb.yaml only, for now: repos).
-  if (l.project?.repos) {
-    out.repos = l.project.repos.value;
-    sources.repos = { kind: 'file', text: `${l.project.display}:${l.project.repos.line}` };
-    given.repos = l.project.repos.value;
-  } else if ('repos' in record) {
-    out.repos = record.repos as RepoSpec[];
-    sources.repos = { kind: 'workdir', text: 'workdir' };
-  } else {
-    out.repos = [];
-    sources.repos = { kind: 'default', text: 'default' };
+  // The lists a build needs beyond the table (osb.yaml or an image-build config: repos, cmds, ...).
+  for (const key of LIST_KEYS) {
+    const given_ = l.project?.lists.get(key);
+    if (given_) {
+      out[key] = given_.value;
+      sources[key] = { kind: 'file', text: `${l.project!.display}:${given_.line}` };
+      given[key] = given_.value;
+    } else if (key in record) {
+      out[key] = record[key];
+      sources[key] = { kind: 'workdir', text: 'workdir' };
+    } else {
+      out[key] = LIST_DEFAULTS[key];
+      sources[key] = { kind: 'default', text: 'default' };
+    }
   }
   out.jobs ??= defaultJobs();
   out.passthrough = [];
   out.workdir = workdir;
   out.sources = Object.fromEntries(Object.entries(sources).map(([k, v]) => [k, v.text]));
   // Every row was coerced and checked against the table above: here the record becomes Settings.
-  const settings = out as Settings;
+  const settings = out as unknown as Settings;
   checkOutputNames(settings, wheres, (key) => ['flag', 'env', 'file'].includes(sources[key]?.kind ?? 'default'));
   return { settings, sources, given };
 }

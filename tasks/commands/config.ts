@@ -5,7 +5,7 @@
  */
 import type { CommandRun } from '../cli/command.js';
 import { recordPath, resetRecord } from '../cli/record.js';
-import { SETTINGS, defaultOf, flagOf, settingByKey, showValue } from '../settings/table.js';
+import { LIST_KEYS, SETTINGS, defaultOf, flagOf, settingByKey, showValue, yamlKeyOfList } from '../settings/table.js';
 
 export const run: CommandRun = async (cmd) => {
   const { workdir } = cmd.settings;
@@ -23,7 +23,7 @@ export const run: CommandRun = async (cmd) => {
     process.stdout.write(had ? `forgot the settings recorded in ${workdir}; it starts from the defaults again\n` : `${workdir} has no recorded settings\n`);
     return 0;
   }
-  const rows = [...SETTINGS.map((x) => ({ key: x.key, flag: flagOf(x), unset: defaultOf(x) })), { key: 'repos', flag: 'repos (osb.yaml)', unset: '(none)' }];
+  const rows = [...SETTINGS.map((x) => ({ key: x.key, flag: flagOf(x), unset: defaultOf(x) })), ...LIST_KEYS.map((key) => ({ key, flag: `${yamlKeyOfList(key)} (project file)`, unset: '(none)' }))];
   // Passwords and secret keys: whether they are set, never the value.
   const s: Readonly<Record<string, unknown>> = Object.fromEntries(Object.entries(cmd.settings).map(([k, v]) => [k, settingByKey.get(k)?.secret && v !== undefined ? '(set, hidden)' : v]));
   if (cmd.flags.json) {

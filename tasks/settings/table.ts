@@ -92,6 +92,19 @@ const TABLE = [
   { key: 'packageGroups', type: 'array', default: [], env: env('OSB_PACKAGE_GROUPS', 'PACKAGE_GROUPS'), group: 'rootfs', describe: 'Package groups to install: dnf comps groups, zypper patterns (space or comma separated)' },
   { key: 'repo', type: 'array', default: [], env: env('OSB_REPOS'), group: 'rootfs', describe: 'Extra rpm-md repository as URL,KEYFILE (its armored signing key); repeatable' },
   { key: 'allowUnsigned', type: 'boolean', default: false, env: env('OSB_ALLOW_UNSIGNED'), group: 'rootfs', describe: 'Allow a distro whose packages are not signed (Clear Linux); signed distros are always checked' },
+  { key: 'gpgcheck', type: 'boolean', default: true, env: env('OSB_GPGCHECK'), group: 'rootfs', describe: 'Check the signatures of packages and repository metadata; no (image-build gpgcheck: false) is refused unless --allow-unsigned' },
+  { key: 'proxy', type: 'string', env: env('OSB_PROXY'), group: 'rootfs', describe: 'HTTP proxy URL for the package manager and key downloads (image-build proxy)' },
+  { key: 'distroRepos', type: 'boolean', default: true, env: env('OSB_DISTRO_REPOS'), group: 'rootfs', describe: "Install from the distro's own repositories as well as osb.yaml's repos; --no-distro-repos: from the listed repos only (as image-build does)" },
+  { key: 'removePackages', type: 'array', default: [], env: env('OSB_REMOVE_PACKAGES'), group: 'rootfs', describe: 'Packages removed after the installs, with the dependencies only they needed (image-build remove_packages)' },
+  { key: 'agent', type: 'boolean', default: true, env: env('OSB_AGENT'), group: 'rootfs', describe: 'Install the agent; --no-agent builds a plain OS image (what image-build configs build)' },
+  { key: 'scapDatastream', path: true, type: 'string', env: env('OSB_SCAP_DATASTREAM'), group: 'rootfs', describe: 'Scan the rootfs with OpenSCAP against this SCAP data stream (e.g. ssg-debian12-ds.xml); results and report beside the rootfs' },
+  { key: 'scapProfile', type: 'string', defaultText: "the data stream's default", env: env('OSB_SCAP_PROFILE'), group: 'rootfs', describe: 'XCCDF profile of the OpenSCAP scan' },
+  { key: 'scapFail', type: 'boolean', default: false, env: env('OSB_SCAP_FAIL'), group: 'rootfs', describe: 'Fail the build when a rule of the OpenSCAP scan fails (default: report only)' },
+  { key: 'ovalDefinitions', type: 'string', env: env('OSB_OVAL_DEFINITIONS'), group: 'rootfs', describe: 'Evaluate these OVAL definitions (a file, or an http(s) URL fetched once) against the rootfs' },
+  { key: 'ansiblePlaybook', path: true, type: 'array', default: [], env: env('OSB_ANSIBLE_PLAYBOOKS'), group: 'rootfs', describe: 'Ansible playbook run against the rootfs (chroot connection, no container engine); repeatable (image-build layer_type: ansible)' },
+  { key: 'ansibleInventory', path: true, type: 'array', default: [], env: env('OSB_ANSIBLE_INVENTORY'), group: 'rootfs', describe: 'Ansible inventory (file or directory) for the playbooks; repeatable' },
+  { key: 'ansibleGroup', type: 'array', default: [], env: env('OSB_ANSIBLE_GROUPS'), group: 'rootfs', describe: 'Inventory groups the rootfs is a member of for the playbooks; repeatable' },
+  { key: 'ansibleVerbosity', type: 'number', choices: ['0', '1', '2', '3', '4'], default: 0, env: env('OSB_ANSIBLE_VERBOSITY'), group: 'rootfs', describe: 'Ansible verbosity 0-4 (-v count)' },
   // image
   { key: 'fsType', type: 'string', choices: ['ext4', 'xfs', 'erofs'], default: 'ext4', env: env('OSB_FS_TYPE', 'FS_TYPE'), group: 'image', describe: 'Filesystem of the root partition' },
   { key: 'blockSize', type: 'number', choices: ['1024', '2048', '4096'], default: 4096, env: env('OSB_BLOCK_SIZE', 'BLOCK_SIZE'), group: 'image', describe: 'Filesystem block size in bytes' },
@@ -146,6 +159,8 @@ const TABLE = [
   { key: 's3Bucket', type: 'string', env: env('OSB_S3_BUCKET', 'S3_BUCKET'), group: 'publish', describe: 'osb publish: S3 bucket (must exist)' },
   { key: 's3Prefix', type: 'string', defaultText: '(none)', env: env('OSB_S3_PREFIX', 'S3_PREFIX'), group: 'publish', describe: 'osb publish: key prefix: objects go to PREFIX NAME/TAG/ARCH/FILE' },
   { key: 's3Artifacts', type: 'array', default: ['squashfs', 'kernel', 'initrd', 'image'], env: env('OSB_S3_ARTIFACTS'), group: 'publish', describe: 'osb publish: what goes to S3 (squashfs, kernel, initrd, image); each is built first' },
+  { key: 's3Layout', type: 'string', choices: ['osb', 'image-build'], default: 'osb', env: env('OSB_S3_LAYOUT'), group: 'publish', describe: "osb publish: S3 object names: osb (PREFIX NAME/TAG/ARCH/FILE with an index) or image-build (PREFIX OS-NAME-TAG for the squashfs, efi-images/PREFIX for the image's own kernel and initramfs)" },
+  { key: 'registryAuthFile', path: true, type: 'string', defaultText: 'REGISTRY_AUTH_FILE, containers auth.json, ~/.docker/config.json', env: env('OSB_REGISTRY_AUTH_FILE'), group: 'publish', describe: "Registry credentials file (containers auth.json; buildah's --authfile)" },
   { key: 's3Region', type: 'string', default: 'us-east-1', env: env('OSB_S3_REGION', 'AWS_REGION'), group: 'publish', describe: 'osb publish: S3 region (signatures name it)' },
   { key: 's3Access', perRun: true, type: 'string', env: env('S3_ACCESS', 'AWS_ACCESS_KEY_ID'), group: 'publish', describe: 'osb publish: S3 access key (better given in the environment)' },
   { key: 's3Secret', perRun: true, secret: true, type: 'string', env: env('S3_SECRET', 'AWS_SECRET_ACCESS_KEY'), group: 'publish', describe: 'osb publish: S3 secret key (better given in the environment)' },
@@ -173,30 +188,82 @@ export interface RepoSpec {
   readonly url: string;
   /** Public key file (absolute) that signs the repository. */
   readonly key?: string;
+  /** The key as an http(s) URL (image-build `gpg`): fetched once into the cache, its fingerprint recorded. */
+  readonly keyUrl?: string;
+  /** The repository id (image-build `alias`). */
+  readonly alias?: string;
+  /** false: the repository's .repo body said gpgcheck=0 (refused unless --allow-unsigned). */
+  readonly gpgcheck?: boolean;
+  /** zypper priority (image-build `priority`). */
+  readonly priority?: number;
   /** apt: the suite (e.g. bookworm-backports); default: the release. */
   readonly suite?: string;
   /** apt: components; default main. */
   readonly components?: readonly string[];
 }
 
+/** A command run in the rootfs with a shell (image-build `cmds`); `loglevel` is how its output is shown. */
+export interface CmdSpec {
+  readonly cmd: string;
+  /** INFO (shown), WARN (shown as warnings), ERROR (as errors: image-build's default), DEBUG (only with --verbose). */
+  readonly loglevel: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+}
+
+/** A host file or directory copied into the rootfs (image-build `copyfiles`). */
+export interface CopySpec {
+  /** Absolute host path. */
+  readonly src: string;
+  /** Path in the rootfs; ending in / means into that directory. */
+  readonly dest: string;
+  /** Mode of what is copied (buildah copy's --chmod), else the source's. */
+  readonly mode?: number;
+  /** UID:GID of what is copied (--chown, numeric), else 0:0. */
+  readonly owner?: string;
+}
+
+/** One dnf module command (image-build `modules`: enable: [...], install: [...]). */
+export interface ModuleSpec {
+  readonly command: 'enable' | 'disable' | 'install' | 'remove' | 'reset';
+  readonly specs: readonly string[];
+}
+
+/** The structured values beyond the table (osb.yaml lists, or an image-build config). */
+export interface ListValues {
+  /** osb.yaml `repos`. */
+  readonly repos: readonly RepoSpec[];
+  /** dnf module commands, run before the packages. */
+  readonly modules: readonly ModuleSpec[];
+  /** Copied into the rootfs after the packages. */
+  readonly copyfiles: readonly CopySpec[];
+  /** Run in the rootfs after copyfiles. */
+  readonly cmds: readonly CmdSpec[];
+  /** Extra variables of the Ansible playbooks. */
+  readonly ansibleVars: Readonly<Record<string, unknown>>;
+}
+
+/** The list keys, each with its value when nothing gives it. */
+export const LIST_DEFAULTS: ListValues = { repos: [], modules: [], copyfiles: [], cmds: [], ansibleVars: {} };
+export type ListKey = keyof ListValues;
+export const LIST_KEYS = Object.keys(LIST_DEFAULTS) as ListKey[];
+/** A list's key in osb.yaml (ansibleVars: ansible_vars). */
+export const yamlKeyOfList = (key: ListKey): string => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+
 /**
  * The settings a command runs with, typed from the table: `s.fsType` is 'ext4' | 'xfs' | 'erofs',
  * `s.arch` a string or undefined. tasks/cli/resolve.ts makes them, checking each value against
  * its row; nothing downstream casts them.
  */
-export type Settings = { readonly [R in Row as R['key']]: Resolved<R> } & {
+export type Settings = { readonly [R in Row as R['key']]: Resolved<R> } & ListValues & {
   /** Always set: the CPU count when not given. */
   readonly jobs: number;
-  /** osb.yaml `repos` (or the workdir's record of them). */
-  readonly repos: readonly RepoSpec[];
   /** Where each value came from, as `osb config` says it ("flag --distro", "osb.yaml:3"). */
   readonly sources: Readonly<Record<string, string>>;
   /** Arguments after `--` (osb boot: extra kernel arguments). */
   readonly passthrough: readonly string[];
 };
 
-/** The keys a target may name as its inputs: the table's, and osb.yaml's `repos`. */
-export type InputKey = SettingKey | 'repos';
+/** The keys a target may name as its inputs: the table's, and the lists (`repos`, `cmds`, ...). */
+export type InputKey = SettingKey | ListKey;
 
 export const settingByKey: ReadonlyMap<string, Setting> = new Map(SETTINGS.map((s) => [s.key, s]));
 
@@ -209,6 +276,7 @@ export function showValue(v: unknown): string {
   if (v === undefined || v === null) return '';
   if (typeof v === 'boolean') return v ? 'yes' : 'no';
   if (Array.isArray(v)) return v.map((x) => (typeof x === 'object' ? JSON.stringify(x) : String(x))).join(' ');
+  if (typeof v === 'object') return Object.keys(v).length ? JSON.stringify(v) : '';
   return String(v);
 }
 
