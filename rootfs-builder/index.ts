@@ -17,6 +17,8 @@ import { agentSource, builtinAgentPath, checkAgentBin, installAgent } from './ag
 import { engineFor, type ExtraRepo } from './engines/index.js';
 import { checkHook, runHooks } from './hooks.js';
 import { writeOsbuilderYaml, type RootfsManifest } from './manifest.js';
+import { checkCopyfiles, copyFiles, runCmds, type CmdStep, type CopyStep } from './steps.js';
+import type { FetchedKey } from './repo-keys.js';
 
 export interface RootfsOptions {
   // Where the packages come from, and what vouches for them.
@@ -29,7 +31,7 @@ export interface RootfsOptions {
   /** @default the distro's official archive */
   readonly mirror?: string;
   /** Repositories beyond the distro's own (osb.yaml `repos`). @default [] */
-  readonly repos?: readonly ExtraRepo[];
+  readonly repos?: readonly (ExtraRepo & { readonly keyUrl?: string })[];
   /** Extra trusted repository signing keys (Alpine, RPM distros). */
   readonly keysDir?: string;
   /** Allow a distro whose packages are unsigned (Clear Linux). @default false */
@@ -48,6 +50,24 @@ export interface RootfsOptions {
   /** @default 'kata-agent' with agentBin, else 'osb-agent' */
   readonly agentName?: string;
   readonly hooks: readonly string[];
+  /** false: no agent at all, a plain OS image (image-build's). @default true */
+  readonly agent?: boolean;
+  /** false: only `repos`, not the distro's own repositories. @default true */
+  readonly distroRepos?: boolean;
+  /** HTTP proxy for the package manager and key downloads. */
+  readonly proxy?: string;
+  /** dnf module commands before the packages. @default [] */
+  readonly modules?: readonly { readonly command: string; readonly specs: readonly string[] }[];
+  /** Removed after the installs with the dependencies only they needed. @default [] */
+  readonly removePackages?: readonly string[];
+  /** Copied in after the packages (image-build copyfiles). @default [] */
+  readonly copyfiles?: readonly CopyStep[];
+  /** Run chrooted in the tree after copyfiles (image-build cmds). @default [] */
+  readonly cmds?: readonly CmdStep[];
+  /** After the cmds, before the agent and the hooks: further work on the staged tree (Ansible playbooks). */
+  readonly customize?: (ctx: BuildContext, tree: string) => Promise<void>;
+  /** After everything, on the finished tree before it replaces the rootfs (the OpenSCAP scan). */
+  readonly inspect?: (ctx: BuildContext, tree: string) => Promise<void>;
   /**
    * Start from this tree instead of bootstrapping the distro (a --parent image): `unpack` fills
    * the empty staging directory; the extra packages (engines with installOnTree), the agent and
@@ -89,6 +109,7 @@ export async function validateRootfsOptions(o: RootfsOptions): Promise<void> {
   await assertOwnedOrEmpty(o.rootfsDir);
   if (o.agentBin) await checkAgentBin(o.agentBin);
   for (const h of o.hooks) await checkHook(h);
+  await checkCopyfiles(o.copyfiles ?? []);
   for (const r of o.repos ?? []) if (r.key && !existsSync(r.key)) throw new OsbError(`the signing key ${r.key} of repository ${r.url} does not exist`, 'fix the key path in osb.yaml repos (relative paths are relative to osb.yaml)');
   if (!o.agentName || /^[A-Za-z0-9][A-Za-z0-9_.@-]*$/.test(o.agentName)) return;
   throw new OsbError(`agent name '${o.agentName}' is not a valid file and unit name`, 'use letters, digits, dot, dash or underscore');
@@ -102,15 +123,35 @@ export async function buildRootfs(ctx: BuildContext, o: RootfsOptions): Promise<
   const mirror = o.mirror ?? distro.defaultMirror(arch);
   const agentName = o.agentName ?? (o.agentBin ? 'kata-agent' : 'osb-agent');
   const source = agentSource(o.agentBin);
-  const packages = [...distro.basePackages, ...(o.agentInit ? [] : distro.systemdPackages), ...o.extraPackages];
+  const withAgent = o.agent !== false;
+  const packages = [...distro.basePackages, ...(o.agentInit || !withAgent ? [] : distro.systemdPackages), ...o.extraPackages];
   const engine = await engineFor(distro);
+  const removes = o.removePackages ?? [];
+  if (removes.length && !['dnf', 'zypper'].includes(distro.engine)) throw new OsbError(`remove_packages is not supported for ${distro.name} yet (dnf and zypper distros only)`, 'remove them in a hook, or build an RPM distro');
+  if (o.modules?.length && distro.engine !== 'dnf') throw new OsbError(`modules are dnf module streams; ${distro.name} installs with ${distro.engine}`, 'remove modules, or build a dnf distro');
+  // Keys given as URLs (image-build's gpg:) are fetched once, then read from the cache.
+  const fetchedKeys: FetchedKey[] = [];
+  const repos: ExtraRepo[] = [];
+  for (const r of o.repos ?? []) {
+    if (!r.keyUrl) {
+      repos.push(r);
+      continue;
+    }
+    const { fetchKeyOnce } = await import('./repo-keys.js');
+    const k = await fetchKeyOnce(ctx, r.keyUrl, o.cacheDir, o.proxy);
+    fetchedKeys.push(k);
+    repos.push({ ...r, key: k.path });
+  }
   const bootstrap = {
     distro, release, arch, distroArch, mirror, packages, extraPackages: o.extraPackages, cacheDir: o.cacheDir, keysDir: o.keysDir, agentInit: o.agentInit, slim: o.slim ?? true,
-    customMirror: o.mirror !== undefined, packageGroups: o.packageGroups ?? [], repos: o.repos ?? [], allowUnsigned: o.allowUnsigned ?? false,
+    customMirror: o.mirror !== undefined, packageGroups: o.packageGroups ?? [], repos, allowUnsigned: o.allowUnsigned ?? false,
+    distroRepos: o.distroRepos ?? true, modules: o.modules ?? [], removePackages: removes, proxy: o.proxy,
   };
-  if (o.base && o.extraPackages.length && !engine.installOnTree) throw new OsbError(`${distro.name} cannot install packages on a parent image yet`, 'leave the packages to the parent, or add them with a hook');
+  // On a parent the package manager runs only when there is something for it to do.
+  const packageWork = o.extraPackages.length > 0 || (o.packageGroups?.length ?? 0) > 0 || (o.modules?.length ?? 0) > 0 || removes.length > 0;
+  if (o.base && packageWork && !engine.installOnTree) throw new OsbError(`${distro.name} cannot install packages on a parent image yet`, 'leave the packages to the parent, or add them with a hook');
   // e.g. neither root nor user namespaces: fail before any work (a parent without packages needs no engine)
-  if (!o.base || o.extraPackages.length) await engine.preflight(ctx, { ...bootstrap, target: '' });
+  if (!o.base || packageWork) await engine.preflight(ctx, { ...bootstrap, target: '' });
 
   const finalDir = resolve(o.rootfsDir);
   const stage = join(dirname(finalDir), `.${basename(finalDir)}.osb-stage-${process.pid}`);
@@ -127,7 +168,7 @@ export async function buildRootfs(ctx: BuildContext, o: RootfsOptions): Promise<
         await chmod(stage, 0o755); // the guest's /, whatever the umask
       }
       if (!ctx.dryRun) await o.base.unpack(ctx, stage);
-      if (o.extraPackages.length) await engine.installOnTree!(ctx, { ...bootstrap, target: stage }, o.extraPackages);
+      if (packageWork) await engine.installOnTree!(ctx, { ...bootstrap, target: stage }, o.extraPackages);
     } else {
       await engine.bootstrap(ctx, { ...bootstrap, target: stage });
     }
@@ -139,10 +180,16 @@ export async function buildRootfs(ctx: BuildContext, o: RootfsOptions): Promise<
         return [];
       });
     // With no hook to change them, the packages are read back while the agent goes in.
-    const early = !ctx.dryRun && o.hooks.length === 0 ? listPackages() : undefined;
+    const early = !ctx.dryRun && o.hooks.length === 0 && !o.cmds?.length && !o.customize ? listPackages() : undefined;
     early?.catch(() => undefined); // awaited below; a failure is reported there, not as unhandled
-    ctx.log.info(o.agentInit ? `installing agent ${agentName} as /sbin/init` : `installing agent ${agentName} with ${agentName}.service`);
-    if (!ctx.dryRun) await installAgent({ rootfs: stage, source, agentInit: o.agentInit, name: agentName });
+    // image-build's order after the packages: copyfiles, then cmds (then Ansible, on a parent).
+    await copyFiles(ctx, stage, o.copyfiles ?? []);
+    await runCmds(ctx, stage, o.cmds ?? [], o.proxy ? { http_proxy: o.proxy, https_proxy: o.proxy } : {});
+    await o.customize?.(ctx, stage);
+    if (withAgent) {
+      ctx.log.info(o.agentInit ? `installing agent ${agentName} as /sbin/init` : `installing agent ${agentName} with ${agentName}.service`);
+      if (!ctx.dryRun) await installAgent({ rootfs: stage, source, agentInit: o.agentInit, name: agentName });
+    }
     await runHooks(ctx, o.hooks, stage, {});
     const manifest: RootfsManifest = {
       tool: 'osb',
@@ -152,10 +199,14 @@ export async function buildRootfs(ctx: BuildContext, o: RootfsOptions): Promise<
       mirror,
       agentInit: o.agentInit,
       slim: bootstrap.slim,
-      agent: { name: agentName, source: o.agentBin ?? 'builtin', sha256: ctx.dryRun ? '' : await sha256File(source), builtin: !o.agentBin },
+      agent: withAgent ? { name: agentName, source: o.agentBin ?? 'builtin', sha256: ctx.dryRun ? '' : await sha256File(source), builtin: !o.agentBin } : null,
       extraPackages: [...o.extraPackages],
       ...(o.packageGroups?.length ? { packageGroups: [...o.packageGroups] } : {}),
-      ...(o.repos?.length ? { repos: o.repos.map((r) => ({ url: r.url, ...(r.key ? { key: resolve(r.key) } : {}) })) } : {}),
+      ...(repos.length ? { repos: repos.map((r) => ({ url: r.url, ...(r.alias ? { alias: r.alias } : {}), ...(r.key ? { key: resolve(r.key) } : {}), ...keyRecord(fetchedKeys, r.key) })) } : {}),
+      ...(o.modules?.length ? { modules: o.modules } : {}),
+      ...(removes.length ? { removedPackages: [...removes] } : {}),
+      ...(o.copyfiles?.length ? { copyfiles: o.copyfiles.map((c) => ({ src: c.src, dest: c.dest })) } : {}),
+      ...(o.cmds?.length ? { cmds: o.cmds.map((c) => c.cmd) } : {}),
       hooks: o.hooks.map((h) => resolve(h)),
       packages: ctx.dryRun ? [] : await (early ?? listPackages()),
       inputsHash: o.inputsHash,
@@ -168,10 +219,13 @@ export async function buildRootfs(ctx: BuildContext, o: RootfsOptions): Promise<
     // Only plain package names can be checked by name (`pkg` or apt's `pkg=version`); virtual
     // names, so:/cmd: provides and version constraints are the engine's to resolve.
     const plain = o.extraPackages.map((p) => /^([A-Za-z0-9][A-Za-z0-9+._-]*)(=.*)?$/.exec(p)?.[1]).filter((p): p is string => Boolean(p));
-    const missing = plain.filter((p) => !manifest.packages.some((q) => q.name === p));
+    const missing = plain.filter((p) => !removes.includes(p) && !manifest.packages.some((q) => q.name === p));
     if (missing.length) throw new OsbError(`extra packages missing after install: ${missing.join(', ')}`);
+    const gone = removes.filter((p) => manifest.packages.some((q) => q.name === p));
+    if (gone.length) throw new OsbError(`packages still installed after remove_packages: ${gone.join(', ')}`);
     await writeOsbuilderYaml(stage, manifest);
     await o.checkTree?.(stage);
+    await o.inspect?.(ctx, stage);
     await writeFile(siblingMarkerFor(finalDir), `created by osb; osb may replace ${basename(finalDir)}\n`);
     await replaceDir(stage, finalDir);
     await writeAtomic(o.manifestPath, (tmp) => writeFile(tmp, JSON.stringify(manifest, null, 2) + '\n'));
@@ -180,6 +234,12 @@ export async function buildRootfs(ctx: BuildContext, o: RootfsOptions): Promise<
     release_();
     if (existsSync(stage)) await rm(stage, { recursive: true, force: true });
   }
+}
+
+/** The build record's line for a key fetched by URL: where from, its sha256 and fingerprints. */
+function keyRecord(keys: readonly FetchedKey[], path: string | undefined): Record<string, unknown> {
+  const k = keys.find((x) => x.path === path);
+  return k ? { keyUrl: k.url, keySha256: k.sha256, keyFingerprints: k.fingerprints } : {};
 }
 
 export { builtinAgentPath };

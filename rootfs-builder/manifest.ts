@@ -15,12 +15,19 @@ export interface RootfsManifest {
   readonly agentInit: boolean;
   /** Docs, man/info pages and translations left out. */
   readonly slim: boolean;
-  readonly agent: { readonly name: string; readonly source: string; readonly sha256: string; readonly builtin: boolean };
+  /** null: built with --no-agent (a plain OS image). */
+  readonly agent: { readonly name: string; readonly source: string; readonly sha256: string; readonly builtin: boolean } | null;
   readonly extraPackages: readonly string[];
   /** dnf groups / zypper patterns asked for (RPM distros). */
   readonly packageGroups?: readonly string[];
   /** Extra repositories (RPM distros). */
-  readonly repos?: readonly { url: string; key?: string }[];
+  readonly repos?: readonly { url: string; alias?: string; key?: string; keyUrl?: string; keySha256?: string; keyFingerprints?: readonly string[] }[];
+  /** dnf module commands run before the packages. */
+  readonly modules?: readonly { readonly command: string; readonly specs: readonly string[] }[];
+  /** remove_packages: removed after the installs. */
+  readonly removedPackages?: readonly string[];
+  readonly copyfiles?: readonly { src: string; dest: string }[];
+  readonly cmds?: readonly string[];
   readonly hooks: readonly string[];
   readonly packages: readonly { name: string; version: string; arch: string }[];
   readonly inputsHash: string;
@@ -40,7 +47,7 @@ export async function writeOsbuilderYaml(rootfs: string, m: RootfsManifest): Pro
     // As Kata's rootfs.sh writes it (uname -m names: x86_64, aarch64).
     architecture: m.arch,
     distro: { name: m.distro, version: m.release, packages: { default: m.packages.map((p) => p.name), extra: [...m.extraPackages] } },
-    agent: { 'agent-is-init-daemon': m.agentInit ? 'yes' : 'no', name: m.agent.name, sha256: m.agent.sha256 },
+    ...(m.agent ? { agent: { 'agent-is-init-daemon': m.agentInit ? 'yes' : 'no', name: m.agent.name, sha256: m.agent.sha256 } } : {}),
   };
   await writeFileMode(join(dir, 'osbuilder.yaml'), stringify(doc), 0o644);
 }

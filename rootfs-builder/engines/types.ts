@@ -14,6 +14,10 @@ export interface ExtraRepo {
   /** apt only: suite (default: the release) and components (default: main). */
   readonly suite?: string;
   readonly components?: readonly string[];
+  /** The repository id (image-build `alias`). */
+  readonly alias?: string;
+  /** zypper priority. */
+  readonly priority?: number;
 }
 
 export interface BootstrapOptions {
@@ -45,6 +49,14 @@ export interface BootstrapOptions {
   readonly packageGroups?: readonly string[];
   /** Install from a distro whose packages are not signed (Clear Linux). */
   readonly allowUnsigned?: boolean;
+  /** false: only the extra repos, not the distro's own (image-build's repos). @default true */
+  readonly distroRepos?: boolean;
+  /** dnf module commands run before the packages (image-build `modules`). */
+  readonly modules?: readonly { readonly command: string; readonly specs: readonly string[] }[];
+  /** Removed after the installs, with the dependencies only they needed (image-build `remove_packages`). */
+  readonly removePackages?: readonly string[];
+  /** HTTP proxy for the package manager. */
+  readonly proxy?: string;
 }
 
 export interface InstalledPackage {

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { OsbError, UsageError } from '../../lib/errors.js';
 import { getDistro, hostArch } from '../../distros/index.js';
 import type { Target } from '../engine/target.js';
-import { cacheDir, manifestPath, parentPaths, rootfsDir } from '../settings/paths.js';
+import type { BuildContext } from '../../lib/context.js';
+import { cacheDir, manifestPath, parentPaths, rootfsDir, scapPaths } from '../settings/paths.js';
 import type { Settings } from '../settings/table.js';
 import { supplyChainOutputs } from './supply-chain.js';
 
@@ -27,11 +28,37 @@ async function rootfsOptions(s: Settings, inputsHash = '') {
     // osb.yaml `repos` and --repo URL,KEYFILE.
     repos: [...s.repos, ...parseRepos(s.repo)],
     allowUnsigned: s.allowUnsigned,
+    agent: s.agent,
+    distroRepos: s.distroRepos,
+    proxy: s.proxy,
+    modules: s.modules,
+    removePackages: s.removePackages,
+    copyfiles: s.copyfiles,
+    cmds: s.cmds,
+    customize: s.ansiblePlaybook.length ? (ctx: BuildContext, tree: string) => runAnsible(ctx, s, tree) : undefined,
+    inspect: s.scapDatastream || s.ovalDefinitions ? (ctx: BuildContext, tree: string) => scan(ctx, s, tree) : undefined,
     manifestPath: manifestPath(s),
     inputsHash,
     base: (await import('./parent.js')).parentBase(s),
     checkTree: s.allowEmpty ? undefined : (stage: string) => checkBuiltTree(s, stage),
   };
+}
+
+/** image-build's Ansible layer: the playbooks against the staged tree (the parent unpacked). */
+async function runAnsible(ctx: BuildContext, s: Settings, tree: string): Promise<void> {
+  const { runPlaybooks } = await import('../../ansible-layer/index.js');
+  await runPlaybooks(ctx, { tree, playbooks: s.ansiblePlaybook, inventory: s.ansibleInventory, groups: s.ansibleGroup, vars: s.ansibleVars, verbosity: s.ansibleVerbosity });
+}
+
+/** The OpenSCAP scan (and OVAL evaluation) of the finished tree, results beside the rootfs. */
+async function scan(ctx: BuildContext, s: Settings, tree: string): Promise<void> {
+  const { scanTree } = await import('../../openscap/index.js');
+  const p = scapPaths(s);
+  let oval = s.ovalDefinitions;
+  if (oval && /^https?:\/\//.test(oval)) oval = (await (await import('../../rootfs-builder/repo-keys.js')).fetchOnce(ctx, oval, cacheDir(s), s.proxy, { what: 'the OVAL definitions' })).path;
+  if (!s.scapDatastream) throw new UsageError('--oval-definitions needs --scap-datastream too (osb runs the OVAL evaluation with the XCCDF scan)', 'give the data stream (image-build: openscap benchmark_path)');
+  const r = await scanTree(ctx, { tree, datastream: s.scapDatastream, profile: s.scapProfile, outDir: p.dir, basename: p.basename, failOnRule: s.scapFail, oval });
+  ctx.log.info(`OpenSCAP: ${r.pass} rules pass, ${r.fail} fail${r.failed.length ? ` (${r.failed.slice(0, 3).join(', ')}${r.failed.length > 3 ? ', ...' : ''})` : ''}; results ${r.arf}, report ${r.html}`);
 }
 
 /** The rootfs osb built (on a parent, after the hooks) must be a whole OS too, before it replaces the old one. */
@@ -72,14 +99,22 @@ export const rootfs: Target = {
   summary: 'Root filesystem for the distro with the agent installed (WORKDIR/rootfs)',
   cacheable: true,
   deps: () => [],
-  settings: ['distro', 'osVersion', 'arch', 'mirror', 'extraPkgs', 'agentInit', 'slim', 'agentName', 'rootfsDir', 'repos', 'sourceDateEpoch', 'packageGroups', 'repo', 'allowUnsigned', 'parent'],
-  files: (s) => [...s.hook, ...(s.agentBin ? [s.agentBin] : []), ...(s.keysDir ? [s.keysDir] : []), ...s.repos.flatMap((r) => (r.key ? [r.key] : [])), ...parseRepos(s.repo).map((r) => r.key)],
+  settings: [
+    'distro', 'osVersion', 'arch', 'mirror', 'extraPkgs', 'agentInit', 'slim', 'agentName', 'rootfsDir', 'repos', 'sourceDateEpoch', 'packageGroups', 'repo', 'allowUnsigned', 'parent',
+    // image-build's steps, in its order: repos, modules, groups, packages, remove_packages, copyfiles, cmds, Ansible, OpenSCAP.
+    'agent', 'distroRepos', 'gpgcheck', 'modules', 'removePackages', 'copyfiles', 'cmds', 'ansiblePlaybook', 'ansibleInventory', 'ansibleGroup', 'ansibleVars', 'ansibleVerbosity', 'scapDatastream', 'scapProfile', 'scapFail', 'ovalDefinitions',
+  ],
+  files: (s) => [
+    ...s.hook, ...(s.agentBin ? [s.agentBin] : []), ...(s.keysDir ? [s.keysDir] : []), ...s.repos.flatMap((r) => (r.key ? [r.key] : [])), ...parseRepos(s.repo).map((r) => r.key),
+    // What copyfiles copies and the playbooks read are inputs: a changed source rebuilds.
+    ...s.copyfiles.map((c) => c.src), ...s.ansiblePlaybook, ...s.ansibleInventory, ...(s.scapDatastream ? [s.scapDatastream] : []), ...(s.ovalDefinitions && !/^https?:/.test(s.ovalDefinitions) ? [s.ovalDefinitions] : []),
+  ],
   extraInputs: async (s) => {
     const { builtinAgentPath } = await import('../../rootfs-builder/agent.js');
     const { hashPath } = await import('../../lib/hash.js');
     return { ...(s.agentBin ? {} : { 'builtin agent': await hashPath(builtinAgentPath()) }), ...(await shippedKeys(s)) };
   },
-  outputs: (s) => [rootfsDir(s), manifestPath(s), ...supplyChainOutputs(s, 'rootfs'), ...(s.parent ? [parentPaths(s).state] : [])],
+  outputs: (s) => [rootfsDir(s), manifestPath(s), ...supplyChainOutputs(s, 'rootfs'), ...(s.parent ? [parentPaths(s).state] : []), ...(s.scapDatastream ? [scapPaths(s).arf, scapPaths(s).html] : [])],
   // The distro's engine says what it runs; an unknown distro is refused, with the list.
   tools: async (s) => {
     const distro = getDistro(s.distro);
@@ -88,6 +123,9 @@ export const rootfs: Target = {
     return (await engineFor(distro)).hostTools({ arch, foreign: arch !== hostArch() });
   },
   validate: async (s) => {
+    if (!s.gpgcheck && !s.allowUnsigned) throw new UsageError(`${s.sources.gpgcheck}: gpgcheck: false would install packages nobody vouches for`, 'give the repositories their keys (repos gpg:, --keys-dir), or pass --allow-unsigned if you mean it');
+    if (s.ansiblePlaybook.length && !s.parent) throw new UsageError('--ansible-playbook runs on a parent image, and there is none', 'give --parent (image-build: options.parent), the base the playbooks configure');
+    if (s.ansiblePlaybook.length) await (await import('../../ansible-layer/index.js')).checkAnsibleOptions({ tree: '', playbooks: s.ansiblePlaybook, inventory: s.ansibleInventory, groups: s.ansibleGroup, vars: s.ansibleVars, verbosity: s.ansibleVerbosity });
     const { validateRootfsOptions } = await import('../../rootfs-builder/index.js');
     await validateRootfsOptions(await rootfsOptions(s));
   },

@@ -50,7 +50,8 @@ interface Manifest {
   release: string;
   arch: string;
   packages: { name: string; version: string; arch: string }[];
-  agent: { name: string; source: string; sha256: string; builtin: boolean };
+  agent: { name: string; source: string; sha256: string; builtin: boolean } | null;
+  repos?: { url: string; alias?: string; keyUrl?: string; keySha256?: string; keyFingerprints?: string[] }[];
   inputsHash: string;
 }
 
@@ -81,14 +82,17 @@ export async function sbomComponents(s: Settings, withKernel: boolean): Promise<
   const supplier = SUPPLIERS[m.distro] ?? m.distro;
   const meta = packageMeta(rootfsDir(s), type, m.packages.map((p) => p.name));
   const components: SbomComponent[] = m.packages.map((p) => ({ kind: 'package', name: p.name, version: p.version, supplier, purl: packagePurl(type, m.distro, m.release, p), ...meta.get(p.name) }));
-  components.push({
-    kind: 'agent',
-    name: m.agent.name,
-    version: m.agent.sha256 ? `sha256:${m.agent.sha256.slice(0, 12)}` : 'unknown',
-    supplier: m.agent.builtin ? 'osb' : 'NOASSERTION',
-    purl: formatPurl({ type: 'generic', name: m.agent.name, version: m.agent.sha256 ? `sha256:${m.agent.sha256}` : undefined, qualifiers: { checksum: m.agent.sha256 ? `sha256:${m.agent.sha256}` : '' } }),
-    ...(m.agent.sha256 ? { sha256: m.agent.sha256 } : {}),
-  });
+  const a = m.agent;
+  if (a) {
+    components.push({
+      kind: 'agent',
+      name: a.name,
+      version: a.sha256 ? `sha256:${a.sha256.slice(0, 12)}` : 'unknown',
+      supplier: a.builtin ? 'osb' : 'NOASSERTION',
+      purl: formatPurl({ type: 'generic', name: a.name, version: a.sha256 ? `sha256:${a.sha256}` : undefined, qualifiers: { checksum: a.sha256 ? `sha256:${a.sha256}` : '' } }),
+      ...(a.sha256 ? { sha256: a.sha256 } : {}),
+    });
+  }
   return [...components, ...kernelComponent];
 }
 
@@ -114,7 +118,8 @@ export async function writeProvenance(ctx: BuildContext, s: Settings, kind: Sbom
     const set = m.packages.map((p) => packagePurl(type, m.distro, m.release, p));
     deps.push({ name: 'package set', digest: { sha256: sha256(set.join('\n') + '\n') }, annotations: { distro: m.distro, release: m.release, mirror: (m as { mirror?: string }).mirror ?? '', packages: set.length } });
     for (const purl of set) deps.push({ uri: purl });
-    deps.push({ name: `agent ${m.agent.name}`, uri: m.agent.builtin ? 'osb:builtin-agent' : `file:${m.agent.source}`, ...(m.agent.sha256 ? { digest: { sha256: m.agent.sha256 } } : {}) });
+    if (m.agent) deps.push({ name: `agent ${m.agent.name}`, uri: m.agent.builtin ? 'osb:builtin-agent' : `file:${m.agent.source}`, ...(m.agent.sha256 ? { digest: { sha256: m.agent.sha256 } } : {}) });
+    for (const r of m.repos ?? []) if (r.keyUrl) deps.push({ name: `signing key of ${r.alias ?? r.url}`, uri: r.keyUrl, digest: { sha256: r.keySha256 ?? '' }, annotations: { fingerprints: (r.keyFingerprints ?? []).join(' ') } });
   }
   const kernelState = join(s.workdir, '.osb', 'state', 'kernel.json');
   if (existsSync(kernelState)) {

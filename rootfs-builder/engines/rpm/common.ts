@@ -60,13 +60,23 @@ export async function trustedKeys(o: BootstrapOptions): Promise<string[]> {
 }
 
 /** Extra repositories, each with its key checked. */
-export async function extraRepos(o: BootstrapOptions): Promise<Array<{ id: string; url: string; key: string }>> {
+export async function extraRepos(o: BootstrapOptions): Promise<Array<{ id: string; url: string; keys: string[]; gpgcheck: boolean; priority?: number }>> {
   const out = [];
+  // A repository listed without its own key (image-build's repos often are) is checked against --keys-dir.
+  const pinned = o.keysDir ? await trustedKeys({ ...o, distro: { ...o.distro, rpm: { ...rpmOf(o), keys: () => [] } } }) : [];
   for (const [i, r] of (o.repos ?? []).entries()) {
     if (!/^(https?|ftp|file):\/\//.test(r.url)) throw new OsbError(`extra repository '${r.url}' is not a URL`, 'give each repository as URL,KEYFILE (http://, https:// or file://)');
-    // gpgcheck is never off: an rpm-md repository without the key that signs it is refused.
-    if (!r.key) throw new OsbError(`extra repository ${r.url} has no signing key`, 'give its armored public key (osb.yaml repos: key, or --repo URL,KEYFILE)');
-    out.push({ id: `osb-extra-${i + 1}`, url: r.url, key: await checkKeyFile(r.key, `the key of repository ${r.url}`, 'give each repository as URL,KEYFILE with an armored public key') });
+    const id = r.alias ?? `osb-extra-${i + 1}`;
+    if (r.key) {
+      out.push({ id, url: r.url, keys: [await checkKeyFile(r.key, `the key of repository ${r.url}`, 'give each repository as URL,KEYFILE with an armored public key')], gpgcheck: true, priority: r.priority });
+    } else if (pinned.length) {
+      out.push({ id, url: r.url, keys: pinned, gpgcheck: true, priority: r.priority });
+    } else if (o.allowUnsigned) {
+      out.push({ id, url: r.url, keys: [], gpgcheck: false, priority: r.priority });
+    } else {
+      // gpgcheck is never off unasked: an rpm-md repository without a key that signs it is refused.
+      throw new OsbError(`extra repository ${r.url} has no signing key`, 'give its armored public key (osb.yaml repos: key, image-build repos: gpg, --repo URL,KEYFILE, or --keys-dir DIR), or pass --allow-unsigned to install without signature checks');
+    }
   }
   return out;
 }

@@ -10,6 +10,7 @@ import { hostArch } from '../../../distros/index.js';
 import type { BuildContext } from '../../../lib/context.js';
 import { mkdirMode } from '../../../lib/modes.js';
 import type { BootstrapOptions } from '../types.js';
+import { OsbError } from '../../../lib/errors.js';
 import { cacheIn, cacheOut, cleanTree, emptyResolvConf, extraRepos, installFailed, makeDevNodes, refusalReason, rpmEnv, rpmOf, showEnv, stopGpgAgents, trustedKeys, workDirFor, writeRpmMacros } from './common.js';
 import { rpmEngine } from './engine.js';
 import { removeSocketDirs, watchHomes } from './gpg-sockets.js';
@@ -21,6 +22,7 @@ export interface RepoSection {
   readonly keys: readonly string[];
   readonly gpgcheck: boolean;
   readonly repoGpgcheck: boolean;
+  readonly priority?: number;
 }
 
 /** The repositories of a build: the distro's (or --mirror's) and the extra ones with their own key. */
@@ -28,15 +30,17 @@ export async function repoSections(o: BootstrapOptions): Promise<RepoSection[]> 
   const rpm = rpmOf(o);
   const keys = await trustedKeys(o);
   const signed = !rpm.unsigned;
-  const distroRepos = rpm.repositories(o.customMirror ? o.mirror : undefined, o.release, o.distroArch).map((r) => ({
+  const distroRepos = o.distroRepos === false ? [] : rpm.repositories(o.customMirror ? o.mirror : undefined, o.release, o.distroArch).map((r) => ({
     ...r,
     keys,
     gpgcheck: signed,
     // A metalink carries repomd.xml's checksums over HTTPS; a plain base URL must serve a signed repomd.xml.
     repoGpgcheck: signed && (rpm.signedMetadata || !r.metalink),
   }));
-  const extra = (await extraRepos(o)).map((r) => ({ id: r.id, baseurl: r.url, keys: [r.key], gpgcheck: true, repoGpgcheck: true }));
-  return [...distroRepos, ...extra];
+  const extra = (await extraRepos(o)).map((r) => ({ id: r.id, baseurl: r.url, keys: r.keys, gpgcheck: r.gpgcheck, repoGpgcheck: r.gpgcheck, priority: r.priority }));
+  const all = [...distroRepos, ...extra];
+  if (!all.length) throw new OsbError('no repositories to install from: --no-distro-repos and no repos given', "list the repositories (osb.yaml or image-build repos), or drop --no-distro-repos");
+  return all;
 }
 
 export function dnfConf(slim = true): string {
@@ -93,15 +97,35 @@ export function dnfArgv(o: BootstrapOptions, work: string): string[] {
     ...(o.slim === false ? [] : ['--nodocs']),
     '--best',
     ...(o.arch !== hostArch() ? [`--forcearch=${o.distroArch}`] : []),
+    ...(o.proxy ? [`--setopt=proxy=${o.proxy}`] : []),
     'install',
     ...[...new Set(o.packages)].sort(),
     ...(o.packageGroups ?? []).map((g) => `@${g}`),
   ];
 }
 
-async function bootstrapDnf(ctx: BuildContext, o: BootstrapOptions): Promise<void> {
+/** dnf with the same configuration, for another subcommand (module, remove): everything before `install`. */
+export function dnfWith(o: BootstrapOptions, work: string, ...subcommand: string[]): string[] {
+  const argv = dnfArgv(o, work);
+  return [...argv.slice(0, argv.indexOf('install')), ...subcommand];
+}
+
+/** image-build's modules (before the packages) and remove_packages (after them), as dnf commands. */
+export function dnfSteps(o: BootstrapOptions, work: string): { before: string[][]; after: string[][] } {
+  return {
+    before: (o.modules ?? []).map((m) => dnfWith(o, work, 'module', m.command, ...m.specs)),
+    // dnf's clean_requirements_on_remove (on by default) takes the dependencies only they needed.
+    after: o.removePackages?.length ? [dnfWith(o, work, '--setopt=clean_requirements_on_remove=True', 'remove', ...o.removePackages)] : [],
+  };
+}
+
+/**
+ * dnf into the tree: a fresh one (the bootstrap) or an existing one (a parent image unpacked, whose
+ * rpm database is used where the parent has it).
+ */
+async function runDnf(ctx: BuildContext, o: BootstrapOptions, fresh: boolean): Promise<void> {
   const rpm = rpmOf(o);
-  const db = rpm.rpmdb(o.release);
+  const db = fresh ? rpm.rpmdb(o.release) : existingRpmdb(o.target, rpm.rpmdb(o.release));
   const work = workDirFor(o, 'dnf');
   const sections = await repoSections(o);
   const argv = dnfArgv(o, work);
@@ -111,12 +135,13 @@ async function bootstrapDnf(ctx: BuildContext, o: BootstrapOptions): Promise<voi
     for (const line of repoFile(sections).split('\n').filter(Boolean)) ctx.log.info(`  ${line}`);
     ctx.log.info(`would set %_dbpath ${db.path} in ${join(work, 'home/.rpmmacros')} and use the package cache ${cache}`);
     showEnv(ctx, rpmEnv(work));
-    await ctx.run(argv);
+    const steps = dnfSteps(o, work);
+    for (const a of [...steps.before, ...installs(o, argv), ...steps.after]) await ctx.run(a);
     return;
   }
-  await mkdirMode(o.target, 0o755);
+  if (fresh) await mkdirMode(o.target, 0o755);
   // The device nodes (a cp process) go in while dnf's configuration is written.
-  const devNodes = makeDevNodes(ctx, o.target);
+  const devNodes = fresh ? makeDevNodes(ctx, o.target) : Promise.resolve();
   devNodes.catch(() => undefined); // awaited below
   await rm(work, { recursive: true, force: true });
   await mkdir(join(work, 'repos.d'), { recursive: true });
@@ -127,11 +152,14 @@ async function bootstrapDnf(ctx: BuildContext, o: BootstrapOptions): Promise<voi
   await devNodes;
   const inTree = join(o.target, 'var/cache/dnf');
   const cached = await cacheIn(ctx, cache, inTree);
-  ctx.log.info(`installing ${o.distro.name} ${o.release} (${o.distroArch}) with dnf from ${sections.map((s) => s.baseurl ?? s.metalink).join(' ')}`);
+  ctx.log.info(`${fresh ? `installing ${o.distro.name} ${o.release} (${o.distroArch})` : `installing ${o.packages.join(' ')} on the parent`} with dnf from ${sections.map((s) => s.baseurl ?? s.metalink).join(' ')}`);
   const homes = watchHomes(process.env.TMPDIR ?? '/tmp');
   try {
-    const r = await ctx.run(argv, { env: rpmEnv(work), allowFail: true });
-    if (r.exitCode !== 0) throw installFailed(ctx, o, argv, r, refusalReason(`${r.stdout}\n${r.stderr}`));
+    const steps = dnfSteps(o, work);
+    for (const a of [...steps.before, ...installs(o, argv), ...steps.after]) {
+      const r = await ctx.run(a, { env: rpmEnv(work), allowFail: true });
+      if (r.exitCode !== 0) throw installFailed(ctx, o, a, r, refusalReason(`${r.stdout}\n${r.stderr}`));
+    }
   } finally {
     const stopped = await stopGpgAgents(ctx, inTree, rpmEnv(work));
     await removeSocketDirs(await homes.stop(), stopped);
@@ -147,6 +175,21 @@ async function bootstrapDnf(ctx: BuildContext, o: BootstrapOptions): Promise<voi
 }
 
 
+/** The install command, unless there is nothing to install (a parent with only removals). */
+const installs = (o: BootstrapOptions, argv: string[]): string[][] => (o.packages.length || o.packageGroups?.length ? [argv] : []);
+
+async function bootstrapDnf(ctx: BuildContext, o: BootstrapOptions): Promise<void> {
+  await runDnf(ctx, o, true);
+}
+
+/** Where a parent tree keeps its rpm database (Rocky 9: /var/lib/rpm, Fedora: /usr/lib/sysimage/rpm), else the distro's. */
+export function existingRpmdb<T extends { path: string }>(root: string, fallback: T): T {
+  for (const path of ['/usr/lib/sysimage/rpm', '/var/lib/rpm']) {
+    if (existsSync(join(root, path, 'rpmdb.sqlite'))) return { ...fallback, path };
+  }
+  return fallback;
+}
+
 const existsSyncIn = (root: string, p: string): boolean => existsSync(join(root, p));
 
-export const dnfEngine = rpmEngine('dnf', bootstrapDnf);
+export const dnfEngine = rpmEngine('dnf', bootstrapDnf, (ctx, o, packages) => runDnf(ctx, { ...o, packages }, false));

@@ -8,10 +8,11 @@ import { foreignArchTools, type Engine } from '../types.js';
 import { rpmPreflight } from './common.js';
 import { listRpmPackages } from './rpmdb.js';
 
-export function rpmEngine(tool: 'dnf' | 'zypper', bootstrap: Engine['bootstrap']): Engine {
+export function rpmEngine(tool: 'dnf' | 'zypper', bootstrap: Engine['bootstrap'], installOnTree?: Engine['installOnTree']): Engine {
   return {
     preflight: (ctx, o) => rpmPreflight(ctx, o, [tool, 'rpm']),
     bootstrap,
+    ...(installOnTree ? { installOnTree } : {}),
     listPackages: listRpmPackages,
     // The host's rpm writes the tree's database.
     hostTools: ({ arch, foreign }) => [tool, 'rpm', ...(foreign ? foreignArchTools(arch) : [])],

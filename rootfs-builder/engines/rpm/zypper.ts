@@ -10,11 +10,12 @@ import { mkdir, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { BuildContext } from '../../../lib/context.js';
 import { mkdirMode } from '../../../lib/modes.js';
+import { OsbError } from '../../../lib/errors.js';
 import type { BootstrapOptions } from '../types.js';
 import { cleanTree, emptyResolvConf, installFailed, makeDevNodes, rpmEnv, showEnv, rpmOf, trustedKeys, workDirFor, writeRpmMacros } from './common.js';
 import { rpmEngine } from './engine.js';
 import { convertRpmdb } from './rpmdb.js';
-import { repoSections, type RepoSection } from './dnf.js';
+import { existingRpmdb, repoSections, type RepoSection } from './dnf.js';
 import { removeSocketDirs, watchHomes } from './gpg-sockets.js';
 
 export function zyppConf(slim = true): string {
@@ -33,7 +34,8 @@ export function zyppConf(slim = true): string {
 }
 
 export function zypperRepoFile(r: RepoSection): string {
-  return [`[${r.id}]`, `name=${r.id}`, 'enabled=1', 'autorefresh=1', `baseurl=${r.baseurl}`, 'type=rpm-md', 'gpgcheck=1', 'repo_gpgcheck=1', 'pkg_gpgcheck=1', 'keeppackages=1', ''].join('\n');
+  const check = r.gpgcheck ? 1 : 0;
+  return [`[${r.id}]`, `name=${r.id}`, 'enabled=1', 'autorefresh=1', `baseurl=${r.baseurl}`, 'type=rpm-md', `gpgcheck=${check}`, `repo_gpgcheck=${check}`, `pkg_gpgcheck=${check}`, ...(r.priority !== undefined ? [`priority=${r.priority}`] : []), 'keeppackages=1', ''].join('\n');
 }
 
 /** zypper's global options: osb's repos.d, cache, config and releasever; the tree as root. */
@@ -86,22 +88,31 @@ async function removeStrayCache(ctx: BuildContext, root: string, cache: string, 
 }
 
 async function bootstrapZypper(ctx: BuildContext, o: BootstrapOptions): Promise<void> {
+  await runZypper(ctx, o, true);
+}
+
+/** zypper into a fresh tree (the bootstrap) or an existing one (a parent, its rpm database where it has it). */
+async function runZypper(ctx: BuildContext, o: BootstrapOptions, fresh: boolean): Promise<void> {
   const rpm = rpmOf(o);
-  const db = rpm.rpmdb(o.release);
+  const db = fresh ? rpm.rpmdb(o.release) : existingRpmdb(o.target, rpm.rpmdb(o.release));
   const work = workDirFor(o, 'zypper');
   const sections = await repoSections(o);
   const keys = [...new Set([...(await trustedKeys(o)), ...sections.flatMap((s) => s.keys)])];
   const cache = join(o.cacheDir, 'zypp', `${o.distro.name}-${o.release}-${o.distroArch}`);
   // Its log would go to /var/log/zypper.log on the host, and its lock file into the tree.
   // Its temporary keyrings would go to the host's /var/tmp (ZYPPTMPDIR moves them into osb's directory).
-  const env = rpmEnv(work, { ZYPP_CONF: join(work, 'zypp.conf'), ZYPP_LOGFILE: join(work, 'zypper.log'), ZYPP_LOCKFILE_ROOT: work, ZYPPTMPDIR: join(work, 'tmp') });
+  const env = rpmEnv(work, { ZYPP_CONF: join(work, 'zypp.conf'), ZYPP_LOGFILE: join(work, 'zypper.log'), ZYPP_LOCKFILE_ROOT: work, ZYPPTMPDIR: join(work, 'tmp'), ...(o.proxy ? { http_proxy: o.proxy, https_proxy: o.proxy } : {}) });
   const importArgv = ['rpm', '--root', o.target, '--dbpath', db.path, '--import', ...keys];
   const refreshArgv = [...zypperGlobals(o, work, cache), 'refresh', '--force'];
   const installArgv = zypperInstallArgv(o, work, cache);
+  const installs = o.packages.length || o.packageGroups?.length ? [installArgv] : [];
+  // image-build's remove_packages, with the dependencies only they needed; zypper has no modules.
+  const removeArgv = o.removePackages?.length ? [[...zypperGlobals(o, work, cache), '--no-refresh', 'remove', '--clean-deps', ...o.removePackages]] : [];
+  if (o.modules?.length) throw new OsbError('modules are dnf module streams; zypper has none', 'remove modules from the config (openSUSE ships one version of each package)');
   if (ctx.dryRun) {
     ctx.log.info(`would write ${join(work, 'zypp.conf')} (gpgcheck, repo_gpgcheck, pkg_gpgcheck on) and ${join(work, 'repos.d')}: ${sections.map((s) => `${s.id}=${s.baseurl}`).join(' ')}`);
     showEnv(ctx, env);
-    for (const argv of [importArgv, refreshArgv, installArgv]) await ctx.run(argv);
+    for (const argv of [...(keys.length ? [importArgv] : []), refreshArgv, ...installs, ...removeArgv]) await ctx.run(argv);
     return;
   }
   await rm(work, { recursive: true, force: true });
@@ -110,16 +121,18 @@ async function bootstrapZypper(ctx: BuildContext, o: BootstrapOptions): Promise<
   await writeFile(join(work, 'zypper.conf'), '[main]\n');
   for (const s of sections) await writeFile(join(work, 'repos.d', `${s.id}.repo`), zypperRepoFile(s));
   await writeRpmMacros(work, db.path, o.slim !== false);
-  await mkdirMode(o.target, 0o755);
-  await makeDevNodes(ctx, o.target);
+  if (fresh) {
+    await mkdirMode(o.target, 0o755);
+    await makeDevNodes(ctx, o.target);
+  }
   await mkdir(cache, { recursive: true });
   await mkdir(join(work, 'tmp'), { recursive: true });
   const homes = watchHomes(join(work, 'tmp'), true);
-  ctx.log.info(`installing ${o.distro.name} ${o.release} (${o.distroArch}) with zypper from ${sections.map((s) => s.baseurl).join(' ')}`);
+  ctx.log.info(`${fresh ? `installing ${o.distro.name} ${o.release} (${o.distroArch})` : `installing ${o.packages.join(' ')} on the parent`} with zypper from ${sections.map((s) => s.baseurl).join(' ')}`);
   try {
     // The trust anchor: osb's pinned keys go into the tree's rpm database before anything is fetched.
-    await ctx.run(importArgv, { env });
-    for (const argv of [refreshArgv, installArgv]) {
+    if (keys.length) await ctx.run(importArgv, { env });
+    for (const argv of [refreshArgv, ...installs, ...removeArgv]) {
       const r = await ctx.run(argv, { env, allowFail: true });
       if (r.exitCode !== 0) throw installFailed(ctx, o, argv, r, zypperRefusal(`${r.stdout}\n${r.stderr}`));
     }
@@ -135,4 +148,4 @@ async function bootstrapZypper(ctx: BuildContext, o: BootstrapOptions): Promise<
   await emptyResolvConf(o.target);
 }
 
-export const zypperEngine = rpmEngine('zypper', bootstrapZypper);
+export const zypperEngine = rpmEngine('zypper', bootstrapZypper, (ctx, o, packages) => runZypper(ctx, { ...o, packages }, false));

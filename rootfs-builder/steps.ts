@@ -1,0 +1,147 @@
+/**
+ * The steps image-build runs after the packages, on the staged tree: copyfiles, then cmds.
+ * Files are copied by osb (no container engine) and never through a symlink out of the tree;
+ * commands run chrooted into the tree in a private mount namespace, with /proc, /sys, a few
+ * device nodes and the host's resolv.conf mounted there, so every mount ends with the command:
+ * none can leak, and a killed osb leaves none behind.
+ */
+import { constants, existsSync } from 'node:fs';
+import { chmod, chown, copyFile, lstat, mkdir, readdir, readlink, stat, symlink } from 'node:fs/promises';
+import { dirname, join, posix } from 'node:path';
+import type { BuildContext } from '../lib/context.js';
+import { CommandError, OsbError } from '../lib/errors.js';
+
+export interface CopyStep {
+  readonly src: string;
+  readonly dest: string;
+  readonly mode?: number;
+  readonly owner?: string;
+}
+
+export interface CmdStep {
+  readonly cmd: string;
+  readonly loglevel: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+}
+
+/**
+ * `dest` (absolute, in the guest) as a host path under `root`, following the tree's own symlinks
+ * as the guest would (an absolute link is relative to the tree's /), and refusing any that leads out.
+ */
+export async function inTree(root: string, dest: string): Promise<string> {
+  const parts = dest.split('/').filter(Boolean);
+  let at = '/';
+  for (let i = 0, hops = 0; i < parts.length; i++) {
+    const next = posix.join(at, parts[i]!);
+    const st = await lstat(join(root, next)).catch(() => undefined);
+    if (st?.isSymbolicLink() && i < parts.length - 1) {
+      if (++hops > 40) throw new OsbError(`copyfiles dest ${dest}: too many symlinks in the rootfs`);
+      const target = await readlink(join(root, next));
+      const rest = parts.slice(i + 1);
+      const resolved = posix.normalize(target.startsWith('/') ? target : posix.join(at, target));
+      parts.splice(0, parts.length, ...resolved.split('/').filter(Boolean), ...rest);
+      i = -1;
+      at = '/';
+      continue;
+    }
+    at = next;
+  }
+  const out = posix.normalize(at);
+  if (out.split('/').includes('..')) throw new OsbError(`copyfiles dest ${dest} leads out of the rootfs`);
+  return join(root, out);
+}
+
+async function copyTree(src: string, dest: string, o: CopyStep, ids: [number, number]): Promise<number> {
+  const st = await lstat(src);
+  if (st.isSymbolicLink()) {
+    await symlink(await readlink(src), dest);
+    await chown(dest, ...ids).catch(() => undefined);
+    return 1;
+  }
+  if (st.isDirectory()) {
+    await mkdir(dest, { recursive: true });
+    let n = 0;
+    for (const name of (await readdir(src)).sort()) n += await copyTree(join(src, name), join(dest, name), o, ids);
+    await chmod(dest, o.mode ?? st.mode & 0o7777);
+    await chown(dest, ...ids);
+    return n;
+  }
+  if (!st.isFile()) throw new OsbError(`copyfiles src ${src} is not a file, directory or symlink`);
+  await copyFile(src, dest, constants.COPYFILE_FICLONE);
+  await chmod(dest, o.mode ?? st.mode & 0o7777);
+  await chown(dest, ...ids);
+  return 1;
+}
+
+/** Check the sources before any build: each exists. */
+export async function checkCopyfiles(steps: readonly CopyStep[]): Promise<void> {
+  for (const c of steps) {
+    if (!existsSync(c.src)) throw new OsbError(`copyfiles src ${c.src} does not exist`, 'fix the path (relative paths are relative to the config file)');
+  }
+}
+
+/** image-build's copyfiles: `src` into the tree at `dest` (into it when dest ends in / or is a directory). */
+export async function copyFiles(ctx: BuildContext, root: string, steps: readonly CopyStep[]): Promise<void> {
+  for (const c of steps) {
+    ctx.log.info(`copying ${c.src} to ${c.dest}`);
+    if (ctx.dryRun) continue;
+    let dest = await inTree(root, c.dest);
+    const srcIsDir = (await stat(c.src)).isDirectory();
+    const destIsDir = (await stat(dest).catch(() => undefined))?.isDirectory();
+    if (!srcIsDir && (c.dest.endsWith('/') || destIsDir)) dest = join(dest, c.src.split('/').pop()!);
+    await mkdir(dirname(dest), { recursive: true });
+    const [uid, gid] = (c.owner ?? '0:0').split(':').map(Number) as [number, number];
+    const n = await copyTree(c.src, dest, c, [uid, gid]);
+    ctx.log.debug(`copied ${n} file${n === 1 ? '' : 's'} to ${c.dest}`);
+  }
+}
+
+/** The shell each command runs with: bash when the tree has it (as image-build's buildah run bash -c), else sh. */
+function shellOf(root: string): string {
+  for (const sh of ['/bin/bash', '/usr/bin/bash', '/bin/sh', '/usr/bin/sh']) if (existsSync(join(root, sh))) return sh;
+  throw new OsbError('cmds need a shell in the rootfs, and it has neither bash nor sh', 'install one with packages (bash), or drop the cmds');
+}
+
+/**
+ * What runs on the host (as root, in its own mount namespace): mount what a command expects, then
+ * chroot into the tree. $1 is the tree, $2 the shell, $3 the command.
+ */
+const CHROOT_SCRIPT = [
+  'set -e',
+  'r=$1',
+  '[ -d "$r/proc" ] && mount -t proc proc "$r/proc"',
+  '[ -d "$r/sys" ] && mount -t sysfs -o ro sysfs "$r/sys"',
+  'if [ -d "$r/dev" ]; then',
+  '  mount -t tmpfs -o mode=0755,nosuid tmpfs "$r/dev"',
+  '  for d in null zero full random urandom tty; do : > "$r/dev/$d"; mount --bind "/dev/$d" "$r/dev/$d"; done',
+  '  mkdir -p "$r/dev/pts" "$r/dev/shm"; ln -s /proc/self/fd "$r/dev/fd"',
+  'fi',
+  '[ -f "$r/etc/resolv.conf" ] && [ ! -L "$r/etc/resolv.conf" ] && [ -f /etc/resolv.conf ] && mount --bind -o ro /etc/resolv.conf "$r/etc/resolv.conf"',
+  'exec chroot "$r" "$2" -c "$3"',
+].join('\n');
+
+export function cmdArgv(root: string, shell: string, cmd: string): string[] {
+  return ['unshare', '--mount', '--propagation', 'private', '--fork', '--pid', '--mount-proc=/proc', 'sh', '-c', CHROOT_SCRIPT, 'osb-cmd', root, shell, cmd];
+}
+
+/** image-build's cmds, in order; each one's output is shown at its loglevel, and a failure stops the build naming the command. */
+export async function runCmds(ctx: BuildContext, root: string, steps: readonly CmdStep[], env: Readonly<Record<string, string>> = {}): Promise<void> {
+  if (!steps.length) return;
+  const shell = ctx.dryRun ? '/bin/sh' : shellOf(root);
+  for (const c of steps) {
+    ctx.log.info(`running in the rootfs: ${c.cmd}`);
+    const show = { DEBUG: ctx.log.debug, INFO: ctx.log.info, WARN: ctx.log.warn, ERROR: ctx.log.warn }[c.loglevel].bind(ctx.log);
+    try {
+      const r = await ctx.run(cmdArgv(root, shell, c.cmd), {
+        env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root', LANG: 'C.UTF-8', ...env },
+        hint: `the command ran chrooted into the staged rootfs with ${shell} -c`,
+      });
+      for (const line of `${r.stdout}\n${r.stderr}`.split('\n').filter((l) => l.trim())) show(`${c.loglevel === 'ERROR' ? 'cmd: ' : ''}${line}`);
+    } catch (e) {
+      if (e instanceof CommandError) {
+        throw new OsbError(`cmds: '${c.cmd}' failed with exit code ${e.code}${e.tail.length ? `: ${e.tail[e.tail.length - 1]}` : ''}`, 'fix the command; the previous rootfs was left as it was');
+      }
+      throw e;
+    }
+  }
+}
+
