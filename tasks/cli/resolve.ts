@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import { UsageError } from '../../lib/errors.js';
 import { checkOutputNames, checkValue } from '../settings/grammar.js';
 import type { ProjectFile } from './project-file.js';
-import { SETTINGS, SettingValueError, defaultJobs, flagOf, fromEnv, parseBool, splitList, yamlKey, LIST_DEFAULTS, LIST_KEYS, type Setting, type Settings } from '../settings/table.js';
+import { SETTINGS, SettingValueError, defaultJobs, flagOf, fromEnv, parseBool, splitCommas, splitList, yamlKey, LIST_DEFAULTS, LIST_KEYS, type Setting, type Settings } from '../settings/table.js';
 import type { WorkdirRecord } from './record.js';
 
 export type SourceKind = 'flag' | 'env' | 'file' | 'workdir' | 'default';
@@ -52,7 +52,7 @@ function coerce(s: Setting, raw: unknown, where: string): unknown {
       return n;
     }
     case 'array':
-      return ([] as unknown[]).concat(raw).flatMap((v) => (s.wholeItems ? (v === '' ? [] : [String(v)]) : splitList(String(v))));
+      return ([] as unknown[]).concat(raw).flatMap((v) => (s.wholeItems ? (v === '' ? [] : [String(v)]) : s.commaList ? splitCommas(String(v)) : splitList(String(v))));
     default:
       return String(raw);
   }

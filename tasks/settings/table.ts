@@ -51,6 +51,8 @@ export interface Setting {
    * is one item, and the environment form is split on newlines only.
    */
   readonly wholeItems?: boolean;
+  /** A list whose items may hold spaces (dnf group names): split on commas and newlines only. */
+  readonly commaList?: boolean;
   /** A password or secret key: `osb config` says whether it is set, never its value. */
   readonly secret?: boolean;
   /** The grammar its value (each item of a list) must follow (tasks/grammar.ts); refused with exit 2 otherwise. */
@@ -89,7 +91,7 @@ const TABLE = [
   { key: 'rootfsDir', path: true, type: 'string', defaultText: 'WORKDIR/rootfs', env: env('OSB_ROOTFS_DIR', 'ROOTFS_DIR'), group: 'rootfs', describe: 'Where the rootfs is built (osb refuses / and foreign non-empty directories)' },
   { key: 'cacheDir', path: true, type: 'string', defaultText: 'WORKDIR/cache', env: env('OSB_CACHE_DIR'), group: 'rootfs', describe: 'Package and download cache, reused across rebuilds' },
   { key: 'keysDir', path: true, type: 'string', env: env('OSB_KEYS_DIR'), group: 'rootfs', describe: 'Extra trusted repository signing keys (Alpine *.rsa.pub, RPM distros armored RPM-GPG-KEY-*)' },
-  { key: 'packageGroups', type: 'array', default: [], env: env('OSB_PACKAGE_GROUPS', 'PACKAGE_GROUPS'), group: 'rootfs', describe: 'Package groups to install: dnf comps groups, zypper patterns (space or comma separated)' },
+  { key: 'packageGroups', type: 'array', commaList: true, default: [], env: env('OSB_PACKAGE_GROUPS', 'PACKAGE_GROUPS'), group: 'rootfs', describe: 'Package groups to install: dnf comps groups (by id or name: "Development Tools"), zypper patterns (comma separated: names may hold spaces)' },
   { key: 'repo', type: 'array', default: [], env: env('OSB_REPOS'), group: 'rootfs', describe: 'Extra rpm-md repository as URL,KEYFILE (its armored signing key); repeatable' },
   { key: 'allowUnsigned', type: 'boolean', default: false, env: env('OSB_ALLOW_UNSIGNED'), group: 'rootfs', describe: 'Allow a distro whose packages are not signed (Clear Linux); signed distros are always checked' },
   { key: 'gpgcheck', type: 'boolean', default: true, env: env('OSB_GPGCHECK'), group: 'rootfs', describe: 'Check the signatures of packages and repository metadata; no (image-build gpgcheck: false) is refused unless --allow-unsigned' },
@@ -308,6 +310,11 @@ export function parseBool(value: string, where: string): boolean {
 
 export class SettingValueError extends Error {}
 
+/** Split at commas and newlines only ("Minimal Install,Development Tools"). */
+export function splitCommas(value: string): string[] {
+  return value.split(/[,\n]/).map((v) => v.trim()).filter(Boolean);
+}
+
 /** Split list values from env vars ("a b,c" → [a, b, c]). */
 export function splitList(value: string): string[] {
   return value.split(/[\s,]+/).filter(Boolean);
@@ -329,7 +336,7 @@ export function fromEnv(s: Setting, environ: NodeJS.ProcessEnv): { value: unknow
         return { value: n, name: e.name };
       }
       case 'array':
-        return { value: s.wholeItems ? raw.split('\n').filter(Boolean) : splitList(raw), name: e.name };
+        return { value: s.wholeItems ? raw.split('\n').filter(Boolean) : s.commaList ? splitCommas(raw) : splitList(raw), name: e.name };
       default:
         return { value: raw, name: e.name };
     }
