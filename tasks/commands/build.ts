@@ -2,7 +2,7 @@
 import type { CommandRun } from '../cli/command.js';
 import type { PlanStep } from '../engine/plan.js';
 import type { Settings } from '../settings/table.js';
-import { GROUPS } from '../targets/index.js';
+import { groupTargets } from '../targets/index.js';
 import { checkWorkdir, openWorkdir, planFor } from './workdir.js';
 
 /** Nothing to build: say so per target as the runner would, without loading the runner. */
@@ -15,7 +15,7 @@ function reportUpToDate(steps: readonly PlanStep[], s: Settings): void {
 
 export const run: CommandRun = async (cmd, { signal }) => {
   const s = cmd.settings;
-  const requested = GROUPS[cmd.command]?.targets ?? [cmd.command];
+  const requested = groupTargets(cmd.command, s) ?? [cmd.command];
   checkWorkdir(s);
   // Planned first: bad input is refused before the workdir is created or locked.
   let steps = await planFor(requested, s, signal);

@@ -4,6 +4,7 @@
  * builder only when it builds, so loading the table is cheap.
  */
 import type { Target, TargetTable } from '../engine/target.js';
+import type { Settings } from '../settings/table.js';
 
 const TABLE: readonly (() => Promise<Target>)[] = [
   async () => (await import('./rootfs.js')).rootfs,
@@ -18,9 +19,20 @@ const TABLE: readonly (() => Promise<Target>)[] = [
 ];
 
 /** Convenience groups, as Kata's `make all`: a name that builds these targets. */
-export const GROUPS: Readonly<Record<string, { readonly targets: readonly string[]; readonly summary: string }>> = {
+export const GROUPS: Readonly<Record<string, { readonly targets: readonly string[] | ((s: Settings) => readonly string[]); readonly summary: string }>> = {
   all: { targets: ['image', 'initrd'], summary: "rootfs, image and initrd (as Kata's make all)" },
+  // image-build's one step: `image-build --config FILE` is `osb build --config FILE`.
+  build: {
+    targets: (s) => (s.publishRegistry || s.publishLocal || s.publishS3 ? ['publish'] : ['oci']),
+    summary: 'What the project file asks for (an osb.yaml or an image-build config): the rootfs, the OCI image, and the publishing it names',
+  },
 };
+
+/** The targets a group builds with these settings. */
+export function groupTargets(name: string, s: Settings): readonly string[] | undefined {
+  const g = GROUPS[name];
+  return g && (typeof g.targets === 'function' ? g.targets(s) : g.targets);
+}
 
 let loaded: Promise<TargetTable> | undefined;
 
