@@ -16,6 +16,8 @@ export interface S3Artifact {
   /** The object's file name under the key prefix (rootfs.squashfs, vmlinuz, initrd.img, ...). */
   readonly name: string;
   readonly path: string;
+  /** image-build's layout: the object's whole key for a tag (no NAME/TAG/ARCH/ prefix, no index). */
+  readonly keyFor?: (tag: string) => string;
 }
 
 export interface S3Options {
@@ -87,6 +89,11 @@ export async function publishS3(o: S3Options): Promise<{ keys: string[]; index: 
     if (!st) throw new OsbError(`nothing to upload: ${a.path} does not exist`, 'build it first, or drop --no-deps');
     files[a.name] = { sha256: o.dryRun ? '' : await sha256File(a.path), size: st.size };
   }
+  const flat = o.artifacts.every((a) => a.keyFor);
+  if (o.dryRun && flat) {
+    for (const t of o.tags) for (const a of o.artifacts) o.log.info(`would upload ${a.path} to ${o.endpoint} s3://${o.bucket}/${a.keyFor!(t)}`);
+    return { keys: [], index: [] };
+  }
   if (o.dryRun) {
     for (const t of o.tags) o.log.info(`would upload ${o.artifacts.map((a) => a.name).join(', ')} and index.json to ${o.endpoint} s3://${o.bucket}/${s3KeyPrefix(o, t)}`);
     return { keys: [], index: [] };
@@ -134,7 +141,7 @@ export async function publishS3(o: S3Options): Promise<{ keys: string[]; index: 
     for (const tag of o.tags) {
       const base = s3KeyPrefix(o, tag);
       for (const a of o.artifacts) {
-        const key = base + a.name;
+        const key = a.keyFor ? a.keyFor(tag) : base + a.name;
         const up = new Upload({ client, params: { Bucket: o.bucket, Key: key, Body: createReadStream(a.path), ContentLength: files[a.name]!.size, Metadata: { sha256: files[a.name]!.sha256 } }, partSize: 5 * 1024 * 1024, queueSize: 2 });
         let done: { ETag?: string };
         try {
@@ -144,6 +151,10 @@ export async function publishS3(o: S3Options): Promise<{ keys: string[]; index: 
         }
         checkEtag(done.ETag, `upload of ${key}`);
         keys.push(key);
+      }
+      if (flat) {
+        o.log.info(`published ${keys.slice(-o.artifacts.length).join(', ')} to s3://${o.bucket} (${o.endpoint})`);
+        continue;
       }
       const index: S3Index = { name: o.name, tag, arch: o.arch, files };
       const sums = Object.entries(files).map(([n, f]) => `${f.sha256}  ${n}\n`).join('');

@@ -8,7 +8,7 @@ import { UsageError } from '../../lib/errors.js';
 import { hostArch } from '../../distros/index.js';
 import type { Target } from '../engine/target.js';
 import { registryOptions } from '../engine/registry-options.js';
-import { imagePath, initrdPath, kernelPaths, ociPaths, squashfsPaths } from '../settings/paths.js';
+import { imagePath, initrdPath, kernelPaths, ociPaths, rootfsDir, squashfsPaths } from '../settings/paths.js';
 import type { Settings } from '../settings/table.js';
 
 const S3_ARTIFACTS = ['squashfs', 'kernel', 'initrd', 'image'] as const;
@@ -16,7 +16,9 @@ const S3_ARTIFACTS = ['squashfs', 'kernel', 'initrd', 'image'] as const;
 /** The targets publish needs built: oci for a registry or podman, the S3 artefacts. */
 function publishDeps(s: Settings): string[] {
   const deps = s.publishRegistry || s.publishLocal ? ['oci'] : [];
-  if (s.publishS3) for (const a of s.s3Artifacts) if (!(a === 'kernel' && s.kernel)) deps.push(a);
+  // image-build's layout: the kernel and initramfs are the image's own, in the rootfs's /boot.
+  if (s.publishS3) for (const a of s.s3Artifacts) if (!(a === 'kernel' && s.kernel) && !(s.s3Layout === 'image-build' && (a === 'kernel' || a === 'initrd'))) deps.push(a);
+  if (s.publishS3 && s.s3Layout === 'image-build' && !deps.includes('squashfs')) deps.push('rootfs');
   return deps;
 }
 
@@ -76,21 +78,50 @@ async function runPublish(ctx: BuildContext, s: Settings): Promise<void> {
       initrd: { name: 'initrd.img', path: initrdPath(s) },
       image: { name: basename(imagePath(s)), path: imagePath(s) },
     };
+    const name = parseReference(s.ociRef).name.split('/').at(-1)!;
+    const artifacts = s.s3Layout === 'image-build' ? await imageBuildArtifacts(s, name, paths.squashfs!.path) : s.s3Artifacts.map((a) => paths[a]!);
     await publishS3({
       endpoint: s.publishS3,
       bucket: s.s3Bucket!,
       prefix: s.s3Prefix ?? '',
-      name: parseReference(s.ociRef).name.split('/').at(-1)!,
+      name,
       tags,
       arch: s.arch ?? hostArch(),
       accessKey: s.s3Access!,
       secretKey: s.s3Secret!,
       region: s.s3Region,
-      artifacts: s.s3Artifacts.map((a) => paths[a]!),
+      artifacts,
       dryRun: ctx.dryRun,
       log: ctx.log,
     });
   }
+}
+
+/**
+ * The objects image-build's users' boot configs point at (image-build src/publish.py): the squashfs
+ * as PREFIX OS-NAME-TAG (OS: the rootfs's os-release ID and VERSION_ID), and the kernel and
+ * initramfs of the image's own /boot as efi-images/PREFIX vmlinuz-KVER and initramfs-KVER.img.
+ */
+async function imageBuildArtifacts(s: Settings, name: string, squashfs: string): Promise<{ name: string; path: string; keyFor: (tag: string) => string }[]> {
+  const { existsSync, readdirSync, readFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const root = rootfsDir(s);
+  const prefix = s.s3Prefix ?? '';
+  const osRelease = ['etc/os-release', 'usr/lib/os-release'].map((p) => join(root, p)).find((p) => existsSync(p));
+  const fields = Object.fromEntries((osRelease ? readFileSync(osRelease, 'utf8') : '').split('\n').map((l) => /^([A-Z_]+)=(.*)$/.exec(l)).filter((m): m is RegExpExecArray => !!m).map((m) => [m[1]!, m[2]!.replace(/^["']|["']$/g, '')]));
+  const os = (fields.ID && fields.VERSION_ID ? `${fields.ID}${fields.VERSION_ID}` : fields.ID_LIKE ? `${fields.ID_LIKE}-${fields.NAME ?? ''}` : '').toLowerCase();
+  const out: { name: string; path: string; keyFor: (tag: string) => string }[] = [];
+  if (s.s3Artifacts.includes('squashfs')) out.push({ name: 'squashfs', path: squashfs, keyFor: (tag) => `${prefix}${os}-${name}-${tag}` });
+  if (s.s3Artifacts.includes('kernel') || s.s3Artifacts.includes('initrd')) {
+    const kvers = existsSync(join(root, 'lib/modules')) ? readdirSync(join(root, 'lib/modules')).sort() : [];
+    const boot = (f: string) => join(root, 'boot', f);
+    const kver = kvers.find((k) => existsSync(boot(`initramfs-${k}.img`)) || existsSync(boot(`initrd-${k}`)));
+    if (!kver) throw new UsageError(`no initramfs or initrd in the rootfs's /boot for any kernel in /lib/modules (${kvers.join(', ') || 'none'}), which image-build's S3 layout publishes`, 'install a kernel and make its initramfs (e.g. cmds: dracut ...), or set --s3-artifacts squashfs');
+    const initrd = existsSync(boot(`initramfs-${kver}.img`)) ? `initramfs-${kver}.img` : `initrd-${kver}`;
+    if (s.s3Artifacts.includes('initrd')) out.push({ name: initrd, path: boot(initrd), keyFor: () => `efi-images/${prefix}${initrd}` });
+    if (s.s3Artifacts.includes('kernel')) out.push({ name: `vmlinuz-${kver}`, path: boot(`vmlinuz-${kver}`), keyFor: () => `efi-images/${prefix}vmlinuz-${kver}` });
+  }
+  return out;
 }
 
 export const publish: Target = {
