@@ -121,7 +121,8 @@ export function parseKeyValues(items: readonly string[], where: string): Record<
 export type ParentRef =
   | { kind: 'docker'; ref: string; host: string; repo: string; tag: string }
   | { kind: 'oci'; ref: string; dir: string; tag?: string }
-  | { kind: 'oci-archive'; ref: string; file: string };
+  | { kind: 'oci-archive'; ref: string; file: string }
+  | { kind: 'containers-storage'; ref: string; image: string };
 
 /** --parent REF: an image in a registry, an OCI layout on disk, or an oci-archive file. */
 export function parseParentRef(value: string): ParentRef {
@@ -136,5 +137,11 @@ export function parseParentRef(value: string): ParentRef {
     return m && !m[2]!.includes('/') ? { kind: 'oci', ref: value, dir: resolve(m[1]!), tag: m[2] } : { kind: 'oci', ref: value, dir: resolve(rest) };
   }
   if (value.startsWith('oci-archive:')) return { kind: 'oci-archive', ref: value, file: resolve(value.slice('oci-archive:'.length)) };
-  throw new UsageError(`--parent '${value}': expected docker://HOST/REPO:TAG, oci:DIR[:TAG] or oci-archive:FILE`, 'e.g. --parent docker://registry.example.org/guests/base:1');
+  if (value.startsWith('containers-storage:')) {
+    // The local store podman and buildah share (what publish_local leaves there): NAME[:TAG].
+    const image = value.slice('containers-storage:'.length);
+    if (!/^[a-z0-9][a-z0-9._/-]*(:[\w][\w.-]{0,127})?$/.test(image)) throw new UsageError(`--parent '${value}': '${image}' is not an image name NAME[:TAG]`, 'e.g. --parent containers-storage:alma-base:v0.0.1');
+    return { kind: 'containers-storage', ref: value, image };
+  }
+  throw new UsageError(`--parent '${value}': expected docker://HOST/REPO:TAG, oci:DIR[:TAG], oci-archive:FILE or containers-storage:NAME[:TAG]`, 'e.g. --parent docker://registry.example.org/guests/base:1');
 }

@@ -10,7 +10,7 @@ import type { Settings } from '../settings/table.js';
 /** TLS, credentials (--creds or the auth files), retries. */
 export async function registryOptions(ctx: BuildContext, s: Settings, target: { host: string; repo: string }) {
   const { findCredentials, parseCreds } = await import('../../publish/auth.js');
-  const found = s.creds === undefined ? findCredentials(target.host, target.repo) : undefined;
+  const found = s.creds === undefined ? findCredentials(target.host, target.repo, s.registryAuthFile ? { ...process.env, REGISTRY_AUTH_FILE: s.registryAuthFile } : process.env) : undefined;
   if (found) ctx.log.debug(`credentials for ${target.host} from ${found.file}`);
   let ca: Buffer | undefined;
   if (s.registryCa) {
