@@ -125,6 +125,101 @@ echo "busybox post: ID=$ID arg=$1 uid=$(id -u)" > /var/lib/osb-test/busybox-post
   { name: 'osb-wrongkey', body: noarch('osb-wrongkey', '') },
 ];
 
+/**
+ * Tiny packages named as image-build's examples name theirs (kernel, wget, chrony, ...), a
+ * dependency only one package needs (for remove_packages), and a package in two module streams.
+ */
+const KVER = '6.1.0-osbtest.x86_64';
+const IMAGE_BUILD_SPECS: readonly Spec[] = [
+  {
+    name: 'kernel',
+    body: `Summary: stands in for a distro kernel: /boot/vmlinuz-KVER and /lib/modules/KVER
+BuildArch: noarch
+Requires: busybox
+%description
+osb test kernel
+%install
+mkdir -p %{buildroot}/boot %{buildroot}/usr/lib/modules/${KVER}
+echo 'osb test kernel ${KVER}' > %{buildroot}/boot/vmlinuz-${KVER}
+echo 'kernel/osb.ko:' > %{buildroot}/usr/lib/modules/${KVER}/modules.dep
+%files
+/boot/vmlinuz-${KVER}
+/usr/lib/modules/${KVER}/modules.dep
+`,
+  },
+  { name: 'wget', body: noarch('wget', 'Requires: busybox') },
+  { name: 'chrony', body: noarch('chrony', 'Requires: busybox') },
+  { name: 'make', body: noarch('make', 'Requires: busybox') },
+  { name: 'alma-repos', body: noarch('alma-repos', '') },
+  { name: 'osb-orphan-top', body: noarch('osb-orphan-top', 'Requires: osb-orphan-dep') },
+  { name: 'osb-orphan-dep', body: noarch('osb-orphan-dep', '') },
+];
+
+/** The module osb-stream: streams 1 and 2, each with its own osb-modular. */
+const MODULES_YAML = (rpms: Record<string, string>) =>
+  ['1', '2']
+    .map(
+      (stream) => `---
+document: modulemd
+version: 2
+data:
+  name: osb-stream
+  stream: "${stream}"
+  version: 1
+  context: 6c81f848
+  arch: noarch
+  summary: osb test module
+  description: osb test module stream ${stream}
+  license:
+    module: [MIT]
+  profiles:
+    default:
+      rpms: [osb-modular]
+  artifacts:
+    rpms:
+      - ${rpms[stream]}
+...
+`,
+    )
+    .join('') +
+  `---
+document: modulemd-defaults
+version: 1
+data:
+  module: osb-stream
+  stream: "1"
+  profiles:
+    "1": [default]
+...
+`;
+
+const IMAGE_BUILD_COMPS = `<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE comps PUBLIC "-//Red Hat, Inc.//DTD Comps info//EN" "comps.dtd">
+<comps>
+  <group>
+    <id>core</id>
+    <name>Minimal Install</name>
+    <description>osb test group</description>
+    <default>false</default>
+    <uservisible>true</uservisible>
+    <packagelist>
+      <packagereq type="mandatory">busybox</packagereq>
+      <packagereq type="mandatory">chrony</packagereq>
+    </packagelist>
+  </group>
+  <group>
+    <id>development</id>
+    <name>Development Tools</name>
+    <description>osb test group</description>
+    <default>false</default>
+    <uservisible>true</uservisible>
+    <packagelist>
+      <packagereq type="mandatory">make</packagereq>
+    </packagelist>
+  </group>
+</comps>
+`;
+
 function noarch(name: string, deps: string): string {
   return `Summary: osb test package ${name}
 BuildArch: noarch
@@ -176,9 +271,14 @@ const COMPS = `<?xml version="1.0" encoding="UTF-8"?>
 `;
 
 /** createrepo_c over `dir`, then (with a key) a detached armored repomd.xml.asc and repomd.xml.key. */
-function createrepo(dir: string, key: Key | undefined, served = key): void {
-  writeFileSync(join(dir, '..', `${basename(dir)}-comps.xml`), COMPS);
+function createrepo(dir: string, key: Key | undefined, served = key, comps = COMPS, modules?: string): void {
+  writeFileSync(join(dir, '..', `${basename(dir)}-comps.xml`), comps);
   sh(['createrepo_c', '--quiet', '--general-compress-type=gz', '--groupfile', join(dir, '..', `${basename(dir)}-comps.xml`), dir]);
+  if (modules) {
+    const file = join(dir, '..', `${basename(dir)}-modules.yaml`);
+    writeFileSync(file, modules);
+    sh(['modifyrepo_c', '--mdtype=modules', '--compress-type=gz', file, join(dir, 'repodata')]);
+  }
   if (!key) return;
   const repomd = join(dir, 'repodata', 'repomd.xml');
   sh(['gpg', '--batch', '--yes', '--local-user', key.id, '--detach-sign', '--armor', repomd], { GNUPGHOME: key.home });
@@ -255,6 +355,13 @@ export function buildRpmTestRepos(root: string, opts: { bulk?: number } = {}): R
   rpmsign([join(extraDir, basename(hello))], extra);
   createrepo(extraDir, extra);
 
+  // imagebuild: the base set and image-build's package names, groups and a module, signed by the test key.
+  const ibRpms = IMAGE_BUILD_SPECS.map((spec) => rpmbuild(top, spec));
+  const modular = { '1': rpmbuild(join(root, 'rpmbuild-1'), { name: 'osb-modular', body: noarch('osb-modular', '') }, '1.0'), '2': rpmbuild(join(root, 'rpmbuild-2'), { name: 'osb-modular', body: noarch('osb-modular', '') }, '2.0') };
+  const ib = variant('imagebuild', [...base, ...ibRpms, modular['1'], modular['2']]);
+  rpmsign(readdirSync(ib).map((f) => join(ib, f)), good);
+  createrepo(ib, good, good, IMAGE_BUILD_COMPS, MODULES_YAML({ '1': 'osb-modular-0:1.0-1.noarch', '2': 'osb-modular-0:2.0-1.noarch' }));
+
   // gpg starts an agent per home to sign; stop them, nothing of the test may keep running.
   for (const k of [good, stranger, extra]) {
     sh(['gpgconf', '--homedir', k.home, '--kill', 'gpg-agent']);
@@ -263,7 +370,7 @@ export function buildRpmTestRepos(root: string, opts: { bulk?: number } = {}): R
   const keysDir = join(root, 'keys');
   mkdirSync(keysDir, { recursive: true });
   copyFileSync(good.armored, join(keysDir, 'RPM-GPG-KEY-osb-test'));
-  return { root, keysDir, extraKey: extra.armored, variants: ['good', 'badmeta', 'evil', 'unsigned', 'extra'] };
+  return { root, keysDir, extraKey: extra.armored, variants: ['good', 'badmeta', 'evil', 'unsigned', 'extra', 'imagebuild'] };
 }
 
 /**
@@ -273,6 +380,9 @@ export function buildRpmTestRepos(root: string, opts: { bulk?: number } = {}): R
 export async function serveRpmRepos(repos: RpmTestRepos): Promise<Served> {
   const www = join(repos.root, 'www');
   return serveFiles((path) => {
+    // The trusted test key, as a distro publishes its RPM-GPG-KEY (image-build's gpg: URLs).
+    const key = /^\/keys\/(RPM-GPG-KEY-[a-z-]+)$/.exec(path);
+    if (key) return join(repos.keysDir, key[1]!);
     const m = /^\/([a-z]+)\/(?:.*\/)?(repodata\/[^/]+|[^/]+\.rpm)$/.exec(path);
     return m && repos.variants.includes(m[1]!) && !m[2]!.includes('..') ? join(www, m[1]!, m[2]!) : undefined;
   });
