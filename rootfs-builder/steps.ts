@@ -123,7 +123,7 @@ export function cmdArgv(root: string, shell: string, cmd: string): string[] {
   return ['unshare', '--mount', '--propagation', 'private', '--fork', '--pid', '--mount-proc=/proc', 'sh', '-c', CHROOT_SCRIPT, 'osb-cmd', root, shell, cmd];
 }
 
-/** image-build's cmds, in order; each one's output is shown at its loglevel, and a failure stops the build naming the command. */
+/** image-build's cmds, in order; each one's error output is shown at its loglevel, and a failure stops the build naming the command. */
 export async function runCmds(ctx: BuildContext, root: string, steps: readonly CmdStep[], env: Readonly<Record<string, string>> = {}): Promise<void> {
   if (!steps.length) return;
   const shell = ctx.dryRun ? '/bin/sh' : shellOf(root);
@@ -135,7 +135,10 @@ export async function runCmds(ctx: BuildContext, root: string, steps: readonly C
         env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root', LANG: 'C.UTF-8', ...env },
         hint: `the command ran chrooted into the staged rootfs with ${shell} -c`,
       });
-      for (const line of `${r.stdout}\n${r.stderr}`.split('\n').filter((l) => l.trim())) show(`${c.loglevel === 'ERROR' ? 'cmd: ' : ''}${line}`);
+      // As image-build shows them: the output as progress, the errors at the command's loglevel (DEBUG: only with --debug).
+      const lines = (t: string) => t.split('\n').filter((l) => l.trim());
+      for (const line of lines(r.stdout)) (c.loglevel === 'DEBUG' ? ctx.log.debug : ctx.log.info).call(ctx.log, line);
+      for (const line of lines(r.stderr)) show(line);
     } catch (e) {
       if (e instanceof CommandError) {
         throw new OsbError(`cmds: '${c.cmd}' failed with exit code ${e.code}${e.tail.length ? `: ${e.tail[e.tail.length - 1]}` : ''}`, 'fix the command; the previous rootfs was left as it was');
