@@ -69,7 +69,7 @@ ln -s usr/bin %{buildroot}/bin
 ln -s usr/sbin %{buildroot}/sbin
 ln -s usr/lib %{buildroot}/lib
 ln -s usr/lib64 %{buildroot}/lib64
-printf 'ID=osbtest\\nNAME="osb test"\\n' > %{buildroot}/etc/os-release
+printf 'ID=osbtest\\nVERSION_ID=1.0\\nNAME="osb test"\\n' > %{buildroot}/etc/os-release
 %files
 %dir /usr/bin
 %dir /usr/sbin
@@ -142,6 +142,9 @@ osb test kernel
 mkdir -p %{buildroot}/boot %{buildroot}/usr/lib/modules/${KVER}
 echo 'osb test kernel ${KVER}' > %{buildroot}/boot/vmlinuz-${KVER}
 echo 'kernel/osb.ko:' > %{buildroot}/usr/lib/modules/${KVER}/modules.dep
+%posttrans
+# As a distro kernel's scriptlets leave it (kernel-install, dracut): an initramfs beside the kernel.
+echo 'osb test initramfs ${KVER}' > /boot/initramfs-${KVER}.img
 %files
 /boot/vmlinuz-${KVER}
 /usr/lib/modules/${KVER}/modules.dep
