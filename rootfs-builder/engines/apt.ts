@@ -43,6 +43,8 @@ export const SLIM_DPKG_RULES = [
 ];
 
 const MERGED_USR_HOOK = '/usr/share/mmdebstrap/hooks/merged-usr';
+/** Releases whose archive has no usr-is-merged package. */
+const BEFORE_USR_IS_MERGED = ['buster', 'bullseye', 'focal'];
 
 /** The keyring that verifies the archive: the host's, else the copy osb ships (Ubuntu on Debian). */
 export function archiveKeyring(o: Pick<AptBootstrapOptions, 'distro'>): string | undefined {
@@ -70,7 +72,8 @@ export function mmdebstrapArgv(o: AptBootstrapOptions, mode: BootstrapMode, debC
     '--skip=essential/unlink',
     // Merged /usr set up by mmdebstrap's own hook, with its dummy usr-is-merged: otherwise apt
     // satisfies init-system-helpers with usrmerge, which pulls in a full perl (about 50 MB).
-    ...(existsSync(MERGED_USR_HOOK) ? [`--hook-dir=${MERGED_USR_HOOK}`] : []),
+    // Releases from before usr-is-merged existed (bullseye, focal) cannot take the hook: it installs that package.
+    ...(existsSync(MERGED_USR_HOOK) && !BEFORE_USR_IS_MERGED.includes(o.release) ? [`--hook-dir=${MERGED_USR_HOOK}`] : []),
     // A cached base keeps the lists it was built from, for the extra packages installed on it.
     ...(keepLists ? ['--skip=cleanup/apt/lists'] : []),
     `--setup-hook=mkdir -p "$1"/var/cache/apt/archives/`,
