@@ -139,6 +139,10 @@ export async function buildRootfs(ctx: BuildContext, o: RootfsOptions): Promise<
     }
     const { fetchKeyOnce } = await import('./repo-keys.js');
     const k = await fetchKeyOnce(ctx, r.keyUrl, o.cacheDir, o.proxy);
+    if (ctx.dryRun && !k.sha256) {
+      repos.push({ ...r, pendingKey: k.path });
+      continue;
+    }
     fetchedKeys.push(k);
     repos.push({ ...r, key: k.path });
   }

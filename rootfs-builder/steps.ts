@@ -126,8 +126,13 @@ export function cmdArgv(root: string, shell: string, cmd: string): string[] {
 /** image-build's cmds, in order; each one's error output is shown at its loglevel, and a failure stops the build naming the command. */
 export async function runCmds(ctx: BuildContext, root: string, steps: readonly CmdStep[], env: Readonly<Record<string, string>> = {}): Promise<void> {
   if (!steps.length) return;
-  const shell = ctx.dryRun ? '/bin/sh' : shellOf(root);
+  // --dry-run: the tree does not exist yet to say which shell it has.
+  const shell = ctx.dryRun ? '' : shellOf(root);
   for (const c of steps) {
+    if (ctx.dryRun) {
+      ctx.log.info(`would run chrooted in the rootfs (its bash -c, else sh -c): ${c.cmd}`);
+      continue;
+    }
     ctx.log.info(`running in the rootfs: ${c.cmd}`);
     const show = { DEBUG: ctx.log.debug, INFO: ctx.log.info, WARN: ctx.log.warn, ERROR: ctx.log.warn }[c.loglevel].bind(ctx.log);
     try {

@@ -18,6 +18,8 @@ export interface ExtraRepo {
   readonly alias?: string;
   /** zypper priority. */
   readonly priority?: number;
+  /** --dry-run: where a key given by URL will be once fetched (not checked: it is not there yet). */
+  readonly pendingKey?: string;
 }
 
 export interface BootstrapOptions {

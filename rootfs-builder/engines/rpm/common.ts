@@ -67,7 +67,9 @@ export async function extraRepos(o: BootstrapOptions): Promise<Array<{ id: strin
   for (const [i, r] of (o.repos ?? []).entries()) {
     if (!/^(https?|ftp|file):\/\//.test(r.url)) throw new OsbError(`extra repository '${r.url}' is not a URL`, 'give each repository as URL,KEYFILE (http://, https:// or file://)');
     const id = r.alias ?? `osb-extra-${i + 1}`;
-    if (r.key) {
+    if (r.pendingKey) {
+      out.push({ id, url: r.url, keys: [r.pendingKey], gpgcheck: true, priority: r.priority });
+    } else if (r.key) {
       out.push({ id, url: r.url, keys: [await checkKeyFile(r.key, `the key of repository ${r.url}`, 'give each repository as URL,KEYFILE with an armored public key')], gpgcheck: true, priority: r.priority });
     } else if (pinned.length) {
       out.push({ id, url: r.url, keys: pinned, gpgcheck: true, priority: r.priority });

@@ -4,7 +4,7 @@
  * which releases are refused and why, and the one-line reasons read from dnf's and zypper's output.
  */
 import { describe, expect, test } from '@jest/globals';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getDistro } from '../../../distros/index.js';
@@ -161,5 +161,42 @@ describe('the RPM distros as data', () => {
   test('variants extend their base: centos, rocky, openeuler, azurelinux and clearlinux use dnf as fedora does; opensuse zypper', () => {
     for (const d of ['centos', 'rocky', 'openeuler', 'azurelinux', 'clearlinux']) expect(getDistro(d).engine).toBe(getDistro('fedora').engine);
     expect(getDistro('opensuse').engine).toBe('zypper');
+  });
+});
+
+describe("image-build's steps in --dry-run, in image-build's order", () => {
+  test('repos, modules, groups and packages, remove_packages, copyfiles, cmds: each shown, nothing written or fetched', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'osb-ib-dry-'));
+    try {
+      writeFileSync(join(dir, 'a.conf'), 'a\n');
+      writeFileSync(
+        join(dir, 'ib.yaml'),
+        `options:\n  layer_type: 'base'\n  name: 'x'\n  pkg_manager: 'dnf'\nrepos:\n  - alias: 'base'\n    url: 'http://mirror.invalid/os/'\n    gpg: 'http://mirror.invalid/KEY'\nmodules:\n  enable: ['nodejs:18']\npackage_groups: ['Minimal Install']\npackages: [kernel]\nremove_packages: [alma-repos]\ncopyfiles:\n  - src: 'a.conf'\n    dest: '/etc/a.conf'\ncmds:\n  - 'echo hi'\n`,
+      );
+      const wd = join(dir, 'wd');
+      const r = osb(['build', '--dry-run', '--config', join(dir, 'ib.yaml'), '--workdir', wd, '--os-version', '9']);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(existsSync(wd)).toBe(false);
+      const at = (re: RegExp) => {
+        const m = re.exec(r.stdout);
+        expect(m).not.toBeNull();
+        return m!.index;
+      };
+      const order = [
+        at(/would fetch http:\/\/mirror\.invalid\/KEY once/),
+        at(/baseurl=http:\/\/mirror\.invalid\/os\//),
+        at(/would run: dnf .* module enable nodejs:18\n/),
+        at(/would run: dnf .* install bash coreutils filesystem kernel util-linux-core '@Minimal Install'\n/),
+        at(/would run: dnf .* --setopt=clean_requirements_on_remove=True remove alma-repos\n/),
+        at(/copying \S+\/a\.conf to \/etc\/a\.conf/),
+        at(/would run chrooted in the rootfs \(its bash -c, else sh -c\): echo hi/),
+      ];
+      expect([...order].sort((a, b) => a - b)).toEqual(order);
+      // Only the file's repositories: no Rocky mirror.
+      expect(r.stdout).not.toMatch(/rockylinux\.org/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
