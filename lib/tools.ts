@@ -75,6 +75,12 @@ export const TOOLS: Readonly<Record<string, ToolInfo>> = {
   getfattr: everywhere('attr'),
   podman: everywhere('podman', { min: '4.0.0' }),
   busybox: { debian: 'busybox-static', fedora: 'busybox', alpine: 'busybox-static' },
+  // image-build's steps: keys by URL, the parent from the local container store, OpenSCAP, Ansible.
+  curl: everywhere('curl'),
+  gpg: { debian: 'gnupg', fedora: 'gnupg2', alpine: 'gnupg' },
+  skopeo: everywhere('skopeo'),
+  oscap: { debian: 'openscap-scanner', fedora: 'openscap-scanner', alpine: 'n/a', min: '1.3.0' },
+  'ansible-playbook': { debian: 'ansible-core', fedora: 'ansible-core', alpine: 'ansible-core' },
 };
 
 /** "X not found; it is in package P" text for a missing tool. */

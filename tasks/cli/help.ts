@@ -3,6 +3,7 @@
  * and the settings table so they cannot drift (tests/tasks/readme.test.ts fails when the README
  * differs). The command table is passed in: this file lists commands, it does not load them.
  */
+import { IMAGE_BUILD_KEYS } from './image-build-keys.js';
 import { SETTINGS, defaultOf, flagOf, type Setting, type SettingGroup } from '../settings/table.js';
 import { usageOf, type CommandSpec } from './command.js';
 
@@ -69,8 +70,16 @@ export function renderCommandsTable(commands: readonly CommandSpec[]): string {
   return rows.join('\n');
 }
 
+/** The README's image-build table (between the osb:image-build markers). */
+export function renderImageBuildTable(): string {
+  const rows = ['| image-build key | what osb does with it |', '|---|---|'];
+  for (const [k, v] of Object.entries(IMAGE_BUILD_KEYS)) rows.push(`| \`${k}\` | ${v.replace(/\|/g, '\\|')} |`);
+  return rows.join('\n');
+}
+
 /** The generated tables of the README: the marker names, and what goes between them. */
 const README_TABLES = [
+  { name: 'image-build', source: 'tasks/cli/image-build-keys.ts', render: () => renderImageBuildTable() },
   { name: 'commands', source: 'the command table, tasks/commands/index.ts', render: renderCommandsTable },
   { name: 'options', source: 'tasks/settings/table.ts', render: () => renderOptionsTable() },
 ] as const;

@@ -120,7 +120,14 @@ export const rootfs: Target = {
     const distro = getDistro(s.distro);
     const { engineFor } = await import('../../rootfs-builder/engines/index.js');
     const arch = s.arch ?? hostArch();
-    return (await engineFor(distro)).hostTools({ arch, foreign: arch !== hostArch() });
+    const steps = [
+      ...(s.repos.some((r) => r.keyUrl) || /^https?:/.test(s.ovalDefinitions ?? '') ? ['curl', 'gpg'] : []),
+      ...(s.cmds.length ? ['unshare', 'chroot'] : []),
+      ...(s.parent?.startsWith('containers-storage:') ? ['skopeo'] : []),
+      ...(s.scapDatastream ? (await import('../../openscap/index.js')).scapHostTools() : []),
+      ...(s.ansiblePlaybook.length ? (await import('../../ansible-layer/index.js')).ansibleHostTools() : []),
+    ];
+    return [...(await engineFor(distro)).hostTools({ arch, foreign: arch !== hostArch() }), ...steps];
   },
   validate: async (s) => {
     if (!s.gpgcheck && !s.allowUnsigned) throw new UsageError(`${s.sources.gpgcheck}: gpgcheck: false would install packages nobody vouches for`, 'give the repositories their keys (repos gpg:, --keys-dir), or pass --allow-unsigned if you mean it');
