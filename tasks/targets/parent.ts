@@ -36,7 +36,9 @@ async function fetchParent(ctx: BuildContext, s: Settings, p: ParentRef): Promis
   } else if (p.kind === 'containers-storage') {
     // skopeo reads the local store (as buildah from does) into a layout; the layout is then checked like any other.
     await rm(dest, { recursive: true, force: true });
-    const r = await ctx.run(['skopeo', 'copy', '--quiet', `containers-storage:${p.image}`, `oci:${dest}`], { allowFail: true });
+    // A short name is looked up as buildah does for what it committed itself: localhost/NAME.
+    const image = p.image.includes('/') ? p.image : `localhost/${p.image}`;
+    const r = await ctx.run(['skopeo', 'copy', '--quiet', `containers-storage:${image}`, `oci:${dest}`], { allowFail: true });
     if (r.exitCode !== 0) throw new OsbError(`--parent ${p.ref}: the local container store has no image ${p.image}: ${r.stderr.trim().split('\n').at(-1) ?? ''}`, 'podman images lists what it holds (publish_local puts an image there)');
     await checkBlobs(dest);
   } else {
