@@ -8,8 +8,7 @@
 import { resolve } from 'node:path';
 import { isMap, isScalar, isSeq, type Document, type Node, type Pair } from 'yaml';
 import { suggest } from './suggest.js';
-import { parseCmds, parseCopyfiles, parseModules, parseRepoList, parseVars, type YamlScope } from './lists.js';
-import { checkType, scalarText, type ProjectFile, type ProjectValue } from './project-file.js';
+import { checkType, parseCmds, parseCopyfiles, parseModules, parseRepoList, parseVars, scalarText, type ProjectFile, type ProjectValue, type YamlScope } from './lists.js';
 import { settingByKey, type ListKey, type RepoSpec } from '../settings/table.js';
 import { IMAGE_BUILD_KEYS } from './image-build-keys.js';
 

@@ -1,12 +1,78 @@
 /**
  * The structured values of a project file beyond the settings table: repos, modules, copyfiles,
  * cmds, ansible_vars. osb.yaml and image-build's config share these readers (image-build's forms
- * are osb's), so every entry is checked the same way, and every error names FILE:LINE.
+ * are osb's), so every entry is checked the same way, and every error names FILE:LINE. The
+ * types of a read project file and the YAML helpers both readers use live here too, so neither
+ * reader imports the other.
  */
 import { resolve } from 'node:path';
-import { isMap, isScalar, isSeq, type Document, type Node, type Pair } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, type Document, type Node, type Pair } from 'yaml';
 import { suggest } from './suggest.js';
-import type { CmdSpec, CopySpec, ModuleSpec, RepoSpec } from '../settings/table.js';
+import type { CmdSpec, CopySpec, ListKey, ModuleSpec, RepoSpec, Setting } from '../settings/table.js';
+
+export interface ProjectValue {
+  /** The raw value as YAML gave it (scalars as their source text for strings). */
+  readonly raw: unknown;
+  readonly line: number;
+}
+
+export interface ProjectFile {
+  /** As the user would name it (relative to the cwd when found there). */
+  readonly display: string;
+  readonly dir: string;
+  readonly values: ReadonlyMap<string, ProjectValue>;
+  /** The structured values it gives (repos, cmds, ...), each with the line of its key. */
+  readonly lists: ReadonlyMap<ListKey, { readonly value: unknown; readonly line: number }>;
+  /** The file's format: osb's own, or OpenCHAMI image-build's (an `options:` block). */
+  readonly format: 'osb' | 'image-build';
+}
+
+/**
+ * A YAML alias (`*name`) as the node its anchor (`&name`) marks, so `packages: *common` means the
+ * list itself; an alias whose anchor is not defined before it is an error naming it.
+ */
+export function unalias(node: Node | null | undefined, doc: Document, fail: (n: Node, what: string) => never): Node | null | undefined {
+  for (let hops = 0; node && isAlias(node); hops++) {
+    const target = hops < 16 ? (node.resolve(doc) as Node | undefined) : undefined;
+    if (!target) fail(node, `*${node.source} is an alias of no anchor (define &${node.source} before it)`);
+    node = target;
+  }
+  return node;
+}
+
+export function scalarText(node: Node | null | undefined, doc: Document, fail: (n: Node, what: string) => never): unknown {
+  node = unalias(node, doc, fail);
+  if (!node) return null;
+  if (isScalar(node)) {
+    // `os_version: 3.10` is the string 3.10, not the number 3.1: keep what the user wrote.
+    return typeof node.value === 'number' && node.source !== undefined ? String(node.source) : node.value;
+  }
+  if (isSeq(node)) return node.items.map((i) => scalarText(i as Node, doc, fail));
+  return node.toJS(doc);
+}
+
+/** What each setting type accepts in YAML; `bad` is called with "must be ..., got ...". */
+export function checkType(s: Setting, raw: unknown, bad: (what: string) => never): void {
+  const got = `got ${JSON.stringify(raw)}`;
+  switch (s.type) {
+    case 'boolean':
+      if (typeof raw === 'boolean') return;
+      if (typeof raw === 'string' && /^(yes|no|true|false|1|0|on|off|y|n)$/i.test(raw)) return;
+      bad(`must be a boolean (yes/no, true/false), ${got}`);
+      break;
+    case 'number':
+      if (typeof raw === 'number' || (typeof raw === 'string' && /^\d+$/.test(raw))) return;
+      bad(`must be a number, ${got}`);
+      break;
+    case 'array':
+      if (typeof raw === 'string' || (Array.isArray(raw) && raw.every((x) => typeof x === 'string' || typeof x === 'number'))) return;
+      bad(`must be a list of strings (or one string), ${got}`);
+      break;
+    default:
+      if (typeof raw === 'string' || typeof raw === 'number') return;
+      bad(`must be a string, ${got}`);
+  }
+}
 
 /** What every reader needs: the document, line numbers, failure with FILE:LINE, the file's directory. */
 export interface YamlScope {

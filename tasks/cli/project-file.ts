@@ -11,24 +11,9 @@ import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Docum
 import { UsageError } from '../../lib/errors.js';
 import { suggest } from './suggest.js';
 import { SETTINGS, flagOf, kebab, yamlKey, type ListKey, type Setting } from '../settings/table.js';
-import { parseCmds, parseCopyfiles, parseModules, parseRepoList, parseVars, type YamlScope } from './lists.js';
+import { checkType, parseCmds, parseCopyfiles, parseModules, parseRepoList, parseVars, scalarText, unalias, type ProjectFile, type ProjectValue, type YamlScope } from './lists.js';
 
-export interface ProjectValue {
-  /** The raw value as YAML gave it (scalars as their source text for strings). */
-  readonly raw: unknown;
-  readonly line: number;
-}
-
-export interface ProjectFile {
-  /** As the user would name it (relative to the cwd when found there). */
-  readonly display: string;
-  readonly dir: string;
-  readonly values: ReadonlyMap<string, ProjectValue>;
-  /** The structured values it gives (repos, cmds, ...), each with the line of its key. */
-  readonly lists: ReadonlyMap<ListKey, { readonly value: unknown; readonly line: number }>;
-  /** The file's format: osb's own, or OpenCHAMI image-build's (an `options:` block). */
-  readonly format: 'osb' | 'image-build';
-}
+export type { ProjectFile, ProjectValue } from './lists.js';
 
 /** Settings a project file may set: every input setting, and the workdir. */
 export const FILE_SETTINGS: readonly Setting[] = SETTINGS.filter((s) => !s.perRun);
@@ -41,30 +26,6 @@ const LISTS: Readonly<Record<string, { key: ListKey; read: (node: Node | null | 
   cmds: { key: 'cmds', read: parseCmds },
   ansible_vars: { key: 'ansibleVars', read: (n, scope) => parseVars(n, scope, 'ansible_vars') },
 };
-
-/**
- * A YAML alias (`*name`) as the node its anchor (`&name`) marks, so `packages: *common` means the
- * list itself; an alias whose anchor is not defined before it is an error naming it.
- */
-export function unalias(node: Node | null | undefined, doc: Document, fail: (n: Node, what: string) => never): Node | null | undefined {
-  for (let hops = 0; node && isAlias(node); hops++) {
-    const target = hops < 16 ? (node.resolve(doc) as Node | undefined) : undefined;
-    if (!target) fail(node, `*${node.source} is an alias of no anchor (define &${node.source} before it)`);
-    node = target;
-  }
-  return node;
-}
-
-export function scalarText(node: Node | null | undefined, doc: Document, fail: (n: Node, what: string) => never): unknown {
-  node = unalias(node, doc, fail);
-  if (!node) return null;
-  if (isScalar(node)) {
-    // `os_version: 3.10` is the string 3.10, not the number 3.1: keep what the user wrote.
-    return typeof node.value === 'number' && node.source !== undefined ? String(node.source) : node.value;
-  }
-  if (isSeq(node)) return node.items.map((i) => scalarText(i as Node, doc, fail));
-  return node.toJS(doc);
-}
 
 export async function loadProjectFile(path: string, display: string): Promise<ProjectFile> {
   let text: string;
@@ -118,29 +79,6 @@ export async function loadProjectFile(path: string, display: string): Promise<Pr
     values.set(s!.key, { raw, line });
   }
   return { display, dir, values, lists, format: 'osb' };
-}
-
-/** What each setting type accepts in YAML; `bad` is called with "must be ..., got ...". */
-export function checkType(s: Setting, raw: unknown, bad: (what: string) => never): void {
-  const got = `got ${JSON.stringify(raw)}`;
-  switch (s.type) {
-    case 'boolean':
-      if (typeof raw === 'boolean') return;
-      if (typeof raw === 'string' && /^(yes|no|true|false|1|0|on|off|y|n)$/i.test(raw)) return;
-      bad(`must be a boolean (yes/no, true/false), ${got}`);
-      break;
-    case 'number':
-      if (typeof raw === 'number' || (typeof raw === 'string' && /^\d+$/.test(raw))) return;
-      bad(`must be a number, ${got}`);
-      break;
-    case 'array':
-      if (typeof raw === 'string' || (Array.isArray(raw) && raw.every((x) => typeof x === 'string' || typeof x === 'number'))) return;
-      bad(`must be a list of strings (or one string), ${got}`);
-      break;
-    default:
-      if (typeof raw === 'string' || typeof raw === 'number') return;
-      bad(`must be a string, ${got}`);
-  }
 }
 
 const typeSchema = (s: Setting): Record<string, unknown> => {
