@@ -196,7 +196,7 @@ data:
 ...
 `;
 
-const IMAGE_BUILD_COMPS = `<?xml version="1.0" encoding="UTF-8"?>
+const IMAGE_BUILD_COMPS = (extra: readonly string[] = []) => `<?xml version="1.0" encoding="UTF-8"?>
 <!DOCTYPE comps PUBLIC "-//Red Hat, Inc.//DTD Comps info//EN" "comps.dtd">
 <comps>
   <group>
@@ -208,7 +208,7 @@ const IMAGE_BUILD_COMPS = `<?xml version="1.0" encoding="UTF-8"?>
     <packagelist>
       <packagereq type="mandatory">busybox</packagereq>
       <packagereq type="mandatory">chrony</packagereq>
-    </packagelist>
+${extra.map((p) => `      <packagereq type="mandatory">${p}</packagereq>\n`).join('')}    </packagelist>
   </group>
   <group>
     <id>development</id>
@@ -363,7 +363,9 @@ export function buildRpmTestRepos(root: string, opts: { bulk?: number } = {}): R
   const modular = { '1': rpmbuild(join(root, 'rpmbuild-1'), { name: 'osb-modular', body: noarch('osb-modular', '') }, '1.0'), '2': rpmbuild(join(root, 'rpmbuild-2'), { name: 'osb-modular', body: noarch('osb-modular', '') }, '2.0') };
   const ib = variant('imagebuild', [...base, ...ibRpms, modular['1'], modular['2']]);
   rpmsign(readdirSync(ib).map((f) => join(ib, f)), good);
-  createrepo(ib, good, good, IMAGE_BUILD_COMPS, MODULES_YAML({ '1': 'osb-modular-0:1.0-1.noarch', '2': 'osb-modular-0:2.0-1.noarch' }));
+  // With bulk packages (the bench), "Minimal Install" holds them, as a real one holds a few hundred.
+  const bulkNames = readdirSync(ib).filter((f) => /^osb-bulk-\d+-/.test(f)).map((f) => f.replace(/-1\.0-1\.noarch\.rpm$/, ''));
+  createrepo(ib, good, good, IMAGE_BUILD_COMPS(bulkNames), MODULES_YAML({ '1': 'osb-modular-0:1.0-1.noarch', '2': 'osb-modular-0:2.0-1.noarch' }));
 
   // gpg starts an agent per home to sign; stop them, nothing of the test may keep running.
   for (const k of [good, stranger, extra]) {

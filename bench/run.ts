@@ -3,7 +3,7 @@
  * tool measured in the same run. Prints one line per comparison; never asserts.
  *
  *   npm run bench                  # everything (about 15 minutes on 2 cores)
- *   npm run bench -- help initrd   # only some sections: help noop rootfs rpm image initrd oci squashfs publish parent arm64 kernel boot
+ *   npm run bench -- help initrd   # only some sections: help noop rootfs rpm image-build image initrd oci squashfs publish parent arm64 kernel boot
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -197,7 +197,7 @@ function benchBoot(): BenchRow[] {
   }
 }
 
-const ORDER = ['help', 'noop', 'rootfs', 'rpm', 'image', 'initrd', 'oci', 'squashfs', 'publish', 'arm64', 'kernel', 'arm64-kernel', 'boot'];
+const ORDER = ['help', 'noop', 'rootfs', 'rpm', 'image-build', 'image', 'initrd', 'oci', 'squashfs', 'publish', 'arm64', 'kernel', 'arm64-kernel', 'boot'];
 
 async function main(): Promise<void> {
   const want = new Set(process.argv.slice(2));
@@ -218,6 +218,7 @@ async function main(): Promise<void> {
   await section('rootfs', benchRootfs);
   // dnf's own time varies by a tenth from run to run: more rounds for a steady median.
   await section('rpm', async () => (await import('./rpm-rootfs.js')).benchRpmRootfs(Math.max(RUNS, 9)));
+  await section('image-build', async () => (await import('./image-build.js')).benchImageBuild(Math.max(RUNS, 7)));
   await section('image', async () => (await import('./image.js')).benchImage(await debian(), RUNS));
   await section('initrd', async () => (await import('./initrd.js')).benchInitrd(await debian(), RUNS));
   await section('oci', async () => (await import('./oci.js')).benchOci(await debian(), RUNS));
