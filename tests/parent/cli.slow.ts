@@ -100,6 +100,6 @@ run('osb oci --parent docker://…', () => {
   test('a parent reference of an unknown kind is a usage error', () => {
     const r = osb(['oci', '--workdir', tempDir('osb-parent-cli-bad-'), '--parent', 'ftp://x/base', '--agent-init']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/--parent 'ftp:\/\/x\/base': expected docker:\/\/HOST\/REPO:TAG, oci:DIR\[:TAG\] or oci-archive:FILE/);
+    expect(r.stderr).toMatch(/--parent 'ftp:\/\/x\/base': expected docker:\/\/HOST\/REPO:TAG, oci:DIR\[:TAG\], oci-archive:FILE or containers-storage:NAME\[:TAG\]/);
   });
 });
