@@ -11,7 +11,8 @@ import { spawnSync } from 'node:child_process';
 import { REPO_ROOT } from '../helpers/fixture-rootfs.js';
 import { cleanEnv } from '../helpers/cli.js';
 
-const COPIED = ['package.json', 'tsconfig.json', 'tsconfig.build.json', 'tasks', 'lib', 'rootfs-builder', 'image-builder', 'initrd-builder', 'kernel-builder', 'oci-builder', 'publish', 'supply-chain', 'distros', 'scripts', 'bench'];
+/** The package files and every source folder the build compiles (tsconfig.build.json's include). */
+const COPIED = ['package.json', 'tsconfig.json', 'tsconfig.build.json', ...(JSON.parse(readFileSync(join(REPO_ROOT, 'tsconfig.build.json'), 'utf8')) as { include: string[] }).include];
 const TABLE_LINE = "  async () => (await import('./greeting.js')).greeting,\n";
 
 let copy: string;
