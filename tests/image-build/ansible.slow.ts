@@ -23,7 +23,6 @@ const FIXTURES = join(REPO_ROOT, 'tests/fixtures/ansible');
 
 beforeAll(async () => {
   registry = await makeRegistry(tempDir('osb-ib-ansible-registry-'), 'plain');
-  await registry.start();
   project = tempDir('osb-ib-ansible-');
   cpSync(FIXTURES, project, { recursive: true });
   // The base layer, published into the local store as image-build's base.yaml does (publish_local).

@@ -31,7 +31,6 @@ beforeAll(async () => {
   repos = buildRpmTestRepos(tempDir('osb-ib-repos-'));
   served = await serveRpmRepos(repos);
   registry = await makeRegistry(tempDir('osb-ib-registry-'), 'plain');
-  await registry.start();
   swift = await startSwift(tempDir('osb-ib-swift-'));
   s3 = new S3Client({ endpoint: swift.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: swift.access, secretAccessKey: swift.secret }, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
   await s3.send(new CreateBucketCommand({ Bucket: 'boot-images' }));
