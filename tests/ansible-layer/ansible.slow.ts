@@ -6,7 +6,6 @@
  * symlink) and the host, which must not change.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
-import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
@@ -14,36 +13,12 @@ import { join } from 'node:path';
 import { runPlaybooks, type AnsibleOptions } from '../../ansible-layer/index.js';
 import { OsbError } from '../../lib/errors.js';
 import { makeTestContext, recordingReporter, removeTempDirs, tempDir } from '../helpers/build-context.js';
-import { DEBIAN_MIRROR, TEST_CACHE } from '../helpers/debian-rootfs.js';
 import { isRoot, REPO_ROOT } from '../helpers/fixture-rootfs.js';
+import { pythonTree } from '../../bench/python-tree.js';
 
 const FIX = join(REPO_ROOT, 'tests/fixtures/ansible');
-const RECIPE = 'v1';
-const INCLUDE = ['python3', 'systemd'];
-
-/** A Debian minbase tree with python3 and systemd, built once per set of inputs under TEST_CACHE. */
-function ansibleTree(): string {
-  const key = createHash('sha256').update(JSON.stringify({ RECIPE, suite: 'bookworm', variant: 'minbase', include: INCLUDE, mirror: DEBIAN_MIRROR })).digest('hex').slice(0, 16);
-  const dir = join(TEST_CACHE, `ansible-tree-${key}`);
-  if (existsSync(join(dir, '.complete'))) return join(dir, 'rootfs');
-  mkdirSync(TEST_CACHE, { recursive: true });
-  const stage = `${dir}.stage-${process.pid}`;
-  rmSync(stage, { recursive: true, force: true });
-  mkdirSync(stage);
-  try {
-    execFileSync('mmdebstrap', ['--variant=minbase', '--mode=root', '--quiet', `--include=${INCLUDE.join(',')}`, 'bookworm', join(stage, 'rootfs'), DEBIAN_MIRROR], {
-      stdio: ['ignore', 'ignore', 'inherit'],
-      env: { ...process.env, SOURCE_DATE_EPOCH: '1700000000' },
-    });
-    writeFileSync(join(stage, '.complete'), '');
-    rmSync(dir, { recursive: true, force: true });
-    renameSync(stage, dir);
-  } catch (e) {
-    rmSync(stage, { recursive: true, force: true });
-    throw e;
-  }
-  return join(dir, 'rootfs');
-}
+/** A Debian minbase tree with python3 and systemd, built once under TEST_CACHE. */
+const ansibleTree = pythonTree;
 
 /** What the host holds that a layer acting on it would change. */
 function hostState() {
