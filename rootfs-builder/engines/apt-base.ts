@@ -15,13 +15,13 @@
  * away with it, even when osb is killed.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { BuildContext } from '../../lib/context.js';
 import { OsbError } from '../../lib/errors.js';
 import { hashValue, sha256 } from '../../lib/hash.js';
-import { sweepStaleTemps } from '../../lib/stale.js';
+import { ensureCachedTree } from '../../lib/tree-cache.js';
 import type { BootstrapOptions } from './types.js';
 
 /** Bump when the base's recipe (mmdebstrap's arguments, the finishing steps) changes. */
@@ -70,39 +70,8 @@ export function baseSpec(o: BootstrapOptions, state: string): BaseSpec {
 
 /** Build the base into the cache unless it is there (complete); returns its rootfs path. */
 export async function ensureBase(ctx: BuildContext, spec: BaseSpec, bootstrap: (target: string) => Promise<void>): Promise<string> {
-  const rootfs = join(spec.dir, 'rootfs');
-  // Bases half-built by killed runs (of this workdir or another sharing the cache).
-  if (!ctx.dryRun) await sweepStaleTemps(dirname(spec.dir));
-  if (existsSync(join(spec.dir, '.complete'))) {
-    ctx.log.info(`base tree from the cache (${spec.dir})`);
-    return rootfs;
-  }
-  const tmp = `${spec.dir}.osb-tmp-${process.pid}`;
-  if (!ctx.dryRun) {
-    await rm(tmp, { recursive: true, force: true });
-    await mkdir(tmp, { recursive: true });
-  }
-  try {
-    await bootstrap(join(tmp, 'rootfs'));
-    if (ctx.dryRun) return rootfs;
-    await writeFile(join(tmp, '.complete'), `${spec.key}\n`);
-    await rm(spec.dir, { recursive: true, force: true });
-    await rename(tmp, spec.dir);
-  } finally {
-    await rm(tmp, { recursive: true, force: true });
-  }
-  await pruneBases(spec.dir);
-  return rootfs;
-}
-
-/** Keep the newest KEEP complete bases of the same distro, release and arch. */
-async function pruneBases(current: string): Promise<void> {
-  const dir = join(current, '..');
-  const prefix = current.slice(dir.length + 1).replace(/-[0-9a-f]{16}$/, '-');
-  const names = (await readdir(dir)).filter((n) => n.startsWith(prefix) && /-[0-9a-f]{16}$/.test(n));
-  const dated = await Promise.all(names.map(async (n) => ({ n, t: (await stat(join(dir, n))).mtimeMs })));
-  dated.sort((a, b) => b.t - a.t);
-  for (const { n } of dated.slice(KEEP)) await rm(join(dir, n), { recursive: true, force: true });
+  const dir = await ensureCachedTree(ctx, spec, 'base tree', (tmp) => bootstrap(join(tmp, 'rootfs')), KEEP);
+  return join(dir, 'rootfs');
 }
 
 /**
