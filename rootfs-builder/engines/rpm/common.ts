@@ -6,7 +6,7 @@
  * Facts behind each line: ../shared/RPM-NOTES.md (a probe of Debian 12's dnf 4, zypper and rpm).
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { hostArch } from '../../../distros/index.js';
@@ -14,6 +14,7 @@ import type { RpmDistro } from '../../../distros/types.js';
 import type { BuildContext } from '../../../lib/context.js';
 import type { RunResult } from '../../../lib/run.js';
 import { InternalError, OsbError, shellQuote } from '../../../lib/errors.js';
+import { onCleanup } from '../../../lib/cleanup.js';
 import { isRoot, which } from '../../../lib/host.js';
 import { mkdirMode, writeFileMode } from '../../../lib/modes.js';
 import { missingToolMessage } from '../../../lib/tools.js';
@@ -168,21 +169,39 @@ export async function stopGpgAgents(ctx: BuildContext, cacheRoot: string, env: R
   return homes;
 }
 
-/** Move the shared package cache into the tree (dnf re-roots its cachedir there) and back. */
-export async function cacheIn(ctx: BuildContext, cache: string, inTree: string): Promise<boolean> {
+/**
+ * Put the shared package cache where dnf looks for it in the tree (dnf re-roots its cachedir
+ * there). A rename when both are on one filesystem; a bind mount when they are not (a tree on an
+ * overlay, as a parent's child is); returns how to take it back out, or undefined when neither works.
+ */
+export async function cacheIn(ctx: BuildContext, cache: string, inTree: string): Promise<(() => Promise<void>) | undefined> {
   await mkdir(cache, { recursive: true });
   await mkdirMode(dirname(inTree), 0o755); // var/cache of the guest
   try {
     await rename(cache, inTree);
-    return true;
+    return () => cacheOut(cache, inTree);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EXDEV') throw e;
-    ctx.log.warn(`the package cache ${cache} is on another filesystem than the rootfs: packages are downloaded again`);
-    return false;
   }
+  if (isRoot()) {
+    await mkdir(inTree, { recursive: true });
+    if ((await ctx.run(['mount', '--bind', cache, inTree], { allowFail: true, quiet: true })).exitCode === 0) {
+      const umount = async (): Promise<void> => {
+        if ((await ctx.run(['umount', inTree], { allowFail: true, quiet: true })).exitCode !== 0) await ctx.run(['umount', '--lazy', inTree], { allowFail: true, quiet: true });
+      };
+      const release = onCleanup(umount);
+      return async () => {
+        release();
+        await umount();
+        await rmdir(inTree); // never rm -r: were it still mounted, that would empty the shared cache
+      };
+    }
+  }
+  ctx.log.warn(`the package cache ${cache} is on another filesystem than the rootfs: packages are downloaded again`);
+  return undefined;
 }
 
-export async function cacheOut(cache: string, inTree: string): Promise<void> {
+async function cacheOut(cache: string, inTree: string): Promise<void> {
   if (!existsSync(inTree)) return;
   await rm(cache, { recursive: true, force: true });
   await rename(inTree, cache);

@@ -11,7 +11,7 @@ import type { BuildContext } from '../../../lib/context.js';
 import { mkdirMode } from '../../../lib/modes.js';
 import type { BootstrapOptions } from '../types.js';
 import { OsbError } from '../../../lib/errors.js';
-import { cacheIn, cacheOut, cleanTree, emptyResolvConf, extraRepos, installFailed, makeDevNodes, refusalReason, rpmEnv, rpmOf, showEnv, stopGpgAgents, trustedKeys, workDirFor, writeRpmMacros } from './common.js';
+import { cacheIn, cleanTree, emptyResolvConf, extraRepos, installFailed, makeDevNodes, refusalReason, rpmEnv, rpmOf, showEnv, stopGpgAgents, trustedKeys, workDirFor, writeRpmMacros } from './common.js';
 import { rpmEngine } from './engine.js';
 import { removeSocketDirs, watchHomes } from './gpg-sockets.js';
 
@@ -151,7 +151,7 @@ async function runDnf(ctx: BuildContext, o: BootstrapOptions, fresh: boolean): P
   await writeRpmMacros(work, db.path, o.slim !== false);
   await devNodes;
   const inTree = join(o.target, 'var/cache/dnf');
-  const cached = await cacheIn(ctx, cache, inTree);
+  const cacheBack = await cacheIn(ctx, cache, inTree);
   ctx.log.info(`${fresh ? `installing ${o.distro.name} ${o.release} (${o.distroArch})` : `installing ${o.packages.join(' ')} on the parent`} with dnf from ${sections.map((s) => s.baseurl ?? s.metalink).join(' ')}`);
   const homes = watchHomes(process.env.TMPDIR ?? '/tmp');
   try {
@@ -163,7 +163,7 @@ async function runDnf(ctx: BuildContext, o: BootstrapOptions, fresh: boolean): P
   } finally {
     const stopped = await stopGpgAgents(ctx, inTree, rpmEnv(work));
     await removeSocketDirs(await homes.stop(), stopped);
-    if (cached) await cacheOut(cache, inTree);
+    await cacheBack?.();
     await rm(work, { recursive: true, force: true });
   }
   // dnf's own state stays only where the guest has dnf to read it.
