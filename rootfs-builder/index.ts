@@ -69,11 +69,11 @@ export interface RootfsOptions {
   /** After everything, on the finished tree before it replaces the rootfs (the OpenSCAP scan). */
   readonly inspect?: (ctx: BuildContext, tree: string) => Promise<void>;
   /**
-   * Start from this tree instead of bootstrapping the distro (a --parent image): `unpack` fills
-   * the empty staging directory; the extra packages (engines with installOnTree), the agent and
-   * the hooks go on top.
+   * Start from this tree instead of bootstrapping the distro (a --parent image): `tree` gives the
+   * unpacked base, kept in the cache and never written; the stage is a copy of it, and the extra
+   * packages (engines with installOnTree), copyfiles, cmds, the agent and the hooks go on top.
    */
-  readonly base?: { readonly describe: string; unpack(ctx: BuildContext, target: string): Promise<void> };
+  readonly base?: { readonly describe: string; tree(ctx: BuildContext): Promise<string> };
 
   // Where the build reads and writes on the host.
   /** Final location of the rootfs. */
@@ -165,17 +165,19 @@ export async function buildRootfs(ctx: BuildContext, o: RootfsOptions): Promise<
   }
   const release_ = onCleanup(() => rm(stage, { recursive: true, force: true }));
   try {
-    if (o.base) {
-      ctx.log.info(`unpacking ${o.base.describe} as the base`);
-      if (!ctx.dryRun) {
-        await mkdir(stage, { mode: 0o755 });
-        await chmod(stage, 0o755); // the guest's /, whatever the umask
+    // Everything that changes the tree after its packages, in image-build's order: copyfiles, then
+    // cmds (then Ansible, on a parent), then the agent and the hooks.
+    const change = async (tree: string) => {
+      if (o.base && packageWork) await engine.installOnTree!(ctx, { ...bootstrap, target: tree }, o.extraPackages);
+      await copyFiles(ctx, tree, o.copyfiles ?? []);
+      await runCmds(ctx, tree, o.cmds ?? [], o.proxy ? { http_proxy: o.proxy, https_proxy: o.proxy } : {});
+      await o.customize?.(ctx, tree);
+      if (withAgent) {
+        ctx.log.info(o.agentInit ? `installing agent ${agentName} as /sbin/init` : `installing agent ${agentName} with ${agentName}.service`);
+        if (!ctx.dryRun) await installAgent({ rootfs: tree, source, agentInit: o.agentInit, name: agentName });
       }
-      if (!ctx.dryRun) await o.base.unpack(ctx, stage);
-      if (packageWork) await engine.installOnTree!(ctx, { ...bootstrap, target: stage }, o.extraPackages);
-    } else {
-      await engine.bootstrap(ctx, { ...bootstrap, target: stage });
-    }
+      await runHooks(ctx, o.hooks, tree, {});
+    };
     // A parent of another distro (or none: a busybox tree) has no package database to read.
     const listPackages = () =>
       engine.listPackages(ctx, stage).catch((e: unknown) => {
@@ -183,18 +185,24 @@ export async function buildRootfs(ctx: BuildContext, o: RootfsOptions): Promise<
         ctx.log.warn(`no package list for the rootfs: ${(e as Error).message.split('\n')[0]}`);
         return [];
       });
-    // With no hook to change them, the packages are read back while the agent goes in.
-    const early = !ctx.dryRun && o.hooks.length === 0 && !o.cmds?.length && !o.customize ? listPackages() : undefined;
-    early?.catch(() => undefined); // awaited below; a failure is reported there, not as unhandled
-    // image-build's order after the packages: copyfiles, then cmds (then Ansible, on a parent).
-    await copyFiles(ctx, stage, o.copyfiles ?? []);
-    await runCmds(ctx, stage, o.cmds ?? [], o.proxy ? { http_proxy: o.proxy, https_proxy: o.proxy } : {});
-    await o.customize?.(ctx, stage);
-    if (withAgent) {
-      ctx.log.info(o.agentInit ? `installing agent ${agentName} as /sbin/init` : `installing agent ${agentName} with ${agentName}.service`);
-      if (!ctx.dryRun) await installAgent({ rootfs: stage, source, agentInit: o.agentInit, name: agentName });
+    let early: ReturnType<typeof listPackages> | undefined;
+    if (o.base) {
+      ctx.log.info(`unpacking ${o.base.describe} as the base`);
+      if (ctx.dryRun) await change(stage);
+      else {
+        await mkdir(stage, { mode: 0o755 });
+        // The parent is unpacked once into the cache; the steps work on an overlay over it while
+        // it is copied into the stage (rootfs-builder/overlay.ts).
+        const { workOnCopy } = await import('./overlay.js');
+        await workOnCopy(ctx, await o.base.tree(ctx), stage, join(dirname(finalDir), `.${basename(finalDir)}.osb-tmp-${process.pid}`), change);
+      }
+    } else {
+      await engine.bootstrap(ctx, { ...bootstrap, target: stage });
+      // With no hook to change them, the packages are read back while the agent goes in.
+      early = !ctx.dryRun && o.hooks.length === 0 && !o.cmds?.length && !o.customize ? listPackages() : undefined;
+      early?.catch(() => undefined); // awaited below; a failure is reported there, not as unhandled
+      await change(stage);
     }
-    await runHooks(ctx, o.hooks, stage, {});
     const manifest: RootfsManifest = {
       tool: 'osb',
       distro: distro.name,

@@ -4,13 +4,14 @@
  * rootfs-builder gets a `base` to unpack, oci-builder the parent image and its recorded state.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BuildContext } from '../../lib/context.js';
 import { OsbError } from '../../lib/errors.js';
+import { isRoot } from '../../lib/host.js';
 import { parseParentRef, type ParentRef } from '../../oci-builder/reference.js';
 import { registryOptions } from '../engine/registry-options.js';
-import { parentPaths } from '../settings/paths.js';
+import { cacheDir, parentPaths } from '../settings/paths.js';
 import type { Settings } from '../settings/table.js';
 
 /** The local layout that holds the parent (a pulled or extracted copy in the workdir, or the oci: DIR). */
@@ -57,16 +58,47 @@ async function checkBlobs(layoutDir: string): Promise<void> {
   }
 }
 
-/** RootfsOptions.base for the rootfs target. */
-export function parentBase(s: Settings): { describe: string; unpack(ctx: BuildContext, target: string): Promise<void> } | undefined {
+/** Bump when how a parent is unpacked or its state recorded changes. */
+const UNPACK_RECIPE = 'parent-v1';
+
+/**
+ * RootfsOptions.base for the rootfs target: the parent unpacked once per image into
+ * CACHE/base/parent-KEY16 (with the state of its tree), and read from there by every later build
+ * of the same image. The key is what names the image's bytes: the manifest digest (every blob
+ * checked against its digest when fetched), or for an oci-archive the sha256 of the archive, so
+ * that a cached archive is not even extracted again. Whether osb ran as root is in the key too:
+ * only root keeps the layers' owners.
+ */
+export function parentBase(s: Settings): { describe: string; tree(ctx: BuildContext): Promise<string> } | undefined {
   if (!s.parent) return undefined;
   const p = parseParentRef(s.parent);
   return {
     describe: `parent ${p.ref}`,
-    async unpack(ctx, target) {
-      await fetchParent(ctx, s, p);
+    async tree(ctx) {
       const { readParentLayout, unpackParent } = await import('../../oci-builder/parent.js');
-      await unpackParent(ctx, await readParentLayout(layoutOf(s, p), p.kind === 'oci' ? p.tag : undefined), target, parentPaths(s).state);
+      const { hashValue, sha256File } = await import('../../lib/hash.js');
+      const { ensureCachedTree } = await import('../../lib/tree-cache.js');
+      const tag = p.kind === 'oci' ? p.tag : undefined;
+      const entryFor = (names: Record<string, string>) => {
+        const key = hashValue({ recipe: UNPACK_RECIPE, ...names, root: isRoot() });
+        return { key, dir: join(cacheDir(s), 'base', `parent-${key.slice(0, 16)}`) };
+      };
+      let entry = p.kind === 'oci-archive' && existsSync(p.file) ? entryFor({ archive: await sha256File(p.file) }) : undefined;
+      if (!entry || !existsSync(join(entry.dir, '.complete'))) await fetchParent(ctx, s, p);
+      let image: Awaited<ReturnType<typeof readParentLayout>> | undefined;
+      if (!entry) {
+        image = await readParentLayout(layoutOf(s, p), tag);
+        entry = entryFor({ manifest: image.manifestDigest });
+      }
+      const dir = await ensureCachedTree(ctx, entry, `parent ${p.ref}, unpacked,`, async (tmp) => {
+        const tree = join(tmp, 'rootfs');
+        await mkdir(tree, { mode: 0o755 });
+        await chmod(tree, 0o755); // the guest's /, whatever the umask
+        image ??= await readParentLayout(layoutOf(s, p), tag);
+        await unpackParent(ctx, image, tree, join(tmp, 'state.json'));
+      });
+      await copyFile(join(dir, 'state.json'), parentPaths(s).state);
+      return join(dir, 'rootfs');
     },
   };
 }
