@@ -112,7 +112,7 @@ export async function benchImageBuild(runs: number): Promise<BenchRow[]> {
  * templates a file, creates a user and enables a unit; osb rootfs --parent … --ansible-playbook
  * against ansible-playbook -c community.general.chroot on an unpacked copy of the same tree.
  */
-async function benchAnsibleLayer(runs: number, scratch: string): Promise<BenchRow[]> {
+export async function benchAnsibleLayer(runs: number, scratch: string): Promise<BenchRow[]> {
   if (spawnSync('sh', ['-c', 'command -v ansible-playbook']).status !== 0) return [{ name: 'Ansible layer', median: 0, runs: 0, extra: 'apt-get install ansible-core ansible for this row' }];
   const { pythonTree } = await import('./python-tree.js');
   const tree = pythonTree();
@@ -128,7 +128,11 @@ async function benchAnsibleLayer(runs: number, scratch: string): Promise<BenchRo
   writeFileSync(inv, `[compute]\n${copy} ansible_connection=community.general.chroot\n`);
   const plain = `ANSIBLE_RETRY_FILES_ENABLED=False ANSIBLE_NOCOLOR=1 ansible-playbook -i ${inv} -c community.general.chroot ${join(play, 'site.yaml')} > /dev/null`;
   const wd = join(scratch, 'ansible-wd');
-  const osb = `${OSB} rootfs --parent oci-archive:${join(parentWd, 'osb-oci.tar')} --no-agent --ansible-playbook ${join(play, 'site.yaml')} --ansible-group compute --workdir ${wd} > /dev/null`;
+  // The cache outlives the workdir, as a CI cache does: the parent is unpacked once (by the cold
+  // build, timed apart), as the baseline's copy is unpacked once.
+  const cache = join(scratch, 'ansible-cache');
+  const osb = `${OSB} rootfs --parent oci-archive:${join(parentWd, 'osb-oci.tar')} --no-agent --ansible-playbook ${join(play, 'site.yaml')} --ansible-group compute --workdir ${wd} --cache-dir ${cache} > /dev/null`;
+  const cold = timeShell(osb).seconds;
   const r = interleave(
     runs,
     { before: () => rmSync(wd, { recursive: true, force: true }), cmd: osb },
@@ -140,5 +144,15 @@ async function benchAnsibleLayer(runs: number, scratch: string): Promise<BenchRo
       cmd: plain,
     },
   );
-  return [{ name: 'osb rootfs, Ansible layer on a parent (unpack the parent, run the playbook, the tree state)', median: median(r.a), runs, baseline: 'ansible-playbook -c community.general.chroot on an unpacked copy of the parent (cp -a untimed)', baselineMedian: median(r.b), goal: '<= 1.2x', extra: `median of per-round ratios ${r.paired.toFixed(3)}x` }];
+  return [
+    {
+      name: 'osb rootfs, Ansible layer on a parent (the parent from the cache, the playbook on an overlay over it while it is copied)',
+      median: median(r.a),
+      runs,
+      baseline: 'ansible-playbook -c community.general.chroot on an unpacked copy of the parent (cp -a untimed)',
+      baselineMedian: median(r.b),
+      goal: '<= 1.2x',
+      extra: `median of per-round ratios ${r.paired.toFixed(3)}x; the first build on this parent, which unpacks it into the cache: ${cold.toFixed(2)} s`,
+    },
+  ];
 }

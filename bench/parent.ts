@@ -28,15 +28,23 @@ export function benchParent(rootfs: string, runs: number): BenchRow[] {
     const layer = blob(manifest.layers[0]!.digest);
     const out = join(work, 'tar');
     const osbTimes: number[] = [];
+    const warmTimes: number[] = [];
     const tarTimes: number[] = [];
+    const child = join(work, 'child');
+    const osb = `${OSB} rootfs --force --parent oci:${q(layout)} --agent-init --workdir ${q(child)} > /dev/null`;
     for (let i = 0; i < runs; i++) {
       rmSync(out, { recursive: true, force: true });
       mkdirSync(out);
       tarTimes.push(timeShell(`tar -xzf ${q(layer)} -C ${q(out)} --numeric-owner --same-owner --same-permissions --xattrs --xattrs-include='*'`, { env }).seconds);
-      osbTimes.push(timeShell(`${OSB} rootfs --force --parent oci:${q(layout)} --agent-init --workdir ${q(join(work, 'child'))} > /dev/null`, { env }).seconds);
+      // Cold: the parent is not in the cache yet, so it is unpacked and checked.
+      rmSync(join(child, 'cache', 'base'), { recursive: true, force: true });
+      osbTimes.push(timeShell(osb, { env }).seconds);
+      // Warm: the parent unpacked by the build before, copied from the cache.
+      warmTimes.push(timeShell(osb, { env }).seconds);
     }
     return [
       { name: 'osb rootfs --parent oci:DIR --agent-init (checked unpack, agent, tree state)', median: median(osbTimes), runs, baseline: 'GNU tar -xzf of the same layer', baselineMedian: median(tarTimes) },
+      { name: 'osb rootfs --parent oci:DIR --agent-init again (the parent from the cache)', median: median(warmTimes), runs, baseline: 'GNU tar -xzf of the same layer', baselineMedian: median(tarTimes) },
     ];
   } finally {
     rmSync(work, { recursive: true, force: true });
