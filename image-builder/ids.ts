@@ -36,3 +36,13 @@ export function derivedMbrDiskId(seed: string, purpose: 'mbr-disk' | 'dax-mbr-di
   const v = digest(seed, purpose).readUInt32LE(0);
   return v === 0 ? 1 : v;
 }
+
+/**
+ * The root and verity partition UUIDs the discoverable partitions spec derives from a dm-verity
+ * root hash: its first and its last 128 bits, as written (no version bits set).
+ */
+export function verityPartitionUuids(rootHash: string): [string, string] {
+  if (!/^[0-9a-f]{64}$/.test(rootHash)) throw new Error(`not a sha256 root hash: ${rootHash}`);
+  const b = Buffer.from(rootHash, 'hex');
+  return [formatUuid(b.subarray(0, 16)), formatUuid(b.subarray(16, 32))];
+}

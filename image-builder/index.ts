@@ -16,7 +16,7 @@ import { InterruptedError, OsbError } from '../lib/errors.js';
 import { tablesFor, writeDisk } from './disk.js';
 import { normalizeExt4Times } from './ext4-times.js';
 import { erofsCompressor, fillXfs, makeErofs, makeExt4, mkfsXfsArgv } from './filesystems.js';
-import { derivedUuid } from './ids.js';
+import { derivedUuid, verityPartitionUuids } from './ids.js';
 import { assertTreeFits } from './limits.js';
 import { validateOptions, type ImageOptions, type ImageResult } from './options.js';
 import { gptRootType, gptRootVerityType } from './partition.js';
@@ -173,6 +173,14 @@ async function writeVerity(ctx: BuildContext, o: ImageOptions, layout: DiskLayou
     if (treeBytes > layout.hashBytes) throw new OsbError(`the dm-verity hash tree (${treeBytes} bytes) is larger than its partition (${layout.hashBytes} bytes)`, 'this is a bug in osb; please report it with the log');
     await copySparse(hash, 0, treeBytes, raw, layout.hashOffset);
     await verifyVerity(ctx, data, hash, p);
+  }
+  // The DPS convention: on GPT, the root partition's UUID is the first 128 bits of the root hash
+  // and the verity partition's the last 128, so systemd-dissect --root-hash= finds the pair.
+  // Neither UUID is hashed by verity, so the root hash stays what it is.
+  if (o.partitionTable === 'gpt') {
+    const [rootUuid, verityUuid] = verityPartitionUuids(rootHash);
+    await ctx.run(['sfdisk', '--quiet', '--no-reread', '--no-tell-kernel', '--part-uuid', raw, '1', rootUuid]);
+    await ctx.run(['sfdisk', '--quiet', '--no-reread', '--no-tell-kernel', '--part-uuid', raw, '2', verityUuid]);
   }
   if (o.rootHashOutput) {
     if (ctx.dryRun) ctx.log.info(`would write the root hash and kernel parameters to ${o.rootHashOutput}`);

@@ -112,7 +112,7 @@ const TABLE = [
   { key: 'blockSize', type: 'number', choices: ['1024', '2048', '4096'], default: 4096, env: env('OSB_BLOCK_SIZE', 'BLOCK_SIZE'), group: 'image', describe: 'Filesystem block size in bytes' },
   { key: 'rootFreeSpace', type: 'number', min: 0, default: 0, env: env('OSB_ROOT_FREE_SPACE', 'ROOT_FREE_SPACE'), group: 'image', describe: 'Free space to leave in the root filesystem, MiB' },
   { key: 'imageSize', type: 'number', min: 1, defaultText: 'computed from the rootfs', env: env('OSB_IMAGE_SIZE', 'IMAGE_SIZE', 'IMG_SIZE'), group: 'image', describe: 'Image size in MiB; refused (with the size needed) when too small' },
-  { key: 'partitionTable', type: 'string', choices: ['mbr', 'gpt'], default: 'mbr', env: env('OSB_PARTITION_TABLE'), group: 'image', describe: 'Partition table type' },
+  { key: 'partitionTable', type: 'string', choices: ['mbr', 'gpt'], default: 'mbr', env: env('OSB_PARTITION_TABLE'), group: 'image', describe: 'Partition table type (gpt with --no-dax: a discoverable disk image)' },
   { key: 'dax', type: 'boolean', default: true, env: [{ name: 'OSB_DAX' }, { name: 'SKIP_DAX_HEADER', invert: true }], group: 'image', describe: 'Write the NVDIMM/DAX header so the image also boots as a QEMU nvdimm (--no-dax or SKIP_DAX_HEADER=yes to skip)' },
   { key: 'format', type: 'string', choices: ['raw', 'qcow2'], default: 'raw', env: env('OSB_IMAGE_FORMAT'), group: 'image', describe: 'Image file format' },
   { key: 'measuredRootfs', type: 'boolean', default: false, env: env('OSB_MEASURED_ROOTFS', 'MEASURED_ROOTFS'), group: 'image', describe: 'dm-verity hash partition (p2) with a salt from the inputs; writes WORKDIR/root_hash.txt; no DAX header' },

@@ -146,14 +146,14 @@ describe('kernel and image for aarch64', () => {
     expect((await kernelInputs(makeCtx(tmp), { arch: 'aarch64' })).compiler).toMatch(/^aarch64-linux-gnu-gcc /);
   });
 
-  test('a GPT aarch64 image carries the arm64 root partition type; x86_64 keeps the generic Linux type', async () => {
+  test('a GPT aarch64 image carries the arm64 root partition type; x86_64 the x86-64 root type', async () => {
     const disk = join(tmp, 'gpt.img');
     writeFileSync(disk, Buffer.alloc(0));
     execFileSync('truncate', ['-s', '8M', disk]);
     const spec = { table: 'gpt' as const, diskBytes: 8 << 20, startBytes: 1 << 20, sizeBytes: 6 << 20, diskId: '11111111-2222-3333-4444-555555555555', partitionUuid: '66666666-7777-8888-9999-aaaaaaaaaaaa', gptType: gptRootType('aarch64') };
     await writeTable(makeCtx(tmp), disk, spec);
     expect((await readTable(makeCtx(tmp), disk)).type).toBe('B921B045-1DF0-41C3-AF44-4C6F280D3FAE');
-    expect(sfdiskScript({ ...spec, gptType: gptRootType('x86_64') })).toContain('type=0FC63DAF-8483-4772-8E79-3D69D8477DE4');
+    expect(sfdiskScript({ ...spec, gptType: gptRootType('x86_64') })).toContain('type=4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709');
   });
 });
 

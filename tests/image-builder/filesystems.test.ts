@@ -10,7 +10,8 @@ import { buildImage, type FsType, type PartitionTable } from '../../image-builde
 import { AGENT_SCRIPT, isRoot, makeFixtureRootfs } from '../helpers/fixture-rootfs.js';
 import { MiB, erofsMode, erofsStat, ext4Cat, ext4Stat, extractPartition, leftovers, loopDevices, makeCtx, options, partedPartitions, removeTempDirs, sfdiskJson, sh, tempDir, xfsCat, xfsStat } from './helpers.js';
 
-const GPT_LINUX = '0FC63DAF-8483-4772-8E79-3D69D8477DE4';
+/** The DPS root type of the host's arch (the image is built for the host). */
+const GPT_ROOT = process.arch === 'arm64' ? 'B921B045-1DF0-41C3-AF44-4C6F280D3FAE' : '4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709';
 let dir: string;
 let rootfs: string;
 let loopsBefore: string[];
@@ -49,7 +50,7 @@ describe.each(cases)('%s on %s', (fsType, table) => {
     const p = pt.partitions[0]!;
     expect(p.start * 512).toBe(MiB);
     expect(result.partitionOffset).toBe(MiB);
-    expect(p.type.toUpperCase()).toBe(table === 'gpt' ? GPT_LINUX : '83');
+    expect(p.type.toUpperCase()).toBe(table === 'gpt' ? GPT_ROOT : '83');
     // MBR: to the last sector (Kata's `mkpart primary 1MiB -1s`); GPT: up to the last MiB, which holds the backup table.
     expect((p.start + p.size) * 512).toBe(table === 'gpt' ? size - MiB : size);
     const parted = partedPartitions(image);
