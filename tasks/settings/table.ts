@@ -145,6 +145,10 @@ const TABLE = [
   { key: 'dockerArchive', type: 'boolean', default: false, env: env('OSB_DOCKER_ARCHIVE'), group: 'oci', describe: 'osb oci: also write WORKDIR/osb-docker.tar for docker load' },
   { key: 'toolbox', type: 'boolean', default: false, env: env('OSB_TOOLBOX'), group: 'oci', describe: "osb oci: add toolbox's label (com.github.containers.toolbox=true)" },
   { key: 'squashfsCompression', type: 'string', choices: ['zstd', 'gzip', 'xz', 'lz4', 'lzo'], default: 'zstd', env: env('OSB_SQUASHFS_COMPRESSION'), group: 'oci', describe: 'Compression of the squashfs (osb\'s kernel reads all of them)' },
+  // sysext
+  { key: 'sysextName', grammar: 'fileName', type: 'string', env: env('OSB_SYSEXT_NAME'), group: 'image', describe: 'osb sysext: the extension\'s name (WORKDIR/NAME.raw, extension-release.NAME)' },
+  { key: 'sysextTree', path: true, type: 'string', env: env('OSB_SYSEXT_TREE'), group: 'image', describe: 'osb sysext: the tree the extension adds (usr/ and opt/ only)' },
+  { key: 'sysextFs', type: 'string', choices: ['erofs', 'squashfs'], default: 'erofs', env: env('OSB_SYSEXT_FS'), group: 'image', describe: 'osb sysext: the extension image\'s file system' },
   // publish (credentials are perRun: never recorded in the workdir, never read from osb.yaml)
   { key: 'publishRegistry', grammar: 'registry', type: 'string', env: env('OSB_PUBLISH_REGISTRY'), group: 'publish', describe: 'osb publish: push the OCI image to HOST[:PORT]/REPO (image-build publish_registry)' },
   { key: 'tag', grammar: 'tag', yaml: 'publish_tags', wholeItems: true, type: 'array', default: [], defaultText: "the --oci-ref tag", env: env('OSB_PUBLISH_TAGS'), group: 'publish', describe: 'osb publish: tag to publish under (registry, S3, podman); repeatable (OSB_PUBLISH_TAGS: one per line)' },

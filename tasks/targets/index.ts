@@ -14,6 +14,7 @@ const TABLE: readonly (() => Promise<Target>)[] = [
   async () => (await import('./oci.js')).oci,
   async () => (await import('./bundle.js')).bundle,
   async () => (await import('./squashfs.js')).squashfs,
+  async () => (await import('./sysext.js')).sysext,
   async () => (await import('./publish.js')).publish,
   async () => (await import('./boot.js')).boot,
 ];

@@ -1,0 +1,145 @@
+/**
+ * sysext-builder: a systemd system extension (systemd-sysext(8)) of a tree: a /usr (and /opt)
+ * only file system image whose usr/lib/extension-release.d/extension-release.NAME names the base
+ * OS it extends by the base's ID and VERSION_ID (and SYSEXT_LEVEL where the base has one), as
+ * the UAPI extension image format asks. The image is a bare erofs or squashfs: a discoverable
+ * disk image in its single-file-system form, which systemd-sysext and systemd-dissect take as
+ * NAME.raw.
+ *
+ *   check tree → copy into a stage beside the output → extension-release → mkfs → check → rename
+ */
+import { lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdir, open, rm, utimes, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { tmpPathFor, writeAtomic } from '../lib/atomic.js';
+import { withCleanup } from '../lib/cleanup.js';
+import type { BuildContext } from '../lib/context.js';
+import { OsbError, UsageError } from '../lib/errors.js';
+
+export type SysextFs = 'erofs' | 'squashfs';
+export const SYSEXT_FILESYSTEMS: readonly SysextFs[] = ['erofs', 'squashfs'];
+
+export interface SysextOptions {
+  /** The extension's content: a tree holding usr/ (and opt/) only. */
+  readonly treeDir: string;
+  /** The base OS tree the extension is for: its os-release gives ID and VERSION_ID. */
+  readonly baseDir: string;
+  /** The extension's name: the image is NAME.raw and its release file extension-release.NAME. */
+  readonly name: string;
+  readonly fs: SysextFs;
+  readonly output: string;
+  /** Seed of the erofs UUID (the inputs hash), so two builds give the same bytes. */
+  readonly uuid: string;
+}
+
+/** Top-level directories a system extension may carry (systemd-sysext merges /usr and /opt). */
+const ALLOWED_TOP = ['usr', 'opt'];
+
+/** A name systemd takes for an extension: no slash, no leading dot, and not empty. */
+export function checkSysextName(name: string): void {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name) || name.endsWith('.raw')) {
+    throw new UsageError(`"${name}" is not a system extension name`, 'use letters, digits, ".", "_" and "-", without ".raw" (the image is NAME.raw)');
+  }
+}
+
+/** ID, VERSION_ID and SYSEXT_LEVEL of the base tree's os-release (read as files inside the tree, never through a link). */
+export function baseRelease(baseDir: string): Record<string, string> {
+  const file = ['usr/lib/os-release', 'etc/os-release'].map((p) => join(baseDir, p)).find((p) => {
+    try {
+      return lstatSync(p).isFile();
+    } catch {
+      return false;
+    }
+  });
+  if (!file) throw new UsageError(`the base tree ${baseDir} has no os-release (usr/lib/os-release or etc/os-release) to name in the extension`, 'build the rootfs first (osb rootfs), or point --rootfs-dir at the base OS tree');
+  const fields: Record<string, string> = {};
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    const m = /^(ID|VERSION_ID|SYSEXT_LEVEL)=(.*)$/.exec(line.trim());
+    if (m) fields[m[1]!] = m[2]!.replace(/^(["'])(.*)\1$/, '$2');
+  }
+  if (!fields.ID) throw new UsageError(`${file} has no ID= line, which the extension must match`, 'give the base tree an os-release with ID=');
+  return fields;
+}
+
+/** The extension-release file: ID, then VERSION_ID or SYSEXT_LEVEL as the base has them. */
+export function extensionRelease(base: Record<string, string>): string {
+  return ['ID', 'VERSION_ID', 'SYSEXT_LEVEL'].filter((k) => base[k]).map((k) => `${k}=${base[k]}\n`).join('');
+}
+
+/** Refuse a tree systemd-sysext would refuse or that would shadow the base's identity. */
+export function checkSysextTree(treeDir: string, name: string): void {
+  let top: string[];
+  try {
+    if (!lstatSync(treeDir).isDirectory()) throw new Error('not a directory');
+    top = readdirSync(treeDir);
+  } catch {
+    throw new UsageError(`the extension tree ${treeDir} is not a directory`, 'point --sysext-tree at a directory holding usr/');
+  }
+  const bad = top.filter((e) => !ALLOWED_TOP.includes(e));
+  if (bad.length) throw new UsageError(`the extension tree ${treeDir} holds ${bad.map((b) => `/${b}`).join(', ')}: a system extension carries /usr and /opt only`, 'move those files under usr/ (or leave them out)');
+  if (!top.includes('usr') || !lstatSync(join(treeDir, 'usr')).isDirectory()) throw new UsageError(`the extension tree ${treeDir} has no usr/ directory`, 'put the files the extension adds under usr/');
+  for (const f of ['usr/lib/os-release']) {
+    if (exists(join(treeDir, f))) throw new UsageError(`the extension tree ${treeDir} carries /${f}: it would replace the base's`, `remove ${f} from the tree`);
+  }
+  const rel = join(treeDir, 'usr/lib/extension-release.d');
+  if (exists(rel)) {
+    const others = readdirSync(rel).filter((f) => f !== `extension-release.${name}`);
+    if (others.length) throw new UsageError(`the extension tree ${treeDir} already carries ${others.map((o) => `usr/lib/extension-release.d/${o}`).join(', ')}`, `remove it: osb writes extension-release.${name} from the base's os-release`);
+  }
+}
+
+function exists(p: string): boolean {
+  try {
+    lstatSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Build the extension image at `o.output`; nothing is left under its name if any step fails. */
+export async function buildSysext(ctx: BuildContext, o: SysextOptions): Promise<{ release: string }> {
+  checkSysextName(o.name);
+  if (!SYSEXT_FILESYSTEMS.includes(o.fs)) throw new UsageError(`unknown extension file system "${o.fs}"`, `use one of ${SYSEXT_FILESYSTEMS.join(', ')}`);
+  const treeDir = resolve(o.treeDir);
+  const output = resolve(o.output);
+  const release = extensionRelease(baseRelease(resolve(o.baseDir)));
+  if (ctx.dryRun) {
+    ctx.log.info(`would copy ${treeDir} with usr/lib/extension-release.d/extension-release.${o.name} (${release.trim().replace(/\n/g, ', ')}) into ${o.fs} at ${output}`);
+    return { release };
+  }
+  checkSysextTree(treeDir, o.name);
+  const stage = tmpPathFor(output, '.osb-sysext-stage-');
+  await writeAtomic(output, async (tmp) =>
+    withCleanup(
+      () => rm(stage, { recursive: true, force: true }),
+      async () => {
+        // A copy, so the user's tree is never written; reflinked where the file system can.
+        await mkdir(stage, { recursive: true });
+        await ctx.run(['cp', '-a', '--reflink=auto', `${treeDir}/.`, `${stage}/`], { quiet: true });
+        const relDir = join(stage, 'usr/lib/extension-release.d');
+        await mkdir(relDir, { recursive: true });
+        const relFile = join(relDir, `extension-release.${o.name}`);
+        await writeFile(relFile, release, { mode: 0o644 });
+        const t = new Date(ctx.sourceDateEpoch * 1000);
+        await utimes(relFile, t, t);
+        const env = { SOURCE_DATE_EPOCH: String(ctx.sourceDateEpoch) };
+        if (o.fs === 'erofs') {
+          // Uncompressed: an extension is small, and every kernel with erofs reads it.
+          // With SOURCE_DATE_EPOCH, mkfs.erofs clamps newer mtimes to it.
+          await ctx.run(['mkfs.erofs', '--quiet', '-U', o.uuid, tmp, stage], { env, hint: 'mkfs.erofs is in package erofs-utils' });
+          await ctx.run(['fsck.erofs', tmp], { readOnly: true, quiet: true });
+        } else {
+          await ctx.run(['mksquashfs', stage, tmp, '-noappend', '-comp', 'zstd', '-no-progress', '-quiet'], { quiet: true, env, hint: 'mksquashfs is in package squashfs-tools' });
+          const fh = await open(tmp, 'r');
+          const sb = Buffer.alloc(4);
+          await fh.read(sb, 0, 4, 0).finally(() => fh.close());
+          const head = sb.toString('latin1');
+          if (head !== 'hsqs') throw new OsbError(`${output}: mksquashfs wrote no squashfs superblock`, 'check free space and the mksquashfs log');
+        }
+      },
+    ),
+  );
+  ctx.log.info(`wrote ${output} (system extension ${o.name} for ${release.trim().replace(/\n/g, ', ')}, ${o.fs})`);
+  return { release };
+}

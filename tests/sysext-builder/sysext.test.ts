@@ -1,0 +1,117 @@
+/**
+ * osb sysext: a systemd system extension of a tree, for the workdir's rootfs as its base.
+ * systemd-dissect (systemd 252) is the oracle for what systemd makes of the image: a system
+ * extension whose extension-release matches the base's ID and VERSION_ID. The content is read
+ * back with the file system's own tools (fsck.erofs --extract, unsquashfs -l).
+ */
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cleanEnv, errorLine, osb } from '../helpers/cli.js';
+
+let dir: string;
+let base: string;
+let tree: string;
+let n = 0;
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'osb-sysext-test-'));
+  base = join(dir, 'base');
+  mkdirSync(join(base, 'usr/lib'), { recursive: true });
+  mkdirSync(join(base, 'etc'));
+  writeFileSync(join(base, 'usr/lib/os-release'), 'NAME="Debian GNU/Linux"\nID=debian\nVERSION_ID="12"\n');
+  symlinkSync('../usr/lib/os-release', join(base, 'etc/os-release'));
+  tree = join(dir, 'tree');
+  mkdirSync(join(tree, 'usr/bin'), { recursive: true });
+  writeFileSync(join(tree, 'usr/bin/hello'), '#!/bin/sh\necho hello from the extension\n');
+  chmodSync(join(tree, 'usr/bin/hello'), 0o755);
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function sysext(extra: string[], t = tree) {
+  const wd = join(dir, `wd${n++}`);
+  const r = osb(['sysext', '--no-deps', '--rootfs-dir', base, '--sysext-tree', t, '--sysext-name', 'hello', '--workdir', wd, ...extra], { env: cleanEnv({ SOURCE_DATE_EPOCH: '1700000000' }) });
+  return { ...r, wd, raw: join(wd, 'hello.raw') };
+}
+
+function dissect(img: string): { useSystemExtension: boolean; extensionRelease?: string[]; mounts: Array<{ fstype: string }> } {
+  return JSON.parse(execFileSync('systemd-dissect', ['--json=short', img], { encoding: 'utf8' }));
+}
+
+describe('osb sysext', () => {
+  test.each(['erofs', 'squashfs'])('%s: systemd-dissect takes it as a system extension for the base\'s ID and VERSION_ID, with the tree\'s files', (fs) => {
+    const r = sysext(['--sysext-fs', fs]);
+    expect(r.code).toBe(0);
+    const d = dissect(r.raw);
+    expect(d.useSystemExtension).toBe(true);
+    expect(d.extensionRelease).toEqual(['ID=debian', 'VERSION_ID=12']);
+    expect(d.mounts[0]!.fstype).toBe(fs);
+    if (fs === 'erofs') {
+      const out = join(r.wd, 'x');
+      execFileSync('fsck.erofs', [`--extract=${out}`, r.raw]);
+      expect(readFileSync(join(out, 'usr/bin/hello'), 'utf8')).toContain('hello from the extension');
+      expect(readdirSync(join(out))).toEqual(['usr']);
+    } else {
+      const list = execFileSync('unsquashfs', ['-lls', r.raw], { encoding: 'utf8' });
+      expect(list).toMatch(/-rwxr-xr-x .*squashfs-root\/usr\/bin\/hello\n/);
+      expect(list).toContain('squashfs-root/usr/lib/extension-release.d/extension-release.hello');
+    }
+    // The user's tree is not written.
+    expect(existsSync(join(tree, 'usr/lib'))).toBe(false);
+  });
+
+  test('two builds of the same tree and base give the same bytes', () => {
+    const a = sysext([]);
+    const b = sysext([]);
+    expect(a.code).toBe(0);
+    expect(b.code).toBe(0);
+    expect(readFileSync(a.raw).equals(readFileSync(b.raw))).toBe(true);
+  });
+
+  test('a tree with files outside /usr and /opt is refused in one line, and no image is left', () => {
+    const bad = join(dir, 'bad-tree');
+    mkdirSync(join(bad, 'usr/bin'), { recursive: true });
+    mkdirSync(join(bad, 'etc'));
+    writeFileSync(join(bad, 'etc/motd'), 'x\n');
+    const r = sysext([], bad);
+    expect(r.code).not.toBe(0);
+    expect(errorLine(r.stderr)).toMatch(/holds \/etc: a system extension carries \/usr and \/opt only/);
+    expect(existsSync(r.raw)).toBe(false);
+  });
+
+  test('a tree carrying its own os-release, or no --sysext-name, is refused', () => {
+    const bad = join(dir, 'osrel-tree');
+    mkdirSync(join(bad, 'usr/lib'), { recursive: true });
+    writeFileSync(join(bad, 'usr/lib/os-release'), 'ID=other\n');
+    const r = sysext([], bad);
+    expect(r.code).not.toBe(0);
+    expect(errorLine(r.stderr)).toMatch(/carries \/usr\/lib\/os-release/);
+    const noName = osb(['sysext', '--no-deps', '--rootfs-dir', base, '--sysext-tree', tree, '--workdir', join(dir, 'noname')]);
+    expect(noName.code).not.toBe(0);
+    expect(noName.stderr).toMatch(/needs a name for the extension/);
+  });
+  test('a changed file in the tree, or a new VERSION_ID in the base, rebuilds; nothing changed does not', () => {
+    const b2 = join(dir, 'base2');
+    mkdirSync(join(b2, 'usr/lib'), { recursive: true });
+    writeFileSync(join(b2, 'usr/lib/os-release'), 'ID=debian\nVERSION_ID=12\n');
+    const t2 = join(dir, 'tree2');
+    mkdirSync(join(t2, 'usr/bin'), { recursive: true });
+    writeFileSync(join(t2, 'usr/bin/tool'), 'one\n');
+    const wd = join(dir, 'rebuild');
+    const run = () => osb(['sysext', '--no-deps', '--rootfs-dir', b2, '--sysext-tree', t2, '--sysext-name', 'tool', '--workdir', wd]);
+    expect(run().code).toBe(0);
+    const again = run();
+    expect(again.stdout + again.stderr).toMatch(/sysext \[SKIPPED: up to date\]/);
+    writeFileSync(join(t2, 'usr/bin/tool'), 'two\n');
+    const changed = run();
+    expect(changed.code).toBe(0);
+    expect(changed.stdout + changed.stderr).not.toMatch(/up to date/);
+    writeFileSync(join(b2, 'usr/lib/os-release'), 'ID=debian\nVERSION_ID=13\n');
+    const r = run();
+    expect(r.code).toBe(0);
+    expect(r.stdout + r.stderr).not.toMatch(/up to date/);
+    expect(dissect(join(wd, 'tool.raw')).extensionRelease).toEqual(['ID=debian', 'VERSION_ID=13']);
+  });
+});
