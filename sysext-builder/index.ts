@@ -78,6 +78,9 @@ export function checkSysextTree(treeDir: string, name: string): void {
   const bad = top.filter((e) => !ALLOWED_TOP.includes(e));
   if (bad.length) throw new UsageError(`the extension tree ${treeDir} holds ${bad.map((b) => `/${b}`).join(', ')}: a system extension carries /usr and /opt only`, 'move those files under usr/ (or leave them out)');
   if (!top.includes('usr') || !lstatSync(join(treeDir, 'usr')).isDirectory()) throw new UsageError(`the extension tree ${treeDir} has no usr/ directory`, 'put the files the extension adds under usr/');
+  // osb writes usr/lib/extension-release.d/ in its copy of the tree: each step must be a real
+  // directory there, or a link could point that write outside the tree.
+  refuseLinkedDirs(treeDir, `the extension tree ${treeDir}`);
   for (const f of ['usr/lib/os-release']) {
     if (exists(join(treeDir, f))) throw new UsageError(`the extension tree ${treeDir} carries /${f}: it would replace the base's`, `remove ${f} from the tree`);
   }
@@ -85,6 +88,21 @@ export function checkSysextTree(treeDir: string, name: string): void {
   if (exists(rel)) {
     const others = readdirSync(rel).filter((f) => f !== `extension-release.${name}`);
     if (others.length) throw new UsageError(`the extension tree ${treeDir} already carries ${others.map((o) => `usr/lib/extension-release.d/${o}`).join(', ')}`, `remove it: osb writes extension-release.${name} from the base's os-release`);
+  }
+}
+
+/** The directories osb writes into, under `root`. */
+const RELEASE_DIRS = ['usr', 'usr/lib', 'usr/lib/extension-release.d'];
+
+function refuseLinkedDirs(root: string, what: string): void {
+  for (const d of RELEASE_DIRS) {
+    let st;
+    try {
+      st = lstatSync(join(root, d));
+    } catch {
+      return; // absent: osb makes it, and nothing below it exists
+    }
+    if (!st.isDirectory()) throw new UsageError(`${what} has /${d} as a ${st.isSymbolicLink() ? 'symbolic link' : 'file'}: osb writes the extension's release file below it`, `make /${d} a directory in the tree`);
   }
 }
 
@@ -117,10 +135,14 @@ export async function buildSysext(ctx: BuildContext, o: SysextOptions): Promise<
         // A copy, so the user's tree is never written; reflinked where the file system can.
         await mkdir(stage, { recursive: true });
         await ctx.run(['cp', '-a', '--reflink=auto', `${treeDir}/.`, `${stage}/`], { quiet: true });
+        // Checked again on the copy, which is what is written: the tree may have changed since.
+        refuseLinkedDirs(stage, `the extension tree ${treeDir}`);
         const relDir = join(stage, 'usr/lib/extension-release.d');
         await mkdir(relDir, { recursive: true });
         const relFile = join(relDir, `extension-release.${o.name}`);
-        await writeFile(relFile, release, { mode: 0o644 });
+        // The tree's own copy of the file (even a link) is replaced, never written through.
+        await rm(relFile, { force: true });
+        await writeFile(relFile, release, { mode: 0o644, flag: 'wx' });
         const t = new Date(ctx.sourceDateEpoch * 1000);
         await utimes(relFile, t, t);
         const env = { SOURCE_DATE_EPOCH: String(ctx.sourceDateEpoch) };

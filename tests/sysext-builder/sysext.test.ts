@@ -92,6 +92,30 @@ describe('osb sysext', () => {
     expect(noName.code).not.toBe(0);
     expect(noName.stderr).toMatch(/needs a name for the extension/);
   });
+  test('a tree whose usr/lib or release file is a link out of it is refused, and nothing is written there', () => {
+    const outside = join(dir, 'outside');
+    mkdirSync(outside);
+    const linked = join(dir, 'linked-tree');
+    mkdirSync(join(linked, 'usr'), { recursive: true });
+    symlinkSync(outside, join(linked, 'usr/lib'));
+    const r = sysext([], linked);
+    expect(r.code).not.toBe(0);
+    expect(errorLine(r.stderr)).toMatch(/has \/usr\/lib as a symbolic link/);
+    expect(readdirSync(outside)).toEqual([]);
+    expect(existsSync(r.raw)).toBe(false);
+
+    // The release file itself as a link: replaced in the copy, the target left alone.
+    const victim = join(outside, 'victim');
+    writeFileSync(victim, 'keep\n');
+    const t3 = join(dir, 'release-link-tree');
+    mkdirSync(join(t3, 'usr/lib/extension-release.d'), { recursive: true });
+    symlinkSync(victim, join(t3, 'usr/lib/extension-release.d/extension-release.hello'));
+    const ok = sysext([], t3);
+    expect(ok.code).toBe(0);
+    expect(readFileSync(victim, 'utf8')).toBe('keep\n');
+    expect(dissect(ok.raw).extensionRelease).toEqual(['ID=debian', 'VERSION_ID=12']);
+  });
+
   test('a changed file in the tree, or a new VERSION_ID in the base, rebuilds; nothing changed does not', () => {
     const b2 = join(dir, 'base2');
     mkdirSync(join(b2, 'usr/lib'), { recursive: true });
