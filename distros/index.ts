@@ -1,5 +1,6 @@
 /** The distro registry. */
 import { OsbError } from '../lib/errors.js';
+import { hostArchName } from '../lib/host.js';
 import { alpine } from './alpine.js';
 import { azurelinux } from './azurelinux.js';
 import { centos } from './centos.js';
@@ -21,10 +22,7 @@ export function getDistro(name: string): Distro {
 }
 
 /** The host's architecture in osb's names. */
-export function hostArch(): Arch {
-  const map: Record<string, Arch> = { x64: 'x86_64', arm64: 'aarch64', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' };
-  return map[process.arch] ?? ('x86_64' as Arch);
-}
+export const hostArch = (): Arch => hostArchName() as Arch;
 
 export function resolveRelease(d: Distro, release: string | undefined): string {
   let r = release ?? d.defaultRelease;

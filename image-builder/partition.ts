@@ -5,6 +5,7 @@
  */
 import type { BuildContext } from '../lib/context.js';
 import { OsbError } from '../lib/errors.js';
+import { hostArchName } from '../lib/host.js';
 import type { PartitionTable } from './types.js';
 
 /** GPT "Linux filesystem data" (the UAPI discoverable partitions spec's generic Linux type). */
@@ -18,16 +19,14 @@ export const GPT_ROOT_TYPES: Readonly<Record<string, string>> = {
   x86_64: '4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709',
   aarch64: 'B921B045-1DF0-41C3-AF44-4C6F280D3FAE',
 };
-/** Node's name for the host's arch, in osb's. */
-const hostArch = (): string => ({ x64: 'x86_64', arm64: 'aarch64' } as Record<string, string>)[process.arch] ?? process.arch;
 /** The root type for `arch` (the host's when none is given); the generic Linux type for others. */
-export const gptRootType = (arch: string | undefined): string => GPT_ROOT_TYPES[arch ?? hostArch()] ?? GPT_LINUX_FS;
+export const gptRootType = (arch: string | undefined): string => GPT_ROOT_TYPES[arch ?? hostArchName()] ?? GPT_LINUX_FS;
 /** GPT "Root Verity Partition" types of the same spec, for the measured rootfs's hash partition. */
 export const GPT_ROOT_VERITY_TYPES: Readonly<Record<string, string>> = {
   x86_64: '2C7357ED-EBD2-46D9-AEC1-23D437EC2BF5',
   aarch64: 'DF3300CE-D69F-4C92-978C-9BFB0F38D820',
 };
-export const gptRootVerityType = (arch: string | undefined): string => GPT_ROOT_VERITY_TYPES[arch ?? hostArch()] ?? GPT_LINUX_FS;
+export const gptRootVerityType = (arch: string | undefined): string => GPT_ROOT_VERITY_TYPES[arch ?? hostArchName()] ?? GPT_LINUX_FS;
 /** MBR type 0x83, Linux. */
 export const MBR_LINUX = '83';
 export const SECTOR = 512;

@@ -4,6 +4,12 @@ import { delimiter, join } from 'node:path';
 
 export const isRoot = (): boolean => process.getuid?.() === 0;
 
+/** The host's architecture in osb's names (Node's x64 is x86_64, arm64 is aarch64). */
+export function hostArchName(): string {
+  const map: Record<string, string> = { x64: 'x86_64', arm64: 'aarch64', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' };
+  return map[process.arch] ?? 'x86_64';
+}
+
 /** Whether an unprivileged user can create user namespaces (mmdebstrap --mode=unshare). */
 export function userNamespacesAvailable(): boolean {
   try {
