@@ -1,34 +1,56 @@
 /**
- * Build step (`npm run build`, after tsc): bundle the CLI into dist/tasks/main.js, with the
- * modules only some commands need split into dist/tasks/chunks/ and loaded on demand.
+ * Build step (`npm run build`, after tsc): bundle the command line into one CommonJS file,
+ * dist/tasks/osb.cjs, and write the launcher users run, dist/tasks/main.js (tasks/launch.ts),
+ * which loads it with V8's code cache.
  *
- * Why: every osb command pays Node's module loading before it does anything, and loading ~250
- * small ES modules (execa alone is over 100 files) cost more than the work of a short command
- * (`osb publish`, a no-op `osb all`, the plan before dnf starts). One bundled file per command path
- * halves that. tsc's per-module output stays in dist/ for the benchmarks and for the tests that
- * import modules; the CLI users run is this bundle. The AWS SDK stays outside: it is large, only
- * `osb publish --publish-s3` loads it, and it loads from node_modules as before.
+ * Why: every osb command pays for loading and compiling its code before it does anything.
+ * Loading ~250 small ES modules (execa alone is over 100 files) cost more than the work of a short
+ * command, and even bundled into chunks per command path, compiling them was the largest part of
+ * the time before the first tool starts. One file compiles once and then comes from the code
+ * cache; only a CommonJS script can take a code cache on Node 18 and 20 (vm.Script). tsc's
+ * per-module output stays in dist/ for the benchmarks and for the tests that import modules; the
+ * CLI users run is this bundle. The AWS SDK stays outside: it is large, only `osb publish
+ * --publish-s3` loads it, and it loads from node_modules as before.
  */
 import { build } from 'esbuild';
-import { rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../lib/package-root.js';
 
 const root = packageRoot();
 const out = join(root, 'dist', 'tasks');
 rmSync(join(out, 'chunks'), { recursive: true, force: true });
-await build({
-  entryPoints: { main: join(root, 'tasks', 'main.ts') },
-  outdir: out,
-  chunkNames: 'chunks/[name]-[hash]',
-  bundle: true,
-  splitting: true,
-  format: 'esm',
-  platform: 'node',
-  target: 'node18',
+const common = { bundle: true, platform: 'node', target: 'node18', logLevel: 'warning' } as const;
+const cli = await build({
+  ...common,
+  write: false,
+  entryPoints: [join(root, 'tasks', 'main.ts')],
+  outfile: join(out, 'osb.cjs'),
+  format: 'cjs',
   external: ['@aws-sdk/*'],
-  // Bundled CommonJS dependencies call require(); an ES module has none of its own.
-  banner: { js: "import { createRequire as __osbCreateRequire } from 'node:module'; const require = __osbCreateRequire(import.meta.url);" },
+  // import.meta.url (the package root, zx's globals) is the bundle's own URL, as it was per module.
+  define: { 'import.meta.url': '__osbBundleUrl' },
+  banner: { js: "const __osbBundleUrl = require('node:url').pathToFileURL(__filename).href;" },
   sourcemap: 'linked',
-  logLevel: 'warning',
+});
+// esbuild leaves import() of what it does not bundle (Node's modules, the AWS SDK) as it is. In a
+// script run with a code cache, Node 18 and 20 have no loader for it (the launcher would need an
+// importModuleDynamically callback, which the code cache drops), so it becomes require(), as
+// esbuild itself writes it for the modules it bundles.
+const DYNAMIC = /\bimport\(("(?:node:[a-z_/]+|@aws-sdk\/[a-z0-9-]+)")\)/g;
+let code = '';
+for (const f of cli.outputFiles) {
+  const text = f.path.endsWith('.cjs') ? (code = f.text.replace(DYNAMIC, 'Promise.resolve().then(() => require($1))')) : f.text;
+  writeFileSync(f.path, text);
+}
+const left = /\bimport\(\s*["'`a-zA-Z_]/.exec(code);
+if (left) throw new Error(`the bundle still has an import() at offset ${left.index}: ${code.slice(left.index, left.index + 80)}`);
+const sha256 = createHash('sha256').update(code).digest('hex');
+await build({
+  ...common,
+  entryPoints: [join(root, 'tasks', 'launch.ts')],
+  outfile: join(out, 'main.js'),
+  format: 'esm',
+  define: { __OSB_BUNDLE_SHA256__: JSON.stringify(sha256) },
 });

@@ -65,6 +65,8 @@ export async function printDryRun(steps: readonly PlanStep[], o: ExecuteOptions)
 
 /** Build every step marked 'build', in dependency order with up to `jobs` at once. */
 export async function execute(steps: readonly PlanStep[], o: ExecuteOptions): Promise<void> {
+  // The launcher keeps a code cache of a run that built something apart (tasks/launch.ts).
+  if (steps.some((x) => x.action === 'build')) (globalThis as Record<symbol, unknown>)[Symbol.for('osb.built')] = true;
   const s = o.settings;
   const out = o.out ?? process.stdout;
   const ndjson = s.logFormat === 'ndjson';
