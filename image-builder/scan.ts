@@ -1,7 +1,7 @@
 /**
  * One pass over the rootfs collecting what the sizing needs (file sizes, directory entries,
  * symlink targets, hard links) and the extremes a filesystem may not be able to hold.
- * Names are read as bytes: a name that is not UTF-8 is measured and reported exactly.
+ * A name that is not UTF-8 is measured and reported exactly (the walk then reads names as bytes).
  */
 import { lstatSync, readdirSync, readlinkSync, type BigIntStats } from 'node:fs';
 import { OsbError } from '../lib/errors.js';
@@ -36,8 +36,65 @@ export interface TreeStats {
 const none: Extreme = { bytes: 0, path: '' };
 const SLASH = Buffer.from('/');
 
-/** Walk `rootfsDir` (without following symlinks) and collect its statistics. */
+/** How a walk spells paths: as strings (fast), or as bytes when a name is not UTF-8. */
+interface PathOps<P> {
+  readonly root: P;
+  readonly read: (dir: P) => { name: P; isDirectory(): boolean; isSymbolicLink(): boolean; isFile(): boolean }[];
+  readonly join: (dir: P, name: P) => P;
+  readonly bytes: (name: P) => number;
+  readonly linkBytes: (path: P) => number;
+  readonly show: (rel: P) => string;
+  readonly isLostFound: (name: P) => boolean;
+}
+
+/** A name that did not decode as UTF-8: the string walk cannot name it, the byte walk can. */
+class NotUtf8 extends Error {}
+
+const stringOps = (rootfsDir: string): PathOps<string> => ({
+  root: rootfsDir,
+  read: (dir) => {
+    const entries = readdirSync(dir, { withFileTypes: true });
+    for (const e of entries) if (e.name.includes('\uFFFD')) throw new NotUtf8();
+    return entries;
+  },
+  join: (dir, name) => `${dir}/${name}`,
+  bytes: (name) => Buffer.byteLength(name),
+  linkBytes: (path) => Buffer.byteLength(readlinkSync(path)),
+  show: (rel) => rel || '/',
+  isLostFound: (name) => name === 'lost+found',
+});
+
+const bufferOps = (rootfsDir: string): PathOps<Buffer> => ({
+  root: Buffer.from(rootfsDir),
+  read: (dir) => readdirSync(dir, { encoding: 'buffer', withFileTypes: true }),
+  join: (dir, name) => Buffer.concat([dir, SLASH, name]),
+  bytes: (name) => name.length,
+  linkBytes: (path) => (readlinkSync(path, { encoding: 'buffer' }) as Buffer).length,
+  show: (rel) => (rel.length ? rel.toString() : '/'),
+  isLostFound: (name) => name.toString() === 'lost+found',
+});
+
+/**
+ * Walk `rootfsDir` (without following symlinks) and collect its statistics. Paths are strings,
+ * which costs half as much as bytes; a tree with a name that is not UTF-8 is walked again as bytes.
+ */
 export function scanTree(rootfsDir: string): TreeStats {
+  let rootStat: BigIntStats;
+  try {
+    rootStat = lstatSync(rootfsDir, { bigint: true });
+  } catch (e) {
+    throw new OsbError(`rootfs ${rootfsDir} cannot be read: ${(e as NodeJS.ErrnoException).code}`, 'build the rootfs first (osb rootfs) or point --rootfs-dir at one');
+  }
+  if (!rootStat.isDirectory()) throw new OsbError(`rootfs ${rootfsDir} is not a directory`, 'point --rootfs-dir at a directory tree');
+  try {
+    return walk(stringOps(rootfsDir));
+  } catch (e) {
+    if (!(e instanceof NotUtf8)) throw e;
+    return walk(bufferOps(rootfsDir));
+  }
+}
+
+function walk<P extends string | Buffer>(ops: PathOps<P>): TreeStats {
   const fileSizes: number[] = [];
   const directories: number[][] = [];
   const symlinkTargets: number[] = [];
@@ -49,34 +106,30 @@ export function scanTree(rootfsDir: string): TreeStats {
   let longestName = none;
   let longestSymlink = none;
   let largestFile = none;
-  const inside = (rel: Buffer) => (rel.length ? rel.toString() : '/');
 
-  let rootStat: BigIntStats;
-  try {
-    rootStat = lstatSync(rootfsDir, { bigint: true });
-  } catch (e) {
-    throw new OsbError(`rootfs ${rootfsDir} cannot be read: ${(e as NodeJS.ErrnoException).code}`, 'build the rootfs first (osb rootfs) or point --rootfs-dir at one');
-  }
-  if (!rootStat.isDirectory()) throw new OsbError(`rootfs ${rootfsDir} is not a directory`, 'point --rootfs-dir at a directory tree');
-
-  // Iterative walk: a deep tree must not exhaust the JS stack.
-  const stack: Array<{ abs: Buffer; rel: Buffer }> = [{ abs: Buffer.from(rootfsDir), rel: Buffer.alloc(0) }];
+  // Iterative walk: a deep tree must not exhaust the JS stack. Paths inside the tree are made
+  // only for what an error message may name.
+  const stack: Array<{ abs: P; rel: P }> = [{ abs: ops.root, rel: (typeof ops.root === 'string' ? '' : Buffer.alloc(0)) as P }];
   while (stack.length) {
     const { abs, rel } = stack.pop()!;
-    const entries = readdirSync(abs, { encoding: 'buffer', withFileTypes: true });
-    directories.push(entries.map((e) => e.name.length));
-    for (const e of entries) {
-      const name = e.name;
-      const childAbs = Buffer.concat([abs, SLASH, name]);
-      if (name.length > longestName.bytes) longestName = { bytes: name.length, path: inside(Buffer.concat([rel, SLASH, name])) };
+    const entries = ops.read(abs);
+    const lengths = new Array<number>(entries.length);
+    directories.push(lengths);
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i]!;
+      const name = e.name as P;
+      const nameBytes = ops.bytes(name);
+      lengths[i] = nameBytes;
+      const childAbs = ops.join(abs, name);
+      if (nameBytes > longestName.bytes) longestName = { bytes: nameBytes, path: ops.show(ops.join(rel, name)) };
       // The entry type from readdir saves an lstat for everything but regular files.
       if (e.isDirectory()) {
-        if (rel.length === 0 && name.toString() === 'lost+found') hasLostFound = true;
-        stack.push({ abs: childAbs, rel: Buffer.concat([rel, SLASH, name]) });
+        if (ops.show(rel) === '/' && ops.isLostFound(name)) hasLostFound = true;
+        stack.push({ abs: childAbs, rel: ops.join(rel, name) });
       } else if (e.isSymbolicLink()) {
-        const len = (readlinkSync(childAbs, { encoding: 'buffer' }) as Buffer).length;
+        const len = ops.linkBytes(childAbs);
         symlinkTargets.push(len);
-        if (len > longestSymlink.bytes) longestSymlink = { bytes: len, path: inside(Buffer.concat([rel, SLASH, name])) };
+        if (len > longestSymlink.bytes) longestSymlink = { bytes: len, path: ops.show(ops.join(rel, name)) };
       } else if (e.isFile()) {
         const st = lstatSync(childAbs);
         if (st.nlink > 1) {
@@ -91,7 +144,7 @@ export function scanTree(rootfsDir: string): TreeStats {
         }
         fileSizes.push(st.size);
         fileBytes += st.size;
-        if (st.size > largestFile.bytes) largestFile = { bytes: st.size, path: inside(Buffer.concat([rel, SLASH, name])) };
+        if (st.size > largestFile.bytes) largestFile = { bytes: st.size, path: ops.show(ops.join(rel, name)) };
       } else {
         specialFiles++; // devices, fifos, sockets: hard links among them are rare enough to count apart
       }

@@ -3,6 +3,7 @@
  * mke2fs itself makes, and the computed size both sufficient and tight for real trees.
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -156,5 +157,26 @@ describe('computed sizes are enough and tight', () => {
   (process.getuid?.() === 0 ? test : test.skip)('xfs: the 300 MB minimum of mkfs.xfs', async () => {
     const { image } = await build('xfs', { fsType: 'xfs' });
     expect(sfdiskJson(image).partitions[0]!.size * 512).toBe(300 * MiB);
+  }, 60_000);
+});
+
+describe('the tree scan', () => {
+  test('a name that is not UTF-8 is measured in bytes and named exactly; the image of it holds it (e2fsck clean, debugfs lists it)', async () => {
+    const root = join(dir, 'latin1-tree');
+    mkdirSync(join(root, 'sbin'), { recursive: true });
+    writeFileSync(join(root, 'sbin', 'init'), '#!/bin/sh\n');
+    const name = Buffer.concat([Buffer.from('caf'), Buffer.from([0xe9]), Buffer.alloc(200, 0x78)]); // 'caf\xe9' + 200 x: 204 bytes
+    writeFileSync(Buffer.concat([Buffer.from(`${root}/`), name]), Buffer.alloc(5000, 1));
+    const stats = scanTree(root);
+    expect(stats.longestName.bytes).toBe(204);
+    expect(stats.largestFile.bytes).toBe(5000);
+    expect(stats.directories.flat().sort((a, b) => a - b)).toEqual([4, 4, 204]);
+    const out = join(dir, 'latin1-image');
+    mkdirSync(out);
+    const image = join(out, 'osb.img');
+    const r = await buildImage(makeCtx(out), options(root, image, {}));
+    sh(['e2fsck', '-f', '-n', `${image}?offset=${r.partitionOffset}`]);
+    const listing = execFileSync('debugfs', ['-R', 'ls -p /', `${image}?offset=${r.partitionOffset}`], { stdio: ['ignore', 'pipe', 'ignore'] });
+    expect(listing.includes(name)).toBe(true);
   }, 60_000);
 });
