@@ -113,7 +113,7 @@ export function trailerHeader(): NewcHeader {
 }
 
 /** A name for messages: UTF-8 with bad bytes replaced, shortened in the middle if long. */
-export function displayName(name: Buffer, max = 200): string {
-  const s = name.toString('utf8');
+export function displayName(name: Buffer | string, max = 200): string {
+  const s = typeof name === 'string' ? name : name.toString('utf8');
   return s.length <= max ? s : `${s.slice(0, max / 2)}…${s.slice(-max / 2)}`;
 }

@@ -6,10 +6,10 @@
  * Names are kept as latin1 strings: one char per byte, so any byte sequence a filesystem allows
  * survives unchanged, and comparing two names with `<` is a bytewise comparison.
  */
-import { lstatSync, readdirSync, readlinkSync, type BigIntStats } from 'node:fs';
+import { lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import { OWNER_MARKER } from '../lib/atomic.js';
 import { OsbError } from '../lib/errors.js';
-import { MAX_FIELD, checkNameLength, displayName } from './newc.js';
+import { MAX_FIELD, PATH_MAX, checkNameLength, displayName } from './newc.js';
 
 export type EntryKind = 'dir' | 'file' | 'symlink' | 'special';
 
@@ -30,8 +30,8 @@ export interface ArchiveEntry {
   readonly rdevMinor: number;
   /** `dev:ino` of a non-directory, non-symlink inode with other names: groups hard links. */
   readonly linkKey?: string;
-  /** Where the data is read from (regular files). */
-  readonly path?: Buffer;
+  /** Where the data is read from (regular files): a string when every byte of it is ASCII. */
+  readonly path?: Buffer | string;
   /** Symlink target bytes. */
   readonly target?: Buffer;
 }
@@ -46,7 +46,7 @@ export interface ScanOptions {
 /** latin1 string <-> bytes, lossless in both directions. */
 export const nameBytes = (name: string): Buffer => Buffer.from(name, 'latin1');
 
-const kindOf = (st: BigIntStats): EntryKind =>
+const kindOf = (st: Stats): EntryKind =>
   st.isDirectory() ? 'dir' : st.isFile() ? 'file' : st.isSymbolicLink() ? 'symlink' : 'special';
 
 /** Linux's dev_t encoding (glibc gnu_dev_major/minor), exact on 64-bit values. */
@@ -57,7 +57,7 @@ export function splitDev(rdev: bigint): { major: number; minor: number } {
   };
 }
 
-function fsError(e: unknown, abs: Buffer): OsbError {
+function fsError(e: unknown, abs: Buffer | string): OsbError {
   const code = (e as NodeJS.ErrnoException).code;
   if (code === 'ENAMETOOLONG') {
     return new OsbError(`path too long to read (over PATH_MAX): ${displayName(abs, 120)}`, 'shorten or remove that path in the rootfs');
@@ -65,28 +65,34 @@ function fsError(e: unknown, abs: Buffer): OsbError {
   return new OsbError(`cannot read ${displayName(abs)}: ${code ?? (e as Error).message}`, 'check that the rootfs is complete and readable (osb initrd runs as root for a root-owned rootfs)');
 }
 
-function entryFor(name: string, abs: Buffer, st: BigIntStats, o: ScanOptions): ArchiveEntry {
+/**
+ * One entry from a plain lstat: numbers hold every field exactly but inode and device numbers,
+ * which can pass 2^53, so those two are read again as bigints where they matter (the rare hard
+ * link and device node). A bigint lstat of every entry cost more than the rest of the scan.
+ */
+function entryFor(name: string, abs: Buffer | string, st: Stats, o: ScanOptions): ArchiveEntry {
   const kind = kindOf(st);
   // min(mtime, SOURCE_DATE_EPOCH); times before 1970 become 0 (newc fields are unsigned).
-  const secs = st.mtimeMs / 1000n;
-  const mtime = Number(secs < 0n ? 0n : secs > BigInt(o.sourceDateEpoch) ? BigInt(o.sourceDateEpoch) : secs);
-  const { major, minor } = kind === 'special' ? splitDev(st.rdev) : { major: 0, minor: 0 };
+  const secs = Math.floor(st.mtimeMs / 1000);
+  const mtime = secs < 0 ? 0 : Math.min(secs, o.sourceDateEpoch);
+  const exact = () => lstatSync(abs, { bigint: true });
+  const { major, minor } = kind === 'special' ? splitDev(exact().rdev) : { major: 0, minor: 0 };
   let size = 0;
   let target: Buffer | undefined;
   if (kind === 'symlink') {
-    target = readlinkSync(abs, { encoding: 'buffer' });
+    target = readlinkSync(abs, { encoding: 'buffer' }) as Buffer;
     size = target.length;
   } else if (kind === 'file') {
-    if (st.size > BigInt(MAX_FIELD)) {
+    if (st.size > MAX_FIELD) {
       throw new OsbError(`${displayName(abs)} is ${st.size} bytes; a cpio newc archive holds files up to 4 GiB - 1`, 'remove the file from the rootfs or ship it on a disk image instead');
     }
-    size = Number(st.size);
+    size = st.size;
   }
   // Symlinks are never grouped: the kernel does not hard-link them, it needs each one's target.
-  const linkKey = kind !== 'dir' && kind !== 'symlink' && st.nlink > 1n ? `${st.dev}:${st.ino}` : undefined;
+  const linkKey = kind !== 'dir' && kind !== 'symlink' && st.nlink > 1 ? (({ dev, ino }) => `${dev}:${ino}`)(exact()) : undefined;
   return {
     name, kind, size, target, linkKey, mtime,
-    mode: Number(st.mode), uid: Number(st.uid), gid: Number(st.gid),
+    mode: st.mode, uid: st.uid, gid: st.gid,
     rdevMajor: major, rdevMinor: minor,
     path: kind === 'file' ? abs : undefined,
   };
@@ -102,24 +108,25 @@ const kindWord = (k: EntryKind) => ({ dir: 'a directory', file: 'a file', symlin
  * symlink), so it is an error naming the path.
  */
 export function scanTree(root: string, into: Map<string, ArchiveEntry>, o: ScanOptions, label = root): void {
-  const rootBytes = Buffer.from(root.replace(/\/+$/, '') || '/');
-  const lstatOrThrow = (abs: Buffer) => {
+  const rootPath = root.replace(/\/+$/, '') || '/';
+  const lstatOrThrow = (abs: Buffer | string) => {
     try {
-      return lstatSync(abs, { bigint: true });
+      return lstatSync(abs);
     } catch (e) {
       throw fsError(e, abs);
     }
   };
-  const rootSt = lstatOrThrow(rootBytes);
+  const rootSt = lstatOrThrow(rootPath);
   if (!rootSt.isDirectory()) throw new OsbError(`${root} is not a directory`, 'point it at a rootfs directory');
   // An overlay's own top directory (often a 0700 mkdtemp) must not change the guest's `/`.
-  if (!into.has('.')) add(into, entryFor('.', rootBytes, rootSt, o), label);
+  if (!into.has('.')) add(into, entryFor('.', rootPath, rootSt, o), label);
 
-  const stack: string[] = ['.'];
+  // Paths are strings while they are ASCII (the rule, and half the garbage of bytes); a name
+  // with any other byte makes its path, and those under it, bytes.
+  const stack: { name: string; abs: Buffer | string }[] = [{ name: '.', abs: rootPath }];
   while (stack.length > 0) {
     if (o.signal?.aborted) throw o.signal.reason;
-    const dir = stack.pop()!;
-    const dirAbs = dir === '.' ? rootBytes : Buffer.concat([rootBytes, Buffer.from('/'), nameBytes(dir)]);
+    const { name: dir, abs: dirAbs } = stack.pop()!;
     let names: Buffer[];
     try {
       names = readdirSync(dirAbs, { encoding: 'buffer' });
@@ -131,17 +138,21 @@ export function scanTree(root: string, into: Map<string, ArchiveEntry>, o: ScanO
       // osb's ownership marker is bookkeeping for the build host, not part of the guest.
       if (dir === '.' && child === OWNER_MARKER) continue;
       const name = dir === '.' ? child : `${dir}/${child}`;
-      checkNameLength(nameBytes(name));
-      const abs = Buffer.concat([dirAbs, Buffer.from('/'), nb]);
+      // A latin1 string has one char per byte.
+      if (name.length + 1 > PATH_MAX) checkNameLength(nameBytes(name));
+      const abs = typeof dirAbs === 'string' && ASCII.test(child) ? `${dirAbs}/${child}` : Buffer.concat([typeof dirAbs === 'string' ? Buffer.from(dirAbs) : dirAbs, SLASH, nb]);
       const st = lstatOrThrow(abs);
       add(into, entryFor(name, abs, st, o), label);
       if (!st.isDirectory()) continue;
       // Like `find -xdev`: a mounted /proc or /sys inside a rootfs being built must not be archived.
       if (st.dev !== rootSt.dev) o.warn(`${label}/${displayName(nb)} is a mount point; its contents are not archived`);
-      else stack.push(name);
+      else stack.push({ name, abs });
     }
   }
 }
+
+const ASCII = /^[\x01-\x7f]*$/;
+const SLASH = Buffer.from('/');
 
 function add(into: Map<string, ArchiveEntry>, e: ArchiveEntry, label: string): void {
   const old = into.get(e.name);

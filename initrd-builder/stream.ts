@@ -47,7 +47,7 @@ class Chunk {
   }
 }
 
-function changedSize(path: Buffer, expected: number, grew: boolean): OsbError {
+function changedSize(path: Buffer | string, expected: number, grew: boolean): OsbError {
   return new OsbError(
     `${displayName(path)} changed size while it was archived (expected ${expected} bytes, it ${grew ? 'grew' : 'shrank'})`,
     'something is still writing into the rootfs; stop it (or wait for it) and build the initrd again',
@@ -59,7 +59,7 @@ function changedSize(path: Buffer, expected: number, grew: boolean): OsbError {
  * `size` bytes any more (it changed since the scan, or changes while read) is an error: the
  * header with its size is already written, so the archive would be corrupt.
  */
-function* fileData(path: Buffer, size: number, chunk: Chunk): Generator<Buffer> {
+function* fileData(path: Buffer | string, size: number, chunk: Chunk): Generator<Buffer> {
   let fd: number;
   try {
     fd = openSync(path, 'r');
