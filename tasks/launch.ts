@@ -16,12 +16,12 @@
  * rejects a cache that does not fit; osb then compiles as without one. The cache is written
  * after a command that succeeded, only when none was used, and only into a directory owned by
  * the user and writable by nobody else; a file another user could have written is not read.
- * OSB_CODE_CACHE=0 turns it off.
+ * Writing a cache removes those of other bundles. OSB_CODE_CACHE=0 turns it off.
  */
-import { closeSync, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire, Module } from 'node:module';
 import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Script } from 'node:vm';
 
@@ -70,6 +70,9 @@ function readCache(file: string): Buffer | undefined {
   }
 }
 
+/** The caches of bundles that are no longer this one: only files named as this launcher names them. */
+const CACHE_NAME = /^[0-9a-f]{16}-\d+-\d+-node.+\.(full|light)\.bin$/;
+
 function writeCache(file: string, data: Buffer): void {
   try {
     mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
@@ -78,6 +81,8 @@ function writeCache(file: string, data: Buffer): void {
     const tmp = `${file}.${process.pid}.tmp`;
     writeFileSync(tmp, data, { mode: 0o600, flag: 'wx' });
     renameSync(tmp, file);
+    const current = basename(file).split('-node')[0]!;
+    for (const name of readdirSync(dirname(file))) if (CACHE_NAME.test(name) && !name.startsWith(`${current}-node`)) rmSync(join(dirname(file), name), { force: true });
   } catch {
     // a read-only or foreign home: osb works the same without the cache
   }
