@@ -10,7 +10,7 @@ import { dirname, relative, resolve, isAbsolute } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
 import { writeAtomic } from '../lib/atomic.js';
-import { compressedEstimate, writingUnder } from '../lib/space.js';
+import { checkFreeSpace, compressedEstimate, writingUnder } from '../lib/space.js';
 import type { BuildContext } from '../lib/context.js';
 import { InternalError, OsbError, UsageError } from '../lib/errors.js';
 import { COMPRESSIONS, DEFAULT_COMPRESSION, chooseEncoder, describeEncoder, encoderArgv, parseCompression, type Compression, type Encoder } from './compress.js';
@@ -74,10 +74,14 @@ function checkOptions(opts: InitrdOptions): Encoder {
 }
 
 /** Scan the rootfs and the extra trees, add /init if asked, and number the entries. */
-function planArchive(ctx: BuildContext, opts: InitrdOptions): PlannedEntry[] {
+function requireRootfs(opts: InitrdOptions): void {
   if (!existsSync(opts.rootfsDir)) {
     throw new OsbError(`rootfs directory ${opts.rootfsDir} does not exist`, 'build it first (`osb rootfs`), or point --rootfs-dir at one');
   }
+}
+
+function planArchive(ctx: BuildContext, opts: InitrdOptions): PlannedEntry[] {
+  requireRootfs(opts);
   const entries = new Map<string, ArchiveEntry>();
   const scan = { sourceDateEpoch: ctx.sourceDateEpoch, warn: (m: string) => ctx.log.warn(m), signal: ctx.signal };
   scanTree(opts.rootfsDir, entries, scan, 'the rootfs');
@@ -101,16 +105,24 @@ export async function buildInitrd(ctx: BuildContext, opts: InitrdOptions): Promi
 
   const started = performance.now();
   const elapsed = () => `${Math.round(performance.now() - started)} ms`;
-  const plan = planArchive(ctx, opts);
-  ctx.log.debug(`scanned and sorted ${plan.length} entries after ${elapsed()}`);
-  ctx.log.info(`archiving ${plan.length} entries of ${sources} (${describeEncoder(encoder)})`);
-  await mkdir(dirname(resolve(opts.output)), { recursive: true });
+  requireRootfs(opts);
+  const dir = dirname(resolve(opts.output));
+  await mkdir(dir, { recursive: true });
   const stats: StreamStats = { entries: 0, bytes: 0 };
   // The cpio's size is known from the plan (110-byte headers, names and data, 4-byte aligned).
-  const cpioBytes = plan.reduce((n, p) => n + 112 + p.entry.name.length + p.entry.size + 4, 512);
-  const need = compressedEstimate(cpioBytes, compression);
-  await writingUnder(dirname(resolve(opts.output)), need, () => writeAtomic(opts.output, async (tmp) => {
-    await writeArchive(ctx, encoder, plan, stats, tmp);
+  let plan: readonly PlannedEntry[] = [];
+  const need = () => compressedEstimate(plan.reduce((n, p) => n + 112 + p.entry.name.length + p.entry.size + 4, 512), compression);
+  // As in `find | cpio | zstd`, the compressor starts first and waits for the archive while the
+  // tree is scanned and sorted; the free space is checked once the plan says how much is needed.
+  const planned = async (): Promise<readonly PlannedEntry[]> => {
+    plan = planArchive(ctx, opts);
+    ctx.log.debug(`scanned and sorted ${plan.length} entries after ${elapsed()}`);
+    ctx.log.info(`archiving ${plan.length} entries of ${sources} (${describeEncoder(encoder)})`);
+    await checkFreeSpace(dir, need());
+    return plan;
+  };
+  await writingUnder(dir, () => (plan.length ? need() : 0), () => writeAtomic(opts.output, async (tmp) => {
+    await writeArchive(ctx, encoder, planned, stats, tmp);
     if (stats.entries !== plan.length) throw new InternalError(`wrote ${stats.entries} of ${plan.length} initrd entries`);
     ctx.log.debug(`wrote ${stats.bytes} bytes of cpio after ${elapsed()}`);
     if (opts.verify ?? true) {

@@ -11,9 +11,15 @@ import { encoderArgv, type Encoder } from './compress.js';
 import type { PlannedEntry } from './plan.js';
 import { CHUNK_SIZE, cpioChunks, type StreamStats } from './stream.js';
 
-/** Write the archive of `plan`, compressed by `encoder`, to `file`. Returns once `file` is complete and closed. */
-export async function writeArchive(ctx: BuildContext, encoder: Encoder, plan: readonly PlannedEntry[], stats: StreamStats, file: string): Promise<void> {
-  const chunks = cpioChunks(plan, stats, { signal: ctx.signal, reuse: encoder.kind === 'none' });
+/**
+ * Write the archive of what `plan` gives, compressed by `encoder`, to `file`. A compressing tool
+ * is started before `plan` is asked for, so it is ready when the first chunk comes. Returns once
+ * `file` is complete and closed.
+ */
+export async function writeArchive(ctx: BuildContext, encoder: Encoder, plan: () => Promise<readonly PlannedEntry[]>, stats: StreamStats, file: string): Promise<void> {
+  const chunks = (async function* () {
+    yield* cpioChunks(await plan(), stats, { signal: ctx.signal, reuse: encoder.kind === 'none' });
+  })();
   const source = () => Readable.from(chunks, { objectMode: false, highWaterMark: CHUNK_SIZE });
   switch (encoder.kind) {
     case 'none':
