@@ -10,6 +10,7 @@ import { dirname, relative, resolve, isAbsolute } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
 import { writeAtomic } from '../lib/atomic.js';
+import { fileDigest, rememberDigest, type FileDigest } from '../lib/hash.js';
 import { checkFreeSpace, compressedEstimate, writingUnder } from '../lib/space.js';
 import type { BuildContext } from '../lib/context.js';
 import { InternalError, OsbError, UsageError } from '../lib/errors.js';
@@ -111,6 +112,7 @@ export async function buildInitrd(ctx: BuildContext, opts: InitrdOptions): Promi
   const stats: StreamStats = { entries: 0, bytes: 0 };
   // The cpio's size is known from the plan (110-byte headers, names and data, 4-byte aligned).
   let plan: readonly PlannedEntry[] = [];
+  let digest: FileDigest | undefined;
   const need = () => compressedEstimate(plan.reduce((n, p) => n + 112 + p.entry.name.length + p.entry.size + 4, 512), compression);
   // As in `find | cpio | zstd`, the compressor starts first and waits for the archive while the
   // tree is scanned and sorted; the free space is checked once the plan says how much is needed.
@@ -125,13 +127,14 @@ export async function buildInitrd(ctx: BuildContext, opts: InitrdOptions): Promi
     await writeArchive(ctx, encoder, planned, stats, tmp);
     if (stats.entries !== plan.length) throw new InternalError(`wrote ${stats.entries} of ${plan.length} initrd entries`);
     ctx.log.debug(`wrote ${stats.bytes} bytes of cpio after ${elapsed()}`);
-    if (opts.verify ?? true) {
-      const back = await readBack(ctx, tmp, compression);
-      if (back && back.entries !== stats.entries) {
-        throw new OsbError(`the initrd just written reads back ${back.entries} entries, ${stats.entries} were written`, 'check free space and the disk, then build again');
-      }
+    // The digest the SBOM and provenance name is taken beside the read-back, not after it.
+    const [back, d] = await Promise.all([opts.verify ?? true ? readBack(ctx, tmp, compression) : undefined, fileDigest(tmp)]);
+    if (back && back.entries !== stats.entries) {
+      throw new OsbError(`the initrd just written reads back ${back.entries} entries, ${stats.entries} were written`, 'check free space and the disk, then build again');
     }
+    digest = d;
   }));
+  if (digest) await rememberDigest(opts.output, digest);
   ctx.log.debug(`read back and renamed into place after ${elapsed()}`);
   const bytes = (await stat(opts.output)).size;
   ctx.log.info(`wrote ${opts.output}: ${stats.entries} entries, ${stats.bytes} bytes of cpio, ${bytes} bytes ${compression === 'none' ? 'uncompressed' : compression}`);
