@@ -1,32 +1,34 @@
 /**
- * osb image against the classic loop-mount method, in the same run on the same rootfs.
+ * osb image against Kata's own image_builder.sh (bench/kata.ts), in the same run on the same
+ * rootfs: the slim Debian guest `osb rootfs --distro debian --agent-init` builds.
  *   npx tsc -p tsconfig.build.json && node dist/bench/image.js [RUNS]
- * Baselines (shell, as root):
- *  - "kata": the steps of Kata's tools/osbuilder/image-builder/image_builder.sh for ext4 with the
- *    DAX header: trial sizing (create, partition, losetup, mkfs, tune2fs, mount, df; rootfs MiB +
- *    10 MiB steps), + 2 MiB, rounded up to 128 MiB; then create, partition, losetup, mkfs, tune2fs,
- *    mount, cp -a, sync, umount, fsck.ext4 -D, losetup -d; then the header disk (create, parted,
- *    the 4 KiB PFN block), sync, and the image copied behind it, sync. Partitions are attached with
- *    `losetup -o 1MiB --sizelimit` instead of `losetup -P` + udev, which this host lacks.
- *  - "classic": the bare sequence (qemu-img create + parted + losetup + mkfs.ext4 + mount + cp -a
- *    + umount + losetup -d) at the size the trial loop found, no sync, fsck or DAX header.
- * Goals: osb (default, with DAX header) <= 0.4x of Kata's steps; image no larger than Kata's.
+ * Rows, each pair taking turns:
+ *  - Kata's image_builder.sh (ext4 with the DAX header; and -f erofs) against osb image with its
+ *    SBOM and provenance, as `osb rootfs; osb image` makes it.
+ *  - osb image --no-dax against a re-implementation of the bare loop-mount method (qemu-img
+ *    create + parted + losetup + mkfs.ext4 + mount + cp -a + umount + losetup -d) at the size
+ *    Kata's trial loop finds, without its sync, fsck or header: the classic floor.
+ *  - From osb's start to its first tool (sfdisk), against `node -e 0` (bench/first-tool.ts).
+ * Goals (issue 28): osb image <= 0.5x Kata's script; start to first tool <= 2x node -e 0.
  */
+import { rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { inTempDir, measure, runAsScript, type BenchRow, type Measured } from './lib.js';
+import { firstToolTime, nodeStartTime } from './first-tool.js';
+import { kataScripts, KATA_COMMIT } from './kata.js';
+import { inTempDir, measureInterleaved, runAsScript, type BenchRow, type Measured } from './lib.js';
+import { slimWorkdir } from './slim-rootfs.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-/** The command that builds an image with osb. Until `osb image` is wired, a thin driver around buildImage. */
-/** The CLI as users run it; --no-deps: the rootfs is the benchmark's own Debian tree. */
-const OSB = `${process.execPath} ${join(HERE, '..', 'tasks', 'main.js')} image --no-deps`;
+/** The CLI as users run it. */
+const OSB = `${process.execPath} ${join(HERE, '..', 'tasks', 'main.js')}`;
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 const mib = (bytes: number) => `${(bytes / 1048576).toFixed(0)} MiB`;
 
-/** $1 image, $2 rootfs, $3 "kata" or "classic". Every loop device and mount it makes is released on exit. */
+/** $1 image, $2 rootfs: the bare loop-mount method. Every loop device and mount it makes is released on exit. */
 const CLASSIC_SH = String.raw`
 set -eu
-img=$1; rootfs=$2; mode=$3
+img=$1; rootfs=$2
 mnt=$(mktemp -d); dev=
 cleanup() { mountpoint -q "$mnt" && umount "$mnt"; [ -n "$dev" ] && losetup -d "$dev"; rmdir "$mnt"; }
 trap cleanup EXIT
@@ -48,38 +50,36 @@ total=$(( (size + 2 + 127) / 128 * 128 ))
 inner=$((total - 2))
 disk "$img" $inner 1; attach "$img" 1 $inner
 mkfs.ext4 -q -F -b 4096 "$dev"
-if [ "$mode" = kata ]; then tune2fs -m 3 "$dev" > /dev/null; fi
 mount "$dev" "$mnt"; cp -a "$rootfs"/. "$mnt"/
-if [ "$mode" = kata ]; then sync; fi
 umount "$mnt"
-if [ "$mode" = kata ]; then fsck.ext4 -D -y "$dev" > /dev/null 2>&1 || [ $? -le 1 ]; fi
 detach
-if [ "$mode" = kata ]; then
-  disk "$img.header" $total 3
-  printf 'NVDIMM_PFN_INFO\0' | dd of="$img.header" bs=4096 seek=1 conv=notrunc status=none
-  sync
-  dd if="$img.header" of="$img.dax" bs=2M count=1 status=none
-  dd if="$img" of="$img.dax" oflag=append conv=notrunc status=none
-  mv "$img.dax" "$img"; sync; rm -f "$img.header"
-fi
 `;
 
-export async function benchImage(rootfs: string, runs: number): Promise<BenchRow[]> {
+export async function benchImage(_rootfs: string, runs: number): Promise<BenchRow[]> {
   return inTempDir('image', async (work) => {
+    const slim = slimWorkdir(work, OSB);
     const out = (name: string) => join(work, name);
-    const classic = (mode: string, file: string) => `sh -c ${q(CLASSIC_SH)} classic ${q(out(file))} ${q(rootfs)} ${mode}`;
-    const osb = (file: string, args = '') => `${OSB} --rootfs-dir ${q(rootfs)} --workdir ${q(work)} --image-name ${file} ${args} > /dev/null`;
-    const kata = measure(runs, classic('kata', 'kata.img'), out('kata.img'));
-    const bare = measure(runs, classic('classic', 'classic.img'), out('classic.img'));
-    const osbDax = measure(runs, osb('osb.img'), out('osb.img'));
-    const osbPlain = measure(runs, osb('osb-nodax.img', '--no-dax'), out('osb-nodax.img'));
-    const osbErofs = measure(runs, osb('osb-erofs.img', '--fs-type erofs'), out('osb-erofs.img'));
+    const kata = kataScripts(work);
+    // Every setting each run differs in is given: the workdir remembers what the last one was given.
+    const osb = (file: string, args: string) => `${OSB} image ${slim.args} --image-name ${file} ${args} > /dev/null`;
+    const [kataExt4, osbDax, kataErofs, osbErofs, bare, osbPlain] = measureInterleaved(runs, [
+      { cmd: kata.image(out('kata.img'), slim.rootfs), out: out('kata.img') },
+      { cmd: osb('osb.img', '--fs-type ext4 --dax'), out: join(slim.workdir, 'osb.img') },
+      { cmd: kata.image(out('kata-erofs.img'), slim.rootfs, 'FS_TYPE=erofs'), out: out('kata-erofs.img') },
+      { cmd: osb('osb-erofs.img', '--fs-type erofs --dax'), out: join(slim.workdir, 'osb-erofs.img') },
+      { cmd: `sh -c ${q(CLASSIC_SH)} classic ${q(out('classic.img'))} ${q(slim.rootfs)}`, out: out('classic.img') },
+      { cmd: osb('osb-nodax.img', '--fs-type ext4 --no-dax'), out: join(slim.workdir, 'osb-nodax.img') },
+    ]) as [Measured, Measured, Measured, Measured, Measured, Measured];
     const size = (m: Measured, base: Measured) => `image ${mib(m.bytes)} vs ${mib(base.bytes)} (${(m.bytes / base.bytes).toFixed(2)}x)`;
+    const node = nodeStartTime(Math.max(runs, 9));
+    const first = firstToolTime(Math.max(runs, 9), [process.execPath, join(HERE, '..', 'tasks', 'main.js'), 'image', ...slim.args.split(' '), '--image-name', 'osb.img', '--fs-type', 'ext4', '--dax'], ['sfdisk', 'mkfs.ext4', 'qemu-img'], () => rmSync(join(slim.workdir, 'osb.img'), { force: true }));
+    const kataName = `Kata's image_builder.sh (${KATA_COMMIT.slice(0, 10)})`;
     return [
-      { name: "Kata image_builder.sh steps (ext4, DAX header)", median: kata.median, runs, extra: `image ${mib(kata.bytes)}` },
-      { name: 'osb image (ext4, DAX header: the default)', median: osbDax.median, runs, baseline: 'Kata steps', baselineMedian: kata.median, goal: '<= 0.4x, image <= Kata', extra: size(osbDax, kata) },
-      { name: 'osb image --no-dax', median: osbPlain.median, runs, baseline: 'bare classic loop-mount steps', baselineMedian: bare.median, extra: size(osbPlain, bare) },
-      { name: 'osb image --fs-type erofs (lz4hc)', median: osbErofs.median, runs, baseline: 'Kata steps (ext4)', baselineMedian: kata.median, extra: size(osbErofs, kata) },
+      { name: `${kataName}, ext4 with DAX header, slim Debian rootfs`, median: kataExt4.median, runs, extra: `image ${mib(kataExt4.bytes)}` },
+      { name: 'osb image (ext4, DAX header: the default; with SBOM and provenance)', median: osbDax.median, runs, baseline: kataName, baselineMedian: kataExt4.median, goal: '<= 0.5x, image <= Kata', extra: size(osbDax, kataExt4) },
+      { name: 'osb image --fs-type erofs (lz4hc)', median: osbErofs.median, runs, baseline: `${kataName} -f erofs`, baselineMedian: kataErofs.median, extra: size(osbErofs, kataErofs) },
+      { name: 'osb image --no-dax', median: osbPlain.median, runs, baseline: 'bare loop-mount steps (re-implemented: no sync, fsck or header)', baselineMedian: bare.median, extra: size(osbPlain, bare) },
+      { name: `osb image: start to its first tool (${first.tool})`, median: first.median, runs: Math.max(runs, 9), baseline: 'node -e 0', baselineMedian: node, goal: '<= 2x' },
     ];
   });
 }

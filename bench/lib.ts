@@ -99,3 +99,29 @@ export function formatRow(r: BenchRow): string {
   const ratio = r.baselineMedian ? ` | ${(r.median / r.baselineMedian).toFixed(3)}x of ${r.baseline} (${r.baselineMedian.toFixed(3)} s)` : '';
   return `${r.name}: median ${r.median.toFixed(3)} s over ${r.runs} runs${ratio}${r.goal ? ` | goal ${r.goal}` : ''}${r.extra ? ` | ${r.extra}` : ''}`;
 }
+
+/** One command of an interleaved measurement: it writes `out` (removed before each run), from `cwd`. */
+export interface Contender {
+  readonly cmd: string;
+  readonly out: string;
+  readonly cwd?: string;
+}
+
+/**
+ * Time each contender `runs` times, taking turns (a, b, c, a, b, c, ...), so a slow spell of the
+ * machine falls on all of them alike; each one's median, peak memory and output size.
+ */
+export function measureInterleaved(runs: number, contenders: readonly Contender[]): Measured[] {
+  const samples: Sample[][] = contenders.map(() => []);
+  for (let i = 0; i < runs; i++) {
+    contenders.forEach((c, j) => {
+      rmSync(c.out, { force: true });
+      samples[j]!.push(timeShell(c.cmd, { cwd: c.cwd }));
+    });
+  }
+  return contenders.map((c, j) => ({
+    median: median(samples[j]!.map((s) => s.seconds)),
+    maxRssKiB: Math.max(...samples[j]!.map((s) => s.maxRssKiB ?? 0)) || undefined,
+    bytes: statSync(c.out).size,
+  }));
+}
