@@ -18,7 +18,7 @@
  * the user and writable by nobody else; a file another user could have written is not read.
  * Writing a cache removes those of other bundles. OSB_CODE_CACHE=0 turns it off.
  */
-import { closeSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire, Module } from 'node:module';
 import { homedir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
@@ -54,14 +54,7 @@ function readCache(file: string): Buffer | undefined {
     try {
       const st = fstatSync(fd);
       if (!st.isFile() || !private_(st)) return undefined;
-      const buf = Buffer.allocUnsafe(st.size);
-      let off = 0;
-      while (off < st.size) {
-        const n = readSync(fd, buf, off, st.size - off, off);
-        if (n === 0) return undefined;
-        off += n;
-      }
-      return buf;
+      return readFileSync(fd);
     } finally {
       closeSync(fd);
     }
