@@ -18,7 +18,7 @@ export interface LayoutPushResult {
  * Push an OCI image layout's image (its index.json's first manifest) under every tag: blobs
  * first (config and layers, a few at a time), the manifest last.
  */
-export async function pushLayout(layoutDir: string, tags: readonly string[], o: PushOptions): Promise<LayoutPushResult> {
+export async function pushLayout(layoutDir: string, tags: readonly string[], o: PushOptions & { readonly beforeTags?: () => Promise<unknown> }): Promise<LayoutPushResult> {
   const blob = (d: string) => join(layoutDir, 'blobs', d.replace(':', '/'));
   const again = 'run `osb oci --force` to write the layout again';
   const index = await readJsonFile<{ manifests?: Descriptor[] }>(join(layoutDir, 'index.json'), `the index of OCI layout ${layoutDir}`, again);
@@ -47,7 +47,8 @@ export async function pushLayout(layoutDir: string, tags: readonly string[], o: 
       }
     };
     await Promise.all([worker(), worker(), worker()]);
-    // Only now, with every blob in place, can a tag name the image.
+    // Only now, with every blob in place (and what must be ready first, a signing key), can a tag name the image.
+    await o.beforeTags?.();
     let digest = '';
     for (const t of tags) digest = await client.pushManifest(bytes, manifest.mediaType ?? top.mediaType, t);
     return { digest, tags, stats: client.stats };

@@ -167,8 +167,9 @@ export class RegistryClient {
     });
   }
 
-  /** Push one blob unless the registry has it; the whole exchange is retried as one operation. */
-  async pushBlob(d: Descriptor, path: string): Promise<void> {
+  /** Push one blob (a file, or bytes) unless the registry has it; the whole exchange is retried as one operation. */
+  async pushBlob(d: Descriptor, path: string | Buffer): Promise<void> {
+    const part = (start: number, end: number) => (typeof path === 'string' ? () => createReadStream(path, { start, end, highWaterMark: READ_CHUNK }) : path.subarray(start, end + 1));
     const repo = this.o.repo;
     await withRetry(this.policy, async () => {
       const head = await this.call({ method: 'HEAD', url: this.url(`/v2/${repo}/blobs/${d.digest}`) });
@@ -191,7 +192,7 @@ export class RegistryClient {
             method: 'PATCH',
             url: location,
             headers: { 'Content-Type': 'application/octet-stream', 'Content-Range': `${off}-${end}`, 'Content-Length': end - off + 1 },
-            body: () => createReadStream(path, { start: off, end, highWaterMark: READ_CHUNK }),
+            body: part(off, end),
           });
           if (r.status === 416) throw new TransientError(`registry ${this.o.host} lost the upload of ${d.digest} at byte ${off} (416 Range Not Satisfiable)`);
           if (r.status !== 202) throw this.fail(`PATCH chunk ${off}-${end} of ${d.digest}`, r);
@@ -202,7 +203,7 @@ export class RegistryClient {
         if (put.status !== 201) throw this.fail(`PUT end of upload ${d.digest}`, put);
       } else {
         location.searchParams.set('digest', d.digest);
-        const put = await this.call({ method: 'PUT', url: location, headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': d.size }, body: () => createReadStream(path, { highWaterMark: READ_CHUNK }) });
+        const put = await this.call({ method: 'PUT', url: location, headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': d.size }, body: typeof path === 'string' ? () => createReadStream(path, { highWaterMark: READ_CHUNK }) : path });
         if (put.status !== 201) throw this.fail(`PUT blob ${d.digest}`, put);
       }
       this.stats.pushed++;
@@ -265,6 +266,33 @@ export class RegistryClient {
         closeSync(fd);
         if (!ok) rmSync(file, { force: true });
       }
+    });
+  }
+
+  /**
+   * GET a small blob (a signature payload, an attestation) into memory: refused unless the
+   * descriptor says at most `max` bytes, and checked against its size and sha256.
+   */
+  async blobBytes(d: Descriptor, max: number): Promise<Buffer> {
+    if (!(Number.isInteger(d.size) && d.size >= 0 && d.size <= max)) throw new OsbError(`registry ${this.o.host} lists blob ${String(d.digest).slice(0, 80)} of ${this.o.repo} as ${String(d.size).slice(0, 20)} bytes; osb reads at most ${max} for a signature or attestation`);
+    return withRetry(this.policy, async () => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      const sink = (c: Buffer) => {
+        size += c.length;
+        if (size <= max) chunks.push(c);
+      };
+      let url = this.url(`/v2/${this.o.repo}/blobs/${d.digest}`);
+      let r = await this.call({ method: 'GET', url }, sink);
+      for (let hops = 0; [301, 302, 303, 307, 308].includes(r.status) && hops < 5; hops++) {
+        url = this.location(r);
+        r = await this.call({ method: 'GET', url }, sink);
+      }
+      if (r.status !== 200) throw this.fail(`GET blob ${d.digest}`, r);
+      const bytes = Buffer.concat(chunks);
+      const got = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+      if (size !== d.size || got !== d.digest) throw new OsbError(`registry ${this.o.host} sent blob ${d.digest} of ${this.o.repo} as ${size} bytes with sha256 ${got}`, 'the stored blob is corrupt or was replaced; refusing to use it');
+      return bytes;
     });
   }
 

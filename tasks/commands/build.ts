@@ -1,9 +1,12 @@
 /** Building targets: `osb rootfs`, `osb image`, ..., and the groups (`osb all`). */
 import type { CommandRun } from '../cli/command.js';
 import type { PlanStep } from '../engine/plan.js';
+import type { Artefact } from '../settings/paths.js';
 import type { Settings } from '../settings/table.js';
 import { groupTargets } from '../targets/index.js';
 import { checkWorkdir, openWorkdir, planFor } from './workdir.js';
+
+const ARTEFACTS: readonly Artefact[] = ['rootfs', 'image', 'initrd', 'oci'];
 
 /** Nothing to build: say so per target as the runner would, without loading the runner. */
 function reportUpToDate(steps: readonly PlanStep[], s: Settings): void {
@@ -17,6 +20,9 @@ export const run: CommandRun = async (cmd, { signal }) => {
   const s = cmd.settings;
   const requested = groupTargets(cmd.command, s) ?? [cmd.command];
   checkWorkdir(s);
+  // The key is opened while osb plans, and waited for before anything is built: a wrong
+  // passphrase costs nothing. A publish alone waits for it only before it names a tag.
+  const signer = s.signKey && !s.dryRun ? (await import('../targets/sign.js')).loadSigner(s.signKey) : undefined;
   // Planned first: bad input is refused before the workdir is created or locked.
   let steps = await planFor(requested, s, signal);
   if (s.dryRun) {
@@ -29,8 +35,13 @@ export const run: CommandRun = async (cmd, { signal }) => {
     if (waited) steps = await planFor(requested, s, signal);
     // --cache-to still has work for an up-to-date cacheable target: the cache may lack it.
     const share = s.cacheTo !== undefined && steps.some((x) => x.target.cacheable);
+    if (signer && steps.some((x) => x.action === 'build' && !x.target.alwaysRun)) await signer;
     if (steps.every((x) => x.action === 'skip') && !share) reportUpToDate(steps, s);
     else await (await import('../engine/execute.js')).execute(steps, { settings: s, signal });
+    if (s.signKey) {
+      const kinds = steps.map((x) => x.target.name).filter((n): n is Artefact => (ARTEFACTS as readonly string[]).includes(n));
+      await (await import('../targets/sign.js')).signArtefacts(s, kinds, { info: (m) => void process.stdout.write(s.logFormat === 'ndjson' ? `${JSON.stringify({ time: new Date().toISOString(), event: 'signed', message: m })}\n` : `${m}\n`) });
+    }
   } finally {
     await release();
   }

@@ -40,6 +40,20 @@ const COMMANDS: readonly CommandSpec[] = [
     load: async () => (await import('./verify-repro.js')).run,
   },
   {
+    name: 'keygen',
+    summary: 'Write an ECDSA P-256 key pair for --sign-key as cosign does: cosign.key (encrypted; passphrase from OSB_SIGN_PASSWORD or the terminal) and cosign.pub',
+    flags: [{ name: 'output-key-prefix', type: 'string', describe: 'file names PREFIX.key and PREFIX.pub (default cosign)' }],
+    layered: false,
+    load: async () => (await import('./keygen.js')).run,
+  },
+  {
+    name: 'verify',
+    summary: "Check what --sign-key signed: a file's DSSE envelopes, or an image's cosign signature and attestations in its registry (HOST[:PORT]/REPO[:TAG|@DIGEST]); exit 1 names what does not match",
+    args: { name: 'ARTEFACT|REF', min: 1, max: 1 },
+    flags: [{ name: 'key', type: 'string', describe: 'the public key (cosign.pub)' }],
+    load: async () => (await import('./verify.js')).run,
+  },
+  {
     name: 'explain',
     summary: 'Say whether TARGET would rebuild, and which input changed',
     args: { name: 'TARGET', min: 1, max: 1 },

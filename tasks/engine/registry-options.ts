@@ -8,7 +8,7 @@ import type { BuildContext } from '../../lib/context.js';
 import type { Settings } from '../settings/table.js';
 
 /** TLS, credentials (--creds or the auth files), retries. */
-export async function registryOptions(ctx: BuildContext, s: Settings, target: { host: string; repo: string }) {
+export async function registryOptions(ctx: Pick<BuildContext, 'log' | 'signal'>, s: Settings, target: { host: string; repo: string }) {
   const { findCredentials, parseCreds } = await import('../../publish/auth.js');
   const found = s.creds === undefined ? findCredentials(target.host, target.repo, s.registryAuthFile ? { ...process.env, REGISTRY_AUTH_FILE: s.registryAuthFile } : process.env) : undefined;
   if (found) ctx.log.debug(`credentials for ${target.host} from ${found.file}`);

@@ -55,9 +55,57 @@ async function publishRegistry(ctx: BuildContext, s: Settings, registry: string,
     ...(await registryOptions(ctx, s, target)),
     chunkSize: s.registryChunkSize * 1024,
     mountFrom: s.registryMountFrom,
+    // A wrong passphrase stops the push before any tag names the image.
+    ...(s.signKey ? { beforeTags: async () => (await import('./sign.js')).loadSigner(s.signKey!) } : {}),
   });
   const st = r.stats;
   ctx.log.info(`pushed ${dest}:${tags.join(', :')} (manifest ${r.digest}; blobs: ${st.pushed} uploaded, ${st.skipped} already there${st.mounted ? `, ${st.mounted} mounted` : ''})`);
+  if (s.signKey) await signPushed(ctx, s, target, r.digest, tags);
+}
+
+/**
+ * Sign the pushed image as cosign does: a simple-signing payload per tag (the identity podman's
+ * default matchRepoDigestOrExact checks) under sha256-HEX.sig, and the SBOM and provenance as
+ * in-toto statements about the manifest digest, in DSSE envelopes under sha256-HEX.att.
+ */
+async function signPushed(ctx: BuildContext, s: Settings, target: { host: string; repo: string }, digest: string, tags: readonly string[]): Promise<void> {
+  const { loadSigner, artefactStatements } = await import('./sign.js');
+  const { simpleSigningPayload, signBytes, verifyBytes, SIMPLESIGNING_TYPE, SIGNATURE_ANNOTATION } = await import('../../signing/cosign.js');
+  const { openEnvelope, signEnvelope, statement, DSSE_MEDIA_TYPE } = await import('../../signing/dsse.js');
+  const { RegistryClient } = await import('../../publish/registry.js');
+  const { pushAttachments } = await import('../../publish/signatures.js');
+  const { packageVersion } = await import('../../lib/package-root.js');
+  const signer = await loadSigner(s.signKey!);
+  const name = `${target.host}/${target.repo}`;
+  const sigs = tags.map((t) => {
+    const payload = simpleSigningPayload(`${name}:${t}`, digest, `osb ${packageVersion()}`);
+    return { mediaType: SIMPLESIGNING_TYPE, bytes: payload, annotations: { [SIGNATURE_ANNOTATION]: signBytes(signer.key, payload) } };
+  });
+  const subject = [{ name, sha256: digest.slice('sha256:'.length) }];
+  const atts = (await artefactStatements(s, 'oci', subject[0])).map((st) => {
+    const predicate = (JSON.parse(st.payload.toString('utf8')) as { predicate?: unknown; _type?: unknown }).predicate;
+    const env = signEnvelope(signer.key, signer.pub, statement(subject, st.predicateType, predicate));
+    return { mediaType: DSSE_MEDIA_TYPE, bytes: Buffer.from(JSON.stringify(env)), annotations: { [SIGNATURE_ANNOTATION]: '', predicateType: st.predicateType } };
+  });
+  const client = new RegistryClient({ ...(await registryOptions(ctx, s, target)), chunkSize: 0 });
+  try {
+    // ECDSA signatures differ each time: a signature of the same payload by this key is the same signature.
+    const sameSig = (t: { bytes: Buffer; annotations: Readonly<Record<string, string>> }, it: { bytes: Buffer }) => t.bytes.equals(it.bytes) && verifyBytes(signer.pub, t.bytes, t.annotations[SIGNATURE_ANNOTATION] ?? '');
+    const sameAtt = (t: { bytes: Buffer }, it: { bytes: Buffer }) => {
+      try {
+        const a = JSON.parse(t.bytes.toString('utf8')) as { payload?: unknown };
+        return a.payload === (JSON.parse(it.bytes.toString('utf8')) as { payload: string }).payload && typeof openEnvelope(signer.pub, t.bytes) !== 'string';
+      } catch {
+        return false;
+      }
+    };
+    const sig = await pushAttachments(client, digest, 'sig', sigs, sameSig);
+    const att = atts.length ? await pushAttachments(client, digest, 'att', atts, sameAtt) : undefined;
+    if (!sig.added && !att?.added) ctx.log.info(`${name}@${digest} already signed with ${s.signKey}: its signature${sigs.length === 1 ? '' : 's'}${atts.length ? ` and ${atts.length} attestations` : ''} are there`);
+    else ctx.log.info(`signed ${name}@${digest} with ${s.signKey}: ${sig.added} signature${sig.added === 1 ? '' : 's'} under :${sig.tag}${att ? `, ${att.added} attestation${att.added === 1 ? '' : 's'} under :${att.tag}` : ''}`);
+  } finally {
+    client.close();
+  }
 }
 
 async function runPublish(ctx: BuildContext, s: Settings): Promise<void> {
@@ -79,7 +127,13 @@ async function runPublish(ctx: BuildContext, s: Settings): Promise<void> {
       image: { name: basename(imagePath(s)), path: imagePath(s) },
     };
     const name = parseReference(s.ociRef).name.split('/').at(-1)!;
-    const artifacts = s.s3Layout === 'image-build' ? await imageBuildArtifacts(s, name, paths.squashfs!.path) : s.s3Artifacts.map((a) => paths[a]!);
+    let artifacts: { name: string; path: string; keyFor?: (tag: string) => string }[] = s.s3Layout === 'image-build' ? await imageBuildArtifacts(s, name, paths.squashfs!.path) : s.s3Artifacts.map((a) => paths[a]!);
+    if (s.signKey) {
+      // The DSSE envelopes go with their artefacts, named after the object (initrd.img.intoto.dsse.json), so `osb verify` of the downloaded file finds them; the index lists them too.
+      const { signArtefacts, envelopesBeside } = await import('./sign.js');
+      if (!ctx.dryRun) await signArtefacts(s, s.s3Artifacts.filter((a): a is 'image' | 'initrd' => a === 'image' || a === 'initrd'), ctx.log);
+      artifacts = artifacts.flatMap((a) => [a, ...envelopesBeside(a.path).map((p) => ({ name: a.name + p.slice(a.path.length), path: p, ...(a.keyFor ? { keyFor: (t: string) => a.keyFor!(t) + p.slice(a.path.length) } : {}) }))]);
+    }
     await publishS3({
       endpoint: s.publishS3,
       bucket: s.s3Bucket!,
