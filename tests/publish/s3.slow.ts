@@ -70,6 +70,25 @@ describe('osb publish to S3 (Swift s3api)', () => {
     }
   }, 300_000);
 
+  test('with --sign-key, the initrd\'s DSSE envelopes go beside it and into the index; osb verify accepts what S3 gives back', async () => {
+    const keys = tempDir('osb-s3-keys-');
+    expect(osb(['keygen'], { cwd: keys, env: cleanEnv({ OSB_SIGN_PASSWORD: '' }) }).code).toBe(0);
+    const r = await osbAsync(args('--tag', 'signed', '--s3-prefix=', '--s3-artifacts', 'initrd', '--sign-key', join(keys, 'cosign.key')), cleanEnv({ S3_ACCESS: swift.access, S3_SECRET: swift.secret, OSB_SIGN_PASSWORD: '' }));
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const base = 'guest/signed/x86_64/';
+    const names = ['initrd.img', 'initrd.img.intoto.dsse.json', 'initrd.img.spdx.dsse.json'];
+    // The squashfs and the kernel have no SBOM or provenance, so no envelopes.
+    expect(Object.keys(JSON.parse((await get(`${base}index.json`)).toString('utf8')).files).sort()).toEqual([...names, 'rootfs.squashfs', 'vmlinuz']);
+    // What a network-boot consumer downloads.
+    const back = tempDir('osb-s3-back-');
+    const { writeFileSync } = await import('node:fs');
+    for (const n of names) writeFileSync(join(back, n), await get(base + n));
+    const v = osb(['verify', join(back, 'initrd.img'), '--key', join(keys, 'cosign.pub')]);
+    expect(v.stderr).toBe('');
+    expect(v.stdout).toMatch(/^verified .*: https:\/\/slsa\.dev\/provenance\/v1, https:\/\/spdx\.dev\/Document\n$/);
+  }, 120_000);
+
   test('AWS_* credentials work too', async () => {
     const r = await osbAsync(args('--tag', 'aws', '--s3-prefix=', '--s3-artifacts', 'initrd'), cleanEnv({ AWS_ACCESS_KEY_ID: swift.access, AWS_SECRET_ACCESS_KEY: swift.secret }));
     expect(r.code).toBe(0);
