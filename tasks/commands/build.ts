@@ -1,12 +1,9 @@
 /** Building targets: `osb rootfs`, `osb image`, ..., and the groups (`osb all`). */
 import type { CommandRun } from '../cli/command.js';
 import type { PlanStep } from '../engine/plan.js';
-import type { Artefact } from '../settings/paths.js';
 import type { Settings } from '../settings/table.js';
 import { groupTargets } from '../targets/index.js';
 import { checkWorkdir, openWorkdir, planFor } from './workdir.js';
-
-const ARTEFACTS: readonly Artefact[] = ['rootfs', 'image', 'initrd', 'oci'];
 
 /** Nothing to build: say so per target as the runner would, without loading the runner. */
 function reportUpToDate(steps: readonly PlanStep[], s: Settings): void {
@@ -39,8 +36,9 @@ export const run: CommandRun = async (cmd, { signal }) => {
     if (steps.every((x) => x.action === 'skip') && !share) reportUpToDate(steps, s);
     else await (await import('../engine/execute.js')).execute(steps, { settings: s, signal });
     if (s.signKey) {
-      const kinds = steps.map((x) => x.target.name).filter((n): n is Artefact => (ARTEFACTS as readonly string[]).includes(n));
-      await (await import('../targets/sign.js')).signArtefacts(s, kinds, { info: (m) => void process.stdout.write(s.logFormat === 'ndjson' ? `${JSON.stringify({ time: new Date().toISOString(), event: 'signed', message: m })}\n` : `${m}\n`) });
+      const { signArtefacts, SIGNABLE } = await import('../targets/sign.js');
+      const kinds = SIGNABLE.filter((k) => steps.some((x) => x.target.name === k));
+      await signArtefacts(s, kinds, { info: (m) => void process.stdout.write(s.logFormat === 'ndjson' ? `${JSON.stringify({ time: new Date().toISOString(), event: 'signed', message: m })}\n` : `${m}\n`) });
     }
   } finally {
     await release();

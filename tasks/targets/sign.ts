@@ -12,7 +12,7 @@ import { sha256File } from '../../lib/hash.js';
 import type { Reporter } from '../../lib/log.js';
 import { openEnvelope, signEnvelope, statement, type Subject } from '../../signing/dsse.js';
 import { askPassphrase } from '../cli/passphrase.js';
-import { manifestPath, provenancePath, sbomPath, type Artefact } from '../settings/paths.js';
+import { kernelPaths, manifestPath, provenancePath, sbomPath, squashfsPaths, type Artefact } from '../settings/paths.js';
 import type { Settings } from '../settings/table.js';
 import { artefactPath } from './supply-chain.js';
 
@@ -93,13 +93,38 @@ export function envelopesBeside(file: string): string[] {
   return existsSync(dir) ? readdirSync(dir).filter((n) => n.startsWith(`${name}.`) && n.endsWith('.dsse.json')).sort().map((n) => join(dir, n)) : [];
 }
 
+/** What --sign-key signs: the artefacts with an SBOM and provenance, and the kernel and squashfs. */
+export type Signable = Artefact | 'kernel' | 'squashfs';
+export const SIGNABLE: readonly Signable[] = ['rootfs', 'image', 'initrd', 'oci', 'kernel', 'squashfs'];
+
+/**
+ * The kernel and the squashfs have no SBOM or provenance file beside them: their provenance is
+ * made here, from the target's recorded inputs (its state), and exists only signed, in
+ * FILE.intoto.dsse.json, one for each file (vmlinuz.container, vmlinux.container; osb.squashfs).
+ */
+async function builtFileStatements(s: Settings, kind: 'kernel' | 'squashfs'): Promise<{ file: string; predicateType: string; payload: Buffer }[]> {
+  const { readState } = await import('../engine/state.js');
+  const { provenanceStatement, SLSA_PROVENANCE_V1 } = await import('../../supply-chain/provenance.js');
+  const { packageVersion } = await import('../../lib/package-root.js');
+  const state = await readState(s.workdir, kind);
+  if (!state) return [];
+  const files = kind === 'kernel' ? [kernelPaths(s).vmlinuz, kernelPaths(s).vmlinux] : [squashfsPaths(s).image];
+  const out: { file: string; predicateType: string; payload: Buffer }[] = [];
+  const settings = Object.fromEntries(Object.entries(state.values ?? {}).map(([k, v]) => [k, v.value ?? null]));
+  for (const f of files.filter((x) => existsSync(x))) {
+    const st = provenanceStatement({ subjects: [{ name: basename(f), sha256: await sha256File(f) }], target: kind, settings, inputsHash: state.inputsHash, sourceDateEpoch: s.sourceDateEpoch, resolvedDependencies: [], toolVersion: packageVersion() });
+    out.push({ file: `${f}.intoto.json`, predicateType: SLSA_PROVENANCE_V1, payload: Buffer.from(JSON.stringify(st)) });
+  }
+  return out;
+}
+
 /** Sign the SBOM and provenance of each artefact: envelopes written atomically beside them. */
-export async function signArtefacts(s: Settings, kinds: readonly Artefact[], log: Pick<Reporter, 'info'>): Promise<string[]> {
+export async function signArtefacts(s: Settings, kinds: readonly Signable[], log: Pick<Reporter, 'info'>): Promise<string[]> {
   const signer = await loadSigner(s.signKey!);
   const written: string[] = [];
   for (const kind of kinds) {
-    if (!existsSync(kind === 'rootfs' ? manifestPath(s) : artefactPath(s, kind))) continue;
-    for (const st of await artefactStatements(s, kind)) {
+    if (kind !== 'kernel' && kind !== 'squashfs' && !existsSync(kind === 'rootfs' ? manifestPath(s) : artefactPath(s, kind))) continue;
+    for (const st of kind === 'kernel' || kind === 'squashfs' ? await builtFileStatements(s, kind) : await artefactStatements(s, kind)) {
       const out = envelopePath(st.file);
       // ECDSA signatures differ each time: an envelope that already signs this payload with this key stays.
       if (signsAlready(out, st.payload, signer.pub)) continue;

@@ -70,7 +70,7 @@ describe('osb publish to S3 (Swift s3api)', () => {
     }
   }, 300_000);
 
-  test('with --sign-key, the initrd\'s DSSE envelopes go beside it and into the index; osb verify accepts what S3 gives back', async () => {
+  test('with --sign-key, the DSSE envelopes of the initrd and the squashfs go beside them and into the index; osb verify accepts what S3 gives back', async () => {
     const keys = tempDir('osb-s3-keys-');
     expect(osb(['keygen'], { cwd: keys, env: cleanEnv({ OSB_SIGN_PASSWORD: '' }) }).code).toBe(0);
     const r = await osbAsync(args('--tag', 'signed', '--s3-prefix=', '--s3-artifacts', 'initrd', '--sign-key', join(keys, 'cosign.key')), cleanEnv({ S3_ACCESS: swift.access, S3_SECRET: swift.secret, OSB_SIGN_PASSWORD: '' }));
@@ -78,12 +78,15 @@ describe('osb publish to S3 (Swift s3api)', () => {
     expect(r.code).toBe(0);
     const base = 'guest/signed/x86_64/';
     const names = ['initrd.img', 'initrd.img.intoto.dsse.json', 'initrd.img.spdx.dsse.json'];
-    // The squashfs and the kernel have no SBOM or provenance, so no envelopes.
-    expect(Object.keys(JSON.parse((await get(`${base}index.json`)).toString('utf8')).files).sort()).toEqual([...names, 'rootfs.squashfs', 'vmlinuz']);
+    // The squashfs osb built gets its provenance, signed; the --kernel file osb did not build, none.
+    expect(Object.keys(JSON.parse((await get(`${base}index.json`)).toString('utf8')).files).sort()).toEqual([...names, 'rootfs.squashfs', 'rootfs.squashfs.intoto.dsse.json', 'vmlinuz']);
     // What a network-boot consumer downloads.
     const back = tempDir('osb-s3-back-');
     const { writeFileSync } = await import('node:fs');
-    for (const n of names) writeFileSync(join(back, n), await get(base + n));
+    for (const n of [...names, 'rootfs.squashfs', 'rootfs.squashfs.intoto.dsse.json']) writeFileSync(join(back, n), await get(base + n));
+    const sq = osb(['verify', join(back, 'rootfs.squashfs'), '--key', join(keys, 'cosign.pub')]);
+    expect(sq.stderr).toBe('');
+    expect(sq.stdout).toMatch(/^verified .*rootfs\.squashfs \(sha256:[0-9a-f]{64}\) with .*: https:\/\/slsa\.dev\/provenance\/v1\n$/);
     const v = osb(['verify', join(back, 'initrd.img'), '--key', join(keys, 'cosign.pub')]);
     expect(v.stderr).toBe('');
     expect(v.stdout).toMatch(/^verified .*: https:\/\/slsa\.dev\/provenance\/v1, https:\/\/spdx\.dev\/Document\n$/);
