@@ -168,13 +168,16 @@ export class RegistryClient {
   }
 
   /** Push one blob (a file, or bytes) unless the registry has it; the whole exchange is retried as one operation. */
-  async pushBlob(d: Descriptor, path: string | Buffer): Promise<void> {
+  async pushBlob(d: Descriptor, path: string | Buffer, o: { probe?: boolean } = {}): Promise<void> {
     const part = (start: number, end: number) => (typeof path === 'string' ? () => createReadStream(path, { start, end, highWaterMark: READ_CHUNK }) : path.subarray(start, end + 1));
     const repo = this.o.repo;
     await withRetry(this.policy, async () => {
-      const head = await this.call({ method: 'HEAD', url: this.url(`/v2/${repo}/blobs/${d.digest}`) });
-      if (head.status === 200) return void this.stats.skipped++;
-      if (head.status !== 404) throw this.fail(`HEAD blob ${d.digest}`, head);
+      // probe: false (a few hundred bytes of signature) sends it again rather than ask first.
+      if (o.probe !== false) {
+        const head = await this.call({ method: 'HEAD', url: this.url(`/v2/${repo}/blobs/${d.digest}`) });
+        if (head.status === 200) return void this.stats.skipped++;
+        if (head.status !== 404) throw this.fail(`HEAD blob ${d.digest}`, head);
+      }
       const post = this.url(`/v2/${repo}/blobs/uploads/`);
       if (this.o.mountFrom) {
         post.searchParams.set('mount', d.digest);

@@ -42,28 +42,38 @@ async function layersOf(client: RegistryClient, tag: string): Promise<Attachment
  * a config naming them, then the manifest (last, so the tag never names a missing blob).
  */
 export async function pushAttachments(client: RegistryClient, digest: string, kind: 'sig' | 'att', items: readonly Attachment[], already?: (there: Attachment, item: Attachment) => boolean): Promise<{ tag: string; added: number }> {
+  const st = await stageAttachments(client, digest, kind, items, already);
+  await st.commit();
+  return st;
+}
+
+/**
+ * Everything but the tag: the blobs go up now (they name nothing, so this may run while the
+ * image itself is pushed), and `commit` puts the manifest under cosign's tag once the image is in.
+ */
+export async function stageAttachments(client: RegistryClient, digest: string, kind: 'sig' | 'att', items: readonly Attachment[], already?: (there: Attachment, item: Attachment) => boolean): Promise<{ tag: string; added: number; commit: () => Promise<void> }> {
   const tag = attachmentTag(digest, kind);
   const layers: AttachmentLayer[] = await layersOf(client, tag);
   const key = (l: { digest: string; annotations?: Readonly<Record<string, string>> }) => `${l.digest} ${JSON.stringify(l.annotations ?? {})}`;
   const have = new Set(layers.map(key));
   // What is there and says the same (the same payload, signed by the same key) is not added again.
   const there = already ? await Promise.all(layers.filter((l) => items.some((it) => it.mediaType === l.mediaType)).map(async (l) => ({ mediaType: l.mediaType, bytes: l.size <= MAX_ATTACHMENT ? await client.blobBytes(l, MAX_ATTACHMENT) : Buffer.alloc(0), annotations: l.annotations ?? {} }))) : [];
-  let added = 0;
+  const blobs: [Descriptor, Buffer][] = [];
   for (const it of items) {
     const l: AttachmentLayer = { mediaType: it.mediaType, size: it.bytes.length, digest: sha(it.bytes), annotations: it.annotations };
     if (have.has(key(l)) || there.some((t) => already!(t, it))) continue;
-    await client.pushBlob(l, it.bytes);
+    blobs.push([l, it.bytes]);
     layers.push(l);
     have.add(key(l));
-    added++;
   }
-  if (!added) return { tag, added };
+  const added = blobs.length;
+  if (!added) return { tag, added, commit: async () => undefined };
   const config = Buffer.from(JSON.stringify({ architecture: '', config: {}, created: '0001-01-01T00:00:00Z', history: [{ created: '0001-01-01T00:00:00Z' }], os: '', rootfs: { type: 'layers', diff_ids: layers.map((l) => l.digest) } }));
   const cd: Descriptor = { mediaType: OCI_CONFIG, size: config.length, digest: sha(config) };
-  await client.pushBlob(cd, config);
+  // Small blobs, all at once; the manifest only when every one is in.
+  await Promise.all([...blobs, [cd, config] as [Descriptor, Buffer]].map(([d, b]) => client.pushBlob(d, b, { probe: false })));
   const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: cd, layers }));
-  await client.pushManifest(manifest, OCI_MANIFEST, tag);
-  return { tag, added };
+  return { tag, added, commit: async () => void (await client.pushManifest(manifest, OCI_MANIFEST, tag)) };
 }
 
 /** What is attached to the image `digest` under `kind`, each layer's bytes checked against its digest. */

@@ -48,8 +48,8 @@ const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'verify',
-    summary: "Check what --sign-key signed: a file's DSSE envelopes, or an image's cosign signature and attestations in its registry (HOST[:PORT]/REPO[:TAG|@DIGEST]); exit 1 names what does not match",
-    args: { name: 'ARTEFACT|REF', min: 1, max: 1 },
+    summary: "Check what --sign-key signed: a file's DSSE envelopes, or, for an image reference HOST[:PORT]/REPO[:TAG|@DIGEST], its cosign signature and attestations in the registry; exit 1 names what does not match",
+    args: { name: 'ARTEFACT', min: 1, max: 1 },
     flags: [{ name: 'key', type: 'string', describe: 'the public key (cosign.pub)' }],
     load: async () => (await import('./verify.js')).run,
   },

@@ -1,5 +1,5 @@
 /**
- * `osb verify ARTEFACT|REF --key PUB`: a file's DSSE envelopes (beside it, from --sign-key), or
+ * `osb verify ARTEFACT --key PUB`: a file's DSSE envelopes (beside it, from --sign-key), or
  * an image's signatures and attestations in its registry (as cosign stores them). Every check a
  * consumer would make: the signature by that key, the signed digest is the artefact's, the
  * attestations' subjects. The first that fails is the one line of exit 1.

@@ -4,7 +4,7 @@
  */
 import { basename, resolve } from 'node:path';
 import type { BuildContext } from '../../lib/context.js';
-import { UsageError } from '../../lib/errors.js';
+import { OsbError, UsageError } from '../../lib/errors.js';
 import { hostArch } from '../../distros/index.js';
 import type { Target } from '../engine/target.js';
 import { registryOptions } from '../engine/registry-options.js';
@@ -51,6 +51,9 @@ async function publishRegistry(ctx: BuildContext, s: Settings, registry: string,
   const target = parseRegistryTarget(registry);
   const dest = `${target.host}/${target.repo}`;
   if (ctx.dryRun) return void ctx.log.info(`would push ${ociPaths(s).layout} to ${dest} as ${tags.join(', ')}`);
+  // The signatures and attestations go up beside the image's blobs; their tags come after its own.
+  const staged = s.signKey ? stageSignatures(ctx, s, target, await layoutDigest(ociPaths(s).layout), tags) : undefined;
+  staged?.catch(() => undefined); // awaited below; a failed image push must not leave it unhandled
   const r = await pushLayout(ociPaths(s).layout, tags, {
     ...(await registryOptions(ctx, s, target)),
     chunkSize: s.registryChunkSize * 1024,
@@ -60,7 +63,20 @@ async function publishRegistry(ctx: BuildContext, s: Settings, registry: string,
   });
   const st = r.stats;
   ctx.log.info(`pushed ${dest}:${tags.join(', :')} (manifest ${r.digest}; blobs: ${st.pushed} uploaded, ${st.skipped} already there${st.mounted ? `, ${st.mounted} mounted` : ''})`);
-  if (s.signKey) await signPushed(ctx, s, target, r.digest, tags);
+  if (staged) {
+    const st = await staged;
+    if (st.digest !== r.digest) throw new OsbError(`the layout's index names manifest ${st.digest}, but ${r.digest} was pushed`, 'run `osb oci --force` and publish again');
+    await st.commit();
+  }
+}
+
+/** The digest of the image an OCI layout's index names first (the one pushLayout pushes). */
+async function layoutDigest(layout: string): Promise<string> {
+  const { readJsonFile, DIGEST } = await import('../../lib/foreign.js');
+  const index = await readJsonFile<{ manifests?: { digest?: unknown }[] }>(`${layout}/index.json`, `the index of OCI layout ${layout}`, 'run `osb oci --force`');
+  const d = Array.isArray(index.manifests) ? index.manifests[0]?.digest : undefined;
+  if (typeof d !== 'string' || !DIGEST.test(d)) throw new OsbError(`${layout}/index.json names no sha256 manifest`, 'run `osb oci --force`');
+  return d;
 }
 
 /**
@@ -68,12 +84,12 @@ async function publishRegistry(ctx: BuildContext, s: Settings, registry: string,
  * default matchRepoDigestOrExact checks) under sha256-HEX.sig, and the SBOM and provenance as
  * in-toto statements about the manifest digest, in DSSE envelopes under sha256-HEX.att.
  */
-async function signPushed(ctx: BuildContext, s: Settings, target: { host: string; repo: string }, digest: string, tags: readonly string[]): Promise<void> {
+async function stageSignatures(ctx: BuildContext, s: Settings, target: { host: string; repo: string }, digest: string, tags: readonly string[]): Promise<{ digest: string; commit: () => Promise<void> }> {
   const { loadSigner, artefactStatements } = await import('./sign.js');
   const { simpleSigningPayload, signBytes, verifyBytes, SIMPLESIGNING_TYPE, SIGNATURE_ANNOTATION } = await import('../../signing/cosign.js');
   const { openEnvelope, signEnvelope, statement, DSSE_MEDIA_TYPE } = await import('../../signing/dsse.js');
   const { RegistryClient } = await import('../../publish/registry.js');
-  const { pushAttachments } = await import('../../publish/signatures.js');
+  const { stageAttachments } = await import('../../publish/signatures.js');
   const { packageVersion } = await import('../../lib/package-root.js');
   const signer = await loadSigner(s.signKey!);
   const name = `${target.host}/${target.repo}`;
@@ -88,6 +104,7 @@ async function signPushed(ctx: BuildContext, s: Settings, target: { host: string
     return { mediaType: DSSE_MEDIA_TYPE, bytes: Buffer.from(JSON.stringify(env)), annotations: { [SIGNATURE_ANNOTATION]: '', predicateType: st.predicateType } };
   });
   const client = new RegistryClient({ ...(await registryOptions(ctx, s, target)), chunkSize: 0 });
+  let ok = false;
   try {
     // ECDSA signatures differ each time: a signature of the same payload by this key is the same signature.
     const sameSig = (t: { bytes: Buffer; annotations: Readonly<Record<string, string>> }, it: { bytes: Buffer }) => t.bytes.equals(it.bytes) && verifyBytes(signer.pub, t.bytes, t.annotations[SIGNATURE_ANNOTATION] ?? '');
@@ -99,12 +116,22 @@ async function signPushed(ctx: BuildContext, s: Settings, target: { host: string
         return false;
       }
     };
-    const sig = await pushAttachments(client, digest, 'sig', sigs, sameSig);
-    const att = atts.length ? await pushAttachments(client, digest, 'att', atts, sameAtt) : undefined;
-    if (!sig.added && !att?.added) ctx.log.info(`${name}@${digest} already signed with ${s.signKey}: its signature${sigs.length === 1 ? '' : 's'}${atts.length ? ` and ${atts.length} attestations` : ''} are there`);
-    else ctx.log.info(`signed ${name}@${digest} with ${s.signKey}: ${sig.added} signature${sig.added === 1 ? '' : 's'} under :${sig.tag}${att ? `, ${att.added} attestation${att.added === 1 ? '' : 's'} under :${att.tag}` : ''}`);
+    const [sig, att] = await Promise.all([stageAttachments(client, digest, 'sig', sigs, sameSig), atts.length ? stageAttachments(client, digest, 'att', atts, sameAtt) : undefined]);
+    ok = true;
+    return {
+      digest,
+      commit: async () => {
+        try {
+          await Promise.all([sig.commit(), att?.commit()]);
+        } finally {
+          client.close();
+        }
+        if (!sig.added && !att?.added) ctx.log.info(`${name}@${digest} already signed with ${s.signKey}: its signature${sigs.length === 1 ? '' : 's'}${atts.length ? ` and ${atts.length} attestations` : ''} are there`);
+        else ctx.log.info(`signed ${name}@${digest} with ${s.signKey}: ${sig.added} signature${sig.added === 1 ? '' : 's'} under :${sig.tag}${att ? `, ${att.added} attestation${att.added === 1 ? '' : 's'} under :${att.tag}` : ''}`);
+      },
+    };
   } finally {
-    client.close();
+    if (!ok) client.close();
   }
 }
 
@@ -131,7 +158,7 @@ async function runPublish(ctx: BuildContext, s: Settings): Promise<void> {
     if (s.signKey) {
       // The DSSE envelopes go with their artefacts, named after the object (initrd.img.intoto.dsse.json), so `osb verify` of the downloaded file finds them; the index lists them too.
       const { signArtefacts, envelopesBeside } = await import('./sign.js');
-      if (!ctx.dryRun) await signArtefacts(s, s.s3Artifacts.filter((a): a is 'image' | 'initrd' => a === 'image' || a === 'initrd'), ctx.log);
+      if (!ctx.dryRun) await signArtefacts(s, s.s3Artifacts.filter((a): a is 'image' | 'initrd' | 'kernel' | 'squashfs' => ['image', 'initrd', 'kernel', 'squashfs'].includes(a)), ctx.log);
       artifacts = artifacts.flatMap((a) => [a, ...envelopesBeside(a.path).map((p) => ({ name: a.name + p.slice(a.path.length), path: p, ...(a.keyFor ? { keyFor: (t: string) => a.keyFor!(t) + p.slice(a.path.length) } : {}) }))]);
     }
     await publishS3({
