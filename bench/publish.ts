@@ -7,6 +7,7 @@
  * mount it from the repository its blob-info cache remembers from the run before. Runs alternate.
  * A third command, bench/node-push.ts (POST and PUT of each blob with node:http, nothing else), is
  * the floor for any Node.js client on this machine: Node's own start-up against skopeo's.
+ * Goal (issue 26): `osb publish --sign-key` at most 1.1x `osb publish` of the same image.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -58,6 +59,10 @@ export async function benchPublish(rootfs: string, runs: number): Promise<BenchR
     const dryTimes: number[] = [];
     const skopeoTimes: number[] = [];
     const floorTimes: number[] = [];
+    const signedTimes: number[] = [];
+    // A key as `osb keygen` writes it (scrypt N=2^15 to open, as cosign's).
+    const keyDir = join(work, 'keys');
+    execFileSync('sh', ['-c', `mkdir -p ${q(keyDir)} && cd ${q(keyDir)} && ${OSB} keygen > /dev/null`], { env: { ...process.env, OSB_SIGN_PASSWORD: 'bench' } });
     for (let i = 0; i < runs; i++) {
       await fresh();
       skopeoTimes.push(timeShell(`skopeo copy --quiet --dest-tls-verify=false oci:${q(join(wd, 'osb-oci'))}:localhost/osb:bench docker://${host}/skopeo/r${i}:1`).seconds);
@@ -68,6 +73,9 @@ export async function benchPublish(rootfs: string, runs: number): Promise<BenchR
       osbTimes.push(timeShell(`${publish} > /dev/null`).seconds);
       // osb's start-up and plan, which every osb command pays: the same command, sending nothing.
       dryTimes.push(timeShell(`${publish} --dry-run > /dev/null`).seconds);
+      await fresh();
+      // The same push, then the signature and the SBOM and provenance attestations (cosign's tags).
+      signedTimes.push(timeShell(`OSB_SIGN_PASSWORD=bench ${publish.replace(`osb/r${i}`, `signed/r${i}`)} --sign-key ${q(join(keyDir, 'cosign.key'))} > /dev/null`).seconds);
     }
     const s = median(skopeoTimes);
     const o = median(osbTimes);
@@ -76,6 +84,7 @@ export async function benchPublish(rootfs: string, runs: number): Promise<BenchR
       { name: 'skopeo copy oci: docker:// (Debian image, empty registry)', median: s, runs, extra: `oci-archive ${(layerBytes / 1e6).toFixed(1)} MB` },
       { name: 'osb publish --publish-registry (same image, empty registry)', median: o, runs, baseline: 'skopeo copy', baselineMedian: s, goal: '<= 1.0x', extra: `median of per-round ratios ${paired.toFixed(3)}x` },
       { name: 'bare Node.js push: POST and PUT per blob, nothing else (the floor for a Node.js client)', median: median(floorTimes), runs, baseline: 'skopeo copy', baselineMedian: s, extra: `median of per-round ratios ${median(floorTimes.map((x, i) => x / skopeoTimes[i]!)).toFixed(3)}x` },
+      { name: 'osb publish --sign-key (same push, then the cosign signature and 2 attestations)', median: median(signedTimes), runs, baseline: 'osb publish', baselineMedian: o, goal: '<= 1.1x', extra: `median of per-round ratios ${median(signedTimes.map((x, i) => x / osbTimes[i]!)).toFixed(3)}x` },
       { name: 'osb publish --dry-run (start-up and plan, nothing sent)', median: median(dryTimes), runs, extra: `the push itself: about ${(o - median(dryTimes)).toFixed(3)} s` },
     ];
   } finally {
