@@ -71,6 +71,7 @@ export const TOOLS: Readonly<Record<string, ToolInfo>> = {
   'arch-test': everywhere('arch-test'),
   'update-binfmts': { debian: 'binfmt-support', fedora: 'n/a', alpine: 'n/a', versionArg: '--version' },
   file: everywhere('file'),
+  objcopy: everywhere('binutils'),
   mksquashfs: everywhere('squashfs-tools', { min: '4.4.0', versionArg: '-version' }),
   getfattr: everywhere('attr'),
   podman: everywhere('podman', { min: '4.0.0' }),

@@ -146,6 +146,9 @@ const TABLE = [
   { key: 'dockerArchive', type: 'boolean', default: false, env: env('OSB_DOCKER_ARCHIVE'), group: 'oci', describe: 'osb oci: also write WORKDIR/osb-docker.tar for docker load' },
   { key: 'toolbox', type: 'boolean', default: false, env: env('OSB_TOOLBOX'), group: 'oci', describe: "osb oci: add toolbox's label (com.github.containers.toolbox=true)" },
   { key: 'squashfsCompression', type: 'string', choices: ['zstd', 'gzip', 'xz', 'lz4', 'lzo'], default: 'zstd', env: env('OSB_SQUASHFS_COMPRESSION'), group: 'oci', describe: 'Compression of the squashfs (osb\'s kernel reads all of them)' },
+  // uki
+  { key: 'ukiCmdline', type: 'string', default: 'console=ttyS0 panic=1', env: env('OSB_UKI_CMDLINE'), group: 'boot', describe: "osb uki: the kernel command line in the UKI's .cmdline (measured into PCR 11)" },
+  { key: 'ukiStub', path: true, type: 'string', defaultText: "systemd-boot-efi's linuxx64.efi.stub (linuxaa64 for aarch64)", env: env('OSB_UKI_STUB'), group: 'boot', describe: 'osb uki: the systemd-stub the UKI is made on' },
   // sysext
   { key: 'sysextName', grammar: 'fileName', type: 'string', env: env('OSB_SYSEXT_NAME'), group: 'image', describe: 'osb sysext: the extension\'s name (WORKDIR/NAME.raw, extension-release.NAME)' },
   { key: 'sysextTree', path: true, type: 'string', env: env('OSB_SYSEXT_TREE'), group: 'image', describe: 'osb sysext: the tree the extension adds (usr/ and opt/ only)' },

@@ -15,6 +15,7 @@ const TABLE: readonly (() => Promise<Target>)[] = [
   async () => (await import('./bundle.js')).bundle,
   async () => (await import('./squashfs.js')).squashfs,
   async () => (await import('./sysext.js')).sysext,
+  async () => (await import('./uki.js')).uki,
   async () => (await import('./publish.js')).publish,
   async () => (await import('./boot.js')).boot,
 ];

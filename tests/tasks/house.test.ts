@@ -10,7 +10,7 @@ import ts from 'typescript';
 import { REPO_ROOT } from '../helpers/fixture-rootfs.js';
 
 /** Every folder of source (tests and fixtures are not part of the house). */
-const SOURCE = ['tasks', 'lib', 'rootfs-builder', 'image-builder', 'initrd-builder', 'kernel-builder', 'oci-builder', 'publish', 'openscap', 'ansible-layer', 'sysext-builder', 'supply-chain', 'signing', 'distros', 'scripts', 'bench'];
+const SOURCE = ['tasks', 'lib', 'rootfs-builder', 'image-builder', 'initrd-builder', 'kernel-builder', 'oci-builder', 'publish', 'openscap', 'ansible-layer', 'sysext-builder', 'supply-chain', 'signing', 'uki-builder', 'distros', 'scripts', 'bench'];
 
 function tsFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((n) => {

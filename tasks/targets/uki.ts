@@ -1,0 +1,62 @@
+/**
+ * The uki target: a Unified Kernel Image of osb's kernel, the initrd, a command line and the
+ * rootfs's os-release on systemd-stub (uki-builder/), with the PCR 11 values systemd-stub will
+ * measure, predicted beside it (WORKDIR/osb.efi.pcr.json).
+ */
+import { existsSync, lstatSync, readlinkSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { OsbError } from '../../lib/errors.js';
+import { resolveGuestPath } from '../../lib/guest-path.js';
+import { OS_RELEASE_PATHS } from '../../lib/bootable.js';
+import { hostArch } from '../../distros/index.js';
+import type { Target } from '../engine/target.js';
+import { initrdPath, kernelPaths, rootfsDir, ukiPaths } from '../settings/paths.js';
+import type { Settings } from '../settings/table.js';
+
+const stubOf = async (s: Settings): Promise<string> => s.ukiStub ?? (await import('../../uki-builder/index.js')).DEBIAN_STUB[s.arch ?? hostArch()] ?? '';
+const kernelOf = (s: Settings): string => (s.kernel ? resolve(s.kernel) : kernelPaths(s).vmlinuz);
+
+/** The rootfs's os-release, its symlinks followed inside the tree. */
+function osReleaseIn(root: string): string | undefined {
+  for (const p of OS_RELEASE_PATHS) {
+    const r = resolveGuestPath(p, (name) => {
+      try {
+        const st = lstatSync(join(root, name));
+        return { value: st, symlink: st.isSymbolicLink() ? readlinkSync(join(root, name)) : undefined, dir: st.isDirectory() };
+      } catch {
+        return undefined;
+      }
+    });
+    if (typeof r !== 'string' && r.node.value.isFile()) return join(root, r.name);
+  }
+  return undefined;
+}
+
+export const uki: Target = {
+  name: 'uki',
+  summary: "Unified Kernel Image (WORKDIR/osb.efi): the kernel, initrd, --uki-cmdline and the rootfs's os-release on systemd-stub, with the PCR 11 values it will measure (WORKDIR/osb.efi.pcr.json)",
+  deps: (s) => [...(s.kernel ? [] : ['kernel']), 'initrd'],
+  settings: ['ukiCmdline', 'ukiStub', 'sourceDateEpoch'],
+  files: (s) => [...(s.kernel ? [resolve(s.kernel)] : []), ...(s.ukiStub ? [resolve(s.ukiStub)] : [])],
+  outputs: (s) => [ukiPaths(s).uki, ukiPaths(s).pcr],
+  tools: () => ['objcopy'],
+  validate: async (s) => {
+    const stub = await stubOf(s);
+    if (!stub) throw new OsbError(`osb has no systemd-stub for ${s.arch ?? hostArch()}`, 'give --uki-stub FILE');
+  },
+  run: async (ctx, s) => {
+    const { buildUki } = await import('../../uki-builder/index.js');
+    const osRelease = osReleaseIn(rootfsDir(s));
+    if (!osRelease && !ctx.dryRun) throw new OsbError(`the rootfs ${rootfsDir(s)} has no os-release, which the UKI's .osrel section carries`, 'build the rootfs with osb rootfs, or give --rootfs-dir an OS tree');
+    const stub = await stubOf(s);
+    const p = ukiPaths(s);
+    const initrd = initrdPath(s);
+    const m = await buildUki(ctx, { stub, linux: kernelOf(s), initrd: existsSync(initrd) || ctx.dryRun ? initrd : undefined, cmdline: s.ukiCmdline, osRelease: osRelease ?? join(rootfsDir(s), 'etc/os-release'), output: p.uki });
+    if (!m) return;
+    const { writeAtomic } = await import('../../lib/atomic.js');
+    const { writeFile } = await import('node:fs/promises');
+    const doc = { uki: { file: 'osb.efi', ...m.uki }, cmdline: s.ukiCmdline, pcr11: m.pcr11, sections: m.sections };
+    await writeAtomic(p.pcr, (tmp) => writeFile(tmp, JSON.stringify(doc, null, 2) + '\n'));
+    ctx.log.info(`wrote ${p.uki} (${m.uki.size} bytes); PCR 11 after systemd-stub: sha256 ${m.pcr11.sha256.stub}`);
+  },
+};

@@ -1,0 +1,91 @@
+/**
+ * A Unified Kernel Image: systemd-stub (Debian's systemd-boot-efi) with the kernel, the initrd,
+ * the command line and the os-release added as PE sections by binutils' objcopy, each at the
+ * next 4 KiB boundary after the stub's own sections (a multiple of any section alignment a stub
+ * has). Reproducible: objcopy's timestamp is replaced by SOURCE_DATE_EPOCH. The PCR 11 values
+ * are computed from the sections read back from the UKI written, not from the inputs.
+ */
+import { createHash } from 'node:crypto';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { BuildContext } from '../lib/context.js';
+import { writeAtomic } from '../lib/atomic.js';
+import { OsbError } from '../lib/errors.js';
+import { predictPcr11, type Pcr11 } from './pcr.js';
+import { readPe, sectionData, stampPe } from './pe.js';
+
+/** Where Debian's systemd-boot-efi puts the stub. */
+export const DEBIAN_STUB: Readonly<Record<string, string>> = { x86_64: '/usr/lib/systemd/boot/efi/linuxx64.efi.stub', aarch64: '/usr/lib/systemd/boot/efi/linuxaa64.efi.stub' };
+
+export interface UkiOptions {
+  readonly stub: string;
+  readonly linux: string;
+  /** @default no .initrd section */
+  readonly initrd?: string;
+  readonly cmdline: string;
+  /** The rootfs's os-release (.osrel). */
+  readonly osRelease: string;
+  readonly output: string;
+}
+
+export interface UkiMeasurements {
+  readonly pcr11: { readonly sha256: Pcr11; readonly sha1: Pcr11 };
+  /** sha256 of each measured section's contents, by section name. */
+  readonly sections: Readonly<Record<string, string>>;
+  readonly uki: { readonly sha256: string; readonly size: number };
+}
+
+const ALIGN = 4096;
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+export async function buildUki(ctx: BuildContext, o: UkiOptions): Promise<UkiMeasurements | undefined> {
+  const stub = await readFile(o.stub).catch((e: NodeJS.ErrnoException) => {
+    throw new OsbError(`cannot read the systemd-stub ${o.stub} (${e.code ?? e.message})`, 'install systemd-boot-efi (apt-get install systemd-boot-efi), or give --uki-stub FILE');
+  });
+  const pe = readPe(stub, o.stub);
+  if (pe.sections.some((s) => ['.linux', '.initrd', '.cmdline', '.osrel'].includes(s.name))) throw new OsbError(`${o.stub} already has UKI sections: it is a UKI, not a stub`, 'give the bare systemd-stub (linuxx64.efi.stub)');
+  const align = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
+  let next = align(Math.max(...pe.sections.map((s) => s.vma + s.virtualSize)));
+  const tmpDir = join(dirname(o.output), `.osb-uki-${process.pid}`);
+  const cmdlineFile = join(tmpDir, 'cmdline');
+  const inputs: [string, string][] = [['.osrel', o.osRelease], ['.cmdline', cmdlineFile], ['.linux', o.linux], ...(o.initrd ? [['.initrd', o.initrd] as [string, string]] : [])];
+  const args: string[] = [];
+  const { mkdir, stat } = await import('node:fs/promises');
+  if (!ctx.dryRun) {
+    await mkdir(tmpDir, { recursive: true });
+    await writeFile(cmdlineFile, o.cmdline);
+  }
+  try {
+    for (const [name, file] of inputs) {
+      const size = ctx.dryRun ? 0 : (await stat(file)).size;
+      args.push('--add-section', `${name}=${file}`, '--set-section-flags', `${name}=data,readonly`, '--change-section-vma', `${name}=0x${(Number(pe.imageBase) + next).toString(16)}`);
+      next = align(next + size);
+    }
+    if (ctx.dryRun) {
+      await ctx.run(['objcopy', ...args, o.stub, o.output]);
+      return undefined;
+    }
+    return await writeAtomic(o.output, async (tmp) => {
+      await ctx.run(['objcopy', ...args, o.stub, tmp]);
+      const uki = await readFile(tmp);
+      stampPe(uki, ctx.sourceDateEpoch);
+      // Read back: every section holds the bytes of its input.
+      const out = readPe(uki, o.output);
+      const sections = new Map<string, Buffer>();
+      for (const [name, file] of inputs) {
+        const s = out.sections.find((x) => x.name === name);
+        const want = await readFile(file);
+        if (!s || !sectionData(uki, s).equals(want)) throw new OsbError(`objcopy wrote ${name} of ${o.output} wrong: it does not hold ${file}`, 'check the binutils version (objcopy --version)');
+        sections.set(name, want);
+      }
+      await writeFile(tmp, uki);
+      return {
+        pcr11: { sha256: predictPcr11(sections, 'sha256'), sha1: predictPcr11(sections, 'sha1') },
+        sections: Object.fromEntries([...sections].map(([n, b]) => [n, sha256(b)])),
+        uki: { sha256: sha256(uki), size: uki.length },
+      };
+    });
+  } finally {
+    if (!ctx.dryRun) await rm(tmpDir, { recursive: true, force: true });
+  }
+}
