@@ -72,6 +72,8 @@ export const TOOLS: Readonly<Record<string, ToolInfo>> = {
   'update-binfmts': { debian: 'binfmt-support', fedora: 'n/a', alpine: 'n/a', versionArg: '--version' },
   file: everywhere('file'),
   objcopy: everywhere('binutils'),
+  sbsign: everywhere('sbsigntool'),
+  sbverify: everywhere('sbsigntool'),
   mksquashfs: everywhere('squashfs-tools', { min: '4.4.0', versionArg: '-version' }),
   getfattr: everywhere('attr'),
   podman: everywhere('podman', { min: '4.0.0' }),

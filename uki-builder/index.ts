@@ -12,7 +12,7 @@ import type { BuildContext } from '../lib/context.js';
 import { writeAtomic } from '../lib/atomic.js';
 import { OsbError } from '../lib/errors.js';
 import { predictPcr11, type Pcr11 } from './pcr.js';
-import { readPe, sectionData, stampPe } from './pe.js';
+import { authenticodeDigest, readPe, sectionData, stampPe } from './pe.js';
 
 /** Where Debian's systemd-boot-efi puts the stub. */
 export const DEBIAN_STUB: Readonly<Record<string, string>> = { x86_64: '/usr/lib/systemd/boot/efi/linuxx64.efi.stub', aarch64: '/usr/lib/systemd/boot/efi/linuxaa64.efi.stub' };
@@ -33,6 +33,8 @@ export interface UkiMeasurements {
   /** sha256 of each measured section's contents, by section name. */
   readonly sections: Readonly<Record<string, string>>;
   readonly uki: { readonly sha256: string; readonly size: number };
+  /** What a Secure Boot signature of it signs (the same for the signed copy). */
+  readonly authenticode: { readonly sha256: string };
 }
 
 const ALIGN = 4096;
@@ -67,7 +69,10 @@ export async function buildUki(ctx: BuildContext, o: UkiOptions): Promise<UkiMea
     }
     return await writeAtomic(o.output, async (tmp) => {
       await ctx.run(['objcopy', ...args, o.stub, tmp]);
-      const uki = await readFile(tmp);
+      // Padded to 8 bytes, as sbsign pads before it appends a signature: the Authenticode digest
+      // of this file is then the one a signed copy carries.
+      const raw = await readFile(tmp);
+      const uki = Buffer.concat([raw, Buffer.alloc((8 - (raw.length % 8)) % 8)]);
       stampPe(uki, ctx.sourceDateEpoch);
       // Read back: every section holds the bytes of its input.
       const out = readPe(uki, o.output);
@@ -83,9 +88,18 @@ export async function buildUki(ctx: BuildContext, o: UkiOptions): Promise<UkiMea
         pcr11: { sha256: predictPcr11(sections, 'sha256'), sha1: predictPcr11(sections, 'sha1') },
         sections: Object.fromEntries([...sections].map(([n, b]) => [n, sha256(b)])),
         uki: { sha256: sha256(uki), size: uki.length },
+        authenticode: { sha256: authenticodeDigest(uki) },
       };
     });
   } finally {
     if (!ctx.dryRun) await rm(tmpDir, { recursive: true, force: true });
   }
+}
+
+/** Sign the UKI for Secure Boot with sbsign (in place, through a temporary file), and check it with sbverify. */
+export async function signUki(ctx: BuildContext, uki: string, key: string, cert: string): Promise<void> {
+  await writeAtomic(uki, async (tmp) => {
+    await ctx.run(['sbsign', '--key', key, '--cert', cert, '--output', tmp, uki]);
+    await ctx.run(['sbverify', '--cert', cert, tmp]);
+  });
 }

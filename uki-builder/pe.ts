@@ -3,6 +3,7 @@
  * table and the alignment, and a fixed TimeDateStamp with the checksum made again, as binutils'
  * objcopy stamps PE files with the current time and reads no SOURCE_DATE_EPOCH. Pure.
  */
+import { createHash } from 'node:crypto';
 import { OsbError } from '../lib/errors.js';
 
 export interface PeSection {
@@ -67,4 +68,33 @@ export function stampPe(b: Buffer, epoch: number): void {
   }
   sum = (sum & 0xffff) + (sum >>> 16);
   b.writeUInt32LE((sum + b.length) >>> 0, sumAt);
+}
+
+/**
+ * The Authenticode digest (sha256) of a PE image, what a Secure Boot signature signs and
+ * firmware checks: the headers without the checksum and the certificate-table entry, each
+ * section's raw data in file order, then what follows the last section up to the certificate
+ * table (as sbsign and osslsigncode hash it).
+ */
+export function authenticodeDigest(b: Buffer): string {
+  const pe = b.readUInt32LE(0x3c);
+  const opt = pe + 24;
+  const sumAt = opt + 64;
+  const certEntry = opt + 144; // PE32+: data directory 4
+  const sizeOfHeaders = b.readUInt32LE(opt + 60);
+  const certOffset = b.readUInt32LE(certEntry);
+  const certSize = b.readUInt32LE(certEntry + 4);
+  const h = createHash('sha256');
+  h.update(b.subarray(0, sumAt));
+  h.update(b.subarray(sumAt + 4, certEntry));
+  h.update(b.subarray(certEntry + 8, sizeOfHeaders));
+  const img = readPe(b, 'the image');
+  let end = sizeOfHeaders;
+  for (const s of [...img.sections].filter((x) => x.rawSize > 0).sort((x, y) => x.rawOffset - y.rawOffset)) {
+    h.update(b.subarray(s.rawOffset, s.rawOffset + s.rawSize));
+    end = Math.max(end, s.rawOffset + s.rawSize);
+  }
+  const stop = certSize && certOffset ? certOffset : b.length;
+  if (stop > end) h.update(b.subarray(end, stop));
+  return h.digest('hex');
 }

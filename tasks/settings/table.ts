@@ -149,6 +149,8 @@ const TABLE = [
   // uki
   { key: 'ukiCmdline', type: 'string', default: 'console=ttyS0 panic=1', env: env('OSB_UKI_CMDLINE'), group: 'boot', describe: "osb uki: the kernel command line in the UKI's .cmdline (measured into PCR 11)" },
   { key: 'ukiStub', path: true, type: 'string', defaultText: "systemd-boot-efi's linuxx64.efi.stub (linuxaa64 for aarch64)", env: env('OSB_UKI_STUB'), group: 'boot', describe: 'osb uki: the systemd-stub the UKI is made on' },
+  { key: 'sbKey', path: true, type: 'string', env: env('OSB_SB_KEY'), group: 'boot', describe: 'osb uki: sign the UKI for Secure Boot with this PEM private key (sbsign), with --sb-cert' },
+  { key: 'sbCert', path: true, type: 'string', env: env('OSB_SB_CERT'), group: 'boot', describe: "osb uki: the PEM certificate of --sb-key (sbverify checks the signature with it)" },
   // sysext
   { key: 'sysextName', grammar: 'fileName', type: 'string', env: env('OSB_SYSEXT_NAME'), group: 'image', describe: 'osb sysext: the extension\'s name (WORKDIR/NAME.raw, extension-release.NAME)' },
   { key: 'sysextTree', path: true, type: 'string', env: env('OSB_SYSEXT_TREE'), group: 'image', describe: 'osb sysext: the tree the extension adds (usr/ and opt/ only)' },

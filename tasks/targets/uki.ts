@@ -5,7 +5,7 @@
  */
 import { existsSync, lstatSync, readlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { OsbError } from '../../lib/errors.js';
+import { OsbError, UsageError } from '../../lib/errors.js';
 import { resolveGuestPath } from '../../lib/guest-path.js';
 import { OS_RELEASE_PATHS } from '../../lib/bootable.js';
 import { hostArch } from '../../distros/index.js';
@@ -36,11 +36,12 @@ export const uki: Target = {
   name: 'uki',
   summary: "Unified Kernel Image (WORKDIR/osb.efi): the kernel, initrd, --uki-cmdline and the rootfs's os-release on systemd-stub, with the PCR 11 values it will measure (WORKDIR/osb.efi.pcr.json)",
   deps: (s) => [...(s.kernel ? [] : ['kernel']), 'initrd'],
-  settings: ['ukiCmdline', 'ukiStub', 'sourceDateEpoch'],
-  files: (s) => [...(s.kernel ? [resolve(s.kernel)] : []), ...(s.ukiStub ? [resolve(s.ukiStub)] : [])],
+  settings: ['ukiCmdline', 'ukiStub', 'sbKey', 'sbCert', 'sourceDateEpoch'],
+  files: (s) => [...(s.kernel ? [resolve(s.kernel)] : []), ...(s.ukiStub ? [resolve(s.ukiStub)] : []), ...(s.sbCert ? [resolve(s.sbCert)] : [])],
   outputs: (s) => [ukiPaths(s).uki, ukiPaths(s).pcr],
-  tools: () => ['objcopy'],
+  tools: (s) => ['objcopy', ...(s.sbKey ? ['sbsign', 'sbverify'] : [])],
   validate: async (s) => {
+    if (!s.sbKey !== !s.sbCert) throw new UsageError('Secure Boot signing needs both --sb-key and --sb-cert', 'give the PEM key and the PEM certificate of your db key');
     const stub = await stubOf(s);
     if (!stub) throw new OsbError(`osb has no systemd-stub for ${s.arch ?? hostArch()}`, 'give --uki-stub FILE');
   },
@@ -52,10 +53,15 @@ export const uki: Target = {
     const p = ukiPaths(s);
     const initrd = initrdPath(s);
     const m = await buildUki(ctx, { stub, linux: kernelOf(s), initrd: existsSync(initrd) || ctx.dryRun ? initrd : undefined, cmdline: s.ukiCmdline, osRelease: osRelease ?? join(rootfsDir(s), 'etc/os-release'), output: p.uki });
+    if (s.sbKey && s.sbCert) await (await import('../../uki-builder/index.js')).signUki(ctx, p.uki, resolve(s.sbKey), resolve(s.sbCert));
     if (!m) return;
     const { writeAtomic } = await import('../../lib/atomic.js');
     const { writeFile } = await import('node:fs/promises');
-    const doc = { uki: { file: 'osb.efi', ...m.uki }, cmdline: s.ukiCmdline, pcr11: m.pcr11, sections: m.sections };
+    // The unsigned bytes are reproducible; a signed osb.efi differs by its signature (which holds
+    // a signing time), not by its Authenticode digest.
+    const { sha256File } = await import('../../lib/hash.js');
+    const written = s.sbKey ? { sha256: await sha256File(p.uki), signed: true, unsigned: m.uki } : { ...m.uki, signed: false };
+    const doc = { uki: { file: 'osb.efi', ...written }, authenticode: m.authenticode, cmdline: s.ukiCmdline, pcr11: m.pcr11, sections: m.sections };
     await writeAtomic(p.pcr, (tmp) => writeFile(tmp, JSON.stringify(doc, null, 2) + '\n'));
     ctx.log.info(`wrote ${p.uki} (${m.uki.size} bytes); PCR 11 after systemd-stub: sha256 ${m.pcr11.sha256.stub}`);
   },
