@@ -5,7 +5,7 @@
  * is measured is the section's bytes, whatever they are (booting the UKI is a slow test's job).
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { removeTempDirs, tempDir } from '../helpers/build-context.js';
@@ -76,6 +76,34 @@ describe('osb uki', () => {
     const b = (JSON.parse(readFileSync(join(third, 'osb.efi.pcr.json'), 'utf8')) as Predicted).pcr11.sha256.stub;
     expect(b).not.toBe(a);
     expect(b).toBe(measured(third, 'console=ttyS0 panic=2', 'sha256').stub);
+  });
+
+  test('--sb-key/--sb-cert: sbverify accepts the signature with that certificate and refuses another; the Authenticode digest osb predicted is the one osslsigncode calculates and the signature carries', () => {
+    const keys = tempDir('osb-uki-sb-');
+    for (const n of ['db', 'other']) execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '30', '-subj', `/CN=osb test ${n}`, '-keyout', join(keys, `${n}.key`), '-out', join(keys, `${n}.crt`)], { stdio: 'ignore' });
+    const sw = tempDir('osb-uki-signed-');
+    const r = build(sw, '--sb-key', join(keys, 'db.key'), '--sb-cert', join(keys, 'db.crt'));
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const efi = join(sw, 'osb.efi');
+    expect(execFileSync('sbverify', ['--cert', join(keys, 'db.crt'), efi], { encoding: 'utf8' })).toMatch(/Signature verification OK/);
+    const refused = spawnSync('sbverify', ['--cert', join(keys, 'other.crt'), efi], { encoding: 'utf8' });
+    expect(refused.status).toBe(1);
+    expect(refused.stdout).toMatch(/Signature verification failed/);
+    const v = execFileSync('osslsigncode', ['verify', '-CAfile', join(keys, 'db.crt'), '-in', efi], { encoding: 'utf8' });
+    const current = /Current message digest\s*:\s*([0-9A-F]+)/.exec(v)![1]!.toLowerCase();
+    const calculated = /Calculated message digest\s*:\s*([0-9A-F]+)/.exec(v)![1]!.toLowerCase();
+    const doc = JSON.parse(readFileSync(join(sw, 'osb.efi.pcr.json'), 'utf8')) as { authenticode: { sha256: string }; uki: { signed: boolean; unsigned: { sha256: string } } };
+    expect(doc.uki.signed).toBe(true);
+    expect(doc.authenticode.sha256).toBe(calculated);
+    expect(doc.authenticode.sha256).toBe(current);
+    // The unsigned UKI of the same inputs has that digest too, and its bytes are the unsigned ones recorded.
+    const unsigned = JSON.parse(readFileSync(join(wd, 'osb.efi.pcr.json'), 'utf8')) as { authenticode: { sha256: string }; uki: { sha256: string } };
+    expect(unsigned.authenticode.sha256).toBe(doc.authenticode.sha256);
+    expect(doc.uki.unsigned.sha256).toBe(unsigned.uki.sha256);
+    const half = build(tempDir('osb-uki-half-'), '--sb-key', join(keys, 'db.key'));
+    expect(half.code).toBe(2);
+    expect(errorLine(half.stderr)).toBe('osb: Secure Boot signing needs both --sb-key and --sb-cert');
   });
 
   test('a stub that is a UKI already, or no PE at all: one line, no osb.efi', () => {
