@@ -12,7 +12,7 @@ import { sha256File } from '../../lib/hash.js';
 import type { Reporter } from '../../lib/log.js';
 import { openEnvelope, signEnvelope, statement, type Subject } from '../../signing/dsse.js';
 import { askPassphrase } from '../cli/passphrase.js';
-import { kernelPaths, manifestPath, provenancePath, sbomPath, squashfsPaths, type Artefact } from '../settings/paths.js';
+import { kernelPaths, manifestPath, provenancePath, sbomPath, squashfsPaths, ukiPaths, type Artefact } from '../settings/paths.js';
 import type { Settings } from '../settings/table.js';
 import { artefactPath } from './supply-chain.js';
 
@@ -94,8 +94,18 @@ export function envelopesBeside(file: string): string[] {
 }
 
 /** What --sign-key signs: the artefacts with an SBOM and provenance, and the kernel and squashfs. */
-export type Signable = Artefact | 'kernel' | 'squashfs';
-export const SIGNABLE: readonly Signable[] = ['rootfs', 'image', 'initrd', 'oci', 'kernel', 'squashfs'];
+export type Signable = Artefact | 'kernel' | 'squashfs' | 'uki';
+export const SIGNABLE: readonly Signable[] = ['rootfs', 'image', 'initrd', 'oci', 'kernel', 'squashfs', 'uki'];
+
+/** The UKI's reference-values statement, signed as it is when it still names the UKI as it is. */
+async function ukiStatements(s: Settings): Promise<{ file: string; predicateType: string; payload: Buffer }[]> {
+  const p = ukiPaths(s);
+  if (!existsSync(p.statement) || !existsSync(p.uki)) return [];
+  const bytes = readFileSync(p.statement);
+  const doc = JSON.parse(bytes.toString('utf8')) as { predicateType: string; subject: { digest: { sha256: string } }[] };
+  const digest = await sha256File(p.uki);
+  return doc.subject?.some((x) => x.digest?.sha256 === digest) ? [{ file: p.statement, predicateType: doc.predicateType, payload: bytes }] : [];
+}
 
 /**
  * The kernel and the squashfs have no SBOM or provenance file beside them: their provenance is
@@ -123,8 +133,11 @@ export async function signArtefacts(s: Settings, kinds: readonly Signable[], log
   const signer = await loadSigner(s.signKey!);
   const written: string[] = [];
   for (const kind of kinds) {
-    if (kind !== 'kernel' && kind !== 'squashfs' && !existsSync(kind === 'rootfs' ? manifestPath(s) : artefactPath(s, kind))) continue;
-    for (const st of kind === 'kernel' || kind === 'squashfs' ? await builtFileStatements(s, kind) : await artefactStatements(s, kind)) {
+    if (kind === 'rootfs' || kind === 'image' || kind === 'initrd' || kind === 'oci') {
+      if (!existsSync(kind === 'rootfs' ? manifestPath(s) : artefactPath(s, kind))) continue;
+    }
+    const statements = kind === 'kernel' || kind === 'squashfs' ? await builtFileStatements(s, kind) : kind === 'uki' ? await ukiStatements(s) : await artefactStatements(s, kind);
+    for (const st of statements) {
       const out = envelopePath(st.file);
       // ECDSA signatures differ each time: an envelope that already signs this payload with this key stays.
       if (signsAlready(out, st.payload, signer.pub)) continue;

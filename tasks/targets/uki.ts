@@ -13,6 +13,9 @@ import type { Target } from '../engine/target.js';
 import { initrdPath, kernelPaths, rootfsDir, ukiPaths } from '../settings/paths.js';
 import type { Settings } from '../settings/table.js';
 
+/** What the statement beside the UKI is: the values a verifier compares the guest's TPM with. */
+export const UKI_REFERENCE_VALUES = 'https://osb.invalid/attestation/uki-reference-values/v1';
+
 const stubOf = async (s: Settings): Promise<string> => s.ukiStub ?? (await import('../../uki-builder/index.js')).DEBIAN_STUB[s.arch ?? hostArch()] ?? '';
 const kernelOf = (s: Settings): string => (s.kernel ? resolve(s.kernel) : kernelPaths(s).vmlinuz);
 
@@ -38,7 +41,7 @@ export const uki: Target = {
   deps: (s) => [...(s.kernel ? [] : ['kernel']), 'initrd'],
   settings: ['ukiCmdline', 'ukiStub', 'sbKey', 'sbCert', 'sourceDateEpoch'],
   files: (s) => [...(s.kernel ? [resolve(s.kernel)] : []), ...(s.ukiStub ? [resolve(s.ukiStub)] : []), ...(s.sbCert ? [resolve(s.sbCert)] : [])],
-  outputs: (s) => [ukiPaths(s).uki, ukiPaths(s).pcr],
+  outputs: (s) => [ukiPaths(s).uki, ukiPaths(s).pcr, ukiPaths(s).statement],
   tools: (s) => ['objcopy', ...(s.sbKey ? ['sbsign', 'sbverify'] : [])],
   validate: async (s) => {
     if (!s.sbKey !== !s.sbCert) throw new UsageError('Secure Boot signing needs both --sb-key and --sb-cert', 'give the PEM key and the PEM certificate of your db key');
@@ -63,6 +66,11 @@ export const uki: Target = {
     const written = s.sbKey ? { sha256: await sha256File(p.uki), signed: true, unsigned: m.uki } : { ...m.uki, signed: false };
     const doc = { uki: { file: 'osb.efi', ...written }, authenticode: m.authenticode, cmdline: s.ukiCmdline, pcr11: m.pcr11, sections: m.sections };
     await writeAtomic(p.pcr, (tmp) => writeFile(tmp, JSON.stringify(doc, null, 2) + '\n'));
+    // The same reference values as an in-toto statement about the UKI, for a verifier's policy
+    // (and for --sign-key, which signs it into osb.efi.intoto.dsse.json).
+    const { statement } = await import('../../signing/dsse.js');
+    const st = statement([{ name: 'osb.efi', sha256: written.sha256 }], UKI_REFERENCE_VALUES, { ...doc, uki: undefined });
+    await writeAtomic(p.statement, (tmp) => writeFile(tmp, JSON.stringify(JSON.parse(st.toString('utf8')), null, 2) + '\n'));
     ctx.log.info(`wrote ${p.uki} (${m.uki.size} bytes); PCR 11 after systemd-stub: sha256 ${m.pcr11.sha256.stub}`);
   },
 };
