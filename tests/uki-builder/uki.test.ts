@@ -9,7 +9,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { removeTempDirs, tempDir } from '../helpers/build-context.js';
-import { errorLine, osb } from '../helpers/cli.js';
+import { cleanEnv, errorLine, osb } from '../helpers/cli.js';
 import { makeFixtureRootfs } from '../helpers/fixture-rootfs.js';
 
 const MEASURE = '/lib/systemd/systemd-measure';
@@ -57,6 +57,21 @@ describe('osb uki', () => {
       expect(p.pcr11[bank].stub).toBe(m.stub);
       expect(p.pcr11[bank].phases.map((x) => [x.phase, x.value])).toEqual(m.phases.map((x) => [x.phase, x.hash]));
     }
+  });
+
+  test('the reference values as an in-toto statement about osb.efi; --sign-key signs it and osb verify accepts it', () => {
+    const st = JSON.parse(readFileSync(join(wd, 'osb.efi.intoto.json'), 'utf8')) as { _type: string; subject: { name: string; digest: { sha256: string } }[]; predicate: Predicted };
+    expect(st._type).toBe('https://in-toto.io/Statement/v1');
+    expect(st.subject).toEqual([{ name: 'osb.efi', digest: { sha256: execFileSync('sha256sum', [join(wd, 'osb.efi')], { encoding: 'utf8' }).split(' ')[0] } }]);
+    expect(st.predicate.pcr11.sha256.stub).toBe(measured(wd, 'console=ttyS0 panic=1', 'sha256').stub);
+    const keys = tempDir('osb-uki-keys-');
+    expect(osb(['keygen'], { cwd: keys, env: cleanEnv({ OSB_SIGN_PASSWORD: '' }) }).code).toBe(0);
+    const r = osb(['uki', '--no-deps', '--rootfs-dir', rootfs, '--workdir', wd, '--kernel', kernel, '--sign-key', join(keys, 'cosign.key')], { env: cleanEnv({ OSB_SIGN_PASSWORD: '' }) });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const v = osb(['verify', join(wd, 'osb.efi'), '--key', join(keys, 'cosign.pub')]);
+    expect(v.stderr).toBe('');
+    expect(v.stdout).toMatch(/^verified .*osb\.efi \(sha256:[0-9a-f]{64}\) with .*: https:\/\/osb\.invalid\/attestation\/uki-reference-values\/v1\n$/);
   });
 
   test('objdump finds the four sections after the stub\'s, each holding its input', () => {
