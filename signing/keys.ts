@@ -88,8 +88,9 @@ export async function loadPrivateKey(path: string, passphrase: () => string): Pr
     }
     const p = doc.kdf?.params ?? {};
     const num = (v: unknown, max: number) => typeof v === 'number' && Number.isInteger(v) && v > 0 && v <= max;
-    if (doc.kdf?.name !== 'scrypt' || !num(p.N, 1 << 20) || ((p.N as number) & ((p.N as number) - 1)) !== 0 || !num(p.r, 32) || !num(p.p, 16) || typeof doc.kdf.salt !== 'string') {
-      throw new UsageError(`${path}: unsupported key derivation (osb reads scrypt with N up to 2^20, as cosign writes)`, 'write the key again with `osb keygen`');
+    // A foreign document names its own cost: at most 256 MiB of scrypt memory (cosign's is 32).
+    if (doc.kdf?.name !== 'scrypt' || !num(p.N, 1 << 20) || ((p.N as number) & ((p.N as number) - 1)) !== 0 || !num(p.r, 32) || !num(p.p, 16) || 128 * (p.N as number) * (p.r as number) > 256 << 20 || typeof doc.kdf.salt !== 'string') {
+      throw new UsageError(`${path}: unsupported key derivation (osb reads scrypt using at most 256 MiB, as cosign's keys do)`, 'write the key again with `osb keygen`');
     }
     if (doc.cipher?.name !== 'nacl/secretbox' || typeof doc.cipher.nonce !== 'string' || typeof doc.ciphertext !== 'string') {
       throw new UsageError(`${path}: unsupported cipher (osb reads nacl/secretbox, as cosign writes)`, 'write the key again with `osb keygen`');
