@@ -37,7 +37,7 @@ type Predicted = { pcr11: Record<'sha256' | 'sha1', { stub: string; phases: { ph
 function measured(wd: string, cmdline: string, bank: 'sha256' | 'sha1'): { stub: string; phases: { phase: string; hash: string }[] } {
   writeFileSync(join(wd, 'cmdline.txt'), cmdline);
   const files = [`--linux=${kernel}`, `--osrel=${join(rootfs, 'etc/os-release')}`, `--cmdline=${join(wd, 'cmdline.txt')}`, `--initrd=${join(wd, 'osb-initrd.img')}`, `--bank=${bank}`];
-  const stub = /11:\w+=([0-9a-f]+)/.exec(execFileSync(MEASURE, ['calculate', ...files, '--phase='], { encoding: 'utf8' }))![1]!;
+  const stub = /11:\w+=([0-9a-f]+)/.exec(execFileSync(MEASURE, ['calculate', ...files, '--phase='], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }))![1]!;
   const phases = (JSON.parse(execFileSync(MEASURE, ['calculate', ...files, '--json=short'], { encoding: 'utf8' })) as Record<string, { phase: string; hash: string }[]>)[bank]!;
   return { stub, phases };
 }
@@ -101,7 +101,7 @@ describe('osb uki', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const efi = join(sw, 'osb.efi');
-    expect(execFileSync('sbverify', ['--cert', join(keys, 'db.crt'), efi], { encoding: 'utf8' })).toMatch(/Signature verification OK/);
+    expect(execFileSync('sbverify', ['--cert', join(keys, 'db.crt'), efi], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })).toMatch(/Signature verification OK/);
     const refused = spawnSync('sbverify', ['--cert', join(keys, 'other.crt'), efi], { encoding: 'utf8' });
     expect(refused.status).toBe(1);
     expect(refused.stdout).toMatch(/Signature verification failed/);
