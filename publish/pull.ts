@@ -16,13 +16,45 @@ export interface PulledImage {
   readonly layers: readonly Descriptor[];
 }
 
-/** Pull `ref` of the client's repository into layoutDir (created fresh); every digest verified. */
-export async function pullToLayout(o: PushOptions, ref: string, layoutDir: string): Promise<PulledImage> {
+/** An image's platform as OCI names it (linux is implied): amd64, arm64 with variant v8, ... */
+export interface Platform {
+  readonly architecture: string;
+  readonly variant?: string;
+}
+
+/** Most entries osb reads from a foreign index. */
+const MAX_INDEX = 256;
+
+/**
+ * The manifest of `platform` from an index (or the manifest itself when `ref` names one image),
+ * fetched by its digest so its bytes are checked against what the index names.
+ */
+async function manifestFor(client: RegistryClient, o: PushOptions, ref: string, platform: Platform | undefined): Promise<{ bytes: Buffer; mediaType: string; digest: string }> {
+  const m = await client.pullManifest(ref, { index: true });
+  const doc = parseJsonObject<{ manifests?: unknown }>(m.bytes, `manifest ${o.host}/${o.repo}:${ref}`);
+  if (!Array.isArray(doc.manifests)) return m;
+  type Entry = { digest?: unknown; mediaType?: unknown; platform?: { os?: unknown; architecture?: unknown; variant?: unknown } };
+  const entries = (doc.manifests as Entry[]).slice(0, MAX_INDEX).filter((e) => typeof e?.digest === 'string' && DIGEST.test(e.digest) && e.platform && typeof e.platform === 'object');
+  const named = (e: Entry) => `${String(e.platform!.os)}/${String(e.platform!.architecture)}${e.platform!.variant ? `/${String(e.platform!.variant)}` : ''}`.slice(0, 60);
+  const want = platform ?? { architecture: 'amd64' };
+  const fits = entries.filter((e) => e.platform!.os === 'linux' && e.platform!.architecture === want.architecture);
+  // A variant given by both must agree; an index without variants (common for arm64) still fits.
+  const pick = fits.find((e) => e.platform!.variant === want.variant) ?? fits.find((e) => e.platform!.variant === undefined || want.variant === undefined);
+  if (!pick) throw new OsbError(`${o.host}/${o.repo}:${ref} is a multi-platform image without linux/${want.architecture}${want.variant ? `/${want.variant}` : ''} (it has ${entries.map(named).join(', ') || 'no platform'})`, 'give --arch one of those, or the digest of one platform\'s image');
+  const one = await client.pullManifest(pick.digest as string);
+  return one;
+}
+
+/**
+ * Pull `ref` of the client's repository into layoutDir (created fresh); every digest verified.
+ * A multi-platform `ref` gives the image of `platform` (default linux/amd64).
+ */
+export async function pullToLayout(o: PushOptions, ref: string, layoutDir: string, platform?: Platform): Promise<PulledImage> {
   const client = new RegistryClient({ ...o, access: 'pull' });
   const part = `${layoutDir}.part`;
   try {
     await client.ping();
-    const m = await client.pullManifest(ref);
+    const m = await manifestFor(client, o, ref, platform);
     // pullManifest checked that the bytes are a JSON object; its fields are checked here.
     const manifest = parseJsonObject<{ config?: Descriptor; layers?: Descriptor[]; manifests?: unknown[] }>(m.bytes, `manifest ${o.host}/${o.repo}:${ref}`);
     if (manifest.manifests || !manifest.config || !Array.isArray(manifest.layers)) throw new OsbError(`${o.host}/${o.repo}:${ref} is not a single-platform image manifest`, 'give the tag or digest of one platform\'s image');

@@ -13,6 +13,10 @@ import type { Reporter } from '../lib/log.js';
 import { basicHeader, parseChallenge, type Credentials } from './auth.js';
 import { answerOf, makeTransport, send, TransientError, withRetry, type HttpRequest, type HttpResponse, type RetryPolicy, type Transport } from './http.js';
 
+/** A multi-platform image: OCI's index and Docker's manifest list. */
+export const INDEX = 'application/vnd.oci.image.index.v1+json';
+export const MANIFEST_LIST = 'application/vnd.docker.distribution.manifest.list.v2+json';
+
 /** Read blobs 1 MiB at a time: a quarter fewer syscalls and socket writes than the 64 KiB default. */
 const READ_CHUNK = 1 << 20;
 
@@ -224,8 +228,8 @@ export class RegistryClient {
    * bytes are returned as sent; their sha256 is checked against a digest reference and against the
    * Docker-Content-Digest the registry names.
    */
-  async pullManifest(ref: string): Promise<{ bytes: Buffer; mediaType: string; digest: string }> {
-    const accept = ['application/vnd.oci.image.manifest.v1+json', 'application/vnd.docker.distribution.manifest.v2+json'].join(', ');
+  async pullManifest(ref: string, o: { index?: boolean } = {}): Promise<{ bytes: Buffer; mediaType: string; digest: string }> {
+    const accept = ['application/vnd.oci.image.manifest.v1+json', 'application/vnd.docker.distribution.manifest.v2+json', ...(o.index ? [INDEX, MANIFEST_LIST] : [])].join(', ');
     return withRetry(this.policy, async () => {
       const r = await this.call({ method: 'GET', url: this.url(`/v2/${this.o.repo}/manifests/${ref}`), headers: { Accept: accept } });
       if (r.status !== 200) throw this.fail(`GET manifest ${ref}`, r);

@@ -113,7 +113,9 @@ export async function restoreFromCache(ctx: BuildContext, s: Settings, target: T
   const from = `${ref}:${tag}`;
   const layout = join(s.workdir, `.osb-cache-in-${target.name}`);
   try {
-    await pullToLayout(await registryOf(ctx, s, ref), tag, layout);
+    const { goArch } = await import('../../oci-builder/image.js');
+    const { hostArch } = await import('../../distros/index.js');
+    await pullToLayout(await registryOf(ctx, s, ref), tag, layout, goArch(s.arch ?? hostArch()));
   } catch (e) {
     if (e instanceof OsbError && / 404 /.test(e.message) && /GET manifest/.test(e.message)) {
       ctx.log.info(`no cached ${target.name} at ${from}: building it`);

@@ -24,7 +24,9 @@ async function fetchParent(ctx: BuildContext, s: Settings, p: ParentRef): Promis
   const dest = parentPaths(s).layout;
   if (p.kind === 'docker') {
     const { pullToLayout } = await import('../../publish/pull.js');
-    const r = await pullToLayout(await registryOptions(ctx, s, { host: p.host, repo: p.repo }), p.tag, dest);
+    const { goArch } = await import('../../oci-builder/image.js');
+    const { hostArch } = await import('../../distros/index.js');
+    const r = await pullToLayout(await registryOptions(ctx, s, { host: p.host, repo: p.repo }), p.tag, dest, goArch(s.arch ?? hostArch()));
     ctx.log.info(`pulled ${p.ref} (manifest ${r.digest}, ${r.layers.length} layers, every digest checked)`);
   } else if (p.kind === 'oci-archive') {
     if (!existsSync(p.file)) throw new OsbError(`--parent ${p.ref}: ${p.file} does not exist`);
