@@ -242,6 +242,22 @@ export class RegistryClient {
     });
   }
 
+  /** GET a blob into `sink`, following the registry's redirects to its storage (at most 5). */
+  private async getBlob(d: Descriptor, sink: (chunk: Buffer) => void): Promise<void> {
+    let url = this.url(`/v2/${this.o.repo}/blobs/${d.digest}`);
+    let r = await this.call({ method: 'GET', url }, sink);
+    for (let hops = 0; [301, 302, 303, 307, 308].includes(r.status) && hops < 5; hops++) {
+      url = this.location(r);
+      r = await this.call({ method: 'GET', url }, sink);
+    }
+    if (r.status !== 200) throw this.fail(`GET blob ${d.digest}`, r);
+  }
+
+  /** What came is what the descriptor names, or one line saying it is not. */
+  private checkBlob(d: Descriptor, size: number, got: string): void {
+    if (got !== d.digest || size !== d.size) throw new OsbError(`registry ${this.o.host} sent blob ${d.digest} of ${this.o.repo} as ${size} bytes with sha256 ${got}`, 'the stored blob is corrupt or was replaced; refusing to use it');
+  }
+
   /**
    * GET a blob (following the registry's redirect to its storage) into `file`, streamed, and check
    * its size and sha256; a mismatch removes the file.
@@ -259,15 +275,8 @@ export class RegistryClient {
       };
       let ok = false;
       try {
-        let url = this.url(`/v2/${this.o.repo}/blobs/${d.digest}`);
-        let r = await this.call({ method: 'GET', url }, sink);
-        for (let hops = 0; [301, 302, 303, 307, 308].includes(r.status) && hops < 5; hops++) {
-          url = this.location(r);
-          r = await this.call({ method: 'GET', url }, sink);
-        }
-        if (r.status !== 200) throw this.fail(`GET blob ${d.digest}`, r);
-        const got = `sha256:${h.digest('hex')}`;
-        if (got !== d.digest || size !== d.size) throw new OsbError(`registry ${this.o.host} sent blob ${d.digest} of ${this.o.repo} as ${size} bytes with sha256 ${got}`, 'the stored blob is corrupt or was replaced; refusing to use it');
+        await this.getBlob(d, sink);
+        this.checkBlob(d, size, `sha256:${h.digest('hex')}`);
         ok = true;
       } finally {
         closeSync(fd);
@@ -289,16 +298,9 @@ export class RegistryClient {
         size += c.length;
         if (size <= max) chunks.push(c);
       };
-      let url = this.url(`/v2/${this.o.repo}/blobs/${d.digest}`);
-      let r = await this.call({ method: 'GET', url }, sink);
-      for (let hops = 0; [301, 302, 303, 307, 308].includes(r.status) && hops < 5; hops++) {
-        url = this.location(r);
-        r = await this.call({ method: 'GET', url }, sink);
-      }
-      if (r.status !== 200) throw this.fail(`GET blob ${d.digest}`, r);
+      await this.getBlob(d, sink);
       const bytes = Buffer.concat(chunks);
-      const got = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-      if (size !== d.size || got !== d.digest) throw new OsbError(`registry ${this.o.host} sent blob ${d.digest} of ${this.o.repo} as ${size} bytes with sha256 ${got}`, 'the stored blob is corrupt or was replaced; refusing to use it');
+      this.checkBlob(d, size, `sha256:${createHash('sha256').update(bytes).digest('hex')}`);
       return bytes;
     });
   }

@@ -38,18 +38,10 @@ async function layersOf(client: RegistryClient, tag: string): Promise<Attachment
 }
 
 /**
- * Attach `items` to the image `digest` under cosign's tag for `kind`: each payload a blob, then
- * a config naming them, then the manifest (last, so the tag never names a missing blob).
- */
-export async function pushAttachments(client: RegistryClient, digest: string, kind: 'sig' | 'att', items: readonly Attachment[], already?: (there: Attachment, item: Attachment) => boolean): Promise<{ tag: string; added: number }> {
-  const st = await stageAttachments(client, digest, kind, items, already);
-  await st.commit();
-  return st;
-}
-
-/**
- * Everything but the tag: the blobs go up now (they name nothing, so this may run while the
- * image itself is pushed), and `commit` puts the manifest under cosign's tag once the image is in.
+ * Attach `items` to the image `digest` under cosign's tag for `kind`. Everything but the tag
+ * happens now: each payload a blob, then a config naming them (blobs name nothing, so this may
+ * run while the image itself is pushed). `commit` puts the manifest under the tag, once the
+ * image is in: the tag never names a missing blob or a missing image.
  */
 export async function stageAttachments(client: RegistryClient, digest: string, kind: 'sig' | 'att', items: readonly Attachment[], already?: (there: Attachment, item: Attachment) => boolean): Promise<{ tag: string; added: number; commit: () => Promise<void> }> {
   const tag = attachmentTag(digest, kind);
