@@ -22,8 +22,8 @@ export const OS_RELEASE_PATHS = ['/etc/os-release', '/usr/lib/os-release'] as co
 /** Written by osb (rootfs-builder/manifest.ts) and Kata's osbuilder into every rootfs they build. */
 export const OSBUILDER_RECORD = '/var/lib/osbuilder/osbuilder.yaml';
 
-/** `path` (guest view) resolved inside `root`: its lstat, or undefined when it leads nowhere. */
-export function statInTree(root: string, path: string): Stats | undefined {
+/** `path` (guest view) resolved inside `root`, its symlinks followed inside the tree: the host path and its lstat, or undefined when it leads nowhere. */
+export function resolveInTree(root: string, path: string): { path: string; stats: Stats } | undefined {
   const r = resolveGuestPath(path, (name) => {
     const here = join(root, name);
     let st: Stats;
@@ -34,7 +34,12 @@ export function statInTree(root: string, path: string): Stats | undefined {
     }
     return { value: st, symlink: st.isSymbolicLink() ? readlinkSync(here) : undefined, dir: st.isDirectory() };
   });
-  return typeof r === 'string' ? undefined : r.node.value;
+  return typeof r === 'string' ? undefined : { path: join(root, r.name), stats: r.node.value };
+}
+
+/** `path` (guest view) resolved inside `root`: its lstat, or undefined when it leads nowhere. */
+export function statInTree(root: string, path: string): Stats | undefined {
+  return resolveInTree(root, path)?.stats;
 }
 
 /**

@@ -3,11 +3,10 @@
  * rootfs's os-release on systemd-stub (uki-builder/), with the PCR 11 values systemd-stub will
  * measure, predicted beside it (WORKDIR/osb.efi.pcr.json).
  */
-import { existsSync, lstatSync, readlinkSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { OsbError, UsageError } from '../../lib/errors.js';
-import { resolveGuestPath } from '../../lib/guest-path.js';
-import { OS_RELEASE_PATHS } from '../../lib/bootable.js';
+import { OS_RELEASE_PATHS, resolveInTree } from '../../lib/bootable.js';
 import { hostArch } from '../../distros/index.js';
 import type { Target } from '../engine/target.js';
 import { initrdPath, kernelPaths, rootfsDir, ukiPaths } from '../settings/paths.js';
@@ -22,15 +21,8 @@ const kernelOf = (s: Settings): string => (s.kernel ? resolve(s.kernel) : kernel
 /** The rootfs's os-release, its symlinks followed inside the tree. */
 function osReleaseIn(root: string): string | undefined {
   for (const p of OS_RELEASE_PATHS) {
-    const r = resolveGuestPath(p, (name) => {
-      try {
-        const st = lstatSync(join(root, name));
-        return { value: st, symlink: st.isSymbolicLink() ? readlinkSync(join(root, name)) : undefined, dir: st.isDirectory() };
-      } catch {
-        return undefined;
-      }
-    });
-    if (typeof r !== 'string' && r.node.value.isFile()) return join(root, r.name);
+    const r = resolveInTree(root, p);
+    if (r?.stats.isFile()) return r.path;
   }
   return undefined;
 }
