@@ -20,6 +20,16 @@ if [ "$$" = 1 ]; then
 	[ -c /dev/console ] && exec </dev/console >/dev/console 2>&1
 fi
 
+# Measured boot: with a TPM, the PCR 11 systemd-stub extended (osb boot --uki compares it with
+# osb's prediction). The TPM driver may still be probing when init starts: wait up to 2 s.
+if [ -d /sys/class/tpm ]; then
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		[ -r /sys/class/tpm/tpm0/pcr-sha256/11 ] && break
+		sleep 0.2 2>/dev/null || sleep 1
+	done
+	[ -r /sys/class/tpm/tpm0/pcr-sha256/11 ] && echo "osb-agent: tpm pcr-sha256/11=$(cat /sys/class/tpm/tpm0/pcr-sha256/11)"
+fi
+
 uptime=$(cut -d' ' -f1 /proc/uptime 2>/dev/null)
 echo "osb-agent: ready uptime=${uptime:-unknown}"
 
