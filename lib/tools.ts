@@ -74,6 +74,7 @@ export const TOOLS: Readonly<Record<string, ToolInfo>> = {
   objcopy: everywhere('binutils'),
   sbsign: everywhere('sbsigntool'),
   sbverify: everywhere('sbsigntool'),
+  swtpm: everywhere('swtpm'),
   mksquashfs: everywhere('squashfs-tools', { min: '4.4.0', versionArg: '-version' }),
   getfattr: everywhere('attr'),
   podman: everywhere('podman', { min: '4.0.0' }),

@@ -75,7 +75,7 @@ export function vmmArgv(p: VmmProfile, b: BootSpec): string[] {
   if (p === 'qemu') return qemuArgv(b);
   const arch = b.arch ?? 'x86_64';
   const a = b.artifact;
-  if (a.kind === 'squashfs') throw new Error('the runtime profiles boot an image or an initrd');
+  if (a.kind === 'squashfs' || a.kind === 'uki') throw new Error('the runtime profiles boot an image or an initrd');
   // Firecracker and Cloud Hypervisor have no nvdimm; Kata's qemu has one for an image with the DAX header.
   const nvdimm = p === 'kata-qemu' && a.kind === 'image' && a.nvdimm && !a.verityTable && hasNvdimm(arch);
   return [

@@ -3,16 +3,17 @@
  * console to WORKDIR/logs/boot.log, and succeed when the agent's ready line appears.
  */
 import { existsSync, statSync } from 'node:fs';
-import { readlink } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { readFile, readlink } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import type { BuildContext } from '../../lib/context.js';
 import { CommandError, OsbError, UsageError, shellQuote } from '../../lib/errors.js';
 import { isGuestArch, memoryFor, qemuBinary, type Accel, type BootSpec, type GuestArch } from '../../lib/qemu.js';
 import { pvhEntry } from '../../lib/pvh.js';
 import { loadsVmlinux, profilesFor, vmmArgv } from '../../lib/vmm.js';
+import { FIRMWARE_REFUSED, prepareUefiBoot } from '../../lib/vtpm.js';
 import { hostArch } from '../../distros/index.js';
 import type { Target } from '../engine/target.js';
-import { imagePath, initrdPath, kernelPaths, rootHashPath, squashfsPaths } from '../settings/paths.js';
+import { imagePath, initrdPath, kernelPaths, rootHashPath, squashfsPaths, ukiPaths } from '../settings/paths.js';
 import type { Settings } from '../settings/table.js';
 import { hasDaxHeader, measuredVerity } from './image.js';
 import { warnIfKernelCannotRead } from './initrd.js';
@@ -54,98 +55,151 @@ function guestArch(s: Settings): GuestArch {
   if (!isGuestArch(arch)) throw new UsageError(`osb cannot boot ${arch} guests`, 'boot x86_64 or aarch64 guests');
   if (!profilesFor(arch).includes(s.vmm)) throw new UsageError(`the ${s.vmm} profile boots x86_64 guests`, `boot ${arch} guests with --vmm ${profilesFor(arch).join(' or --vmm ')}`);
   if (s.vmm !== 'qemu' && s.squashfs) throw new UsageError(`the ${s.vmm} profile boots an image or an initrd, not the squashfs`, 'boot the squashfs with --vmm qemu (its boot initrd mounts it)');
+  if (s.secureBootVars && !s.uki) throw new UsageError('--secure-boot-vars is for osb boot --uki', 'add --uki');
+  if (s.uki) {
+    if (s.vmm !== 'qemu') throw new UsageError(`the ${s.vmm} profile starts a kernel directly, not a UKI through UEFI firmware`, 'boot the UKI with --vmm qemu');
+    if (arch !== 'x86_64') throw new UsageError(`osb boots x86_64 UKIs (OVMF), not ${arch} ones`, 'boot an x86_64 UKI, or the initrd with --initrd');
+    if (s.initrd || s.squashfs || s.image) throw new UsageError('--uki boots the UKI, which carries its own initrd', 'give one of --uki, --initrd, --image, --squashfs');
+    if (s.passthrough.length) throw new UsageError("the UKI's command line is its own, measured into PCR 11: extra kernel arguments would not reach the kernel", `put them in --uki-cmdline and rebuild: osb uki --uki-cmdline "${s.ukiCmdline} ${s.passthrough.join(' ')}"`);
+  }
   return arch;
+}
+
+/** The agent's line with the PCR 11 its TPM holds (rootfs-builder/agent/osb-agent.sh). */
+const PCR_LINE = /osb-agent: tpm pcr-sha256\/11=([0-9A-Fa-f]{64})/;
+
+/** The PCR 11 values osb uki predicted (osb.efi.pcr.json): after systemd-stub, then after each boot phase. */
+async function predictedPcr11(s: Settings): Promise<{ stage: string; value: string }[]> {
+  const file = ukiPaths(s).pcr;
+  const text = await readFile(file, 'utf8').catch(() => undefined);
+  if (text === undefined) throw new OsbError(`no PCR 11 prediction to compare with: ${file} does not exist`, 'run `osb uki` first (or drop --no-deps)');
+  const doc = JSON.parse(text) as { pcr11?: { sha256?: { stub?: string; phases?: { phase: string; value: string }[] } } };
+  const bank = doc.pcr11?.sha256;
+  if (!bank?.stub) throw new OsbError(`${file} holds no sha256 PCR 11 prediction`, 'rebuild it: `osb uki --force`');
+  return [{ stage: 'systemd-stub', value: bank.stub }, ...(bank.phases ?? []).map((p) => ({ stage: `the ${p.phase} phase`, value: p.value }))];
 }
 
 async function runBoot(ctx: BuildContext, s: Settings): Promise<void> {
   const arch = guestArch(s);
-  const kernel = resolveKernel(s, arch, ctx.dryRun);
-  const useSquashfs = s.squashfs;
-  const useInitrd = !useSquashfs && s.initrd;
-  const artifactPath = useSquashfs ? squashfsPaths(s).image : useInitrd ? initrdPath(s) : imagePath(s);
+  const useUki = s.uki;
+  const kernel = useUki ? (s.kernel ? resolve(s.kernel) : kernelPaths(s).vmlinuz) : resolveKernel(s, arch, ctx.dryRun);
+  const useSquashfs = !useUki && s.squashfs;
+  const useInitrd = !useUki && !useSquashfs && s.initrd;
+  const what = useUki ? 'UKI' : useSquashfs ? 'squashfs' : useInitrd ? 'initrd' : 'image';
+  const artifactPath = useUki ? ukiPaths(s).uki : useSquashfs ? squashfsPaths(s).image : useInitrd ? initrdPath(s) : imagePath(s);
   for (const p of useSquashfs ? [artifactPath, squashfsPaths(s).bootInitrd] : [artifactPath]) {
-    if (!ctx.dryRun && !existsSync(p)) throw new OsbError(`nothing to boot: ${p} does not exist`, `run \`osb ${useSquashfs ? 'squashfs' : useInitrd ? 'initrd' : 'image'}\` first`);
+    if (!ctx.dryRun && !existsSync(p)) throw new OsbError(`nothing to boot: ${p} does not exist`, `run \`osb ${useUki ? 'uki' : useSquashfs ? 'squashfs' : useInitrd ? 'initrd' : 'image'}\` first`);
   }
+  const predicted = useUki && !ctx.dryRun ? await predictedPcr11(s) : [];
   const size = ctx.dryRun ? 0 : statSync(artifactPath).size;
   if (useInitrd && !s.kernel) await warnIfKernelCannotRead(ctx, s);
   const foreign = arch !== hostArch();
   if (foreign && s.accel === 'kvm') throw new OsbError(`KVM cannot run a ${arch} guest on this ${hostArch()} host`, 'use --accel tcg (or auto)');
   let accel: Accel = s.accel === 'kvm' ? 'kvm' : 'tcg';
-  if (!ctx.dryRun && s.accel === 'auto' && !foreign) {
+  if (!ctx.dryRun && s.accel === 'auto' && !foreign && existsSync(kernel)) {
     const { probeKvm } = await import('../../lib/kvm-probe.js');
     const kvm = await probeKvm(ctx, qemuBinary(arch), kernel);
     accel = kvm.ok ? 'kvm' : 'tcg';
     if (!kvm.ok) ctx.log.warn(`using TCG (software emulation): ${kvm.why}${kvm.cached ? ' (probed earlier on this host; --accel kvm to insist)' : ''}`);
   }
-  const verity = useSquashfs || useInitrd ? undefined : await verityFor(s, ctx.dryRun);
-  const spec: BootSpec = {
-    arch,
-    kernel,
-    accel,
-    memoryMiB: s.memory ?? (useInitrd ? memoryFor(size, s.compression !== 'none') : 512),
-    extraArgs: s.passthrough,
-    artifact: useSquashfs
-      ? { kind: 'squashfs', path: artifactPath, bootInitrd: squashfsPaths(s).bootInitrd }
-      : useInitrd
-      ? { kind: 'initrd', path: artifactPath }
-      : { kind: 'image', path: artifactPath, format: s.format, fsType: s.fsType, nvdimm: hasDaxHeader(s) && s.format === 'raw', sizeBytes: size, ...(verity ? { verityCmdline: verity.cmdline, verityTable: verity.table } : {}) },
-  };
-  const argv = vmmArgv(s.vmm, spec);
-  const as = s.vmm === 'qemu' ? '' : ` as ${s.vmm} boots it`;
-  ctx.log.info(`booting ${useSquashfs ? 'squashfs' : useInitrd ? 'initrd' : 'image'} with ${await readlink(kernel).catch(() => kernel)} under ${accel.toUpperCase()}${as}`);
-  // The exact command line, to paste into a runtime's configuration (a dry run prints it as it would run it).
-  if (!ctx.dryRun) ctx.log.info(`command line: ${shellQuote(argv)}`);
-  if (s.interactive) {
-    await ctx.run(argv, { interactive: true });
-    return;
-  }
-  const ready = new RegExp(s.readyPattern);
-  const tail: string[] = [];
-  const ac = new AbortController();
-  let readyAt: number | undefined;
-  let verityError: string | undefined;
-  const t0 = Date.now();
-  const timer = setTimeout(() => ac.abort(), s.bootTimeout * 1000);
+  const uefi = useUki ? await prepareUefiBoot(ctx, artifactPath, join(s.workdir, '.osb'), s.secureBootVars ? resolve(s.secureBootVars) : undefined) : undefined;
   try {
-    await ctx.run(argv, {
-      allowFail: true,
-      cancel: ac.signal,
-      onLine: (line) => {
-        tail.push(line);
-        if (tail.length > CONSOLE_TAIL) tail.shift();
-        if (verityError === undefined && VERITY_ERROR.test(line)) verityError = line.trim();
-        if (readyAt === undefined && ready.test(line)) {
-          readyAt = Date.now();
-          // The agent powers off after its ready line; give it a moment, then stop qemu.
-          setTimeout(() => ac.abort(), 3000);
-        }
-      },
-    });
-  } catch (e) {
-    if (readyAt === undefined && !(e instanceof CommandError)) throw e;
+    const verity = useUki || useSquashfs || useInitrd ? undefined : await verityFor(s, ctx.dryRun);
+    const spec: BootSpec = {
+      arch,
+      kernel,
+      accel,
+      // A UKI carries its initrd; the firmware holds the whole file in memory as well.
+      memoryMiB: s.memory ?? (useUki ? memoryFor(size, true) + 256 : useInitrd ? memoryFor(size, s.compression !== 'none') : 512),
+      extraArgs: s.passthrough,
+      artifact: uefi
+        ? { kind: 'uki', esp: uefi.esp, code: uefi.code, vars: uefi.vars, secureBoot: uefi.secureBoot, tpmSocket: uefi.tpmSocket }
+        : useSquashfs
+        ? { kind: 'squashfs', path: artifactPath, bootInitrd: squashfsPaths(s).bootInitrd }
+        : useInitrd
+        ? { kind: 'initrd', path: artifactPath }
+        : { kind: 'image', path: artifactPath, format: s.format, fsType: s.fsType, nvdimm: hasDaxHeader(s) && s.format === 'raw', sizeBytes: size, ...(verity ? { verityCmdline: verity.cmdline, verityTable: verity.table } : {}) },
+    };
+    const argv = vmmArgv(s.vmm, spec);
+    const as = s.vmm === 'qemu' ? '' : ` as ${s.vmm} boots it`;
+    const by = useUki ? `${artifactPath} under OVMF with a software TPM` : `${await readlink(kernel).catch(() => kernel)}`;
+    ctx.log.info(`booting ${what} with ${by} under ${accel.toUpperCase()}${as}`);
+    // The exact command line, to paste into a runtime's configuration (a dry run prints it as it would run it).
+    if (!ctx.dryRun) ctx.log.info(`command line: ${shellQuote(argv)}`);
+    if (s.interactive) {
+      await ctx.run(argv, { interactive: true });
+      return;
+    }
+    const ready = new RegExp(s.readyPattern);
+    const tail: string[] = [];
+    const ac = new AbortController();
+    let readyAt: number | undefined;
+    let verityError: string | undefined;
+    let pcr11: string | undefined;
+    let refused: string | undefined;
+    const t0 = Date.now();
+    const timer = setTimeout(() => ac.abort(), s.bootTimeout * 1000);
+    try {
+      await ctx.run(argv, {
+        allowFail: true,
+        cancel: ac.signal,
+        onLine: (line) => {
+          tail.push(line);
+          if (tail.length > CONSOLE_TAIL) tail.shift();
+          if (verityError === undefined && VERITY_ERROR.test(line)) verityError = line.trim();
+          pcr11 ??= PCR_LINE.exec(line)?.[1]?.toLowerCase();
+          if (uefi && refused === undefined && FIRMWARE_REFUSED.test(line)) {
+            // The firmware falls back to its boot menu and waits there: nothing more will come.
+            refused = line.trim();
+            ac.abort();
+          }
+          if (readyAt === undefined && ready.test(line)) {
+            readyAt = Date.now();
+            // The agent powers off after its ready line; give it a moment, then stop qemu.
+            setTimeout(() => ac.abort(), 3000);
+          }
+        },
+      });
+    } catch (e) {
+      if (readyAt === undefined && !(e instanceof CommandError)) throw e;
+    } finally {
+      clearTimeout(timer);
+    }
+    if (ctx.dryRun) return;
+    if (verityError !== undefined) {
+      throw new CommandError({ argv, tail, logPath: ctx.run.logPath, message: `boot failed: dm-verity found data that does not match the root hash (${verityError})`, hint: 'the image was changed after it was built: rebuild it with `osb image --force --measured-rootfs`; the whole console is in the log' });
+    }
+    if (refused !== undefined) {
+      throw new CommandError({ argv, tail, logPath: ctx.run.logPath, message: `boot failed: the firmware's Secure Boot refused the UKI (${refused.replace(/^BdsDxe: /, '')})`, hint: 'sign it with a key the variable store\'s db holds: osb uki --sb-key KEY --sb-cert CERT' });
+    }
+    if (readyAt === undefined) {
+      const why = Date.now() - t0 >= s.bootTimeout * 1000 ? `no ready line within ${s.bootTimeout} s` : 'the guest stopped before its ready line';
+      throw new CommandError({ argv, tail, logPath: ctx.run.logPath, message: `boot failed: ${why} (pattern /${ready.source}/)`, hint: `raise --boot-timeout or check the agent; the whole console is in the log` });
+    }
+    ctx.log.info(`ready after ${((readyAt - t0) / 1000).toFixed(2)} s (${accel.toUpperCase()}, qemu start to ready line)`);
+    if (!useUki) return;
+    if (pcr11 === undefined) {
+      throw new CommandError({ argv, tail, logPath: ctx.run.logPath, message: 'boot failed: the guest read no PCR 11 from its TPM', hint: "the agent prints it from /sys/class/tpm/tpm0/pcr-sha256/11: boot osb's kernel (CONFIG_TCG_TIS) with osb's agent as init" });
+    }
+    const match = predicted.find((p) => p.value === pcr11);
+    if (!match) {
+      throw new OsbError(`the guest's PCR 11 is sha256:${pcr11}, and osb predicted sha256:${predicted[0]!.value} (${ukiPaths(s).pcr}): the UKI that booted is not the one osb measured`, 'rebuild it with `osb uki --force`; a verifier would refuse this guest');
+    }
+    ctx.log.info(`PCR 11 read in the guest is the predicted one after ${match.stage}: sha256:${pcr11}`);
   } finally {
-    clearTimeout(timer);
+    await uefi?.close();
   }
-  if (ctx.dryRun) return;
-  if (verityError !== undefined) {
-    throw new CommandError({ argv, tail, logPath: ctx.run.logPath, message: `boot failed: dm-verity found data that does not match the root hash (${verityError})`, hint: 'the image was changed after it was built: rebuild it with `osb image --force --measured-rootfs`; the whole console is in the log' });
-  }
-  if (readyAt === undefined) {
-    const why = Date.now() - t0 >= s.bootTimeout * 1000 ? `no ready line within ${s.bootTimeout} s` : 'the guest stopped before its ready line';
-    throw new CommandError({ argv, tail, logPath: ctx.run.logPath, message: `boot failed: ${why} (pattern /${ready.source}/)`, hint: `raise --boot-timeout or check the agent; the whole console is in the log` });
-  }
-  ctx.log.info(`ready after ${((readyAt - t0) / 1000).toFixed(2)} s (${accel.toUpperCase()}, qemu start to ready line)`);
 }
 
 export const boot: Target = {
   name: 'boot',
-  summary: "Boot the kernel with the image (or --initrd) under qemu and wait for the agent's ready line",
+  summary: "Boot the kernel with the image (or --initrd, --squashfs, --uki) under qemu and wait for the agent's ready line",
   passthrough: 'extra kernel arguments',
-  deps: (s) => [...(s.kernel ? [] : ['kernel']), s.squashfs ? 'squashfs' : s.initrd ? 'initrd' : 'image'],
+  deps: (s) => (s.uki ? ['uki'] : [...(s.kernel ? [] : ['kernel']), s.squashfs ? 'squashfs' : s.initrd ? 'initrd' : 'image']),
   settings: [],
   alwaysRun: true,
   outputs: () => [],
-  tools: (s) => [`qemu-system-${s.arch ?? hostArch()}`],
+  tools: (s) => [`qemu-system-${s.arch ?? hostArch()}`, ...(s.uki ? ['swtpm'] : [])],
   validate: (s) => void guestArch(s),
   run: runBoot,
 };
