@@ -1,0 +1,118 @@
+/**
+ * Measured boot end to end: osb's UKI (osb's kernel, a Debian agent-init initrd) booted by OVMF
+ * with a software TPM (swtpm) under TCG. The oracles are the vTPM, whose PCR 11 the guest reads
+ * from sysfs, systemd-measure (what systemd-stub 252 extends for these sections), and OVMF's
+ * Secure Boot with Debian's snakeoil keys enrolled (ovmf's OVMF_VARS_4M.snakeoil.fd).
+ */
+import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { errorLine, osb } from '../helpers/cli.js';
+import { TEST_CACHE } from '../helpers/debian-rootfs.js';
+import { guestKernel } from '../helpers/guest-kernel.js';
+
+jest.setTimeout(30 * 60_000);
+const MEASURE = '/lib/systemd/systemd-measure';
+const SNAKEOIL_VARS = '/usr/share/OVMF/OVMF_VARS_4M.snakeoil.fd';
+const CMDLINE = 'console=ttyS0 panic=1';
+let wd: string;
+let kernel: string;
+const common = () => ['--workdir', wd, '--cache-dir', join(TEST_CACHE, 'osb-cache'), '--kernel', kernel, '--agent-init', '--boot-timeout', '240'];
+
+beforeAll(() => {
+  kernel = guestKernel();
+  wd = mkdtempSync(join(tmpdir(), 'osb-uki-boot-'));
+  const r = osb(['uki', ...common()]);
+  if (r.code !== 0) throw new Error(`osb uki failed:\n${r.stdout}\n${r.stderr}`);
+});
+afterAll(() => rmSync(wd, { recursive: true, force: true }));
+
+/** systemd-measure's PCR 11 after systemd-stub for osb's kernel and initrd with this command line. */
+function measured(cmdline: string): string {
+  const f = join(wd, 'measure-cmdline.txt');
+  writeFileSync(f, cmdline);
+  const osrel = join(wd, 'rootfs', 'usr/lib/os-release');
+  const out = execFileSync(MEASURE, ['calculate', `--linux=${kernel}`, `--initrd=${join(wd, 'osb-initrd.img')}`, `--osrel=${osrel}`, `--cmdline=${f}`, '--bank=sha256', '--phase='], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  return /11:sha256=([0-9a-f]{64})/.exec(out)![1]!;
+}
+
+/** swtpm processes still running (pgrep -r: not zombies, which only wait for their reaper). */
+const swtpms = (): number => Number(spawnSync('pgrep', ['-xc', '-r', 'R,S,D,T', 'swtpm'], { encoding: 'utf8' }).stdout.trim() || 0);
+const leftovers = (): string[] => readdirSync(join(wd, '.osb')).filter((n) => n.startsWith('uefi-boot-'));
+
+describe('osb boot --uki (OVMF, swtpm, TCG)', () => {
+  test("the guest's vTPM holds the PCR 11 osb predicted, which is systemd-measure's; swtpm is stopped and its files gone", () => {
+    const before = swtpms();
+    const r = osb(['boot', '--uki', ...common()]);
+    if (r.code !== 0) throw new Error(`boot failed:\n${r.stdout}\n${r.stderr}`);
+    expect(r.stdout).toMatch(/ready after \d+\.\d+ s \(TCG/);
+    const seen = /PCR 11 read in the guest is the predicted one after systemd-stub: sha256:([0-9a-f]{64})/.exec(r.stdout)?.[1];
+    const predicted = (JSON.parse(readFileSync(join(wd, 'osb.efi.pcr.json'), 'utf8')) as { pcr11: { sha256: { stub: string } } }).pcr11.sha256.stub;
+    expect(seen).toBe(predicted);
+    expect(seen).toBe(measured(CMDLINE));
+    // The console itself carries the agent's line with the value the guest read.
+    expect(readFileSync(join(wd, 'logs', 'boot.log'), 'utf8').toLowerCase()).toContain(`osb-agent: tpm pcr-sha256/11=${predicted}`);
+    expect(swtpms()).toBe(before);
+    expect(leftovers()).toEqual([]);
+  });
+
+  test('one byte of the command line changed in osb.efi: the guest boots with the PCR 11 systemd-measure gives that line, and osb reports the mismatch', () => {
+    const file = join(wd, 'osb.efi');
+    const uki = readFileSync(file);
+    const at = uki.indexOf(Buffer.from(CMDLINE));
+    expect(at).toBeGreaterThan(0);
+    expect(uki.indexOf(Buffer.from(CMDLINE), at + 1)).toBe(-1);
+    const tampered = Buffer.from(uki);
+    tampered[at + CMDLINE.length - 1] = '2'.charCodeAt(0);
+    writeFileSync(file, tampered);
+    let r;
+    try {
+      r = osb(['boot', '--uki', '--no-deps', '--workdir', wd, '--kernel', kernel, '--boot-timeout', '240']);
+    } finally {
+      writeFileSync(file, uki);
+    }
+    expect(r.code).toBe(1);
+    const line = errorLine(r.stderr);
+    expect(line).toMatch(/^osb: boot failed: the guest's PCR 11 is sha256:[0-9a-f]{64}, and osb predicted sha256:[0-9a-f]{64} .*: the UKI that booted is not the one osb measured$/);
+    const [, got, want] = /is sha256:([0-9a-f]{64}), and osb predicted sha256:([0-9a-f]{64})/.exec(line ?? "")!;
+    expect(want).toBe(measured(CMDLINE));
+    expect(got).toBe(measured('console=ttyS0 panic=2'));
+  });
+});
+
+describe('osb boot --uki --secure-boot-vars (OVMF Secure Boot, snakeoil keys enrolled)', () => {
+  test('the firmware refuses the unsigned UKI: one line, quickly, no swtpm left', () => {
+    const before = swtpms();
+    const r = osb(['boot', '--uki', '--secure-boot-vars', SNAKEOIL_VARS, ...common()]);
+    expect(r.code).toBe(1);
+    expect(errorLine(r.stderr)).toMatch(/^osb: boot failed: boot failed: the firmware's Secure Boot refused the UKI \(failed to load .*: Access Denied\)$/);
+    expect(swtpms()).toBe(before);
+    expect(leftovers()).toEqual([]);
+  });
+
+  test('signed with the enrolled key (osb uki --sb-key), it boots under enforced Secure Boot and PCR 11 is still the prediction', () => {
+    const key = join(wd, 'snakeoil.key');
+    execFileSync('openssl', ['pkey', '-in', '/usr/share/ovmf/PkKek-1-snakeoil.key', '-passin', 'pass:snakeoil', '-out', key]);
+    const sb = ['--sb-key', key, '--sb-cert', '/usr/share/ovmf/PkKek-1-snakeoil.pem'];
+    const r = osb(['boot', '--uki', '--secure-boot-vars', SNAKEOIL_VARS, ...sb, ...common()]);
+    if (r.code !== 0) throw new Error(`boot failed:\n${r.stdout}\n${r.stderr}`);
+    expect(r.stdout).toMatch(/PCR 11 read in the guest is the predicted one after systemd-stub/);
+    expect(readFileSync(join(wd, 'logs', 'boot.log'), 'utf8')).toMatch(/secureboot: Secure boot enabled/);
+  });
+});
+
+describe('osb boot --uki bad input', () => {
+  test('another profile, extra kernel arguments, or vars without --uki: one line each, nothing booted', () => {
+    for (const [args, want] of [
+      [['--vmm', 'firecracker'], /^osb: the firecracker profile starts a kernel directly, not a UKI through UEFI firmware$/],
+      [['--', 'quiet'], /^osb: the UKI's command line is its own, measured into PCR 11: extra kernel arguments would not reach the kernel$/],
+    ] as const) {
+      const r = osb(['boot', '--uki', '--no-deps', '--workdir', wd, ...args]);
+      expect({ code: r.code, line: errorLine(r.stderr) }).toEqual({ code: 2, line: expect.stringMatching(want) });
+    }
+    const r = osb(['boot', '--initrd', '--no-deps', '--workdir', wd, '--secure-boot-vars', SNAKEOIL_VARS]);
+    expect({ code: r.code, line: errorLine(r.stderr) }).toEqual({ code: 2, line: 'osb: --secure-boot-vars is for osb boot --uki' });
+  });
+});
