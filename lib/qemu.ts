@@ -39,7 +39,7 @@ export interface BootSpec {
      * A Unified Kernel Image booted by UEFI firmware (OVMF) from an EFI system partition, with a
      * software TPM: no -kernel and no -append (the command line is the UKI's own, measured).
      */
-    | { readonly kind: 'uki'; readonly esp: string; readonly code: string; readonly vars: string; readonly secureBoot: boolean; readonly tpmSocket: string }
+    | { readonly kind: 'uki'; readonly esp: string; readonly code: string; readonly vars: string; readonly secureBoot: boolean; readonly tpmSocket: string; readonly disk?: { readonly path: string; readonly format: 'raw' | 'qcow2' } }
     /** A squashfs root on a read-only virtio disk, mounted by a boot initrd under a tmpfs overlay. */
     | { readonly kind: 'squashfs'; readonly path: string; readonly bootInitrd: string }
     | {
@@ -81,6 +81,8 @@ export function qemuArgv(b: BootSpec): string[] {
     // Secure Boot's firmware keeps its variables in SMM-only flash: the machine needs SMM.
     argv.push('-machine', a.secureBoot ? 'q35,smm=on' : 'q35', ...(a.secureBoot ? ['-global', 'driver=cfi.pflash01,property=secure,value=on'] : []), '-m', String(b.memoryMiB));
     argv.push('-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${a.code}`, '-drive', `if=pflash,format=raw,unit=1,file=${a.vars}`);
+    // A measured image first, so it is /dev/vda, the disk the UKI's dm-verity line names.
+    if (a.disk) argv.push('-drive', `file=${a.disk.path},format=${a.disk.format},if=virtio,readonly=on`);
     // qemu's vvfat serves the directory as a FAT disk; OVMF boots its EFI/BOOT/BOOTX64.EFI.
     argv.push('-drive', `if=virtio,format=raw,readonly=on,file=fat:${a.esp}`);
     argv.push('-chardev', `socket,id=chrtpm,path=${a.tpmSocket}`, '-tpmdev', 'emulator,id=tpm0,chardev=chrtpm', '-device', 'tpm-tis,tpmdev=tpm0');

@@ -87,7 +87,7 @@ async function runBoot(ctx: BuildContext, s: Settings): Promise<void> {
   const useInitrd = !useUki && !useSquashfs && s.initrd;
   const what = useUki ? 'UKI' : useSquashfs ? 'squashfs' : useInitrd ? 'initrd' : 'image';
   const artifactPath = useUki ? ukiPaths(s).uki : useSquashfs ? squashfsPaths(s).image : useInitrd ? initrdPath(s) : imagePath(s);
-  for (const p of useSquashfs ? [artifactPath, squashfsPaths(s).bootInitrd] : [artifactPath]) {
+  for (const p of useSquashfs ? [artifactPath, squashfsPaths(s).bootInitrd] : useUki && s.measuredRootfs ? [artifactPath, imagePath(s)] : [artifactPath]) {
     if (!ctx.dryRun && !existsSync(p)) throw new OsbError(`nothing to boot: ${p} does not exist`, `run \`osb ${useUki ? 'uki' : useSquashfs ? 'squashfs' : useInitrd ? 'initrd' : 'image'}\` first`);
   }
   const predicted = useUki && !ctx.dryRun ? await predictedPcr11(s) : [];
@@ -113,7 +113,7 @@ async function runBoot(ctx: BuildContext, s: Settings): Promise<void> {
       memoryMiB: s.memory ?? (useUki ? memoryFor(size, true) + 256 : useInitrd ? memoryFor(size, s.compression !== 'none') : 512),
       extraArgs: s.passthrough,
       artifact: uefi
-        ? { kind: 'uki', esp: uefi.esp, code: uefi.code, vars: uefi.vars, secureBoot: uefi.secureBoot, tpmSocket: uefi.tpmSocket }
+        ? { kind: 'uki', esp: uefi.esp, code: uefi.code, vars: uefi.vars, secureBoot: uefi.secureBoot, tpmSocket: uefi.tpmSocket, ...(s.measuredRootfs ? { disk: { path: imagePath(s), format: s.format } } : {}) }
         : useSquashfs
         ? { kind: 'squashfs', path: artifactPath, bootInitrd: squashfsPaths(s).bootInitrd }
         : useInitrd

@@ -9,7 +9,8 @@ import { OsbError, UsageError } from '../../lib/errors.js';
 import { OS_RELEASE_PATHS, resolveInTree } from '../../lib/bootable.js';
 import { hostArch } from '../../distros/index.js';
 import type { Target } from '../engine/target.js';
-import { initrdPath, kernelPaths, rootfsDir, ukiPaths } from '../settings/paths.js';
+import { initrdPath, kernelPaths, rootfsDir, rootHashPath, ukiPaths } from '../settings/paths.js';
+import { measuredVerity } from './image.js';
 import type { Settings } from '../settings/table.js';
 
 /** What the statement beside the UKI is: the values a verifier compares the guest's TPM with. */
@@ -27,11 +28,22 @@ function osReleaseIn(root: string): string | undefined {
   return undefined;
 }
 
+/** The measured image's root arguments for the UKI's command line (the image on the guest's first virtio disk). */
+async function verityOf(s: Settings, dryRun: boolean): Promise<{ cmdline: string; rootHash: string; salt: string } | undefined> {
+  if (!s.measuredRootfs) return undefined;
+  if (dryRun && !existsSync(rootHashPath(s))) return { cmdline: 'dm-mod.create="root,,,ro,..." root=/dev/dm-0', rootHash: 'ROOTHASH', salt: 'SALT' };
+  const p = await measuredVerity(s);
+  const { verityCmdline } = await import('../../image-builder/index.js');
+  return { cmdline: `${verityCmdline(p)} rootfstype=${s.fsType} ro`, rootHash: p.rootHash, salt: p.salt };
+}
+
 export const uki: Target = {
   name: 'uki',
-  summary: "Unified Kernel Image (WORKDIR/osb.efi): the kernel, initrd, --uki-cmdline and the rootfs's os-release on systemd-stub, with the PCR 11 values it will measure (WORKDIR/osb.efi.pcr.json)",
-  deps: (s) => [...(s.kernel ? [] : ['kernel']), 'initrd'],
-  settings: ['ukiCmdline', 'ukiStub', 'sbKey', 'sbCert', 'sourceDateEpoch'],
+  summary: "Unified Kernel Image (WORKDIR/osb.efi): the kernel, initrd (--measured-rootfs: the image's dm-verity line instead), --uki-cmdline and the rootfs's os-release on systemd-stub, with the PCR 11 values it will measure (WORKDIR/osb.efi.pcr.json)",
+  // A measured image instead of the initrd: the UKI carries the image's dm-verity line, so its
+  // PCR 11 covers the root hash and one measurement covers the whole OS.
+  deps: (s) => [...(s.kernel ? [] : ['kernel']), s.measuredRootfs ? 'image' : 'initrd'],
+  settings: ['ukiCmdline', 'ukiStub', 'sbKey', 'sbCert', 'sourceDateEpoch', 'measuredRootfs', 'fsType'],
   files: (s) => [...(s.kernel ? [resolve(s.kernel)] : []), ...(s.ukiStub ? [resolve(s.ukiStub)] : []), ...(s.sbCert ? [resolve(s.sbCert)] : [])],
   outputs: (s) => [ukiPaths(s).uki, ukiPaths(s).pcr, ukiPaths(s).statement],
   tools: (s) => ['objcopy', ...(s.sbKey ? ['sbsign', 'sbverify'] : [])],
@@ -46,8 +58,10 @@ export const uki: Target = {
     if (!osRelease && !ctx.dryRun) throw new OsbError(`the rootfs ${rootfsDir(s)} has no os-release, which the UKI's .osrel section carries`, 'build the rootfs with osb rootfs, or give --rootfs-dir an OS tree');
     const stub = await stubOf(s);
     const p = ukiPaths(s);
-    const initrd = initrdPath(s);
-    const m = await buildUki(ctx, { stub, linux: kernelOf(s), initrd: existsSync(initrd) || ctx.dryRun ? initrd : undefined, cmdline: s.ukiCmdline, osRelease: osRelease ?? join(rootfsDir(s), 'etc/os-release'), output: p.uki });
+    const verity = await verityOf(s, ctx.dryRun);
+    const initrd = verity ? undefined : initrdPath(s);
+    const cmdline = verity ? `${s.ukiCmdline} ${verity.cmdline}` : s.ukiCmdline;
+    const m = await buildUki(ctx, { stub, linux: kernelOf(s), initrd: initrd && (existsSync(initrd) || ctx.dryRun) ? initrd : undefined, cmdline, osRelease: osRelease ?? join(rootfsDir(s), 'etc/os-release'), output: p.uki });
     if (s.sbKey && s.sbCert) await (await import('../../uki-builder/index.js')).signUki(ctx, p.uki, resolve(s.sbKey), resolve(s.sbCert));
     if (!m) return;
     const { writeAtomic } = await import('../../lib/atomic.js');
@@ -56,7 +70,7 @@ export const uki: Target = {
     // a signing time), not by its Authenticode digest.
     const { sha256File } = await import('../../lib/hash.js');
     const written = s.sbKey ? { sha256: await sha256File(p.uki), signed: true, unsigned: m.uki } : { ...m.uki, signed: false };
-    const doc = { uki: { file: 'osb.efi', ...written }, authenticode: m.authenticode, cmdline: s.ukiCmdline, pcr11: m.pcr11, sections: m.sections };
+    const doc = { uki: { file: 'osb.efi', ...written }, authenticode: m.authenticode, cmdline, ...(verity ? { verity: { rootHash: verity.rootHash, salt: verity.salt } } : {}), pcr11: m.pcr11, sections: m.sections };
     await writeAtomic(p.pcr, (tmp) => writeFile(tmp, JSON.stringify(doc, null, 2) + '\n'));
     // The same reference values as an in-toto statement about the UKI, for a verifier's policy
     // (and for --sign-key, which signs it into osb.efi.intoto.dsse.json).
