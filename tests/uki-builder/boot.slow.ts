@@ -116,3 +116,26 @@ describe('osb boot --uki bad input', () => {
     expect({ code: r.code, line: errorLine(r.stderr) }).toEqual({ code: 2, line: 'osb: --secure-boot-vars is for osb boot --uki' });
   });
 });
+
+describe('osb boot --uki --measured-rootfs (the image instead of an initrd)', () => {
+  test("the UKI carries the measured image's dm-verity line; the guest mounts dm-0, and its PCR 11, which now covers the root hash, is the prediction and systemd-measure's", () => {
+    const mwd = mkdtempSync(join(tmpdir(), 'osb-uki-measured-'));
+    try {
+      const r = osb(['boot', '--uki', '--measured-rootfs', '--partition-table', 'mbr', '--fs-type', 'ext4', '--workdir', mwd, '--cache-dir', join(TEST_CACHE, 'osb-cache'), '--kernel', kernel, '--agent-init', '--boot-timeout', '240']);
+      if (r.code !== 0) throw new Error(`boot failed:\n${r.stdout}\n${r.stderr}`);
+      const seen = /PCR 11 read in the guest is the predicted one after systemd-stub: sha256:([0-9a-f]{64})/.exec(r.stdout)?.[1];
+      const rootHash = /^root_hash=([0-9a-f]{64})$/m.exec(readFileSync(join(mwd, 'root_hash.txt'), 'utf8'))![1]!;
+      const doc = JSON.parse(readFileSync(join(mwd, 'osb.efi.pcr.json'), 'utf8')) as { cmdline: string; verity: { rootHash: string } };
+      expect(doc.verity.rootHash).toBe(rootHash);
+      expect(doc.cmdline).toMatch(new RegExp(`^console=ttyS0 panic=1 dm-mod\\.create="root,,,ro,0 \\d+ verity 1 /dev/vda1 /dev/vda2 .* sha256 ${rootHash} [0-9a-f]+" root=/dev/dm-0 rootfstype=ext4 ro$`));
+      expect(execFileSync('objdump', ['-h', join(mwd, 'osb.efi')], { encoding: 'utf8' })).not.toMatch(/\s\.initrd\s/);
+      expect(readFileSync(join(mwd, 'logs', 'boot.log'), 'utf8')).toMatch(/EXT4-fs \(dm-0\): mounted filesystem/);
+      const f = join(mwd, 'measure-cmdline.txt');
+      writeFileSync(f, doc.cmdline);
+      const out = execFileSync(MEASURE, ['calculate', `--linux=${kernel}`, `--osrel=${join(mwd, 'rootfs', 'usr/lib/os-release')}`, `--cmdline=${f}`, '--bank=sha256', '--phase='], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+      expect(seen).toBe(/11:sha256=([0-9a-f]{64})/.exec(out)![1]);
+    } finally {
+      rmSync(mwd, { recursive: true, force: true });
+    }
+  });
+});
