@@ -146,7 +146,12 @@ async function runBoot(ctx: BuildContext, s: Settings): Promise<void> {
         onLine: (line) => {
           tail.push(line);
           if (tail.length > CONSOLE_TAIL) tail.shift();
-          if (verityError === undefined && VERITY_ERROR.test(line)) verityError = line.trim();
+          if (verityError === undefined && VERITY_ERROR.test(line)) {
+            verityError = line.trim();
+            // The boot has failed; what the guest prints next (its failed read) is worth a moment,
+            // a guest whose init could not be read (a shell as init, waiting) is not worth the timeout.
+            setTimeout(() => ac.abort(), 3000);
+          }
           pcr11 ??= PCR_LINE.exec(line)?.[1]?.toLowerCase();
           if (uefi && refused === undefined && FIRMWARE_REFUSED.test(line)) {
             // The firmware falls back to its boot menu and waits there: nothing more will come.
