@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { errorLine, osb } from '../helpers/cli.js';
 import { TEST_CACHE } from '../helpers/debian-rootfs.js';
 import { guestKernel } from '../helpers/guest-kernel.js';
+import { sfdiskJson } from '../image-builder/helpers.js';
 
 jest.setTimeout(30 * 60_000);
 const MEASURE = '/lib/systemd/systemd-measure';
@@ -118,7 +119,7 @@ describe('osb boot --uki bad input', () => {
 });
 
 describe('osb boot --uki --measured-rootfs (the image instead of an initrd)', () => {
-  test("the UKI carries the measured image's dm-verity line; the guest mounts dm-0, and its PCR 11, which now covers the root hash, is the prediction and systemd-measure's", () => {
+  test("the UKI carries the measured image's dm-verity line; the guest mounts dm-0, and its PCR 11, which now covers the root hash, is the prediction and systemd-measure's; a flipped data block fails the boot", () => {
     const mwd = mkdtempSync(join(tmpdir(), 'osb-uki-measured-'));
     try {
       const r = osb(['boot', '--uki', '--measured-rootfs', '--partition-table', 'mbr', '--fs-type', 'ext4', '--workdir', mwd, '--cache-dir', join(TEST_CACHE, 'osb-cache'), '--kernel', kernel, '--agent-init', '--boot-timeout', '240']);
@@ -134,6 +135,21 @@ describe('osb boot --uki --measured-rootfs (the image instead of an initrd)', ()
       writeFileSync(f, doc.cmdline);
       const out = execFileSync(MEASURE, ['calculate', `--linux=${kernel}`, `--osrel=${join(mwd, 'rootfs', 'usr/lib/os-release')}`, `--cmdline=${f}`, '--bank=sha256', '--phase='], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
       expect(seen).toBe(/11:sha256=([0-9a-f]{64})/.exec(out)![1]);
+
+      // One flipped byte in the agent's first data block: the kernel's read of /sbin/init fails
+      // under dm-verity, and osb boot says so, as it does for an image booted without a UKI.
+      const img = join(mwd, 'osb.img');
+      const offset = sfdiskJson(img).partitions[0]!.start * 512;
+      const block = Number(execFileSync('debugfs', ['-R', 'bmap /usr/sbin/init 0', `${img}?offset=${offset}`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim());
+      expect(block).toBeGreaterThan(0);
+      const bytes = readFileSync(img);
+      const at = offset + block * 4096;
+      expect(bytes.toString('utf8', at, at + 9)).toBe('#!/bin/sh');
+      bytes[at + 2] = bytes[at + 2]! ^ 0x01;
+      writeFileSync(img, bytes);
+      const f2 = osb(['boot', '--uki', '--no-deps', '--measured-rootfs', '--workdir', mwd, '--kernel', kernel, '--boot-timeout', '240']);
+      expect(f2.code).toBe(1);
+      expect(errorLine(f2.stderr)).toMatch(new RegExp(`^osb: boot failed: boot failed: dm-verity found data that does not match the root hash \\(.*device-mapper: verity: \\S+: data block ${block} is corrupted\\)$`));
     } finally {
       rmSync(mwd, { recursive: true, force: true });
     }
