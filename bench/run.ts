@@ -3,7 +3,7 @@
  * tool measured in the same run. Prints one line per comparison; never asserts.
  *
  *   npm run bench                  # everything (about 15 minutes on 2 cores)
- *   npm run bench -- help initrd   # only some sections: help noop rootfs rpm image-build image initrd oci squashfs publish parent arm64 kernel boot
+ *   npm run bench -- help initrd   # only some sections: help noop rootfs rpm image-build image initrd oci squashfs publish parent arm64 kernel boot uki
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -229,6 +229,10 @@ async function main(): Promise<void> {
   await section('kernel', benchKernel);
   await section('arm64-kernel', benchArm64Kernel);
   await section('boot', benchBoot);
+  await section('uki', async () => {
+    execFileSync(process.execPath, [join(ROOT, 'dist/tasks/main.js'), 'kernel', '--workdir', join(CACHE, 'kernel-workdir'), '--cache-dir', `${CACHE}/osb-cache`], { stdio: 'ignore' });
+    return (await import('./uki.js')).benchUki(OSB_CLI, join(CACHE, 'kernel-workdir', 'vmlinuz.container'), `${CACHE}/osb-cache`, RUNS, readySeconds);
+  });
   // Every run lands in bench/results.json and the README's table (OSB_BENCH_NO_README=1 to keep them).
   if (!process.env.OSB_BENCH_NO_README) {
     recordResults(join(ROOT, 'bench', 'results.json'), join(ROOT, 'README.md'), run, ORDER);
