@@ -6,12 +6,12 @@
  * are computed from the sections read back from the UKI written, not from the inputs.
  */
 import { createHash } from 'node:crypto';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { open, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { BuildContext } from '../lib/context.js';
 import { writeAtomic } from '../lib/atomic.js';
 import { OsbError } from '../lib/errors.js';
-import { predictPcr11, type Pcr11 } from './pcr.js';
+import { predictPcr11FromDigests, type Pcr11 } from './pcr.js';
 import { authenticodeDigest, readPe, sectionData, stampPe } from './pe.js';
 
 /** Where Debian's systemd-boot-efi puts the stub. */
@@ -38,6 +38,8 @@ export interface UkiMeasurements {
 }
 
 const ALIGN = 4096;
+/** The PE headers stampPe rewrites (DOS stub, COFF and optional header) lie in the first page. */
+const HEADER_BYTES = 4096;
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 export async function buildUki(ctx: BuildContext, o: UkiOptions): Promise<UkiMeasurements | undefined> {
@@ -68,25 +70,39 @@ export async function buildUki(ctx: BuildContext, o: UkiOptions): Promise<UkiMea
       return undefined;
     }
     return await writeAtomic(o.output, async (tmp) => {
-      await ctx.run(['objcopy', ...args, o.stub, tmp]);
+      // The sections' bytes are the input files': read and measure them while objcopy writes
+      // (the read-back below checks that the UKI holds exactly these bytes).
+      const measured = Promise.all(
+        inputs.map(async ([name, file]) => {
+          const data = await readFile(file);
+          return { name, file, data, sha256: createHash('sha256').update(data).digest(), sha1: createHash('sha1').update(data).digest() };
+        }),
+      );
+      const [, ins] = await Promise.all([ctx.run(['objcopy', ...args, o.stub, tmp]), measured]);
       // Padded to 8 bytes, as sbsign pads before it appends a signature: the Authenticode digest
       // of this file is then the one a signed copy carries.
       const raw = await readFile(tmp);
-      const uki = Buffer.concat([raw, Buffer.alloc((8 - (raw.length % 8)) % 8)]);
+      const pad = (8 - (raw.length % 8)) % 8;
+      const uki = pad ? Buffer.concat([raw, Buffer.alloc(pad)]) : raw;
       stampPe(uki, ctx.sourceDateEpoch);
       // Read back: every section holds the bytes of its input.
       const out = readPe(uki, o.output);
-      const sections = new Map<string, Buffer>();
-      for (const [name, file] of inputs) {
+      for (const { name, file, data } of ins) {
         const s = out.sections.find((x) => x.name === name);
-        const want = await readFile(file);
-        if (!s || !sectionData(uki, s).equals(want)) throw new OsbError(`objcopy wrote ${name} of ${o.output} wrong: it does not hold ${file}`, 'check the binutils version (objcopy --version)');
-        sections.set(name, want);
+        if (!s || !sectionData(uki, s).equals(data)) throw new OsbError(`objcopy wrote ${name} of ${o.output} wrong: it does not hold ${file}`, 'check the binutils version (objcopy --version)');
       }
-      await writeFile(tmp, uki);
+      // Only the headers (timestamp, checksum) and the padding differ from what objcopy wrote.
+      const fh = await open(tmp, 'r+');
+      try {
+        await fh.write(uki, 0, Math.min(HEADER_BYTES, raw.length), 0);
+        if (pad) await fh.write(uki, raw.length, pad, raw.length);
+      } finally {
+        await fh.close();
+      }
+      const digests = (bank: 'sha256' | 'sha1') => new Map(ins.map((i) => [i.name, i[bank]]));
       return {
-        pcr11: { sha256: predictPcr11(sections, 'sha256'), sha1: predictPcr11(sections, 'sha1') },
-        sections: Object.fromEntries([...sections].map(([n, b]) => [n, sha256(b)])),
+        pcr11: { sha256: predictPcr11FromDigests(digests('sha256'), 'sha256'), sha1: predictPcr11FromDigests(digests('sha1'), 'sha1') },
+        sections: Object.fromEntries(ins.map((i) => [i.name, i.sha256.toString('hex')])),
         uki: { sha256: sha256(uki), size: uki.length },
         authenticode: { sha256: authenticodeDigest(uki) },
       };

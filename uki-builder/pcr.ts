@@ -21,16 +21,21 @@ export interface Pcr11 {
 }
 
 export function predictPcr11(sections: ReadonlyMap<string, Buffer>, bank: Bank): Pcr11 {
+  return predictPcr11FromDigests(new Map([...sections].map(([n, d]) => [n, createHash(bank).update(d).digest()])), bank);
+}
+
+/** The same, from each section's digest in `bank` (computed once, e.g. while objcopy writes the UKI). */
+export function predictPcr11FromDigests(digests: ReadonlyMap<string, Buffer>, bank: Bank): Pcr11 {
   const h = (d: Buffer | string) => createHash(bank).update(d).digest();
   let pcr = Buffer.alloc(bank === 'sha256' ? 32 : 20);
   const extend = (d: Buffer) => {
     pcr = h(Buffer.concat([pcr, d]));
   };
   for (const name of MEASURED_SECTIONS) {
-    const data = sections.get(name);
-    if (!data) continue;
+    const digest = digests.get(name);
+    if (!digest) continue;
     extend(h(Buffer.from(`${name}\0`, 'latin1')));
-    extend(h(data));
+    extend(digest);
   }
   const stub = pcr.toString('hex');
   const phases: { phase: string; value: string }[] = [];
