@@ -13,27 +13,14 @@ import { loadsVmlinux, profilesFor, vmmArgv } from '../../lib/vmm.js';
 import { FIRMWARE_REFUSED, prepareUefiBoot } from '../../lib/vtpm.js';
 import { hostArch } from '../../distros/index.js';
 import type { Target } from '../engine/target.js';
-import { imagePath, initrdPath, kernelPaths, rootHashPath, squashfsPaths, ukiPaths } from '../settings/paths.js';
+import { imagePath, initrdPath, kernelPaths, squashfsPaths, ukiPaths } from '../settings/paths.js';
 import type { Settings } from '../settings/table.js';
-import { hasDaxHeader, measuredVerity } from './image.js';
+import { hasDaxHeader, verityRoot } from './image.js';
 import { warnIfKernelCannotRead } from './initrd.js';
 
 const CONSOLE_TAIL = 30;
 /** What the kernel's dm-verity prints when a block does not match the tree (drivers/md/dm-verity-target.c). */
 const VERITY_ERROR = /device-mapper: verity: .*(corrupted|error)/i;
-
-/** The measured image's `dm-mod.create=... root=/dev/dm-0` and its dm table, from root_hash.txt. */
-async function verityFor(s: Settings, dryRun: boolean): Promise<{ cmdline: string; table: string } | undefined> {
-  if (!s.measuredRootfs) return undefined;
-  // In a dry run the image (and its root hash) may be one the plan builds first.
-  if (dryRun && !existsSync(rootHashPath(s))) {
-    const table = '0 SECTORS verity 1 /dev/vda1 /dev/vda2 4096 4096 DATA_BLOCKS 0 sha256 ROOTHASH SALT';
-    return { cmdline: `dm-mod.create="root,,,ro,${table}" root=/dev/dm-0`, table };
-  }
-  const p = await measuredVerity(s);
-  const { verityCmdline, verityTable } = await import('../../image-builder/index.js');
-  return { cmdline: verityCmdline(p), table: verityTable(p) };
-}
 
 /** The kernel to boot: --kernel, or the one osb built (vmlinux for the runtimes' profiles on x86_64, which start it through PVH). */
 function resolveKernel(s: Settings, arch: string, dryRun: boolean): string {
@@ -73,10 +60,17 @@ async function predictedPcr11(s: Settings): Promise<{ stage: string; value: stri
   const file = ukiPaths(s).pcr;
   const text = await readFile(file, 'utf8').catch(() => undefined);
   if (text === undefined) throw new OsbError(`no PCR 11 prediction to compare with: ${file} does not exist`, 'run `osb uki` first (or drop --no-deps)');
-  const doc = JSON.parse(text) as { pcr11?: { sha256?: { stub?: string; phases?: { phase: string; value: string }[] } } };
-  const bank = doc.pcr11?.sha256;
-  if (!bank?.stub) throw new OsbError(`${file} holds no sha256 PCR 11 prediction`, 'rebuild it: `osb uki --force`');
-  return [{ stage: 'systemd-stub', value: bank.stub }, ...(bank.phases ?? []).map((p) => ({ stage: `the ${p.phase} phase`, value: p.value }))];
+  let doc: { pcr11?: { sha256?: { stub?: unknown; phases?: unknown } } };
+  try {
+    doc = JSON.parse(text) as typeof doc;
+  } catch {
+    throw new OsbError(`${file} is not JSON`, 'rebuild it: `osb uki --force`');
+  }
+  const bank = doc?.pcr11?.sha256;
+  const hex = (v: unknown): v is string => typeof v === 'string' && /^[0-9a-f]{64}$/.test(v);
+  const phases = Array.isArray(bank?.phases) ? (bank.phases as { phase?: unknown; value?: unknown }[]) : [];
+  if (!hex(bank?.stub) || !phases.every((p) => typeof p?.phase === 'string' && hex(p.value))) throw new OsbError(`${file} holds no sha256 PCR 11 prediction`, 'rebuild it: `osb uki --force`');
+  return [{ stage: 'systemd-stub', value: bank.stub }, ...phases.map((p) => ({ stage: `the ${String(p.phase)} phase`, value: String(p.value) }))];
 }
 
 async function runBoot(ctx: BuildContext, s: Settings): Promise<void> {
@@ -104,7 +98,7 @@ async function runBoot(ctx: BuildContext, s: Settings): Promise<void> {
   }
   const uefi = useUki ? await prepareUefiBoot(ctx, artifactPath, join(s.workdir, '.osb'), s.secureBootVars ? resolve(s.secureBootVars) : undefined) : undefined;
   try {
-    const verity = useUki || useSquashfs || useInitrd ? undefined : await verityFor(s, ctx.dryRun);
+    const verity = useUki || useSquashfs || useInitrd ? undefined : await verityRoot(s, ctx.dryRun);
     const spec: BootSpec = {
       arch,
       kernel,

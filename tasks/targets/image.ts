@@ -28,6 +28,23 @@ export async function measuredVerity(s: Settings): Promise<VerityParams> {
   return parseRootHashFile(await readFile(file, 'utf8'));
 }
 
+/**
+ * The measured image's `dm-mod.create=... root=/dev/dm-0` line (the image as the guest's first
+ * virtio disk), its dm table, and the root hash and salt, from root_hash.txt; undefined for an
+ * image that is not measured. What osb boot gives the kernel and what osb uki puts in the UKI.
+ */
+export async function verityRoot(s: Settings, dryRun: boolean): Promise<{ cmdline: string; table: string; rootHash: string; salt: string } | undefined> {
+  if (!s.measuredRootfs) return undefined;
+  // In a dry run the image (and its root hash) may be one the plan builds first.
+  if (dryRun && !existsSync(rootHashPath(s))) {
+    const table = '0 SECTORS verity 1 /dev/vda1 /dev/vda2 4096 4096 DATA_BLOCKS 0 sha256 ROOTHASH SALT';
+    return { cmdline: `dm-mod.create="root,,,ro,${table}" root=/dev/dm-0`, table, rootHash: 'ROOTHASH', salt: 'SALT' };
+  }
+  const p = await measuredVerity(s);
+  const { verityCmdline, verityTable } = await import('../../image-builder/index.js');
+  return { cmdline: verityCmdline(p), table: verityTable(p), rootHash: p.rootHash, salt: p.salt };
+}
+
 export const image: Target = {
   name: 'image',
   summary: 'Partitioned raw disk image of the rootfs (WORKDIR/osb.img); builds rootfs if needed',

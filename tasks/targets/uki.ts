@@ -9,8 +9,8 @@ import { OsbError, UsageError } from '../../lib/errors.js';
 import { OS_RELEASE_PATHS, resolveInTree } from '../../lib/bootable.js';
 import { hostArch } from '../../distros/index.js';
 import type { Target } from '../engine/target.js';
-import { initrdPath, kernelPaths, rootfsDir, rootHashPath, ukiPaths } from '../settings/paths.js';
-import { measuredVerity } from './image.js';
+import { initrdPath, kernelPaths, rootfsDir, ukiPaths } from '../settings/paths.js';
+import { verityRoot } from './image.js';
 import type { Settings } from '../settings/table.js';
 
 /** What the statement beside the UKI is: the values a verifier compares the guest's TPM with. */
@@ -26,15 +26,6 @@ function osReleaseIn(root: string): string | undefined {
     if (r?.stats.isFile()) return r.path;
   }
   return undefined;
-}
-
-/** The measured image's root arguments for the UKI's command line (the image on the guest's first virtio disk). */
-async function verityOf(s: Settings, dryRun: boolean): Promise<{ cmdline: string; rootHash: string; salt: string } | undefined> {
-  if (!s.measuredRootfs) return undefined;
-  if (dryRun && !existsSync(rootHashPath(s))) return { cmdline: 'dm-mod.create="root,,,ro,..." root=/dev/dm-0', rootHash: 'ROOTHASH', salt: 'SALT' };
-  const p = await measuredVerity(s);
-  const { verityCmdline } = await import('../../image-builder/index.js');
-  return { cmdline: `${verityCmdline(p)} rootfstype=${s.fsType} ro`, rootHash: p.rootHash, salt: p.salt };
 }
 
 export const uki: Target = {
@@ -58,9 +49,9 @@ export const uki: Target = {
     if (!osRelease && !ctx.dryRun) throw new OsbError(`the rootfs ${rootfsDir(s)} has no os-release, which the UKI's .osrel section carries`, 'build the rootfs with osb rootfs, or give --rootfs-dir an OS tree');
     const stub = await stubOf(s);
     const p = ukiPaths(s);
-    const verity = await verityOf(s, ctx.dryRun);
+    const verity = await verityRoot(s, ctx.dryRun);
     const initrd = verity ? undefined : initrdPath(s);
-    const cmdline = verity ? `${s.ukiCmdline} ${verity.cmdline}` : s.ukiCmdline;
+    const cmdline = verity ? `${s.ukiCmdline} ${verity.cmdline} rootfstype=${s.fsType} ro` : s.ukiCmdline;
     const m = await buildUki(ctx, { stub, linux: kernelOf(s), initrd: initrd && (existsSync(initrd) || ctx.dryRun) ? initrd : undefined, cmdline, osRelease: osRelease ?? join(rootfsDir(s), 'etc/os-release'), output: p.uki });
     if (s.sbKey && s.sbCert) await (await import('../../uki-builder/index.js')).signUki(ctx, p.uki, resolve(s.sbKey), resolve(s.sbCert));
     if (!m) return;
