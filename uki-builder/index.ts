@@ -3,7 +3,8 @@
  * the command line and the os-release added as PE sections by binutils' objcopy, each at the
  * next 4 KiB boundary after the stub's own sections (a multiple of any section alignment a stub
  * has). Reproducible: objcopy's timestamp is replaced by SOURCE_DATE_EPOCH. The PCR 11 values
- * are computed from the sections read back from the UKI written, not from the inputs.
+ * are computed from the input bytes, measured while objcopy runs, and kept only once every
+ * section read back from the UKI written is found to hold exactly those bytes.
  */
 import { createHash } from 'node:crypto';
 import { open, readFile, rm, writeFile } from 'node:fs/promises';
@@ -11,7 +12,7 @@ import { dirname, join } from 'node:path';
 import type { BuildContext } from '../lib/context.js';
 import { writeAtomic } from '../lib/atomic.js';
 import { OsbError } from '../lib/errors.js';
-import { predictPcr11FromDigests, type Pcr11 } from './pcr.js';
+import { predictPcr11, type Pcr11 } from './pcr.js';
 import { authenticodeDigest, readPe, sectionData, stampPe } from './pe.js';
 
 /** Where Debian's systemd-boot-efi puts the stub. */
@@ -101,7 +102,7 @@ export async function buildUki(ctx: BuildContext, o: UkiOptions): Promise<UkiMea
       }
       const digests = (bank: 'sha256' | 'sha1') => new Map(ins.map((i) => [i.name, i[bank]]));
       return {
-        pcr11: { sha256: predictPcr11FromDigests(digests('sha256'), 'sha256'), sha1: predictPcr11FromDigests(digests('sha1'), 'sha1') },
+        pcr11: { sha256: predictPcr11(digests('sha256'), 'sha256'), sha1: predictPcr11(digests('sha1'), 'sha1') },
         sections: Object.fromEntries(ins.map((i) => [i.name, i.sha256.toString('hex')])),
         uki: { sha256: sha256(uki), size: uki.length },
         authenticode: { sha256: authenticodeDigest(uki) },

@@ -20,12 +20,8 @@ export interface Pcr11 {
   readonly phases: readonly { readonly phase: string; readonly value: string }[];
 }
 
-export function predictPcr11(sections: ReadonlyMap<string, Buffer>, bank: Bank): Pcr11 {
-  return predictPcr11FromDigests(new Map([...sections].map(([n, d]) => [n, createHash(bank).update(d).digest()])), bank);
-}
-
-/** The same, from each section's digest in `bank` (computed once, e.g. while objcopy writes the UKI). */
-export function predictPcr11FromDigests(digests: ReadonlyMap<string, Buffer>, bank: Bank): Pcr11 {
+/** PCR 11 from each section's digest in `bank` (the digest of the bytes systemd-stub hashes). */
+export function predictPcr11(digests: ReadonlyMap<string, Buffer>, bank: Bank): Pcr11 {
   const h = (d: Buffer | string) => createHash(bank).update(d).digest();
   let pcr = Buffer.alloc(bank === 'sha256' ? 32 : 20);
   const extend = (d: Buffer) => {
