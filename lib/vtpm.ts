@@ -77,11 +77,16 @@ const SUN_PATH = 100;
  * Stage the ESP and the firmware's variables under `parent` (the workdir's .osb), start swtpm,
  * and wait for its socket. `secureBootVars` is a variable store with Secure Boot's keys enrolled
  * (and Secure Boot on): the firmware then refuses a UKI its db does not sign. In a dry run
- * nothing is started; the paths are still given.
+ * nothing is made or started; the paths are still given.
  */
 export async function prepareUefiBoot(ctx: BuildContext, uki: string, parent: string, secureBootVars?: string): Promise<UefiBoot> {
   const fw = findOvmf(secureBootVars !== undefined);
   if (secureBootVars !== undefined && !existsSync(secureBootVars)) throw new OsbError(`the Secure Boot variable store ${secureBootVars} does not exist`, 'give --secure-boot-vars an OVMF_VARS file with your keys enrolled (Debian\'s test keys: /usr/share/OVMF/OVMF_VARS_4M.snakeoil.fd)');
+  if (ctx.dryRun) {
+    // Shown, not made: a dry run writes nothing.
+    const dir = join(parent, 'uefi-boot-XXXXXX');
+    return { esp: join(dir, 'esp'), code: fw.code, vars: join(dir, 'OVMF_VARS.fd'), secureBoot: secureBootVars !== undefined, tpmSocket: join(dir, 'swtpm.sock'), close: async () => {} };
+  }
   await mkdir(parent, { recursive: true });
   let dir = await mkdtemp(join(parent, 'uefi-boot-'));
   if (join(dir, 'swtpm.sock').length > SUN_PATH) {
@@ -104,7 +109,6 @@ export async function prepareUefiBoot(ctx: BuildContext, uki: string, parent: st
     const boot = join(b.esp, 'EFI', 'BOOT');
     await mkdir(boot, { recursive: true });
     await mkdir(join(dir, 'tpm'));
-    if (ctx.dryRun) return b;
     // A hard link where the workdir's file system allows it: the UKI is tens of MiB.
     await link(uki, join(boot, 'BOOTX64.EFI')).catch(() => copyFile(uki, join(boot, 'BOOTX64.EFI')));
     await copyFile(secureBootVars ?? fw.vars, b.vars);
