@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { errorLine, osb } from '../helpers/cli.js';
@@ -115,6 +115,31 @@ describe('osb boot --uki bad input', () => {
     }
     const r = osb(['boot', '--initrd', '--no-deps', '--workdir', wd, '--secure-boot-vars', SNAKEOIL_VARS]);
     expect({ code: r.code, line: errorLine(r.stderr) }).toEqual({ code: 2, line: 'osb: --secure-boot-vars is for osb boot --uki' });
+  });
+
+  test('a prediction file that is not JSON, or holds no sha256 value: one line, nothing booted; a dry run shows the firmware, the ESP and the TPM and makes none of them', () => {
+    const bad = mkdtempSync(join(tmpdir(), 'osb-uki-bad-'));
+    try {
+      writeFileSync(join(bad, 'osb.efi'), readFileSync(join(wd, 'osb.efi')));
+      for (const [text, want] of [
+        ['{"pcr11":', /^osb: boot failed: .*osb\.efi\.pcr\.json is not JSON$/],
+        ['{"pcr11":{"sha256":{"stub":"../../etc"}}}', /^osb: boot failed: .*osb\.efi\.pcr\.json holds no sha256 PCR 11 prediction$/],
+      ] as const) {
+        writeFileSync(join(bad, 'osb.efi.pcr.json'), text);
+        const r = osb(['boot', '--uki', '--no-deps', '--workdir', bad, '--kernel', kernel]);
+        expect({ code: r.code, line: errorLine(r.stderr) }).toEqual({ code: 1, line: expect.stringMatching(want) });
+        expect(r.stdout).not.toMatch(/booting UKI/);
+      }
+      const fresh = join(bad, 'fresh');
+      const d = osb(['boot', '--uki', '--dry-run', '--workdir', fresh, '--kernel', kernel]);
+      expect(d.code).toBe(0);
+      expect(d.stdout).toMatch(/-drive if=pflash,format=raw,unit=0,readonly=on,file=\S+OVMF_CODE\S*\.fd .*file=fat:\S+\/esp .*-tpmdev emulator,id=tpm0,chardev=chrtpm -device tpm-tis,tpmdev=tpm0/);
+      expect(existsSync(fresh)).toBe(false);
+      // The refused boots above staged nothing either: the prediction is read before the ESP is made.
+      expect(readdirSync(join(bad, '.osb')).filter((n) => n.startsWith('uefi-boot-'))).toEqual([]);
+    } finally {
+      rmSync(bad, { recursive: true, force: true });
+    }
   });
 });
 
