@@ -21,4 +21,11 @@ export const alpine: Distro = {
   // The systemd variant would need systemd, which Alpine does not have: the apk engine refuses
   // a package list that asks for it, with a hint to use --agent-init.
   systemdPackages: [],
+  containerTools: {
+    // busybox's mount and passwd are not util-linux's and shadow's, which toolbox calls with their options.
+    toolbox: ['bash', 'libcap-utils', 'shadow', 'sudo', 'util-linux'],
+    // distrobox-init's apk list, without vte3 and the graphics drivers.
+    distrobox: ['bash', 'bc', 'curl', 'diffutils', 'findutils', 'gnupg', 'less', 'lsof', 'ncurses', 'pinentry', 'procps', 'shadow', 'sudo', 'util-linux', 'wget'],
+    sudoGroup: 'wheel',
+  },
 };

@@ -14,6 +14,8 @@ export const azurelinux: Distro = {
   components: ['base'],
   basePackages: ['filesystem', 'bash', 'coreutils', 'util-linux'],
   systemdPackages: ['systemd'],
+  // Fedora's toolbox and distrobox names are not this distro's: osb knows no list.
+  containerTools: undefined,
   rpm: {
     repositories: (mirror, release, arch) => [{ id: 'azurelinux-base', baseurl: `${slash(mirror ?? 'https://packages.microsoft.com/azurelinux')}${release}/prod/base/${arch}/` }],
     // azurelinux-repos: the RPM key signs packages, the metadata key signs repomd.xml.

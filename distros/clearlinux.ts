@@ -17,6 +17,8 @@ export const clearlinux: Distro = {
   components: ['clear'],
   basePackages: ['filesystem', 'bash', 'coreutils', 'util-linux'],
   systemdPackages: ['systemd'],
+  // Fedora's toolbox and distrobox names are not this distro's: osb knows no list.
+  containerTools: undefined,
   rpm: {
     repositories: (mirror, release, arch) => [{ id: 'clear', baseurl: `${slash(mirror ?? 'https://cdn.download.clearlinux.org')}${release}/${arch}/os/` }],
     keys: () => [],

@@ -16,4 +16,20 @@ export const debian: Distro = {
   keyringPackage: 'debian-archive-keyring',
   basePackages: [],
   systemdPackages: ['systemd', 'systemd-sysv', 'udev'],
+  containerTools: {
+    // toolbox's own Debian image: its extra-packages and libnss-myhostname, with mtr-tiny for mtr
+    // (the same mtr without GTK); capsh is libcap2-bin, mount(8) is mount.
+    toolbox: [
+      'bash-completion', 'bc', 'bzip2', 'diffutils', 'findutils', 'flatpak-xdg-utils', 'git', 'gnupg', 'gpgsm', 'hostname', 'iproute2', 'iputils-ping',
+      'iputils-tracepath', 'keyutils', 'less', 'libcap2-bin', 'libkrb5-3', 'libnss-mdns', 'libnss-myhostname', 'lsof', 'man-db', 'manpages', 'mount', 'mtr-tiny',
+      'nano', 'openssh-client', 'passwd', 'pigz', 'procps', 'rsync', 'sudo', 'tcpdump', 'time', 'traceroute', 'tree', 'unzip', 'util-linux', 'wget', 'xauth',
+      'xz-utils', 'zip',
+    ],
+    // distrobox-init's apt-get list, without the graphics drivers it adds after it.
+    distrobox: [
+      'bash', 'apt-utils', 'bc', 'curl', 'dialog', 'diffutils', 'findutils', 'gnupg2', 'less', 'libnss-myhostname', 'libvte-2.91-common', 'lsof', 'mount',
+      'ncurses-base', 'passwd', 'pinentry-curses', 'procps', 'sudo', 'time', 'util-linux', 'wget',
+    ],
+    sudoGroup: 'sudo',
+  },
 };

@@ -46,4 +46,11 @@ export const fedora: Distro = {
   basePackages: ['filesystem', 'bash', 'coreutils', 'util-linux-core'],
   systemdPackages: ['systemd', 'systemd-udev'],
   rpm: fedoraRpm,
+  containerTools: {
+    // toolbox's requirements by Fedora's names: capsh is in libcap, useradd and usermod in shadow-utils.
+    toolbox: ['libcap', 'passwd', 'shadow-utils', 'sudo', 'util-linux'],
+    // distrobox-init's dnf list, without the graphics drivers it adds after it.
+    distrobox: ['bash', 'bc', 'curl', 'diffutils', 'dnf-plugins-core', 'findutils', 'gnupg2', 'less', 'lsof', 'ncurses', 'passwd', 'pinentry', 'procps-ng', 'shadow-utils', 'sudo', 'time', 'util-linux', 'wget', 'vte-profile'],
+    sudoGroup: 'wheel',
+  },
 };

@@ -17,6 +17,13 @@ export const opensuse: Distro = {
   components: ['repo-oss'],
   basePackages: ['filesystem', 'bash', 'coreutils', 'util-linux'],
   systemdPackages: ['systemd', 'udev'],
+  containerTools: {
+    // capsh is in libcap-progs; passwd, useradd and usermod in shadow; the wheel group is a package of its own.
+    toolbox: ['libcap-progs', 'shadow', 'sudo', 'system-group-wheel', 'util-linux'],
+    // distrobox-init's zypper list, without libvte-2* (a pattern), systemd and the graphics drivers.
+    distrobox: ['bash', 'bc', 'curl', 'diffutils', 'findutils', 'gnupg', 'less', 'lsof', 'ncurses', 'pinentry', 'procps', 'shadow', 'sudo', 'time', 'wget', 'util-linux'],
+    sudoGroup: 'wheel',
+  },
   rpm: {
     repositories: (mirror, release, arch) => {
       const m = slash(mirror ?? 'https://download.opensuse.org');

@@ -28,6 +28,18 @@ export interface Distro {
   readonly systemdPackages: readonly string[];
   /** What the dnf and zypper engines need (RPM distros only). */
   readonly rpm?: RpmDistro;
+  /** What toolbox and distrobox need in an image, by this distro's package names; absent where osb knows no list. */
+  readonly containerTools?: ContainerToolPackages;
+}
+
+/** `--toolbox` and `--distrobox`: the packages each tool needs in the image, and the group sudo lets in. */
+export interface ContainerToolPackages {
+  /** toolbox's image requirements (capsh, mount, passwd, useradd, usermod, sudo), and for Debian what toolbox's own Debian image carries. */
+  readonly toolbox: readonly string[];
+  /** What distrobox-init checks for before it installs anything at the first entry, from its own list for this package manager. */
+  readonly distrobox: readonly string[];
+  /** The group toolbox puts the user in, whose members sudo lets in without a password. */
+  readonly sudoGroup: 'sudo' | 'wheel';
 }
 
 /** One rpm-md repository: a base URL (from --mirror or the official archive) or a metalink. */
