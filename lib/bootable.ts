@@ -45,8 +45,10 @@ export function statInTree(root: string, path: string): Stats | undefined {
 /**
  * What the tree at `root` lacks to be an OS, as a phrase ("is empty", "has no init (...)"), or
  * undefined when it has an init and an os-release. A missing directory is the caller's to report.
+ * `container`: an image only a container tool enters (--toolbox, --distrobox) needs a shell, /bin/sh,
+ * where a guest needs an init.
  */
-export function missingFromTree(root: string): string | undefined {
+export function missingFromTree(root: string, o: { container?: boolean } = {}): string | undefined {
   let names: string[];
   try {
     names = readdirSync(root);
@@ -55,11 +57,12 @@ export function missingFromTree(root: string): string | undefined {
   }
   if (names.length === 0) return 'is empty';
   const lacks: string[] = [];
-  const init = INIT_PATHS.some((p) => {
+  const starts = o.container ? ['/bin/sh'] : INIT_PATHS;
+  const init = starts.some((p) => {
     const st = statInTree(root, p);
     return st !== undefined && st.isFile() && (st.mode & 0o111) !== 0;
   });
-  if (!init) lacks.push(`no init (an executable ${INIT_PATHS.join(' or ')})`);
+  if (!init) lacks.push(o.container ? 'no shell (an executable /bin/sh)' : `no init (an executable ${INIT_PATHS.join(' or ')})`);
   if (![...OS_RELEASE_PATHS, OSBUILDER_RECORD].some((p) => statInTree(root, p)?.isFile())) lacks.push(`no ${OS_RELEASE_PATHS.join(' or ')} (nor ${OSBUILDER_RECORD})`);
   return lacks.length ? `has ${lacks.join(' and ')}` : undefined;
 }

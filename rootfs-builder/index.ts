@@ -18,6 +18,7 @@ import { engineFor, type ExtraRepo } from './engines/index.js';
 import { checkHook, runHooks } from './hooks.js';
 import { writeOsbuilderYaml, type RootfsManifest } from './manifest.js';
 import { checkCopyfiles, copyFiles, runCmds, type CmdStep, type CopyStep } from './steps.js';
+import { configureToolbox, containerToolPackages, type ContainerTool } from './container-tools.js';
 import type { FetchedKey } from './repo-keys.js';
 
 export interface RootfsOptions {
@@ -52,6 +53,8 @@ export interface RootfsOptions {
   readonly hooks: readonly string[];
   /** false: no agent at all, a plain OS image (image-build's). @default true */
   readonly agent?: boolean;
+  /** Make the tree an image toolbox or distrobox enters with nothing to install (container-tools.ts). @default [] */
+  readonly containerTools?: readonly ContainerTool[];
   /** false: only `repos`, not the distro's own repositories. @default true */
   readonly distroRepos?: boolean;
   /** HTTP proxy for the package manager and key downloads. */
@@ -124,7 +127,10 @@ export async function buildRootfs(ctx: BuildContext, o: RootfsOptions): Promise<
   const agentName = o.agentName ?? (o.agentBin ? 'kata-agent' : 'osb-agent');
   const source = agentSource(o.agentBin);
   const withAgent = o.agent !== false;
-  const packages = [...distro.basePackages, ...(o.agentInit || !withAgent ? [] : distro.systemdPackages), ...o.extraPackages];
+  const tools = o.containerTools ?? [];
+  // The user's packages and the ones --toolbox/--distrobox need go in together, each checked after the install.
+  const extraPackages = [...new Set([...o.extraPackages, ...containerToolPackages(distro, tools)])];
+  const packages = [...distro.basePackages, ...(o.agentInit || !withAgent ? [] : distro.systemdPackages), ...extraPackages];
   const engine = await engineFor(distro);
   const removes = o.removePackages ?? [];
   if (removes.length && !['dnf', 'zypper'].includes(distro.engine)) throw new OsbError(`remove_packages is not supported for ${distro.name} yet (dnf and zypper distros only)`, 'remove them in a hook, or build an RPM distro');
@@ -147,12 +153,12 @@ export async function buildRootfs(ctx: BuildContext, o: RootfsOptions): Promise<
     repos.push({ ...r, key: k.path });
   }
   const bootstrap = {
-    distro, release, arch, distroArch, mirror, packages, extraPackages: o.extraPackages, cacheDir: o.cacheDir, keysDir: o.keysDir, agentInit: o.agentInit, slim: o.slim ?? true,
+    distro, release, arch, distroArch, mirror, packages, extraPackages, cacheDir: o.cacheDir, keysDir: o.keysDir, agentInit: o.agentInit, slim: o.slim ?? true,
     customMirror: o.mirror !== undefined, packageGroups: o.packageGroups ?? [], repos, allowUnsigned: o.allowUnsigned ?? false,
     distroRepos: o.distroRepos ?? true, modules: o.modules ?? [], removePackages: removes, proxy: o.proxy,
   };
   // On a parent the package manager runs only when there is something for it to do.
-  const packageWork = o.extraPackages.length > 0 || (o.packageGroups?.length ?? 0) > 0 || (o.modules?.length ?? 0) > 0 || removes.length > 0;
+  const packageWork = extraPackages.length > 0 || (o.packageGroups?.length ?? 0) > 0 || (o.modules?.length ?? 0) > 0 || removes.length > 0;
   if (o.base && packageWork && !engine.installOnTree) throw new OsbError(`${distro.name} cannot install packages on a parent image yet`, 'leave the packages to the parent, or add them with a hook');
   // e.g. neither root nor user namespaces: fail before any work (a parent without packages needs no engine)
   if (!o.base || packageWork) await engine.preflight(ctx, { ...bootstrap, target: '' });
@@ -168,7 +174,8 @@ export async function buildRootfs(ctx: BuildContext, o: RootfsOptions): Promise<
     // Everything that changes the tree after its packages, in image-build's order: copyfiles, then
     // cmds (then Ansible, on a parent), then the agent and the hooks.
     const change = async (tree: string) => {
-      if (o.base && packageWork) await engine.installOnTree!(ctx, { ...bootstrap, target: tree }, o.extraPackages);
+      if (o.base && packageWork) await engine.installOnTree!(ctx, { ...bootstrap, target: tree }, extraPackages);
+      if (tools.includes('toolbox')) await configureToolbox(ctx, tree, distro);
       await copyFiles(ctx, tree, o.copyfiles ?? []);
       await runCmds(ctx, tree, o.cmds ?? [], o.proxy ? { http_proxy: o.proxy, https_proxy: o.proxy } : {});
       await o.customize?.(ctx, tree);
@@ -213,6 +220,7 @@ export async function buildRootfs(ctx: BuildContext, o: RootfsOptions): Promise<
       slim: bootstrap.slim,
       agent: withAgent ? { name: agentName, source: o.agentBin ?? 'builtin', sha256: ctx.dryRun ? '' : await sha256File(source), builtin: !o.agentBin } : null,
       extraPackages: [...o.extraPackages],
+      ...(tools.length ? { containerTools: { tools: [...tools], packages: containerToolPackages(distro, tools) } } : {}),
       ...(o.packageGroups?.length ? { packageGroups: [...o.packageGroups] } : {}),
       ...(repos.length ? { repos: repos.map((r) => ({ url: r.url, ...(r.alias ? { alias: r.alias } : {}), ...(r.key ? { key: resolve(r.key) } : {}), ...keyRecord(fetchedKeys, r.key) })) } : {}),
       ...(o.modules?.length ? { modules: o.modules } : {}),
@@ -230,7 +238,7 @@ export async function buildRootfs(ctx: BuildContext, o: RootfsOptions): Promise<
     }
     // Only plain package names can be checked by name (`pkg` or apt's `pkg=version`); virtual
     // names, so:/cmd: provides and version constraints are the engine's to resolve.
-    const plain = o.extraPackages.map((p) => /^([A-Za-z0-9][A-Za-z0-9+._-]*)(=.*)?$/.exec(p)?.[1]).filter((p): p is string => Boolean(p));
+    const plain = extraPackages.map((p) => /^([A-Za-z0-9][A-Za-z0-9+._-]*)(=.*)?$/.exec(p)?.[1]).filter((p): p is string => Boolean(p));
     const missing = plain.filter((p) => !removes.includes(p) && !manifest.packages.some((q) => q.name === p));
     if (missing.length) throw new OsbError(`extra packages missing after install: ${missing.join(', ')}`);
     const gone = removes.filter((p) => manifest.packages.some((q) => q.name === p));

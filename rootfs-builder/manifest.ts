@@ -18,6 +18,8 @@ export interface RootfsManifest {
   /** null: built with --no-agent (a plain OS image). */
   readonly agent: { readonly name: string; readonly source: string; readonly sha256: string; readonly builtin: boolean } | null;
   readonly extraPackages: readonly string[];
+  /** --toolbox / --distrobox: the tools, and the packages installed for them beyond extraPackages. */
+  readonly containerTools?: { readonly tools: readonly string[]; readonly packages: readonly string[] };
   /** dnf groups / zypper patterns asked for (RPM distros). */
   readonly packageGroups?: readonly string[];
   /** Extra repositories (RPM distros). */
