@@ -146,7 +146,8 @@ const TABLE = [
   { key: 'label', grammar: 'keyValue', wholeItems: true, type: 'array', default: [], env: env('OSB_LABELS'), group: 'oci', describe: 'Image config label KEY=VALUE; repeatable (OSB_LABELS: one per line)' },
   { key: 'annotation', grammar: 'keyValue', wholeItems: true, type: 'array', default: [], env: env('OSB_ANNOTATIONS'), group: 'oci', describe: 'Manifest annotation KEY=VALUE; repeatable (OSB_ANNOTATIONS: one per line)' },
   { key: 'dockerArchive', type: 'boolean', default: false, env: env('OSB_DOCKER_ARCHIVE'), group: 'oci', describe: 'osb oci: also write WORKDIR/osb-docker.tar for docker load' },
-  { key: 'toolbox', type: 'boolean', default: false, env: env('OSB_TOOLBOX'), group: 'oci', describe: "osb oci: add toolbox's label (com.github.containers.toolbox=true)" },
+  { key: 'toolbox', type: 'boolean', default: false, env: env('OSB_TOOLBOX'), group: 'oci', describe: "A container image toolbox enters with nothing to install: no agent, the packages toolbox needs (capsh, sudo, passwd tools; for Debian what toolbox's own image carries), sudo without a password for its group, and toolbox's label" },
+  { key: 'distrobox', type: 'boolean', default: false, env: env('OSB_DISTROBOX'), group: 'oci', describe: "A container image distrobox enters with nothing to install: no agent, and the packages distrobox-init would otherwise install at the first entry" },
   { key: 'squashfsCompression', type: 'string', choices: ['zstd', 'gzip', 'xz', 'lz4', 'lzo'], default: 'zstd', env: env('OSB_SQUASHFS_COMPRESSION'), group: 'oci', describe: 'Compression of the squashfs (osb\'s kernel reads all of them)' },
   // uki
   { key: 'ukiCmdline', type: 'string', default: 'console=ttyS0 panic=1', env: env('OSB_UKI_CMDLINE'), group: 'boot', describe: "osb uki: the kernel command line in the UKI's .cmdline (measured into PCR 11)" },

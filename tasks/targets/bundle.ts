@@ -8,12 +8,12 @@ export const bundle: Target = {
   name: 'bundle',
   summary: 'OCI runtime bundle (config.json + rootfs/): WORKDIR/osb-bundle/ and WORKDIR/osb-bundle.tar',
   deps: () => ['rootfs'],
-  settings: ['agentInit', 'agentName', 'agentBin', 'sourceDateEpoch'],
+  settings: ['agent', 'toolbox', 'distrobox', 'agentInit', 'agentName', 'agentBin', 'sourceDateEpoch'],
   outputs: (s) => [bundlePaths(s).dir, bundlePaths(s).tar],
   tools: () => ['cp', 'getfattr'],
-  validate: validateTree('a bundle'),
+  validate: validateTree('a bundle', true),
   run: async (ctx, s) => {
-    if (!ctx.dryRun) await requireOsTree(s, 'a bundle');
+    if (!ctx.dryRun) await requireOsTree(s, 'a bundle', true);
     const { buildBundle } = await import('../../oci-builder/index.js');
     await buildBundle(ctx, { rootfsDir: rootfsDir(s), bundleDir: bundlePaths(s).dir, tarPath: bundlePaths(s).tar, args: containerCommand(s) });
   },

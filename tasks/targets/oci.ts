@@ -44,7 +44,7 @@ export const oci: Target = {
   name: 'oci',
   summary: 'OCI image of the rootfs: layout WORKDIR/osb-oci/ and oci-archive WORKDIR/osb-oci.tar; builds rootfs if needed',
   deps: () => ['rootfs'],
-  settings: ['ociRef', 'ociCompression', 'label', 'annotation', 'dockerArchive', 'toolbox', 'agentInit', 'agentName', 'agentBin', 'arch', 'sourceDateEpoch', 'parent'],
+  settings: ['ociRef', 'ociCompression', 'label', 'annotation', 'dockerArchive', 'toolbox', 'distrobox', 'agent', 'agentInit', 'agentName', 'agentBin', 'arch', 'sourceDateEpoch', 'parent'],
   extraInputs: async () => {
     const p = ciProvenance();
     return { 'image source': p.source ?? '', 'image revision': p.revision ?? '' };
@@ -55,10 +55,10 @@ export const oci: Target = {
     const { parseReference } = await import('../../oci-builder/index.js');
     parseReference(s.ociRef);
     await ociOptions(s);
-    await validateTree('an OCI image')(s);
+    await validateTree('an OCI image', true)(s);
   },
   run: async (ctx, s, inputsHash) => {
-    if (!ctx.dryRun) await requireOsTree(s, 'an OCI image');
+    if (!ctx.dryRun) await requireOsTree(s, 'an OCI image', true);
     const { buildOci } = await import('../../oci-builder/index.js');
     // --dry-run: the rootfs was not unpacked, so there is no parent state to read yet.
     if (ctx.dryRun && s.parent) ctx.log.info(`would add one layer to the layers of --parent ${s.parent}`);

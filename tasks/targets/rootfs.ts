@@ -8,6 +8,7 @@ import type { BuildContext } from '../../lib/context.js';
 import { cacheDir, manifestPath, parentPaths, rootfsDir, scapPaths } from '../settings/paths.js';
 import type { Settings } from '../settings/table.js';
 import { supplyChainOutputs } from './supply-chain.js';
+import { containerTools } from './tree.js';
 
 async function rootfsOptions(s: Settings, inputsHash = '') {
   return {
@@ -28,7 +29,9 @@ async function rootfsOptions(s: Settings, inputsHash = '') {
     // osb.yaml `repos` and --repo URL,KEYFILE.
     repos: [...s.repos, ...parseRepos(s.repo)],
     allowUnsigned: s.allowUnsigned,
-    agent: s.agent,
+    // An image for toolbox or distrobox is entered, never booted: it has no agent.
+    agent: s.agent && !containerTools(s).length,
+    containerTools: containerTools(s),
     distroRepos: s.distroRepos,
     proxy: s.proxy,
     modules: s.modules,
@@ -64,8 +67,8 @@ async function scan(ctx: BuildContext, s: Settings, tree: string): Promise<void>
 /** The rootfs osb built (on a parent, after the hooks) must be a whole OS too, before it replaces the old one. */
 async function checkBuiltTree(s: Settings, stage: string): Promise<void> {
   const { missingFromTree } = await import('../../lib/bootable.js');
-  const lacks = missingFromTree(stage);
-  if (lacks) throw new UsageError(`refusing to make the rootfs ${rootfsDir(s)}: the tree built ${s.parent ? `on --parent ${s.parent}` : 'from the distro'} ${lacks}`, `${s.agentInit ? '' : 'add --agent-init (the agent as /sbin/init), '}build on a parent that is a whole OS, or pass --allow-empty if you mean it`);
+  const lacks = missingFromTree(stage, { container: containerTools(s).length > 0 });
+  if (lacks) throw new UsageError(`refusing to make the rootfs ${rootfsDir(s)}: the tree built ${s.parent ? `on --parent ${s.parent}` : 'from the distro'} ${lacks}`, `${s.agentInit || containerTools(s).length ? '' : 'add --agent-init (the agent as /sbin/init), '}build on a parent that is a whole OS, or pass --allow-empty if you mean it`);
 }
 
 /**
@@ -100,7 +103,7 @@ export const rootfs: Target = {
   cacheable: true,
   deps: () => [],
   settings: [
-    'distro', 'osVersion', 'arch', 'mirror', 'extraPkgs', 'agentInit', 'slim', 'agentName', 'rootfsDir', 'repos', 'sourceDateEpoch', 'packageGroups', 'repo', 'allowUnsigned', 'parent',
+    'distro', 'osVersion', 'arch', 'mirror', 'extraPkgs', 'toolbox', 'distrobox', 'agentInit', 'slim', 'agentName', 'rootfsDir', 'repos', 'sourceDateEpoch', 'packageGroups', 'repo', 'allowUnsigned', 'parent',
     // image-build's steps, in its order: repos, modules, groups, packages, remove_packages, copyfiles, cmds, Ansible, OpenSCAP.
     'agent', 'distroRepos', 'gpgcheck', 'modules', 'removePackages', 'copyfiles', 'cmds', 'ansiblePlaybook', 'ansibleInventory', 'ansibleGroup', 'ansibleVars', 'ansibleVerbosity', 'scapDatastream', 'scapProfile', 'scapFail', 'ovalDefinitions',
   ],
@@ -130,6 +133,8 @@ export const rootfs: Target = {
     return [...(await engineFor(distro)).hostTools({ arch, foreign: arch !== hostArch() }), ...steps];
   },
   validate: async (s) => {
+    const tools = containerTools(s);
+    if (tools.length && (s.agentInit || s.agentBin)) throw new UsageError(`${tools.map((t) => `--${t}`).join(' and ')} makes an image a container tool enters, with no agent; ${s.agentInit ? '--agent-init' : '--agent-bin'} is for a guest`, `leave out ${s.agentInit ? '--agent-init' : '--agent-bin'}, or build the guest in another --workdir`);
     if (!s.gpgcheck && !s.allowUnsigned) throw new UsageError(`${s.sources.gpgcheck}: gpgcheck: false would install packages nobody vouches for`, 'give the repositories their keys (repos gpg:, --keys-dir), or pass --allow-unsigned if you mean it');
     if (s.ansiblePlaybook.length && !s.parent) throw new UsageError('--ansible-playbook runs on a parent image, and there is none', 'give --parent (image-build: options.parent), the base the playbooks configure');
     if (s.ansiblePlaybook.length) await (await import('../../ansible-layer/index.js')).checkAnsibleOptions({ tree: '', playbooks: s.ansiblePlaybook, inventory: s.ansibleInventory, groups: s.ansibleGroup, vars: s.ansibleVars, verbosity: s.ansibleVerbosity });

@@ -112,6 +112,29 @@ describe('item 3: no artefact of a tree that is not an OS', () => {
     expect(statInTree(t, '/outside')).toBeUndefined();
   });
 
+  test('a tree made for --toolbox needs a shell, not an init, and only where it is entered: oci and bundle take it, image and initrd refuse it', () => {
+    const t = tempDir('osb-refuse-shell-');
+    mkdirSync(join(t, 'bin'));
+    mkdirSync(join(t, 'etc'));
+    writeFileSync(join(t, 'etc/os-release'), 'ID=test\n');
+    expect(missingFromTree(t, { container: true })).toBe('has no shell (an executable /bin/sh)');
+    execFileSync('cp', ['/bin/busybox', join(t, 'bin/sh')]);
+    expect(missingFromTree(t, { container: true })).toBeUndefined();
+    expect(missingFromTree(t)).toMatch(/^has no init/);
+    for (const target of ['oci', 'bundle']) {
+      const wd = tempDir('osb-refuse-shell-wd-');
+      const r = osb([target, '--no-deps', '--toolbox', '--rootfs-dir', t, '--workdir', wd]);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+    }
+    for (const target of ['image', 'initrd']) {
+      const wd = tempDir('osb-refuse-shell-wd-');
+      const before = listing(wd);
+      oneLine(osb([target, '--no-deps', '--toolbox', '--rootfs-dir', t, '--workdir', wd]), 2, new RegExp(`^osb: refusing to make an? (image|initrd) of ${t}: it has no init `));
+      expect(listing(wd)).toBe(before);
+    }
+  });
+
   test('--allow-empty builds it anyway, for those who mean it; it is per run (not remembered)', () => {
     const wd = tempDir('osb-refuse-allow-');
     const tree = tempDir('osb-refuse-allow-tree-');
