@@ -8,7 +8,7 @@
  *
  *   check tree → copy into a stage beside the output → extension-release → mkfs → check → rename
  */
-import { lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, open, rm, utimes, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { tmpPathFor, writeAtomic } from '../lib/atomic.js';
@@ -121,11 +121,14 @@ export async function buildSysext(ctx: BuildContext, o: SysextOptions): Promise<
   if (!SYSEXT_FILESYSTEMS.includes(o.fs)) throw new UsageError(`unknown extension file system "${o.fs}"`, `use one of ${SYSEXT_FILESYSTEMS.join(', ')}`);
   const treeDir = resolve(o.treeDir);
   const output = resolve(o.output);
-  const release = extensionRelease(baseRelease(resolve(o.baseDir)));
   if (ctx.dryRun) {
-    ctx.log.info(`would copy ${treeDir} with usr/lib/extension-release.d/extension-release.${o.name} (${release.trim().replace(/\n/g, ', ')}) into ${o.fs} at ${output}`);
+    // In a dry run the base may be a rootfs the plan builds first: its identity is known only then.
+    const release = existsSync(resolve(o.baseDir)) ? extensionRelease(baseRelease(resolve(o.baseDir))) : '';
+    const names = release ? ` (${release.trim().replace(/\n/g, ', ')})` : `, the ID and VERSION_ID of ${resolve(o.baseDir)} once it is built,`;
+    ctx.log.info(`would copy ${treeDir} with usr/lib/extension-release.d/extension-release.${o.name}${names} into ${o.fs} at ${output}`);
     return { release };
   }
+  const release = extensionRelease(baseRelease(resolve(o.baseDir)));
   checkSysextTree(treeDir, o.name);
   const stage = tmpPathFor(output, '.osb-sysext-stage-');
   await writeAtomic(output, async (tmp) =>
