@@ -33,6 +33,11 @@ export interface BootSpec {
   readonly accel: Accel;
   readonly memoryMiB: number;
   readonly extraArgs: readonly string[];
+  /**
+   * System extension images attached after the root as read-only virtio disks, each with its
+   * name as the disk's serial (virtio-blk keeps 20 bytes), so the guest finds it by name.
+   */
+  readonly extensions?: readonly { readonly path: string; readonly name: string }[];
   readonly artifact:
     | { readonly kind: 'initrd'; readonly path: string }
     /**
@@ -66,6 +71,15 @@ export function memoryFor(initrdBytes: number, compressed: boolean): number {
   return Math.max(512, Math.ceil((256 + 2 * unpacked) / 64) * 64);
 }
 
+/**
+ * The -drive/-device pairs of `b.extensions`, on PCI or (no PCI: Firecracker's model) virtio-mmio.
+ * On PCI they take slots from 0x18 up: qemu places `if=virtio` drives after every -device, so
+ * without an address an extension would come before the root and be /dev/vda, which root= names.
+ */
+export function extensionDisks(b: Pick<BootSpec, 'extensions'>, bus: 'pci' | 'device' = 'pci'): string[] {
+  return (b.extensions ?? []).flatMap((e, i) => ['-drive', `id=ext${i},file=${e.path},format=raw,if=none,readonly=on`, '-device', `virtio-blk-${bus},drive=ext${i},serial=${e.name.slice(0, 20)}${bus === 'pci' ? `,addr=0x${(0x18 + i).toString(16)}` : ''}`]);
+}
+
 /** What every boot starts with: the binary, no graphics, no reboot, the serial console on stdio, one CPU, the accelerator. */
 export function qemuBase(b: Pick<BootSpec, 'arch' | 'accel'>): string[] {
   const arch = ARCHES[b.arch ?? 'x86_64'];
@@ -86,6 +100,7 @@ export function qemuArgv(b: BootSpec): string[] {
     // qemu's vvfat serves the directory as a FAT disk; OVMF boots its EFI/BOOT/BOOTX64.EFI.
     argv.push('-drive', `if=virtio,format=raw,readonly=on,file=fat:${a.esp}`);
     argv.push('-chardev', `socket,id=chrtpm,path=${a.tpmSocket}`, '-tpmdev', 'emulator,id=tpm0,chardev=chrtpm', '-device', 'tpm-tis,tpmdev=tpm0');
+    argv.push(...extensionDisks(b));
     return argv;
   }
   if (a.kind === 'initrd') {
@@ -108,6 +123,7 @@ export function qemuArgv(b: BootSpec): string[] {
     argv.push('-drive', `file=${a.path},format=${a.format},if=virtio,readonly=on`);
     append.push(...(a.verityCmdline ? [a.verityCmdline] : ['root=/dev/vda1']), `rootfstype=${a.fsType}`, 'ro');
   }
+  argv.push(...extensionDisks(b));
   argv.push('-append', [...append, ...b.extraArgs].join(' '));
   return argv;
 }

@@ -10,7 +10,7 @@
  *   dm-verity line of a measured image.
  * `qemu` is osb's own boot (lib/qemu.ts): a bzImage on q35.
  */
-import { hasNvdimm, qemuArgv, qemuBase, type BootSpec } from './qemu.js';
+import { extensionDisks, hasNvdimm, qemuArgv, qemuBase, type BootSpec } from './qemu.js';
 
 export const VMM_PROFILES = ['qemu', 'kata-qemu', 'firecracker', 'cloud-hypervisor'] as const;
 export type VmmProfile = (typeof VMM_PROFILES)[number];
@@ -81,6 +81,7 @@ export function vmmArgv(p: VmmProfile, b: BootSpec): string[] {
   return [
     ...qemuBase(b),
     ...profileMachine(p, arch, b, nvdimm),
+    ...extensionDisks(b, p === 'firecracker' ? 'device' : 'pci'),
     '-kernel', b.kernel,
     ...(a.kind === 'initrd' ? ['-initrd', a.path] : []),
     '-append', [...profileParams(p, arch, a, nvdimm), 'osb.poweroff=1', ...b.extraArgs].join(' '),

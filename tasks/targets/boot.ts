@@ -13,7 +13,7 @@ import { loadsVmlinux, profilesFor, vmmArgv } from '../../lib/vmm.js';
 import { FIRMWARE_REFUSED, prepareUefiBoot } from '../../lib/vtpm.js';
 import { hostArch } from '../../distros/index.js';
 import type { Target } from '../engine/target.js';
-import { imagePath, initrdPath, kernelPaths, squashfsPaths, ukiPaths } from '../settings/paths.js';
+import { imagePath, initrdPath, kernelPaths, squashfsPaths, sysextPath, ukiPaths } from '../settings/paths.js';
 import type { Settings } from '../settings/table.js';
 import { hasDaxHeader, verityRoot } from './image.js';
 import { warnIfKernelCannotRead } from './initrd.js';
@@ -42,6 +42,7 @@ function guestArch(s: Settings): GuestArch {
   if (!isGuestArch(arch)) throw new UsageError(`osb cannot boot ${arch} guests`, 'boot x86_64 or aarch64 guests');
   if (!profilesFor(arch).includes(s.vmm)) throw new UsageError(`the ${s.vmm} profile boots x86_64 guests`, `boot ${arch} guests with --vmm ${profilesFor(arch).join(' or --vmm ')}`);
   if (s.vmm !== 'qemu' && s.squashfs) throw new UsageError(`the ${s.vmm} profile boots an image or an initrd, not the squashfs`, 'boot the squashfs with --vmm qemu (its boot initrd mounts it)');
+  if (s.sysext && !s.sysextName) throw new UsageError('osb boot --sysext attaches WORKDIR/NAME.raw, and no --sysext-name says which', 'pass --sysext-name NAME (the name osb sysext built)');
   if (s.secureBootVars && !s.uki) throw new UsageError('--secure-boot-vars is for osb boot --uki', 'add --uki');
   if (s.uki) {
     if (s.vmm !== 'qemu') throw new UsageError(`the ${s.vmm} profile starts a kernel directly, not a UKI through UEFI firmware`, 'boot the UKI with --vmm qemu');
@@ -84,6 +85,7 @@ async function runBoot(ctx: BuildContext, s: Settings): Promise<void> {
   for (const p of useSquashfs ? [artifactPath, squashfsPaths(s).bootInitrd] : useUki && s.measuredRootfs ? [artifactPath, imagePath(s)] : [artifactPath]) {
     if (!ctx.dryRun && !existsSync(p)) throw new OsbError(`nothing to boot: ${p} does not exist`, `run \`osb ${useUki ? 'uki' : useSquashfs ? 'squashfs' : useInitrd ? 'initrd' : 'image'}\` first`);
   }
+  if (s.sysext && !ctx.dryRun && !existsSync(sysextPath(s))) throw new OsbError(`no extension to attach: ${sysextPath(s)} does not exist`, 'run `osb sysext` first (or drop --no-deps)');
   const predicted = useUki && !ctx.dryRun ? await predictedPcr11(s) : [];
   const size = ctx.dryRun ? 0 : statSync(artifactPath).size;
   if (useInitrd && !s.kernel) await warnIfKernelCannotRead(ctx, s);
@@ -106,6 +108,7 @@ async function runBoot(ctx: BuildContext, s: Settings): Promise<void> {
       // A UKI carries its initrd; the firmware holds the whole file in memory as well.
       memoryMiB: s.memory ?? (useUki ? memoryFor(size, true) + 256 : useInitrd ? memoryFor(size, s.compression !== 'none') : 512),
       extraArgs: s.passthrough,
+      ...(s.sysext ? { extensions: [{ path: sysextPath(s), name: s.sysextName! }] } : {}),
       artifact: uefi
         ? { kind: 'uki', esp: uefi.esp, code: uefi.code, vars: uefi.vars, secureBoot: uefi.secureBoot, tpmSocket: uefi.tpmSocket, ...(s.measuredRootfs ? { disk: { path: imagePath(s), format: s.format } } : {}) }
         : useSquashfs
@@ -194,7 +197,7 @@ export const boot: Target = {
   name: 'boot',
   summary: "Boot the kernel with the image (or --initrd, --squashfs, --uki) under qemu and wait for the agent's ready line",
   passthrough: 'extra kernel arguments',
-  deps: (s) => (s.uki ? ['uki'] : [...(s.kernel ? [] : ['kernel']), s.squashfs ? 'squashfs' : s.initrd ? 'initrd' : 'image']),
+  deps: (s) => [...(s.uki ? ['uki'] : [...(s.kernel ? [] : ['kernel']), s.squashfs ? 'squashfs' : s.initrd ? 'initrd' : 'image']), ...(s.sysext ? ['sysext'] : [])],
   settings: [],
   alwaysRun: true,
   outputs: () => [],

@@ -4,7 +4,7 @@
  * vmm.slow.ts.
  */
 import { afterAll, describe, expect, test } from '@jest/globals';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import TOML from '@iarna/toml';
@@ -24,6 +24,25 @@ describe('osb boot --vmm --dry-run', () => {
     const r = osb(['boot', ...what, '--vmm', vmm, '--agent-init', '--dry-run', '--workdir', wd]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(line);
+    expect(existsSync(wd)).toBe(false);
+  });
+});
+
+describe('osb boot --sysext --dry-run', () => {
+  test.each([
+    ['qemu', 'pci'],
+    ['cloud-hypervisor', 'pci'],
+    ['kata-qemu', 'pci'],
+    ['firecracker', 'device'],
+  ])('%s: the extension a read-only virtio disk after the root, its name as the serial; the plan builds it', (vmm, bus) => {
+    const tree = join(dir, 'devtools');
+    mkdirSync(join(tree, 'usr/bin'), { recursive: true });
+    const r = osb(['boot', '--image', '--no-dax', '--vmm', vmm, '--agent-init', '--sysext', '--sysext-name', 'devtools', '--sysext-tree', tree, '--dry-run', '--workdir', wd]);
+    expect(r.code).toBe(0);
+    const line = r.stdout.split('\n').find((l) => l.startsWith('  would run: qemu-system-x86_64'))!;
+    expect(line).toContain(` -drive id=ext0,file=${join(wd, 'devtools.raw')},format=raw,if=none,readonly=on -device virtio-blk-${bus},drive=ext0,serial=devtools${bus === 'pci' ? ',addr=0x18' : ''} `);
+    expect(line.indexOf('devtools.raw')).toBeGreaterThan(line.indexOf('osb.img'));
+    expect(r.stdout).toMatch(/sysext/);
     expect(existsSync(wd)).toBe(false);
   });
 });

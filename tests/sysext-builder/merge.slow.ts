@@ -1,0 +1,110 @@
+/**
+ * osb boot --sysext: a Debian bookworm guest booted with systemd, and the extension osb sysext
+ * built for it attached as a read-only virtio disk. systemd-sysext in the guest (never on the
+ * host) is the oracle: it must accept the extension for this base and merge it, so the
+ * extension's program runs from /usr. The guest side is a unit a user would write: it finds the
+ * disk by the serial osb gives it (the extension's name), mounts it under /run/extensions and
+ * merges, printing to the console.
+ */
+import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { errorLine, osb } from '../helpers/cli.js';
+import { TEST_CACHE } from '../helpers/debian-rootfs.js';
+import { guestKernel } from '../helpers/guest-kernel.js';
+
+jest.setTimeout(45 * 60_000);
+let dir: string;
+let wd: string;
+let kernel: string;
+let common: string[];
+
+const CHECK = `#!/bin/sh
+# The disk osb boot --sysext attached, found by its serial.
+for d in /sys/block/vd*; do
+  [ "$(cat "$d/serial" 2>/dev/null)" = devtools ] && dev=/dev/\${d##*/}
+done
+echo "osb-sysext-check: disk \${dev:-none}"
+# Mounted as a directory extension of its own name: systemd-sysext 252 given the block device
+# itself looks for extension-release.vdb (the device's name), not the link's.
+mkdir -p /run/extensions/devtools && mount -o ro "$dev" /run/extensions/devtools
+systemd-sysext merge 2>&1 | sed 's/^/osb-sysext-check: merge: /'
+systemd-sysext status --no-pager 2>&1 | sed 's/^/osb-sysext-check: status: /'
+echo "osb-sysext-check: hello: $(/usr/bin/osb-hello 2>&1)"
+echo "osb-sysext-check: done"
+`;
+
+const UNIT = `[Unit]
+Description=merge the system extension osb boot attached
+After=local-fs.target
+Before=osb-agent.service
+
+[Service]
+Type=oneshot
+ExecStart=/etc/osb-sysext-check
+StandardOutput=journal+console
+
+[Install]
+WantedBy=multi-user.target
+`;
+
+beforeAll(() => {
+  kernel = guestKernel();
+  dir = mkdtempSync(join(tmpdir(), 'osb-sysext-merge-'));
+  wd = join(dir, 'wd');
+  const hook = join(dir, 'guest-unit.sh');
+  writeFileSync(join(dir, 'check'), CHECK);
+  writeFileSync(join(dir, 'unit'), UNIT);
+  writeFileSync(hook, `#!/bin/sh\nset -e\ninstall -m 0755 '${join(dir, 'check')}' "$ROOTFS_DIR/etc/osb-sysext-check"\ninstall -m 0644 '${join(dir, 'unit')}' "$ROOTFS_DIR/etc/systemd/system/osb-sysext-check.service"\nln -sf ../osb-sysext-check.service "$ROOTFS_DIR/etc/systemd/system/multi-user.target.wants/osb-sysext-check.service"\n`);
+  chmodSync(hook, 0o755);
+  const tree = join(dir, 'devtools');
+  mkdirSync(join(tree, 'usr/bin'), { recursive: true });
+  writeFileSync(join(tree, 'usr/bin/osb-hello'), '#!/bin/sh\necho hello from the extension\n');
+  chmodSync(join(tree, 'usr/bin/osb-hello'), 0o755);
+  common = ['--workdir', wd, '--cache-dir', join(TEST_CACHE, 'osb-cache'), '--kernel', kernel];
+  // The systemd guest (no --agent-init) with the unit, and the extension for it.
+  const r = osb(['sysext', ...common, '--hook', hook, '--sysext-tree', tree, '--sysext-name', 'devtools'], { timeoutMs: 40 * 60_000 });
+  if (r.code !== 0) throw new Error(`osb sysext failed (${r.code}):\n${r.stdout}\n${r.stderr}`);
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('osb boot --sysext', () => {
+  test('systemd-sysext in the booted guest merges the extension: its program runs from /usr', () => {
+    const r = osb(['boot', '--image', '--no-dax', '--sysext', ...common, '--boot-timeout', '400', '--ready-pattern', 'osb-sysext-check: done'], { timeoutMs: 15 * 60_000 });
+    const log = readFileSync(join(wd, 'logs/boot.log'), 'utf8');
+    if (r.code !== 0) throw new Error(`boot failed:\n${r.stderr}\n${log.slice(-4000)}`);
+    expect(log).toMatch(/osb-sysext-check: disk \/dev\/vd[b-z]/);
+    expect(log).toMatch(/osb-sysext-check: merge: Using extensions 'devtools'/);
+    expect(log).toMatch(/osb-sysext-check: status: \/usr +devtools/);
+    expect(log).toContain('osb-sysext-check: hello: hello from the extension');
+  });
+
+  test("an extension built for another base: the guest's systemd-sysext refuses it, and /usr stays the base's", () => {
+    // The same tree and name, for a base that says it is Fedora 40 (osb sysext --no-deps on a tree of that name).
+    const other = join(dir, 'fedora-base');
+    mkdirSync(join(other, 'etc'), { recursive: true });
+    writeFileSync(join(other, 'etc/os-release'), 'ID=fedora\nVERSION_ID=40\n');
+    const owd = join(dir, 'other');
+    const b = osb(['sysext', '--no-deps', '--workdir', owd, '--rootfs-dir', other, '--sysext-tree', join(dir, 'devtools'), '--sysext-name', 'devtools']);
+    expect(b.code).toBe(0);
+    // Booted in place of the right one: --no-deps, so osb does not rebuild it.
+    copyFileSync(join(owd, 'devtools.raw'), join(wd, 'devtools.raw'));
+    const r = osb(['boot', '--image', '--no-dax', '--sysext', '--no-deps', ...common, '--boot-timeout', '400', '--ready-pattern', 'osb-sysext-check: done'], { timeoutMs: 15 * 60_000 });
+    const log = readFileSync(join(wd, 'logs/boot.log'), 'utf8');
+    if (r.code !== 0) throw new Error(`boot failed:\n${r.stderr}\n${log.slice(-4000)}`);
+    expect(log).toMatch(/osb-sysext-check: merge: No suitable extensions found \(1 ignored due to incompatible version\)/);
+    expect(log).toMatch(/osb-sysext-check: status: \/usr +none/);
+    expect(log).toMatch(/osb-sysext-check: hello: .*not found/);
+  });
+
+  test('without a name to attach: one line, exit 2, before anything is built', () => {
+    const r = osb(['boot', '--sysext', '--workdir', join(dir, 'unnamed')]);
+    expect(r.code).toBe(2);
+    expect(errorLine(r.stderr)).toBe('osb: osb sysext needs a name for the extension');
+    const n = osb(['boot', '--sysext', '--no-deps', '--workdir', join(dir, 'unnamed')]);
+    expect(n.code).toBe(2);
+    expect(errorLine(n.stderr)).toBe('osb: osb boot --sysext attaches WORKDIR/NAME.raw, and no --sysext-name says which');
+    expect(existsSync(join(dir, 'unnamed'))).toBe(false);
+  });
+});
