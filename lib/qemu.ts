@@ -34,8 +34,9 @@ export interface BootSpec {
   readonly memoryMiB: number;
   readonly extraArgs: readonly string[];
   /**
-   * System extension images attached after the root as read-only virtio disks, each with its
-   * name as the disk's serial (virtio-blk keeps 20 bytes), so the guest finds it by name.
+   * Extension images attached after the root as read-only virtio disks, each with the serial
+   * `extension-NAME` Kata gives a guest extension image, so the guest finds it by name in
+   * /sys/block/<dev>/serial (virtio-blk keeps 20 bytes: NAME at most 10 characters).
    */
   readonly extensions?: readonly { readonly path: string; readonly name: string }[];
   readonly artifact:
@@ -77,7 +78,7 @@ export function memoryFor(initrdBytes: number, compressed: boolean): number {
  * without an address an extension would come before the root and be /dev/vda, which root= names.
  */
 export function extensionDisks(b: Pick<BootSpec, 'extensions'>, bus: 'pci' | 'device' = 'pci'): string[] {
-  return (b.extensions ?? []).flatMap((e, i) => ['-drive', `id=ext${i},file=${e.path},format=raw,if=none,readonly=on`, '-device', `virtio-blk-${bus},drive=ext${i},serial=${e.name.slice(0, 20)}${bus === 'pci' ? `,addr=0x${(0x18 + i).toString(16)}` : ''}`]);
+  return (b.extensions ?? []).flatMap((e, i) => ['-drive', `id=ext${i},file=${e.path},format=raw,if=none,readonly=on`, '-device', `virtio-blk-${bus},drive=ext${i},serial=extension-${e.name}${bus === 'pci' ? `,addr=0x${(0x18 + i).toString(16)}` : ''}`]);
 }
 
 /** What every boot starts with: the binary, no graphics, no reboot, the serial console on stdio, one CPU, the accelerator. */

@@ -139,7 +139,7 @@ const TABLE = [
   { key: 'interactive', perRun: true, type: 'boolean', default: false, env: [], group: 'boot', describe: 'Attach the serial console to the terminal' },
   { key: 'uki', perRun: true, type: 'boolean', default: false, env: [], group: 'boot', describe: "osb boot: boot WORKDIR/osb.efi under OVMF with a software TPM (swtpm); fail unless the guest's PCR 11 is the one osb uki predicted" },
   { key: 'secureBootVars', perRun: true, path: true, type: 'string', env: env('OSB_SECURE_BOOT_VARS'), group: 'boot', describe: "osb boot --uki: boot with Secure Boot enforced: OVMF's Secure Boot build with this variable store (PK, KEK and db enrolled, e.g. Debian's /usr/share/OVMF/OVMF_VARS_4M.snakeoil.fd)" },
-  { key: 'sysext', perRun: true, type: 'boolean', default: false, env: [], group: 'boot', describe: 'osb boot: also attach WORKDIR/NAME.raw (osb sysext, --sysext-name) as a read-only virtio disk whose serial is NAME, as Kata attaches a guest extension image; the guest merges it (README)' },
+  { key: 'sysext', perRun: true, type: 'boolean', default: false, env: [], group: 'boot', describe: 'osb boot: also attach WORKDIR/NAME.raw (osb sysext, --sysext-name) as a read-only virtio disk with the serial extension-NAME, as Kata attaches a guest extension image; the guest merges it (README)' },
   { key: 'squashfs', perRun: true, type: 'boolean', default: false, env: [], group: 'boot', describe: 'osb boot: boot the squashfs (read-only, under a tmpfs overlay, via a small boot initrd)' },
   // oci, bundle, squashfs
   { key: 'ociRef', grammar: 'reference', type: 'string', default: 'localhost/osb:latest', env: env('OSB_OCI_REF'), group: 'oci', describe: 'Image reference NAME[:TAG] (org.opencontainers.image.ref.name; the name podman load gives it)' },

@@ -43,6 +43,8 @@ function guestArch(s: Settings): GuestArch {
   if (!profilesFor(arch).includes(s.vmm)) throw new UsageError(`the ${s.vmm} profile boots x86_64 guests`, `boot ${arch} guests with --vmm ${profilesFor(arch).join(' or --vmm ')}`);
   if (s.vmm !== 'qemu' && s.squashfs) throw new UsageError(`the ${s.vmm} profile boots an image or an initrd, not the squashfs`, 'boot the squashfs with --vmm qemu (its boot initrd mounts it)');
   if (s.sysext && !s.sysextName) throw new UsageError('osb boot --sysext attaches WORKDIR/NAME.raw, and no --sysext-name says which', 'pass --sysext-name NAME (the name osb sysext built)');
+  // Kata's serial for a guest extension image, in virtio-blk's 20 bytes (the rest would be cut off).
+  if (s.sysext && s.sysextName!.length > 10) throw new UsageError(`osb boot --sysext names the disk extension-${s.sysextName}, longer than the 20 bytes of a virtio-blk serial`, 'give the extension a --sysext-name of at most 10 characters, as Kata asks of guest extension images');
   if (s.secureBootVars && !s.uki) throw new UsageError('--secure-boot-vars is for osb boot --uki', 'add --uki');
   if (s.uki) {
     if (s.vmm !== 'qemu') throw new UsageError(`the ${s.vmm} profile starts a kernel directly, not a UKI through UEFI firmware`, 'boot the UKI with --vmm qemu');

@@ -3,7 +3,7 @@
  * built for it attached as a read-only virtio disk. systemd-sysext in the guest (never on the
  * host) is the oracle: it must accept the extension for this base and merge it, so the
  * extension's program runs from /usr. The guest side is a unit a user would write: it finds the
- * disk by the serial osb gives it (the extension's name), mounts it under /run/extensions and
+ * disk by the serial osb gives it (Kata's extension-NAME), mounts it under /run/extensions and
  * merges, printing to the console.
  */
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
@@ -21,9 +21,9 @@ let kernel: string;
 let common: string[];
 
 const CHECK = `#!/bin/sh
-# The disk osb boot --sysext attached, found by its serial.
+# The disk osb boot --sysext attached, found by its serial (Kata's extension-NAME).
 for d in /sys/block/vd*; do
-  [ "$(cat "$d/serial" 2>/dev/null)" = devtools ] && dev=/dev/\${d##*/}
+  [ "$(cat "$d/serial" 2>/dev/null)" = extension-devtools ] && dev=/dev/\${d##*/}
 done
 echo "osb-sysext-check: disk \${dev:-none}"
 # Mounted as a directory extension of its own name: systemd-sysext 252 given the block device

@@ -40,7 +40,7 @@ describe('osb boot --sysext --dry-run', () => {
     const r = osb(['boot', '--image', '--no-dax', '--vmm', vmm, '--agent-init', '--sysext', '--sysext-name', 'devtools', '--sysext-tree', tree, '--dry-run', '--workdir', wd]);
     expect(r.code).toBe(0);
     const line = r.stdout.split('\n').find((l) => l.startsWith('  would run: qemu-system-x86_64'))!;
-    expect(line).toContain(` -drive id=ext0,file=${join(wd, 'devtools.raw')},format=raw,if=none,readonly=on -device virtio-blk-${bus},drive=ext0,serial=devtools${bus === 'pci' ? ',addr=0x18' : ''} `);
+    expect(line).toContain(` -drive id=ext0,file=${join(wd, 'devtools.raw')},format=raw,if=none,readonly=on -device virtio-blk-${bus},drive=ext0,serial=extension-devtools${bus === 'pci' ? ',addr=0x18' : ''} `);
     expect(line.indexOf('devtools.raw')).toBeGreaterThan(line.indexOf('osb.img'));
     expect(r.stdout).toMatch(/sysext/);
     expect(existsSync(wd)).toBe(false);
@@ -48,6 +48,15 @@ describe('osb boot --sysext --dry-run', () => {
 });
 
 describe('what a profile cannot boot is refused before any work', () => {
+  test('an extension name that does not fit the serial', () => {
+    const tree = join(dir, 'developer-tools');
+    mkdirSync(join(tree, 'usr'), { recursive: true });
+    const r = osb(['boot', '--sysext', '--sysext-name', 'developer-tools', '--sysext-tree', tree, '--dry-run', '--workdir', wd]);
+    expect(r.code).toBe(2);
+    expect(errorLine(r.stderr)).toBe('osb: osb boot --sysext names the disk extension-developer-tools, longer than the 20 bytes of a virtio-blk serial');
+    expect(existsSync(wd)).toBe(false);
+  });
+
   test('an arm64 guest under kata-qemu', () => {
     const r = osb(['boot', '--vmm', 'kata-qemu', '--arch', 'aarch64', '--workdir', wd]);
     expect(r.code).toBe(2);
