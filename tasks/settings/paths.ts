@@ -30,6 +30,8 @@ export const squashfsPaths = (s: Settings) => ({ image: join(s.workdir, 'osb.squ
 export const ukiPaths = (s: Settings) => ({ uki: join(s.workdir, 'osb.efi'), pcr: join(s.workdir, 'osb.efi.pcr.json'), statement: join(s.workdir, 'osb.efi.intoto.json') });
 /** osb sysext: NAME.raw, the name systemd-sysext looks for in /var/lib/extensions. */
 export const sysextPath = (s: Settings): string => join(s.workdir, `${s.sysextName ?? 'osb'}.raw`);
+/** osb sysext --for kata: the verity_params of a Kata guest extension image (Kata's guest_extension_images entry). */
+export const sysextVerityPath = (s: Settings): string => join(s.workdir, `${s.sysextName ?? 'osb'}.verity_params`);
 /** The OpenSCAP scan of the rootfs (--scap-datastream, --oval-definitions): results and reports beside it. */
 export const scapPaths = (s: Settings) => ({ dir: s.workdir, basename: 'openscap', arf: join(s.workdir, 'openscap.arf.xml'), html: join(s.workdir, 'openscap.html') });
 /** The artefacts that carry an SBOM and a provenance statement beside them. */

@@ -158,6 +158,7 @@ const TABLE = [
   // sysext
   { key: 'sysextName', grammar: 'fileName', type: 'string', env: env('OSB_SYSEXT_NAME'), group: 'image', describe: 'osb sysext: the extension\'s name (WORKDIR/NAME.raw, extension-release.NAME)' },
   { key: 'sysextTree', path: true, type: 'string', env: env('OSB_SYSEXT_TREE'), group: 'image', describe: 'osb sysext: the tree the extension adds (usr/ and opt/ only)' },
+  { key: 'sysextFor', alias: 'for', type: 'string', choices: ['systemd', 'kata'], default: 'systemd', env: env('OSB_SYSEXT_FOR'), group: 'image', describe: "osb sysext: systemd: a system extension of /usr for the rootfs; kata: a Kata guest extension image (erofs + dm-verity hash partition, WORKDIR/NAME.verity_params) of any tree, needing no rootfs" },
   { key: 'sysextFs', type: 'string', choices: ['erofs', 'squashfs'], default: 'erofs', env: env('OSB_SYSEXT_FS'), group: 'image', describe: 'osb sysext: the extension image\'s file system' },
   // publish (credentials are perRun: never recorded in the workdir, never read from osb.yaml)
   { key: 'publishRegistry', grammar: 'registry', type: 'string', env: env('OSB_PUBLISH_REGISTRY'), group: 'publish', describe: 'osb publish: push the OCI image to HOST[:PORT]/REPO (image-build publish_registry)' },

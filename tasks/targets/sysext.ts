@@ -1,19 +1,22 @@
 /**
  * The sysext target: a systemd system extension of a tree (--sysext-tree), for the workdir's
  * rootfs as its base: WORKDIR/NAME.raw, whose extension-release matches the base's os-release.
+ * With --for kata, a Kata guest extension image of the tree instead (sysext-builder/kata.ts),
+ * which names no base and so needs no rootfs.
  */
 import { UsageError } from '../../lib/errors.js';
 import type { Target } from '../engine/target.js';
-import { rootfsDir, sysextPath } from '../settings/paths.js';
+import { rootfsDir, sysextPath, sysextVerityPath } from '../settings/paths.js';
 
 export const sysext: Target = {
   name: 'sysext',
-  summary: 'systemd system extension of --sysext-tree for the rootfs (WORKDIR/NAME.raw: /usr and /opt only, erofs or squashfs)',
-  deps: () => ['rootfs'],
-  settings: ['sysextName', 'sysextFs', 'sourceDateEpoch'],
+  summary: 'systemd system extension of --sysext-tree for the rootfs (WORKDIR/NAME.raw: /usr and /opt only, erofs or squashfs), or with --for kata a Kata guest extension image',
+  deps: (s) => (s.sysextFor === 'kata' ? [] : ['rootfs']),
+  settings: ['sysextName', 'sysextFs', 'sysextFor', 'sourceDateEpoch'],
   files: (s) => (s.sysextTree ? [s.sysextTree] : []),
   // The base's identity is what the extension names: with --no-deps no rootfs hash carries it.
-  extraInputs: async (s) => {
+  extraInputs: async (s): Promise<Record<string, string>> => {
+    if (s.sysextFor === 'kata') return {};
     const { baseRelease, extensionRelease } = await import('../../sysext-builder/index.js');
     try {
       return { baseRelease: extensionRelease(baseRelease(rootfsDir(s))) };
@@ -21,18 +24,33 @@ export const sysext: Target = {
       return { baseRelease: '(the rootfs is built first)' };
     }
   },
-  outputs: (s) => [sysextPath(s)],
-  tools: (s) => [s.sysextFs === 'squashfs' ? 'mksquashfs' : 'mkfs.erofs', 'cp'],
+  outputs: (s) => [sysextPath(s), ...(s.sysextFor === 'kata' ? [sysextVerityPath(s)] : [])],
+  tools: (s) => (s.sysextFor === 'kata' ? ['mkfs.erofs', 'veritysetup', 'sfdisk'] : [s.sysextFs === 'squashfs' ? 'mksquashfs' : 'mkfs.erofs', 'cp']),
   validate: async (s) => {
     if (!s.sysextName) throw new UsageError('osb sysext needs a name for the extension', 'pass --sysext-name NAME (the image is WORKDIR/NAME.raw)');
     if (!s.sysextTree) throw new UsageError('osb sysext needs the tree the extension adds', 'pass --sysext-tree DIR (a directory holding usr/)');
+    if (s.sysextFor === 'kata') {
+      if (s.sysextFs !== 'erofs') throw new UsageError(`${s.sources.sysextFs}: a Kata guest extension image is erofs, not ${s.sysextFs}`, 'leave out --sysext-fs with --for kata');
+      const { checkKataExtensionName, checkKataExtensionTree } = await import('../../sysext-builder/kata.js');
+      checkKataExtensionName(s.sysextName);
+      checkKataExtensionTree(s.sysextTree);
+      return;
+    }
     const { checkSysextName, checkSysextTree } = await import('../../sysext-builder/index.js');
     checkSysextName(s.sysextName);
     checkSysextTree(s.sysextTree, s.sysextName);
   },
   run: async (ctx, s, inputsHash) => {
+    const { derivedUuid, derivedUuidBytes, derivedMbrDiskId } = await import('../../image-builder/ids.js');
+    if (s.sysextFor === 'kata') {
+      const { buildKataExtension } = await import('../../sysext-builder/kata.js');
+      await buildKataExtension(ctx, {
+        treeDir: s.sysextTree!, name: s.sysextName!, output: sysextPath(s), verityParamsFile: sysextVerityPath(s),
+        uuid: derivedUuid(inputsHash, 'fs-uuid'), salt: derivedUuidBytes(inputsHash, 'fs-hash-seed').toString('hex'), diskId: derivedMbrDiskId(inputsHash, 'mbr-disk'),
+      });
+      return;
+    }
     const { buildSysext } = await import('../../sysext-builder/index.js');
-    const { derivedUuid } = await import('../../image-builder/ids.js');
     await buildSysext(ctx, { treeDir: s.sysextTree!, baseDir: rootfsDir(s), name: s.sysextName!, fs: s.sysextFs, output: sysextPath(s), uuid: derivedUuid(inputsHash, 'fs-uuid') });
   },
 };
