@@ -5,20 +5,22 @@
  * (src/runtime/pkg/katautils/config.go): the kernel is the uncompressed vmlinux (Kata's default
  * KERNELTYPE), the image or the initrd, rootfs_type, disable_image_nvdimm when the image has no
  * DAX header, and kernel_verity_params for a measured image, from which Kata's runtime writes the
- * dm-verity line itself. Words after `--` become kernel_params.
+ * dm-verity line itself; a guest extension image osb sysext --for kata built, as
+ * guest_extension_images (qemu and clh). Words after `--` become kernel_params.
  */
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { stringify } from 'smol-toml';
 import { hostArch } from '../../distros/index.js';
 import { loadsVmlinux } from '../../lib/vmm.js';
 import type { CommandRun } from '../cli/command.js';
-import { imagePath, initrdPath, kernelPaths } from '../settings/paths.js';
+import { imagePath, initrdPath, kernelPaths, sysextPath, sysextVerityPath } from '../settings/paths.js';
 import type { Settings } from '../settings/table.js';
 import { hasDaxHeader, measuredVerity } from '../targets/image.js';
 
 /** The three sections, each the keys Kata reads for that hypervisor. */
-async function kataSections(s: Settings): Promise<Record<string, Record<string, string | boolean>>> {
+async function kataSections(s: Settings): Promise<Record<string, Record<string, string | boolean | Record<string, string>[]>>> {
   const arch = s.arch ?? hostArch();
   const kernel = s.kernel ? resolve(s.kernel) : loadsVmlinux('kata-qemu', arch) ? kernelPaths(s).vmlinux : kernelPaths(s).vmlinuz;
   const { kernelVerityParams } = await import('../../image-builder/index.js');
@@ -28,9 +30,13 @@ async function kataSections(s: Settings): Promise<Record<string, Record<string, 
   const params: Record<string, string> = s.passthrough.length ? { kernel_params: s.passthrough.join(' ') } : {};
   // The DAX header is there for the nvdimm: without it (--no-dax, a measured image, arm64) Kata's qemu must not map one.
   const qemuOnly: Record<string, string | boolean> = { machine_type: arch === 'x86_64' ? 'q35' : 'virt', ...(s.initrd ? {} : { disable_image_nvdimm: !hasDaxHeader(s) }) };
+  // A guest extension image osb sysext --for kata built: Kata's QEMU and (Rust) Cloud Hypervisor runtimes cold-plug it.
+  const extensions: Record<string, Record<string, string>[]> = s.sysextFor === 'kata' && s.sysextName && existsSync(sysextVerityPath(s))
+    ? { guest_extension_images: [{ name: s.sysextName, path: sysextPath(s), verity_params: (await readFile(sysextVerityPath(s), 'utf8')).trim() }] }
+    : {};
   return {
-    qemu: { kernel, ...asset, ...qemuOnly, ...params },
-    clh: { kernel, ...asset, ...params },
+    qemu: { kernel, ...asset, ...qemuOnly, ...params, ...extensions },
+    clh: { kernel, ...asset, ...params, ...extensions },
     firecracker: { kernel, ...asset, ...params },
   };
 }

@@ -13,7 +13,7 @@ import { loadsVmlinux, profilesFor, vmmArgv } from '../../lib/vmm.js';
 import { FIRMWARE_REFUSED, prepareUefiBoot } from '../../lib/vtpm.js';
 import { hostArch } from '../../distros/index.js';
 import type { Target } from '../engine/target.js';
-import { imagePath, initrdPath, kernelPaths, squashfsPaths, sysextPath, ukiPaths } from '../settings/paths.js';
+import { imagePath, initrdPath, kernelPaths, squashfsPaths, sysextPath, sysextVerityPath, ukiPaths } from '../settings/paths.js';
 import type { Settings } from '../settings/table.js';
 import { hasDaxHeader, verityRoot } from './image.js';
 import { warnIfKernelCannotRead } from './initrd.js';
@@ -50,6 +50,7 @@ function guestArch(s: Settings): GuestArch {
     if (s.vmm !== 'qemu') throw new UsageError(`the ${s.vmm} profile starts a kernel directly, not a UKI through UEFI firmware`, 'boot the UKI with --vmm qemu');
     if (arch !== 'x86_64') throw new UsageError(`osb boots x86_64 UKIs (OVMF), not ${arch} ones`, 'boot an x86_64 UKI, or the initrd with --initrd');
     if (s.initrd || s.squashfs || s.image) throw new UsageError('--uki boots the UKI, which carries its own initrd', 'give one of --uki, --initrd, --image, --squashfs');
+    if (s.sysext && s.sysextFor === 'kata') throw new UsageError("a Kata guest extension's verity parameters go on the kernel command line, and the UKI's is its own, measured", 'boot the image with the extension (--image), or attach a systemd extension (--for systemd)');
     if (s.passthrough.length) throw new UsageError("the UKI's command line is its own, measured into PCR 11: extra kernel arguments would not reach the kernel", `put them in --uki-cmdline and rebuild: osb uki --uki-cmdline "${s.ukiCmdline} ${s.passthrough.join(' ')}"`);
   }
   return arch;
@@ -87,7 +88,11 @@ async function runBoot(ctx: BuildContext, s: Settings): Promise<void> {
   for (const p of useSquashfs ? [artifactPath, squashfsPaths(s).bootInitrd] : useUki && s.measuredRootfs ? [artifactPath, imagePath(s)] : [artifactPath]) {
     if (!ctx.dryRun && !existsSync(p)) throw new OsbError(`nothing to boot: ${p} does not exist`, `run \`osb ${useUki ? 'uki' : useSquashfs ? 'squashfs' : useInitrd ? 'initrd' : 'image'}\` first`);
   }
-  if (s.sysext && !ctx.dryRun && !existsSync(sysextPath(s))) throw new OsbError(`no extension to attach: ${sysextPath(s)} does not exist`, 'run `osb sysext` first (or drop --no-deps)');
+  for (const p of s.sysext ? [sysextPath(s), ...(s.sysextFor === 'kata' ? [sysextVerityPath(s)] : [])] : []) {
+    if (!ctx.dryRun && !existsSync(p)) throw new OsbError(`no extension to attach: ${p} does not exist`, 'run `osb sysext` first (or drop --no-deps)');
+  }
+  // Kata's runtime puts each guest extension's verity parameters on the kernel command line, where its guest's mount unit reads them.
+  const kataExtension = s.sysext && s.sysextFor === 'kata' ? [`kata.extension.${s.sysextName}.verity_params${ctx.dryRun && !existsSync(sysextVerityPath(s)) ? '=(from osb sysext)' : `=${(await readFile(sysextVerityPath(s), 'utf8')).trim()}`}`] : [];
   const predicted = useUki && !ctx.dryRun ? await predictedPcr11(s) : [];
   const size = ctx.dryRun ? 0 : statSync(artifactPath).size;
   if (useInitrd && !s.kernel) await warnIfKernelCannotRead(ctx, s);
@@ -109,7 +114,7 @@ async function runBoot(ctx: BuildContext, s: Settings): Promise<void> {
       accel,
       // A UKI carries its initrd; the firmware holds the whole file in memory as well.
       memoryMiB: s.memory ?? (useUki ? memoryFor(size, true) + 256 : useInitrd ? memoryFor(size, s.compression !== 'none') : 512),
-      extraArgs: s.passthrough,
+      extraArgs: [...s.passthrough, ...kataExtension],
       ...(s.sysext ? { extensions: [{ path: sysextPath(s), name: s.sysextName! }] } : {}),
       artifact: uefi
         ? { kind: 'uki', esp: uefi.esp, code: uefi.code, vars: uefi.vars, secureBoot: uefi.secureBoot, tpmSocket: uefi.tpmSocket, ...(s.measuredRootfs ? { disk: { path: imagePath(s), format: s.format } } : {}) }
@@ -171,19 +176,19 @@ async function runBoot(ctx: BuildContext, s: Settings): Promise<void> {
     }
     if (ctx.dryRun) return;
     if (verityError !== undefined) {
-      throw new CommandError({ argv, tail, logPath: ctx.run.logPath, message: `boot failed: dm-verity found data that does not match the root hash (${verityError})`, hint: 'the image was changed after it was built: rebuild it with `osb image --force --measured-rootfs`; the whole console is in the log' });
+      throw new CommandError({ argv, tail, logPath: ctx.run.logPath, message: `dm-verity found data that does not match the root hash (${verityError})`, hint: 'the image was changed after it was built: rebuild it with `osb image --force --measured-rootfs`; the whole console is in the log' });
     }
     if (refused !== undefined) {
-      throw new CommandError({ argv, tail, logPath: ctx.run.logPath, message: `boot failed: the firmware's Secure Boot refused the UKI (${refused.replace(/^BdsDxe: /, '')})`, hint: 'sign it with a key the variable store\'s db holds: osb uki --sb-key KEY --sb-cert CERT' });
+      throw new CommandError({ argv, tail, logPath: ctx.run.logPath, message: `the firmware's Secure Boot refused the UKI (${refused.replace(/^BdsDxe: /, '')})`, hint: 'sign it with a key the variable store\'s db holds: osb uki --sb-key KEY --sb-cert CERT' });
     }
     if (readyAt === undefined) {
       const why = Date.now() - t0 >= s.bootTimeout * 1000 ? `no ready line within ${s.bootTimeout} s` : 'the guest stopped before its ready line';
-      throw new CommandError({ argv, tail, logPath: ctx.run.logPath, message: `boot failed: ${why} (pattern /${ready.source}/)`, hint: `raise --boot-timeout or check the agent; the whole console is in the log` });
+      throw new CommandError({ argv, tail, logPath: ctx.run.logPath, message: `${why} (pattern /${ready.source}/)`, hint: `raise --boot-timeout or check the agent; the whole console is in the log` });
     }
     ctx.log.info(`ready after ${((readyAt - t0) / 1000).toFixed(2)} s (${accel.toUpperCase()}, qemu start to ready line)`);
     if (!useUki) return;
     if (pcr11 === undefined) {
-      throw new CommandError({ argv, tail, logPath: ctx.run.logPath, message: 'boot failed: the guest read no PCR 11 from its TPM', hint: "the agent prints it from /sys/class/tpm/tpm0/pcr-sha256/11: boot osb's kernel (CONFIG_TCG_TIS) with osb's agent as init" });
+      throw new CommandError({ argv, tail, logPath: ctx.run.logPath, message: 'the guest read no PCR 11 from its TPM', hint: "the agent prints it from /sys/class/tpm/tpm0/pcr-sha256/11: boot osb's kernel (CONFIG_TCG_TIS) with osb's agent as init" });
     }
     const match = predicted.find((p) => p.value === pcr11);
     if (!match) {

@@ -49,6 +49,39 @@ StandardOutput=journal+console
 WantedBy=multi-user.target
 `;
 
+// As Kata's kata-extension-mount.sh does it: the disk by its serial, the verity parameters from the
+// kernel command line, veritysetup open --no-superblock over partitions 1 and 2, a read-only mount.
+const KATA_MOUNT = `#!/bin/sh
+name=$1
+for d in /sys/block/vd*; do
+  [ "$(cat "$d/serial" 2>/dev/null)" = "extension-$name" ] && dev=/dev/\${d##*/}
+done
+params=$(tr ' ' '\\n' < /proc/cmdline | sed -n "s/^kata\\.extension\\.$name\\.verity_params=//p")
+echo "osb-kata-ext: disk \${dev:-none} params \${params:-none}"
+get() { echo "$params" | tr ',' '\\n' | sed -n "s/^$1=//p"; }
+veritysetup open --no-superblock --data-blocks="$(get data_blocks)" --data-block-size="$(get data_block_size)" \\
+  --hash-block-size="$(get hash_block_size)" --salt="$(get salt)" "\${dev}1" "extension-$name" "\${dev}2" "$(get root_hash)" 2>&1 | sed 's/^/osb-kata-ext: veritysetup: /'
+mkdir -p "/run/kata-extensions/$name"
+mount -o ro -t erofs "/dev/mapper/extension-$name" "/run/kata-extensions/$name" 2>&1 | sed 's/^/osb-kata-ext: mount: /'
+echo "osb-kata-ext: hello: $("/run/kata-extensions/$name/usr/local/bin/hello" 2>&1)"
+echo "osb-kata-ext: done"
+`;
+
+const KATA_UNIT = `[Unit]
+Description=mount the Kata guest extension image coco, as Kata's kata-extension-mount@.service
+After=local-fs.target systemd-udevd.service systemd-udev-trigger.service
+Before=osb-agent.service
+ConditionKernelCommandLine=kata.extension.coco.verity_params
+
+[Service]
+Type=oneshot
+ExecStart=/etc/osb-kata-ext coco
+StandardOutput=journal+console
+
+[Install]
+WantedBy=multi-user.target
+`;
+
 beforeAll(() => {
   kernel = guestKernel();
   dir = mkdtempSync(join(tmpdir(), 'osb-sysext-merge-'));
@@ -56,7 +89,9 @@ beforeAll(() => {
   const hook = join(dir, 'guest-unit.sh');
   writeFileSync(join(dir, 'check'), CHECK);
   writeFileSync(join(dir, 'unit'), UNIT);
-  writeFileSync(hook, `#!/bin/sh\nset -e\ninstall -m 0755 '${join(dir, 'check')}' "$ROOTFS_DIR/etc/osb-sysext-check"\ninstall -m 0644 '${join(dir, 'unit')}' "$ROOTFS_DIR/etc/systemd/system/osb-sysext-check.service"\nln -sf ../osb-sysext-check.service "$ROOTFS_DIR/etc/systemd/system/multi-user.target.wants/osb-sysext-check.service"\n`);
+  writeFileSync(join(dir, 'kata-mount'), KATA_MOUNT);
+  writeFileSync(join(dir, 'kata-unit'), KATA_UNIT);
+  writeFileSync(hook, `#!/bin/sh\nset -e\ninstall -m 0755 '${join(dir, 'check')}' "$ROOTFS_DIR/etc/osb-sysext-check"\ninstall -m 0644 '${join(dir, 'unit')}' "$ROOTFS_DIR/etc/systemd/system/osb-sysext-check.service"\nln -sf ../osb-sysext-check.service "$ROOTFS_DIR/etc/systemd/system/multi-user.target.wants/osb-sysext-check.service"\ninstall -m 0755 '${join(dir, 'kata-mount')}' "$ROOTFS_DIR/etc/osb-kata-ext"\ninstall -m 0644 '${join(dir, 'kata-unit')}' "$ROOTFS_DIR/etc/systemd/system/osb-kata-ext.service"\nln -sf ../osb-kata-ext.service "$ROOTFS_DIR/etc/systemd/system/multi-user.target.wants/osb-kata-ext.service"\n`);
   chmodSync(hook, 0o755);
   const tree = join(dir, 'devtools');
   mkdirSync(join(tree, 'usr/bin'), { recursive: true });
@@ -64,7 +99,8 @@ beforeAll(() => {
   chmodSync(join(tree, 'usr/bin/osb-hello'), 0o755);
   common = ['--workdir', wd, '--cache-dir', join(TEST_CACHE, 'osb-cache'), '--kernel', kernel];
   // The systemd guest (no --agent-init) with the unit, and the extension for it.
-  const r = osb(['sysext', ...common, '--hook', hook, '--sysext-tree', tree, '--sysext-name', 'devtools'], { timeoutMs: 40 * 60_000 });
+  // cryptsetup-bin: veritysetup, which a Kata guest opens a measured extension with.
+  const r = osb(['sysext', ...common, '--hook', hook, '--extra-pkgs', 'cryptsetup-bin', '--sysext-tree', tree, '--sysext-name', 'devtools'], { timeoutMs: 40 * 60_000 });
   if (r.code !== 0) throw new Error(`osb sysext failed (${r.code}):\n${r.stdout}\n${r.stderr}`);
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -96,6 +132,34 @@ describe('osb boot --sysext', () => {
     expect(log).toMatch(/osb-sysext-check: merge: No suitable extensions found \(1 ignored due to incompatible version\)/);
     expect(log).toMatch(/osb-sysext-check: status: \/usr +none/);
     expect(log).toMatch(/osb-sysext-check: hello: .*not found/);
+  });
+
+  test("--for kata: a Kata guest extension image, opened as Kata's guest opens it (verity parameters from the kernel command line), its program runs", () => {
+    const kt = join(dir, 'coco');
+    mkdirSync(join(kt, 'usr/local/bin'), { recursive: true });
+    writeFileSync(join(kt, 'usr/local/bin/hello'), '#!/bin/sh\necho hello from coco\n', { mode: 0o755 });
+    writeFileSync(join(kt, 'usr/local/bin/payload'), Buffer.alloc(256 * 1024, 'coco'));
+    const b = osb(['sysext', '--for', 'kata', ...common, '--sysext-tree', kt, '--sysext-name', 'coco']);
+    if (b.code !== 0) throw new Error(`osb sysext --for kata failed:\n${b.stderr}`);
+    const params = readFileSync(join(wd, 'coco.verity_params'), 'utf8').trim();
+    const r = osb(['boot', '--image', '--no-dax', '--sysext', ...common, '--boot-timeout', '400', '--ready-pattern', 'osb-kata-ext: done'], { timeoutMs: 15 * 60_000 });
+    const log = readFileSync(join(wd, 'logs/boot.log'), 'utf8');
+    if (r.code !== 0) throw new Error(`boot failed:\n${r.stderr}\n${log.slice(-4000)}`);
+    expect(r.stdout + r.stderr).toContain(`kata.extension.coco.verity_params=${params}`);
+    expect(log).toContain(`osb-kata-ext: disk /dev/vdb params ${params}`);
+    expect(log).not.toMatch(/osb-kata-ext: (veritysetup|mount): /);
+    expect(log).toContain('osb-kata-ext: hello: hello from coco');
+  });
+
+  test('--for kata with a flipped byte in the extension: the guest kernel\'s dm-verity refuses it and osb boot fails naming it', () => {
+    const img = join(wd, 'coco.raw');
+    const b = readFileSync(img);
+    // Inside the erofs superblock, which the guest's mount reads first.
+    b[1048576 + 1024 + 8] ^= 0xff;
+    writeFileSync(img, b);
+    const r = osb(['boot', '--image', '--no-dax', '--sysext', '--no-deps', ...common, '--boot-timeout', '400', '--ready-pattern', 'osb-kata-ext: done'], { timeoutMs: 15 * 60_000 });
+    expect(r.code).toBe(1);
+    expect(errorLine(r.stderr)).toMatch(/^osb: boot failed: dm-verity found data that does not match the root hash \(.*device-mapper: verity: .*data block 0 is corrupted/);
   });
 
   test('without a name to attach: one line, exit 2, before anything is built', () => {

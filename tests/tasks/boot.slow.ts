@@ -54,7 +54,7 @@ describe('osb boot (agent-init, Debian bookworm, built-in agent)', () => {
     chmodSync(join(extra, 'init'), 0o755);
     const r = osb(['boot', '--initrd', '--agent-init', '--initrd-extra', extra, '--initrd-name', 'broken.img', ...common(), '--boot-timeout', '60']);
     expect({ code: r.code, error: errorLine(r.stderr) }).toMatchObject({ code: 1 });
-    expect(r.stderr).toMatch(/osb: boot failed: boot failed: (the guest stopped before its ready line|no ready line within 60 s)/);
+    expect(r.stderr).toMatch(/osb: boot failed: (the guest stopped before its ready line|no ready line within 60 s)/);
     expect(r.stderr).toContain('broken agent: giving up');
     expect(r.stderr).toMatch(/Kernel panic - not syncing: Attempted to kill init/);
   });

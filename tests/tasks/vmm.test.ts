@@ -47,6 +47,26 @@ describe('osb boot --sysext --dry-run', () => {
   });
 });
 
+describe('osb boot --sysext --for kata --dry-run', () => {
+  test("Kata's kernel parameter for the extension's verity parameters, after the disk; the plan builds the extension first", () => {
+    const tree = join(dir, 'coco');
+    mkdirSync(join(tree, 'etc'), { recursive: true });
+    const r = osb(['boot', '--image', '--no-dax', '--agent-init', '--sysext', '--for', 'kata', '--sysext-name', 'coco', '--sysext-tree', tree, '--dry-run', '--workdir', wd]);
+    expect(r.code).toBe(0);
+    const line = r.stdout.split('\n').find((l) => l.startsWith('  would run: qemu-system-x86_64'))!;
+    expect(line).toContain(`-device virtio-blk-pci,drive=ext0,serial=extension-coco,addr=0x18 `);
+    expect(line).toMatch(/ -append '[^']* kata\.extension\.coco\.verity_params=\(from osb sysext\)'$/);
+    expect(r.stdout).toMatch(/^sysext: would build/m);
+    expect(existsSync(wd)).toBe(false);
+  });
+
+  test('a Kata extension with --uki: one line, exit 2', () => {
+    const r = osb(['boot', '--uki', '--sysext', '--for', 'kata', '--sysext-name', 'coco', '--sysext-tree', join(dir, 'coco'), '--dry-run', '--workdir', wd]);
+    expect(r.code).toBe(2);
+    expect(errorLine(r.stderr)).toBe("osb: a Kata guest extension's verity parameters go on the kernel command line, and the UKI's is its own, measured");
+  });
+});
+
 describe('what a profile cannot boot is refused before any work', () => {
   test('an extension name that does not fit the serial', () => {
     const tree = join(dir, 'developer-tools');

@@ -88,7 +88,7 @@ describe('osb boot --uki --secure-boot-vars (OVMF Secure Boot, snakeoil keys enr
     const before = swtpms();
     const r = osb(['boot', '--uki', '--secure-boot-vars', SNAKEOIL_VARS, ...common()]);
     expect(r.code).toBe(1);
-    expect(errorLine(r.stderr)).toMatch(/^osb: boot failed: boot failed: the firmware's Secure Boot refused the UKI \(failed to load .*: Access Denied\)$/);
+    expect(errorLine(r.stderr)).toMatch(/^osb: boot failed: the firmware's Secure Boot refused the UKI \(failed to load .*: Access Denied\)$/);
     expect(swtpms()).toBe(before);
     expect(leftovers()).toEqual([]);
   });
@@ -174,7 +174,7 @@ describe('osb boot --uki --measured-rootfs (the image instead of an initrd)', ()
       writeFileSync(img, bytes);
       const f2 = osb(['boot', '--uki', '--no-deps', '--measured-rootfs', '--workdir', mwd, '--kernel', kernel, '--boot-timeout', '240']);
       expect(f2.code).toBe(1);
-      expect(errorLine(f2.stderr)).toMatch(new RegExp(`^osb: boot failed: boot failed: dm-verity found data that does not match the root hash \\(.*device-mapper: verity: \\S+: data block ${block} is corrupted\\)$`));
+      expect(errorLine(f2.stderr)).toMatch(new RegExp(`^osb: boot failed: dm-verity found data that does not match the root hash \\(.*device-mapper: verity: \\S+: data block ${block} is corrupted\\)$`));
     } finally {
       rmSync(mwd, { recursive: true, force: true });
     }
