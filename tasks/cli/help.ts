@@ -20,7 +20,7 @@ const GROUP_TITLES: Record<SettingGroup, string> = {
 
 function flagText(s: Setting): string {
   const value = s.type === 'boolean' ? '' : s.choices ? ` ${s.choices.join('|')}` : ` ${s.type === 'number' ? 'N' : 'VALUE'}`;
-  return `${s.alias ? `-${s.alias}, ` : ''}${flagOf(s)}${value}`;
+  return `${s.alias ? `${s.alias.length > 1 ? '--' : '-'}${s.alias}, ` : ''}${flagOf(s)}${value}`;
 }
 
 function envText(s: Setting): string {
