@@ -5,28 +5,12 @@
  */
 import type { BuildContext } from '../lib/context.js';
 import { OsbError } from '../lib/errors.js';
-import { hostArchName } from '../lib/host.js';
+import { dpsType, GPT_LINUX_FS } from '../lib/dps.js';
 import type { PartitionTable } from './types.js';
 
-/** GPT "Linux filesystem data" (the UAPI discoverable partitions spec's generic Linux type). */
-export const GPT_LINUX_FS = '0FC63DAF-8483-4772-8E79-3D69D8477DE4';
-/**
- * GPT root partition types of the UAPI discoverable partitions spec, per arch: systemd-dissect,
- * systemd-gpt-auto-generator and mkosi find the root and read the image's architecture from it.
- * https://uapi-group.org/specifications/specs/discoverable_partitions_specification/
- */
-export const GPT_ROOT_TYPES: Readonly<Record<string, string>> = {
-  x86_64: '4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709',
-  aarch64: 'B921B045-1DF0-41C3-AF44-4C6F280D3FAE',
-};
-/** The root type for `arch` (the host's when none is given); the generic Linux type for others. */
-export const gptRootType = (arch: string | undefined): string => GPT_ROOT_TYPES[arch ?? hostArchName()] ?? GPT_LINUX_FS;
-/** GPT "Root Verity Partition" types of the same spec, for the measured rootfs's hash partition. */
-export const GPT_ROOT_VERITY_TYPES: Readonly<Record<string, string>> = {
-  x86_64: '2C7357ED-EBD2-46D9-AEC1-23D437EC2BF5',
-  aarch64: 'DF3300CE-D69F-4C92-978C-9BFB0F38D820',
-};
-export const gptRootVerityType = (arch: string | undefined): string => GPT_ROOT_VERITY_TYPES[arch ?? hostArchName()] ?? GPT_LINUX_FS;
+/** The root type for `arch` and its verity type, from the UAPI discoverable partitions spec (lib/dps.ts). */
+export const gptRootType = (arch: string | undefined): string => dpsType('root', arch);
+export const gptRootVerityType = (arch: string | undefined): string => dpsType('root-verity', arch);
 /** MBR type 0x83, Linux. */
 export const MBR_LINUX = '83';
 export const SECTOR = 512;
