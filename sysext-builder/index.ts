@@ -4,7 +4,8 @@
  * OS it extends by the base's ID and VERSION_ID (and SYSEXT_LEVEL where the base has one), as
  * the UAPI extension image format asks. The image is a bare erofs or squashfs: a discoverable
  * disk image in its single-file-system form, which systemd-sysext and systemd-dissect take as
- * NAME.raw.
+ * NAME.raw. Measured, the file system is the /usr partition of a GPT DDI beside its usr-verity
+ * partition, and the root hash goes beside the image as NAME.usrhash (disk.ts).
  *
  *   check tree → copy into a stage beside the output → extension-release → mkfs → check → rename
  */
@@ -14,7 +15,9 @@ import { join, resolve } from 'node:path';
 import { tmpPathFor, writeAtomic } from '../lib/atomic.js';
 import { withCleanup } from '../lib/cleanup.js';
 import type { BuildContext } from '../lib/context.js';
+import { dpsType } from '../lib/dps.js';
 import { OsbError, UsageError } from '../lib/errors.js';
+import { formatVerity, writeDisk } from './disk.js';
 
 export type SysextFs = 'erofs' | 'squashfs';
 export const SYSEXT_FILESYSTEMS: readonly SysextFs[] = ['erofs', 'squashfs'];
@@ -30,6 +33,12 @@ export interface SysextOptions {
   readonly output: string;
   /** Seed of the erofs UUID (the inputs hash), so two builds give the same bytes. */
   readonly uuid: string;
+  /**
+   * Measured: the file system as the /usr partition of a GPT DDI beside its usr-verity partition
+   * (the arch's DPS types, UUIDs from the root hash as the spec says), the root hash in
+   * `usrHashFile` (NAME.usrhash, which systemd reads beside NAME.raw).
+   */
+  readonly verity?: { readonly arch: string | undefined; readonly salt: string; readonly verityUuid: string; readonly diskGuid: string; readonly usrHashFile: string };
 }
 
 /** Top-level directories a system extension may carry (systemd-sysext merges /usr and /opt). */
@@ -131,10 +140,14 @@ export async function buildSysext(ctx: BuildContext, o: SysextOptions): Promise<
   const release = extensionRelease(baseRelease(resolve(o.baseDir)));
   checkSysextTree(treeDir, o.name);
   const stage = tmpPathFor(output, '.osb-sysext-stage-');
-  await writeAtomic(output, async (tmp) =>
+  const fsFile = tmpPathFor(output, '.osb-sysext-fs-');
+  const hashFile = tmpPathFor(output, '.osb-sysext-hash-');
+  const rootHash = await writeAtomic(output, async (out) =>
     withCleanup(
-      () => rm(stage, { recursive: true, force: true }),
+      () => Promise.all([stage, fsFile, hashFile].map((p) => rm(p, { recursive: true, force: true }))).then(() => undefined),
       async () => {
+        // Unmeasured, the file system is the image; measured, it becomes the DDI's /usr partition.
+        const tmp = o.verity ? fsFile : out;
         // A copy, so the user's tree is never written; reflinked where the file system can.
         await mkdir(stage, { recursive: true });
         await ctx.run(['cp', '-a', '--reflink=auto', `${treeDir}/.`, `${stage}/`], { quiet: true });
@@ -162,9 +175,20 @@ export async function buildSysext(ctx: BuildContext, o: SysextOptions): Promise<
           const head = sb.toString('latin1');
           if (head !== 'hsqs') throw new OsbError(`${output}: mksquashfs wrote no squashfs superblock`, 'check free space and the mksquashfs log');
         }
+        if (!o.verity) return undefined;
+        // With its superblock, as systemd opens a verity partition (crypt_load); the UUID from the inputs.
+        const { rootHash } = await formatVerity(ctx, fsFile, hashFile, { salt: o.verity.salt, uuid: o.verity.verityUuid, noSuperblock: false });
+        const h = Buffer.from(rootHash, 'hex');
+        const uuid = (b: Buffer) => b.toString('hex').replace(/^(.{8})(.{4})(.{4})(.{4})(.{12})$/, '$1-$2-$3-$4-$5');
+        await writeDisk(ctx, out, { label: 'gpt', id: o.verity.diskGuid }, [
+          { file: fsFile, type: dpsType('usr', o.verity.arch), uuid: uuid(h.subarray(0, 16)), name: o.name },
+          { file: hashFile, type: dpsType('usr-verity', o.verity.arch), uuid: uuid(h.subarray(16, 32)), name: `${o.name}-verity` },
+        ]);
+        return rootHash;
       },
     ),
   );
-  ctx.log.info(`wrote ${output} (system extension ${o.name} for ${release.trim().replace(/\n/g, ', ')}, ${o.fs})`);
+  if (o.verity && rootHash) await writeAtomic(resolve(o.verity.usrHashFile), (tmp) => writeFile(tmp, `${rootHash}\n`, { mode: 0o644 }));
+  ctx.log.info(`wrote ${output} (system extension ${o.name} for ${release.trim().replace(/\n/g, ', ')}, ${o.fs}${o.verity ? `, dm-verity root hash ${rootHash} in ${o.verity.usrHashFile}` : ''})`);
   return { release };
 }

@@ -9,14 +9,14 @@
  *
  *   check tree → mkfs.erofs → veritysetup format → MBR (sfdisk) → both partitions → verify → rename
  */
-import { createReadStream, createWriteStream, lstatSync, readdirSync } from 'node:fs';
-import { rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { lstatSync, readdirSync } from 'node:fs';
+import { rm, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { tmpPathFor, writeAtomic } from '../lib/atomic.js';
 import { withCleanup } from '../lib/cleanup.js';
 import type { BuildContext } from '../lib/context.js';
-import { OsbError, UsageError } from '../lib/errors.js';
+import { UsageError } from '../lib/errors.js';
+import { BLOCK, formatVerity, writeDisk } from './disk.js';
 
 export interface KataExtensionOptions {
   /** What the extension carries, at its mount point /run/kata-extensions/NAME (any directories). */
@@ -32,8 +32,6 @@ export interface KataExtensionOptions {
   readonly diskId: number;
 }
 
-const BLOCK = 4096;
-const MIB = 1048576;
 
 /**
  * Kata's rules for a name: it is the disk's serial after `extension-` in virtio-blk's 20 bytes,
@@ -60,10 +58,6 @@ export function checkKataExtensionTree(treeDir: string): void {
 export const verityParams = (v: { rootHash: string; salt: string; dataBlocks: number }): string =>
   `root_hash=${v.rootHash},salt=${v.salt},data_blocks=${v.dataBlocks},hash_block_size=${BLOCK},data_block_size=${BLOCK}`;
 
-async function copyAt(src: string, dest: string, offset: number): Promise<void> {
-  await pipeline(createReadStream(src), createWriteStream(dest, { flags: 'r+', start: offset }));
-}
-
 export async function buildKataExtension(ctx: BuildContext, o: KataExtensionOptions): Promise<{ verityParams: string }> {
   checkKataExtensionName(o.name);
   const treeDir = resolve(o.treeDir);
@@ -80,28 +74,13 @@ export async function buildKataExtension(ctx: BuildContext, o: KataExtensionOpti
       () => Promise.all([rm(data, { force: true }), rm(hash, { force: true })]).then(() => undefined),
       async () => {
         const env = { SOURCE_DATE_EPOCH: String(ctx.sourceDateEpoch) };
-        // The tree is read, never written: nothing is added to it. Blocks are the page size, 4096 here (checked below).
+        // The tree is read, never written: nothing is added to it. Blocks are the page size, 4096 here (checked in formatVerity).
         await ctx.run(['mkfs.erofs', '--quiet', '-U', o.uuid, data, treeDir], { env, hint: 'mkfs.erofs is in package erofs-utils' });
         await ctx.run(['fsck.erofs', data], { readOnly: true, quiet: true });
-        const dataBytes = (await stat(data)).size;
-        if (dataBytes % BLOCK !== 0) throw new OsbError(`mkfs.erofs wrote ${dataBytes} bytes, not whole ${BLOCK}-byte blocks`, 'check the erofs-utils version');
-        const dataBlocks = dataBytes / BLOCK;
-        const fmt = await ctx.run(['veritysetup', 'format', '--no-superblock', `--data-block-size=${BLOCK}`, `--hash-block-size=${BLOCK}`, `--salt=${o.salt}`, data, hash], { hint: 'veritysetup is in package cryptsetup-bin' });
-        const rootHash = /^Root hash:\s+([0-9a-f]{64})$/m.exec(fmt.stdout)?.[1];
-        if (!rootHash) throw new OsbError('veritysetup format printed no root hash', 'check the cryptsetup-bin version (the log has its output)');
+        const { rootHash, dataBlocks } = await formatVerity(ctx, data, hash, { salt: o.salt, noSuperblock: true });
         const v = { rootHash, salt: o.salt, dataBlocks };
-        // Read back: the hash tree verifies the data it was made from, with only these parameters.
-        await ctx.run(['veritysetup', 'verify', '--no-superblock', `--data-block-size=${BLOCK}`, `--hash-block-size=${BLOCK}`, `--data-blocks=${dataBlocks}`, `--salt=${o.salt}`, data, hash, rootHash], { readOnly: true, quiet: true });
-        // p1 at 1 MiB, p2 right after, each whole MiB: the guest opens /dev/vdX1 over /dev/vdX2.
-        const p1 = Math.ceil(dataBytes / MIB) * (MIB / 512);
-        // A one-block erofs has an empty hash tree (the root hash is that block's): p2 is still there.
-        const p2 = Math.max(1, Math.ceil((await stat(hash)).size / MIB)) * (MIB / 512);
-        await writeFile(tmp, '');
-        await truncate(tmp, (2048 + p1 + p2) * 512);
-        const table = `label: dos\nlabel-id: 0x${o.diskId.toString(16).padStart(8, '0')}\nunit: sectors\n\nstart=2048, size=${p1}, type=83\nstart=${2048 + p1}, size=${p2}, type=83\n`;
-        await ctx.run(['sfdisk', '--quiet', '--no-reread', '--no-tell-kernel', tmp], { input: table, hint: 'sfdisk is in package fdisk' });
-        await copyAt(data, tmp, 2048 * 512);
-        await copyAt(hash, tmp, (2048 + p1) * 512);
+        // p1 at 1 MiB, p2 right after: the guest opens /dev/vdX1 over /dev/vdX2.
+        await writeDisk(ctx, tmp, { label: 'dos', id: o.diskId }, [{ file: data }, { file: hash }]);
         return verityParams(v);
       },
     ),

@@ -30,6 +30,8 @@ export const squashfsPaths = (s: Settings) => ({ image: join(s.workdir, 'osb.squ
 export const ukiPaths = (s: Settings) => ({ uki: join(s.workdir, 'osb.efi'), pcr: join(s.workdir, 'osb.efi.pcr.json'), statement: join(s.workdir, 'osb.efi.intoto.json') });
 /** osb sysext: NAME.raw, the name systemd-sysext looks for in /var/lib/extensions. */
 export const sysextPath = (s: Settings): string => join(s.workdir, `${s.sysextName ?? 'osb'}.raw`);
+/** osb sysext --measured-rootfs: the /usr partition's root hash beside NAME.raw, where systemd looks for it (NAME.usrhash). */
+export const sysextUsrHashPath = (s: Settings): string => join(s.workdir, `${s.sysextName ?? 'osb'}.usrhash`);
 /** osb sysext --for kata: the verity_params of a Kata guest extension image (Kata's guest_extension_images entry). */
 export const sysextVerityPath = (s: Settings): string => join(s.workdir, `${s.sysextName ?? 'osb'}.verity_params`);
 /** The OpenSCAP scan of the rootfs (--scap-datastream, --oval-definitions): results and reports beside it. */

@@ -116,7 +116,7 @@ const TABLE = [
   { key: 'partitionTable', type: 'string', choices: ['mbr', 'gpt'], default: 'mbr', env: env('OSB_PARTITION_TABLE'), group: 'image', describe: 'Partition table type (gpt with --no-dax: a discoverable disk image)' },
   { key: 'dax', type: 'boolean', default: true, env: [{ name: 'OSB_DAX' }, { name: 'SKIP_DAX_HEADER', invert: true }], group: 'image', describe: 'Write the NVDIMM/DAX header so the image also boots as a QEMU nvdimm (--no-dax or SKIP_DAX_HEADER=yes to skip)' },
   { key: 'format', type: 'string', choices: ['raw', 'qcow2'], default: 'raw', env: env('OSB_IMAGE_FORMAT'), group: 'image', describe: 'Image file format' },
-  { key: 'measuredRootfs', type: 'boolean', default: false, env: env('OSB_MEASURED_ROOTFS', 'MEASURED_ROOTFS'), group: 'image', describe: 'dm-verity hash partition (p2) with a salt from the inputs; writes WORKDIR/root_hash.txt; no DAX header' },
+  { key: 'measuredRootfs', type: 'boolean', default: false, env: env('OSB_MEASURED_ROOTFS', 'MEASURED_ROOTFS'), group: 'image', describe: 'dm-verity hash partition (p2) with a salt from the inputs; writes WORKDIR/root_hash.txt; no DAX header. osb sysext: a GPT DDI of /usr and usr-verity, with WORKDIR/NAME.usrhash' },
   { key: 'imageName', grammar: 'fileName', type: 'string', default: 'osb.img', env: env('OSB_IMAGE_NAME'), group: 'image', describe: 'Image file name in the workdir (a name, not a path)' },
   // initrd
   { key: 'compression', type: 'string', choices: ['zstd', 'gzip', 'xz', 'lz4', 'none'], default: 'zstd', env: env('OSB_COMPRESSION'), group: 'initrd', describe: 'Initrd compression' },

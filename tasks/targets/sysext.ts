@@ -1,18 +1,20 @@
 /**
  * The sysext target: a systemd system extension of a tree (--sysext-tree), for the workdir's
  * rootfs as its base: WORKDIR/NAME.raw, whose extension-release matches the base's os-release.
+ * With --measured-rootfs, a GPT DDI of it with a usr-verity partition and NAME.usrhash.
  * With --for kata, a Kata guest extension image of the tree instead (sysext-builder/kata.ts),
  * which names no base and so needs no rootfs.
  */
 import { UsageError } from '../../lib/errors.js';
 import type { Target } from '../engine/target.js';
-import { rootfsDir, sysextPath, sysextVerityPath } from '../settings/paths.js';
+import { hostArch } from '../../distros/index.js';
+import { rootfsDir, sysextPath, sysextUsrHashPath, sysextVerityPath } from '../settings/paths.js';
 
 export const sysext: Target = {
   name: 'sysext',
   summary: 'systemd system extension of --sysext-tree for the rootfs (WORKDIR/NAME.raw: /usr and /opt only, erofs or squashfs), or with --for kata a Kata guest extension image',
   deps: (s) => (s.sysextFor === 'kata' ? [] : ['rootfs']),
-  settings: ['sysextName', 'sysextFs', 'sysextFor', 'sourceDateEpoch'],
+  settings: ['sysextName', 'sysextFs', 'sysextFor', 'measuredRootfs', 'arch', 'sourceDateEpoch'],
   files: (s) => (s.sysextTree ? [s.sysextTree] : []),
   // The base's identity is what the extension names: with --no-deps no rootfs hash carries it.
   extraInputs: async (s): Promise<Record<string, string>> => {
@@ -24,8 +26,8 @@ export const sysext: Target = {
       return { baseRelease: '(the rootfs is built first)' };
     }
   },
-  outputs: (s) => [sysextPath(s), ...(s.sysextFor === 'kata' ? [sysextVerityPath(s)] : [])],
-  tools: (s) => (s.sysextFor === 'kata' ? ['mkfs.erofs', 'veritysetup', 'sfdisk'] : [s.sysextFs === 'squashfs' ? 'mksquashfs' : 'mkfs.erofs', 'cp']),
+  outputs: (s) => [sysextPath(s), ...(s.sysextFor === 'kata' ? [sysextVerityPath(s)] : s.measuredRootfs ? [sysextUsrHashPath(s)] : [])],
+  tools: (s) => (s.sysextFor === 'kata' ? ['mkfs.erofs', 'veritysetup', 'sfdisk'] : [s.sysextFs === 'squashfs' ? 'mksquashfs' : 'mkfs.erofs', 'cp', ...(s.measuredRootfs ? ['veritysetup', 'sfdisk'] : [])]),
   validate: async (s) => {
     if (!s.sysextName) throw new UsageError('osb sysext needs a name for the extension', 'pass --sysext-name NAME (the image is WORKDIR/NAME.raw)');
     if (!s.sysextTree) throw new UsageError('osb sysext needs the tree the extension adds', 'pass --sysext-tree DIR (a directory holding usr/)');
@@ -51,6 +53,10 @@ export const sysext: Target = {
       return;
     }
     const { buildSysext } = await import('../../sysext-builder/index.js');
-    await buildSysext(ctx, { treeDir: s.sysextTree!, baseDir: rootfsDir(s), name: s.sysextName!, fs: s.sysextFs, output: sysextPath(s), uuid: derivedUuid(inputsHash, 'fs-uuid') });
+    // Measured with the guest (--measured-rootfs): a GPT DDI with /usr and its dm-verity partition.
+    const verity = s.measuredRootfs
+      ? { arch: s.arch ?? hostArch(), salt: derivedUuidBytes(inputsHash, 'fs-hash-seed').toString('hex'), verityUuid: derivedUuid(inputsHash, 'gpt-verity-partition'), diskGuid: derivedUuid(inputsHash, 'gpt-disk'), usrHashFile: sysextUsrHashPath(s) }
+      : undefined;
+    await buildSysext(ctx, { treeDir: s.sysextTree!, baseDir: rootfsDir(s), name: s.sysextName!, fs: s.sysextFs, output: sysextPath(s), uuid: derivedUuid(inputsHash, 'fs-uuid'), ...(verity ? { verity } : {}) });
   },
 };

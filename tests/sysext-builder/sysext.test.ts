@@ -139,3 +139,32 @@ describe('osb sysext', () => {
     expect(dissect(join(wd, 'tool.raw')).extensionRelease).toEqual(['ID=debian', 'VERSION_ID=13']);
   });
 });
+
+describe('osb sysext --measured-rootfs', () => {
+  test.each(['erofs', 'squashfs'])("%s: a GPT DDI of /usr and its usr-verity partition (the arch's DPS types, UUIDs the halves of NAME.usrhash), which veritysetup verifies and systemd-dissect pairs; the same bytes twice", (fs) => {
+    const r = sysext(['--sysext-fs', fs, '--measured-rootfs']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const hash = readFileSync(join(r.wd, 'hello.usrhash'), 'utf8');
+    expect(hash).toMatch(/^[0-9a-f]{64}\n$/);
+    const t = JSON.parse(execFileSync('sfdisk', ['--json', r.raw], { encoding: 'utf8' })) as { partitiontable: { label: string; partitions: { start: number; size: number; type: string; uuid: string }[] } };
+    expect(t.partitiontable.label).toBe('gpt');
+    const [usr, verity] = t.partitiontable.partitions;
+    const x86 = process.arch === 'x64';
+    expect(usr!.type).toBe(x86 ? '8484680C-9521-48C6-9C11-B0720656F69E' : 'B0E01050-EE5F-4390-949A-9101B17104E9');
+    expect(verity!.type).toBe(x86 ? '77FF5F63-E7B6-4633-ACF4-1565B864C0E6' : '6E11A4E7-FBCA-4DED-B9E9-E1A512BB664E');
+    expect((usr!.uuid + verity!.uuid).replace(/-/g, '').toLowerCase()).toBe(hash.trim());
+    // The partitions as files: veritysetup reads the superblock systemd opens the partition with.
+    const part = (p: { start: number; size: number }, name: string) => {
+      const out = join(r.wd, name);
+      execFileSync('dd', [`if=${r.raw}`, `of=${out}`, 'bs=1M', `skip=${p.start * 512}`, `count=${p.size * 512}`, 'iflag=skip_bytes,count_bytes', 'status=none']);
+      return out;
+    };
+    execFileSync('veritysetup', ['verify', part(usr!, 'p1'), part(verity!, 'p2'), hash.trim()]);
+    const d = JSON.parse(execFileSync('systemd-dissect', ['--json=short', r.raw], { encoding: 'utf8' })) as { mounts: { designator: string; fstype: string; verity: string | null }[] };
+    expect(d.mounts.map((m) => [m.designator, m.fstype])).toEqual([['usr', fs], ['usr-verity', 'DM_verity_hash']]);
+    expect(d.mounts[0]!.verity).toBe('yes');
+    const again = sysext(['--sysext-fs', fs, '--measured-rootfs']);
+    expect(readFileSync(again.raw).equals(readFileSync(r.raw))).toBe(true);
+  });
+});
