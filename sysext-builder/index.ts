@@ -76,7 +76,7 @@ export function extensionRelease(base: Record<string, string>): string {
 }
 
 /** Refuse a tree systemd-sysext would refuse or that would shadow the base's identity. */
-export function checkSysextTree(treeDir: string, name: string): void {
+export function checkSysextTree(treeDir: string, name: string, measured = false): void {
   let top: string[];
   try {
     if (!lstatSync(treeDir).isDirectory()) throw new Error('not a directory');
@@ -87,6 +87,8 @@ export function checkSysextTree(treeDir: string, name: string): void {
   const bad = top.filter((e) => !ALLOWED_TOP.includes(e));
   if (bad.length) throw new UsageError(`the extension tree ${treeDir} holds ${bad.map((b) => `/${b}`).join(', ')}: a system extension carries /usr and /opt only`, 'move those files under usr/ (or leave them out)');
   if (!top.includes('usr') || !lstatSync(join(treeDir, 'usr')).isDirectory()) throw new UsageError(`the extension tree ${treeDir} has no usr/ directory`, 'put the files the extension adds under usr/');
+  // A DDI's /usr partition holds /usr alone: the spec has no partition for /opt.
+  if (measured && top.includes('opt')) throw new UsageError(`the extension tree ${treeDir} holds /opt, and a measured extension is a /usr partition (the discoverable partitions spec has none for /opt)`, 'move those files under usr/, or build the extension without --measured-rootfs');
   // osb writes usr/lib/extension-release.d/ in its copy of the tree: each step must be a real
   // directory there, or a link could point that write outside the tree.
   refuseLinkedDirs(treeDir, `the extension tree ${treeDir}`);
@@ -138,7 +140,7 @@ export async function buildSysext(ctx: BuildContext, o: SysextOptions): Promise<
     return { release };
   }
   const release = extensionRelease(baseRelease(resolve(o.baseDir)));
-  checkSysextTree(treeDir, o.name);
+  checkSysextTree(treeDir, o.name, o.verity !== undefined);
   const stage = tmpPathFor(output, '.osb-sysext-stage-');
   const fsFile = tmpPathFor(output, '.osb-sysext-fs-');
   const hashFile = tmpPathFor(output, '.osb-sysext-hash-');
@@ -148,6 +150,8 @@ export async function buildSysext(ctx: BuildContext, o: SysextOptions): Promise<
       async () => {
         // Unmeasured, the file system is the image; measured, it becomes the DDI's /usr partition.
         const tmp = o.verity ? fsFile : out;
+        // A bare extension's file system is the tree (usr/, opt/); a /usr partition's is /usr itself.
+        const src = o.verity ? join(stage, 'usr') : stage;
         // A copy, so the user's tree is never written; reflinked where the file system can.
         await mkdir(stage, { recursive: true });
         await ctx.run(['cp', '-a', '--reflink=auto', `${treeDir}/.`, `${stage}/`], { quiet: true });
@@ -165,10 +169,10 @@ export async function buildSysext(ctx: BuildContext, o: SysextOptions): Promise<
         if (o.fs === 'erofs') {
           // Uncompressed: an extension is small, and every kernel with erofs reads it.
           // With SOURCE_DATE_EPOCH, mkfs.erofs clamps newer mtimes to it.
-          await ctx.run(['mkfs.erofs', '--quiet', '-U', o.uuid, tmp, stage], { env, hint: 'mkfs.erofs is in package erofs-utils' });
+          await ctx.run(['mkfs.erofs', '--quiet', '-U', o.uuid, tmp, src], { env, hint: 'mkfs.erofs is in package erofs-utils' });
           await ctx.run(['fsck.erofs', tmp], { readOnly: true, quiet: true });
         } else {
-          await ctx.run(['mksquashfs', stage, tmp, '-noappend', '-comp', 'zstd', '-no-progress', '-quiet'], { quiet: true, env, hint: 'mksquashfs is in package squashfs-tools' });
+          await ctx.run(['mksquashfs', src, tmp, '-noappend', '-comp', 'zstd', '-no-progress', '-quiet'], { quiet: true, env, hint: 'mksquashfs is in package squashfs-tools' });
           const fh = await open(tmp, 'r');
           const sb = Buffer.alloc(4);
           await fh.read(sb, 0, 4, 0).finally(() => fh.close());

@@ -40,7 +40,7 @@ export const sysext: Target = {
     }
     const { checkSysextName, checkSysextTree } = await import('../../sysext-builder/index.js');
     checkSysextName(s.sysextName);
-    checkSysextTree(s.sysextTree, s.sysextName);
+    checkSysextTree(s.sysextTree, s.sysextName, s.measuredRootfs);
   },
   run: async (ctx, s, inputsHash) => {
     const { derivedUuid, derivedUuidBytes, derivedMbrDiskId } = await import('../../image-builder/ids.js');

@@ -141,6 +141,16 @@ describe('osb sysext', () => {
 });
 
 describe('osb sysext --measured-rootfs', () => {
+  test('a tree with /opt: one line, exit 2 (a /usr partition cannot hold it)', () => {
+    const t = join(dir, 'with-opt');
+    mkdirSync(join(t, 'usr/bin'), { recursive: true });
+    mkdirSync(join(t, 'opt'));
+    const r = sysext(['--measured-rootfs'], t);
+    expect(r.code).toBe(2);
+    expect(errorLine(r.stderr)).toBe(`osb: the extension tree ${t} holds /opt, and a measured extension is a /usr partition (the discoverable partitions spec has none for /opt)`);
+    expect(existsSync(r.raw)).toBe(false);
+  });
+
   test.each(['erofs', 'squashfs'])("%s: a GPT DDI of /usr and its usr-verity partition (the arch's DPS types, UUIDs the halves of NAME.usrhash), which veritysetup verifies and systemd-dissect pairs; the same bytes twice", (fs) => {
     const r = sysext(['--sysext-fs', fs, '--measured-rootfs']);
     expect(r.stderr).toBe('');
@@ -161,6 +171,11 @@ describe('osb sysext --measured-rootfs', () => {
       return out;
     };
     execFileSync('veritysetup', ['verify', part(usr!, 'p1'), part(verity!, 'p2'), hash.trim()]);
+    // A /usr partition holds /usr itself: its root has lib/ and bin/, no usr/.
+    const list = fs === 'erofs' ? (execFileSync('fsck.erofs', [`--extract=${join(r.wd, 'x')}`, join(r.wd, 'p1')]), execFileSync('find', [join(r.wd, 'x'), '-printf', '%P\\n'], { encoding: 'utf8' })) : execFileSync('unsquashfs', ['-lls', '-d', '', join(r.wd, 'p1')], { encoding: 'utf8' });
+    expect(list).toMatch(/(^|\s)\/?bin\/hello$/m);
+    expect(list).toMatch(/(^|\s)\/?lib\/extension-release\.d\/extension-release\.hello$/m);
+    expect(list).not.toMatch(/(^|\s)\/?usr\b/m);
     const d = JSON.parse(execFileSync('systemd-dissect', ['--json=short', r.raw], { encoding: 'utf8' })) as { mounts: { designator: string; fstype: string; verity: string | null }[] };
     expect(d.mounts.map((m) => [m.designator, m.fstype])).toEqual([['usr', fs], ['usr-verity', 'DM_verity_hash']]);
     expect(d.mounts[0]!.verity).toBe('yes');
