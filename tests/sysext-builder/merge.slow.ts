@@ -7,6 +7,7 @@
  * merges, printing to the console.
  */
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
+import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,12 +27,23 @@ for d in /sys/block/vd*; do
   [ "$(cat "$d/serial" 2>/dev/null)" = extension-devtools ] && dev=/dev/\${d##*/}
 done
 echo "osb-sysext-check: disk \${dev:-none}"
-# Mounted as a directory extension of its own name: systemd-sysext 252 given the block device
-# itself looks for extension-release.vdb (the device's name), not the link's.
-mkdir -p /run/extensions/devtools && mount -o ro "$dev" /run/extensions/devtools
+usrhash=$(tr ' ' '\\n' < /proc/cmdline | sed -n 's/^osb\\.usrhash=//p')
+if [ -n "$usrhash" ]; then
+  # A measured DDI: as a file beside its usrhash (systemd attaches it through a loop device and
+  # opens its usr-verity partition with the hash), copied from the disk the host attached.
+  mkdir -p /run/extensions && cat "$dev" > /run/extensions/devtools.raw && echo "$usrhash" > /run/extensions/devtools.usrhash
+  # The root is read-only, and systemd-sysext reads an image file's metadata through a mount under /tmp.
+  mountpoint -q /tmp || mount -t tmpfs tmpfs /tmp
+else
+  # Mounted as a directory extension of its own name: systemd-sysext 252 given the block device
+  # itself looks for extension-release.vdb (the device's name), not the link's.
+  mkdir -p /run/extensions/devtools && mount -o ro "$dev" /run/extensions/devtools
+fi
 systemd-sysext merge 2>&1 | sed 's/^/osb-sysext-check: merge: /'
 systemd-sysext status --no-pager 2>&1 | sed 's/^/osb-sysext-check: status: /'
 echo "osb-sysext-check: hello: $(/usr/bin/osb-hello 2>&1)"
+echo "osb-sysext-check: verity devices: $(veritysetup status /dev/mapper/* 2>/dev/null | sed -n 's/^ *hash device: *//p' | tr '\\n' ' ')"
+echo "osb-sysext-check: caps: $(getcap /usr/local/bin/osb-cap 2>&1)"
 echo "osb-sysext-check: done"
 `;
 
@@ -91,7 +103,7 @@ beforeAll(() => {
   writeFileSync(join(dir, 'unit'), UNIT);
   writeFileSync(join(dir, 'kata-mount'), KATA_MOUNT);
   writeFileSync(join(dir, 'kata-unit'), KATA_UNIT);
-  writeFileSync(hook, `#!/bin/sh\nset -e\ninstall -m 0755 '${join(dir, 'check')}' "$ROOTFS_DIR/etc/osb-sysext-check"\ninstall -m 0644 '${join(dir, 'unit')}' "$ROOTFS_DIR/etc/systemd/system/osb-sysext-check.service"\nln -sf ../osb-sysext-check.service "$ROOTFS_DIR/etc/systemd/system/multi-user.target.wants/osb-sysext-check.service"\ninstall -m 0755 '${join(dir, 'kata-mount')}' "$ROOTFS_DIR/etc/osb-kata-ext"\ninstall -m 0644 '${join(dir, 'kata-unit')}' "$ROOTFS_DIR/etc/systemd/system/osb-kata-ext.service"\nln -sf ../osb-kata-ext.service "$ROOTFS_DIR/etc/systemd/system/multi-user.target.wants/osb-kata-ext.service"\n`);
+  writeFileSync(hook, `#!/bin/sh\nset -e\ninstall -m 0755 '${join(dir, 'check')}' "$ROOTFS_DIR/etc/osb-sysext-check"\ninstall -m 0644 '${join(dir, 'unit')}' "$ROOTFS_DIR/etc/systemd/system/osb-sysext-check.service"\nln -sf ../osb-sysext-check.service "$ROOTFS_DIR/etc/systemd/system/multi-user.target.wants/osb-sysext-check.service"\ninstall -m 0755 '${join(dir, 'kata-mount')}' "$ROOTFS_DIR/etc/osb-kata-ext"\ninstall -m 0644 '${join(dir, 'kata-unit')}' "$ROOTFS_DIR/etc/systemd/system/osb-kata-ext.service"\nln -sf ../osb-kata-ext.service "$ROOTFS_DIR/etc/systemd/system/multi-user.target.wants/osb-kata-ext.service"\ncp "$ROOTFS_DIR/bin/true" "$ROOTFS_DIR/usr/local/bin/osb-cap"\nsetcap cap_net_raw+ep "$ROOTFS_DIR/usr/local/bin/osb-cap"\n`);
   chmodSync(hook, 0o755);
   const tree = join(dir, 'devtools');
   mkdirSync(join(tree, 'usr/bin'), { recursive: true });
@@ -99,8 +111,8 @@ beforeAll(() => {
   chmodSync(join(tree, 'usr/bin/osb-hello'), 0o755);
   common = ['--workdir', wd, '--cache-dir', join(TEST_CACHE, 'osb-cache'), '--kernel', kernel];
   // The systemd guest (no --agent-init) with the unit, and the extension for it.
-  // cryptsetup-bin: veritysetup, which a Kata guest opens a measured extension with.
-  const r = osb(['sysext', ...common, '--hook', hook, '--extra-pkgs', 'cryptsetup-bin', '--sysext-tree', tree, '--sysext-name', 'devtools'], { timeoutMs: 40 * 60_000 });
+  // cryptsetup-bin: veritysetup, which a Kata guest opens a measured extension with; libcap2-bin: getcap.
+  const r = osb(['sysext', ...common, '--hook', hook, '--extra-pkgs', 'cryptsetup-bin libcap2-bin', '--sysext-tree', tree, '--sysext-name', 'devtools'], { timeoutMs: 40 * 60_000 });
   if (r.code !== 0) throw new Error(`osb sysext failed (${r.code}):\n${r.stdout}\n${r.stderr}`);
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -114,6 +126,7 @@ describe('osb boot --sysext', () => {
     expect(log).toMatch(/osb-sysext-check: merge: Using extensions 'devtools'/);
     expect(log).toMatch(/osb-sysext-check: status: \/usr +devtools/);
     expect(log).toContain('osb-sysext-check: hello: hello from the extension');
+    expect(log).toContain('osb-sysext-check: caps: /usr/local/bin/osb-cap cap_net_raw=ep');
   });
 
   test("an extension built for another base: the guest's systemd-sysext refuses it, and /usr stays the base's", () => {
@@ -160,6 +173,47 @@ describe('osb boot --sysext', () => {
     const r = osb(['boot', '--image', '--no-dax', '--sysext', '--no-deps', ...common, '--boot-timeout', '400', '--ready-pattern', 'osb-kata-ext: done'], { timeoutMs: 15 * 60_000 });
     expect(r.code).toBe(1);
     expect(errorLine(r.stderr)).toMatch(/^osb: boot failed: dm-verity found data that does not match the root hash \(.*device-mapper: verity: .*data block 0 is corrupted/);
+  });
+
+  test('measured (--measured-rootfs): a GPT DDI of usr and usr-verity that systemd-dissect pairs by the hash; the guest merges it through a loop device and dm-verity', () => {
+    const mwd = join(dir, 'measured');
+    const b = osb(['sysext', '--no-deps', '--measured-rootfs', '--workdir', mwd, '--rootfs-dir', join(wd, 'rootfs'), '--sysext-tree', join(dir, 'devtools'), '--sysext-name', 'devtools']);
+    if (b.code !== 0) throw new Error(`osb sysext --measured-rootfs failed:\n${b.stderr}`);
+    const hash = readFileSync(join(mwd, 'devtools.usrhash'), 'utf8').trim();
+    expect(hash).toMatch(/^[0-9a-f]{64}$/);
+    // The host has no device-mapper: systemd-dissect reads the table and pairs the partitions, and cannot open them.
+    const d = JSON.parse(execFileSync('systemd-dissect', ['--json=short', join(mwd, 'devtools.raw')], { encoding: 'utf8' })) as { mounts: { designator: string; architecture: string; verity: string | null; partition_uuid: string }[] };
+    expect(d.mounts.map((m) => [m.designator, m.architecture])).toEqual([['usr', 'x86-64'], ['usr-verity', 'x86-64']]);
+    expect(d.mounts[0]!.verity).toBe('yes');
+    expect(d.mounts.map((m) => m.partition_uuid.replace(/-/g, '')).join('')).toBe(hash);
+    copyFileSync(join(mwd, 'devtools.raw'), join(wd, 'devtools.raw'));
+    const r = osb(['boot', '--image', '--no-dax', '--sysext', '--for', 'systemd', '--sysext-name', 'devtools', '--no-deps', ...common, '--boot-timeout', '400', '--ready-pattern', 'osb-sysext-check: done', '--', `osb.usrhash=${hash}`], { timeoutMs: 15 * 60_000 });
+    const log = readFileSync(join(wd, 'logs/boot.log'), 'utf8');
+    if (r.code !== 0) throw new Error(`boot failed:\n${r.stderr}\n${log.slice(-4000)}`);
+    expect(log).toMatch(/osb-sysext-check: merge: Using extensions 'devtools'/);
+    expect(log).toMatch(/osb-sysext-check: status: \/usr +devtools/);
+    expect(log).toContain('osb-sysext-check: hello: hello from the extension');
+    expect(log).toMatch(/osb-sysext-check: verity devices: \/dev\/loop\d+p2/);
+  });
+
+  test('measured, with a flipped byte in its /usr partition: the guest kernel\'s dm-verity refuses it', () => {
+    const img = join(wd, 'devtools.raw');
+    const b = readFileSync(img);
+    // The erofs superblock of partition 1 (at 1 MiB), which the merge reads first.
+    b[1048576 + 1024 + 8] ^= 0xff;
+    writeFileSync(img, b);
+    const hash = readFileSync(join(dir, 'measured', 'devtools.usrhash'), 'utf8').trim();
+    const r = osb(['boot', '--image', '--no-dax', '--sysext', '--no-deps', ...common, '--boot-timeout', '400', '--ready-pattern', 'osb-sysext-check: done', '--', `osb.usrhash=${hash}`], { timeoutMs: 15 * 60_000 });
+    expect(r.code).toBe(1);
+    expect(errorLine(r.stderr)).toMatch(/^osb: boot failed: dm-verity found data that does not match the root hash \(.*device-mapper: verity: .*data block 0 is corrupted/);
+  });
+
+  test('an erofs root keeps the file capability its tree holds: the guest kernel reads erofs extended attributes', () => {
+    const r = osb(['boot', '--image', '--no-dax', '--fs-type', 'erofs', ...common, '--boot-timeout', '400', '--ready-pattern', 'osb-sysext-check: done'], { timeoutMs: 15 * 60_000 });
+    const log = readFileSync(join(wd, 'logs/boot.log'), 'utf8');
+    if (r.code !== 0) throw new Error(`boot failed:\n${r.stderr}\n${log.slice(-4000)}`);
+    expect(log).toMatch(/rootfstype=erofs/);
+    expect(log).toContain('osb-sysext-check: caps: /usr/local/bin/osb-cap cap_net_raw=ep');
   });
 
   test('without a name to attach: one line, exit 2, before anything is built', () => {
