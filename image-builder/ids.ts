@@ -3,6 +3,7 @@
  * same filesystem UUIDs, hash seeds and disk identifiers (DESIGN principle 8).
  */
 import { createHash } from 'node:crypto';
+import { formatUuid, verityPartitionUuids } from '../lib/dps.js';
 
 /** What an identifier is for; each purpose gets its own value from the same seed. */
 export type IdPurpose = 'fs-uuid' | 'fs-hash-seed' | 'gpt-disk' | 'gpt-root-partition' | 'mbr-disk' | 'dax-mbr-disk' | 'pfn-uuid' | 'gpt-verity-partition';
@@ -22,10 +23,7 @@ export function derivedUuidBytes(seed: string, purpose: IdPurpose): Buffer {
   return Buffer.from(b);
 }
 
-export function formatUuid(b: Buffer): string {
-  const h = b.toString('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
-}
+export { formatUuid };
 
 export function derivedUuid(seed: string, purpose: IdPurpose): string {
   return formatUuid(derivedUuidBytes(seed, purpose));
@@ -37,12 +35,5 @@ export function derivedMbrDiskId(seed: string, purpose: 'mbr-disk' | 'dax-mbr-di
   return v === 0 ? 1 : v;
 }
 
-/**
- * The root and verity partition UUIDs the discoverable partitions spec derives from a dm-verity
- * root hash: its first and its last 128 bits, as written (no version bits set).
- */
-export function verityPartitionUuids(rootHash: string): [string, string] {
-  if (!/^[0-9a-f]{64}$/.test(rootHash)) throw new Error(`not a sha256 root hash: ${rootHash}`);
-  const b = Buffer.from(rootHash, 'hex');
-  return [formatUuid(b.subarray(0, 16)), formatUuid(b.subarray(16, 32))];
-}
+/** The data and verity partition UUIDs the discoverable partitions spec derives from a root hash. */
+export { verityPartitionUuids };

@@ -21,3 +21,18 @@ export const DPS_TYPES: Readonly<Record<DpsPartition, Readonly<Record<string, st
 
 /** The type of `partition` for `arch` (the host's when none is given); the generic Linux type for arches the spec has none for. */
 export const dpsType = (partition: DpsPartition, arch: string | undefined): string => DPS_TYPES[partition][arch ?? hostArchName()] ?? GPT_LINUX_FS;
+
+export function formatUuid(b: Buffer): string {
+  const h = b.toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+}
+
+/**
+ * The UUIDs the spec derives from a dm-verity root hash for the data partition and its verity
+ * partition: the hash's first and its last 128 bits, as written (no version bits set).
+ */
+export function verityPartitionUuids(rootHash: string): [string, string] {
+  if (!/^[0-9a-f]{64}$/.test(rootHash)) throw new Error(`not a sha256 root hash: ${rootHash}`);
+  const b = Buffer.from(rootHash, 'hex');
+  return [formatUuid(b.subarray(0, 16)), formatUuid(b.subarray(16, 32))];
+}

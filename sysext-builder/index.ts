@@ -15,7 +15,7 @@ import { join, resolve } from 'node:path';
 import { tmpPathFor, writeAtomic } from '../lib/atomic.js';
 import { withCleanup } from '../lib/cleanup.js';
 import type { BuildContext } from '../lib/context.js';
-import { dpsType } from '../lib/dps.js';
+import { dpsType, verityPartitionUuids } from '../lib/dps.js';
 import { OsbError, UsageError } from '../lib/errors.js';
 import { formatVerity, writeDisk } from './disk.js';
 
@@ -182,11 +182,10 @@ export async function buildSysext(ctx: BuildContext, o: SysextOptions): Promise<
         if (!o.verity) return undefined;
         // With its superblock, as systemd opens a verity partition (crypt_load); the UUID from the inputs.
         const { rootHash } = await formatVerity(ctx, fsFile, hashFile, { salt: o.verity.salt, uuid: o.verity.verityUuid, noSuperblock: false });
-        const h = Buffer.from(rootHash, 'hex');
-        const uuid = (b: Buffer) => b.toString('hex').replace(/^(.{8})(.{4})(.{4})(.{4})(.{12})$/, '$1-$2-$3-$4-$5');
+        const [usrUuid, verityUuid] = verityPartitionUuids(rootHash);
         await writeDisk(ctx, out, { label: 'gpt', id: o.verity.diskGuid }, [
-          { file: fsFile, type: dpsType('usr', o.verity.arch), uuid: uuid(h.subarray(0, 16)), name: o.name },
-          { file: hashFile, type: dpsType('usr-verity', o.verity.arch), uuid: uuid(h.subarray(16, 32)), name: `${o.name}-verity` },
+          { file: fsFile, type: dpsType('usr', o.verity.arch), uuid: usrUuid, name: o.name },
+          { file: hashFile, type: dpsType('usr-verity', o.verity.arch), uuid: verityUuid, name: `${o.name}-verity` },
         ]);
         return rootHash;
       },
