@@ -166,7 +166,7 @@ async function writeVerity(ctx: BuildContext, o: ImageOptions, layout: DiskLayou
     await copySparse(raw, layout.partitionOffset, layout.partitionBytes, data, 0);
   }
   else ctx.log.info(`would copy the root partition to ${data} for veritysetup`);
-  const rootHash = await formatVerity(ctx, data, hash, dataBlocks, salt);
+  const rootHash = await formatVerity(ctx, data, hash, { dataBlocks, salt });
   const p: VerityParams = { rootHash, salt, dataBlocks, dataBlockSize: VERITY_BLOCK, hashBlockSize: VERITY_BLOCK, hashAlgorithm: VERITY_HASH };
   if (!ctx.dryRun) {
     const treeBytes = (await stat(hash)).size;

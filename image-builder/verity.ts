@@ -5,25 +5,14 @@
  * verity device up itself from `dm-mod.create=` (Documentation/admin-guide/device-mapper/
  * dm-init.rst and verity.rst), with no initramfs, and mounts it as root=/dev/dm-0.
  */
-import { createHash } from 'node:crypto';
-import type { BuildContext } from '../lib/context.js';
 import { OsbError } from '../lib/errors.js';
+import { VERITY_BLOCK, VERITY_HASH, type VerityParams } from '../lib/verity.js';
 
-/** dm-verity data and hash block size (Kata's kernel_verity_params use 4096 for both). */
-export const VERITY_BLOCK = 4096;
-export const VERITY_HASH = 'sha256';
+/** Making and verifying the tree is lib/verity.ts's, shared with sysext-builder. */
+export { formatVerity, verifyVerity, veritySalt, VERITY_BLOCK, VERITY_HASH, type VerityParams } from '../lib/verity.js';
+
 /** sha256 digests per hash block: 4096 / 32 (veritysetup rounds the digest size up to a power of two). */
 const DIGESTS_PER_BLOCK = VERITY_BLOCK / 32;
-
-/** What a runtime needs to set the verity root up: Kata's kernel_verity_params fields. */
-export interface VerityParams {
-  readonly rootHash: string;
-  readonly salt: string;
-  readonly dataBlocks: number;
-  readonly dataBlockSize: number;
-  readonly hashBlockSize: number;
-  readonly hashAlgorithm: string;
-}
 
 /** Size in bytes of the hash tree for `dataBlocks` (format 1, no superblock, hash at block 0). */
 export function hashTreeBytes(dataBlocks: number): number {
@@ -35,32 +24,6 @@ export function hashTreeBytes(dataBlocks: number): number {
     blocks += level;
   }
   return blocks * VERITY_BLOCK;
-}
-
-/** 32 bytes of salt (veritysetup's default length) from the build's input hash. */
-export function veritySalt(seed: string): string {
-  return createHash('sha256').update(`osb-image:verity-salt:${seed}`).digest('hex');
-}
-
-/** Run `veritysetup format` on a data file into a hash file; returns the root hash it printed. */
-export async function formatVerity(ctx: BuildContext, dataPath: string, hashPath: string, dataBlocks: number, salt: string): Promise<string> {
-  const r = await ctx.run(
-    ['veritysetup', 'format', '--no-superblock', `--hash=${VERITY_HASH}`, `--data-block-size=${VERITY_BLOCK}`, `--hash-block-size=${VERITY_BLOCK}`, `--data-blocks=${dataBlocks}`, `--salt=${salt}`, dataPath, hashPath],
-    { hint: 'veritysetup is in cryptsetup-bin (apt-get install cryptsetup-bin)' },
-  );
-  if (ctx.dryRun) return '0'.repeat(64);
-  const m = /^Root hash:\s+([0-9a-f]{64})\s*$/m.exec(r.stdout);
-  if (!m) throw new OsbError(`veritysetup format printed no root hash: ${r.stdout.trim().split('\n').slice(-3).join(' | ')}`, 'check the veritysetup version (cryptsetup 2.x is needed)');
-  return m[1]!;
-}
-
-/** Read the tree back with `veritysetup verify` (DESIGN principle 9). */
-export async function verifyVerity(ctx: BuildContext, dataPath: string, hashPath: string, p: VerityParams): Promise<void> {
-  const r = await ctx.run(
-    ['veritysetup', 'verify', '--no-superblock', `--hash=${p.hashAlgorithm}`, `--data-block-size=${p.dataBlockSize}`, `--hash-block-size=${p.hashBlockSize}`, `--data-blocks=${p.dataBlocks}`, `--salt=${p.salt}`, dataPath, hashPath, p.rootHash],
-    { readOnly: true, allowFail: true, quiet: true },
-  );
-  if (r.exitCode !== 0) throw new OsbError(`veritysetup verify rejects the hash tree osb just wrote: ${(r.stdout + r.stderr).trim().split('\n').slice(-3).join(' | ')}`, 'this is a bug in osb; please report it with the log');
 }
 
 /**

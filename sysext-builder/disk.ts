@@ -1,28 +1,25 @@
 /**
- * The disks around an extension's file system: its dm-verity hash tree, and the partition table
- * that puts the two side by side (written by sfdisk onto a plain file: no loop device).
+ * The disks around an extension's file system: its dm-verity hash tree (lib/verity.ts), and the
+ * partition table that puts the two side by side (written by sfdisk onto a plain file: no loop device).
  */
 import { createReadStream, createWriteStream } from 'node:fs';
 import { stat, truncate, writeFile } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import type { BuildContext } from '../lib/context.js';
 import { OsbError } from '../lib/errors.js';
+import { formatVerity as makeTree, verifyVerity, VERITY_BLOCK, VERITY_HASH } from '../lib/verity.js';
 
-export const BLOCK = 4096;
-export const MIB = 1048576;
+const MIB = 1048576;
 const SECTOR = 512;
 
-/** `veritysetup format` of `data` into `hash` (with its superblock unless `noSuperblock`), read back with `veritysetup verify`; the root hash. */
+/** The extension's hash tree (lib/verity.ts), read back; its root hash and the block count. */
 export async function formatVerity(ctx: BuildContext, data: string, hash: string, o: { salt: string; uuid?: string; noSuperblock: boolean }): Promise<{ rootHash: string; dataBlocks: number }> {
   const dataBytes = (await stat(data)).size;
-  if (dataBytes % BLOCK !== 0) throw new OsbError(`the extension's file system is ${dataBytes} bytes, not whole ${BLOCK}-byte blocks`, 'check the mkfs version (the log has its output)');
-  const dataBlocks = dataBytes / BLOCK;
-  const common = [`--data-block-size=${BLOCK}`, `--hash-block-size=${BLOCK}`, `--salt=${o.salt}`, ...(o.noSuperblock ? ['--no-superblock', `--data-blocks=${dataBlocks}`] : [])];
-  const fmt = await ctx.run(['veritysetup', 'format', ...common, ...(o.uuid && !o.noSuperblock ? [`--uuid=${o.uuid}`] : []), data, hash], { hint: 'veritysetup is in package cryptsetup-bin' });
-  const rootHash = /^Root hash:\s+([0-9a-f]{64})$/m.exec(fmt.stdout)?.[1];
-  if (!rootHash) throw new OsbError('veritysetup format printed no root hash', 'check the cryptsetup-bin version (the log has its output)');
-  // Read back: the hash tree verifies the data it was made from (with only the parameters, when there is no superblock).
-  await ctx.run(['veritysetup', 'verify', ...(o.noSuperblock ? common : []), data, hash, rootHash], { readOnly: true, quiet: true });
+  if (dataBytes % VERITY_BLOCK !== 0) throw new OsbError(`the extension's file system is ${dataBytes} bytes, not whole ${VERITY_BLOCK}-byte blocks`, 'check the mkfs version (the log has its output)');
+  const dataBlocks = dataBytes / VERITY_BLOCK;
+  const rootHash = await makeTree(ctx, data, hash, { dataBlocks, salt: o.salt, ...(o.noSuperblock ? {} : { superblockUuid: o.uuid }) });
+  const p = { rootHash, salt: o.salt, dataBlocks, dataBlockSize: VERITY_BLOCK, hashBlockSize: VERITY_BLOCK, hashAlgorithm: VERITY_HASH };
+  await verifyVerity(ctx, data, hash, p, { superblock: !o.noSuperblock });
   return { rootHash, dataBlocks };
 }
 

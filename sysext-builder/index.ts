@@ -75,15 +75,19 @@ export function extensionRelease(base: Record<string, string>): string {
   return ['ID', 'VERSION_ID', 'SYSEXT_LEVEL'].filter((k) => base[k]).map((k) => `${k}=${base[k]}\n`).join('');
 }
 
-/** Refuse a tree systemd-sysext would refuse or that would shadow the base's identity. */
-export function checkSysextTree(treeDir: string, name: string, measured = false): void {
-  let top: string[];
+/** The names at the top of an extension tree, which must be a directory (not a link to one). */
+export function treeEntries(treeDir: string, hint: string): string[] {
   try {
     if (!lstatSync(treeDir).isDirectory()) throw new Error('not a directory');
-    top = readdirSync(treeDir);
+    return readdirSync(treeDir);
   } catch {
-    throw new UsageError(`the extension tree ${treeDir} is not a directory`, 'point --sysext-tree at a directory holding usr/');
+    throw new UsageError(`the extension tree ${treeDir} is not a directory`, hint);
   }
+}
+
+/** Refuse a tree systemd-sysext would refuse or that would shadow the base's identity. */
+export function checkSysextTree(treeDir: string, name: string, measured = false): void {
+  const top = treeEntries(treeDir, 'point --sysext-tree at a directory holding usr/');
   const bad = top.filter((e) => !ALLOWED_TOP.includes(e));
   if (bad.length) throw new UsageError(`the extension tree ${treeDir} holds ${bad.map((b) => `/${b}`).join(', ')}: a system extension carries /usr and /opt only`, 'move those files under usr/ (or leave them out)');
   if (!top.includes('usr') || !lstatSync(join(treeDir, 'usr')).isDirectory()) throw new UsageError(`the extension tree ${treeDir} has no usr/ directory`, 'put the files the extension adds under usr/');

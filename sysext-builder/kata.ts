@@ -9,14 +9,15 @@
  *
  *   check tree → mkfs.erofs → veritysetup format → MBR (sfdisk) → both partitions → verify → rename
  */
-import { lstatSync, readdirSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { tmpPathFor, writeAtomic } from '../lib/atomic.js';
 import { withCleanup } from '../lib/cleanup.js';
 import type { BuildContext } from '../lib/context.js';
 import { UsageError } from '../lib/errors.js';
-import { BLOCK, formatVerity, writeDisk } from './disk.js';
+import { VERITY_BLOCK } from '../lib/verity.js';
+import { formatVerity, writeDisk } from './disk.js';
+import { treeEntries } from './index.js';
 
 export interface KataExtensionOptions {
   /** What the extension carries, at its mount point /run/kata-extensions/NAME (any directories). */
@@ -44,19 +45,12 @@ export function checkKataExtensionName(name: string): void {
 }
 
 export function checkKataExtensionTree(treeDir: string): void {
-  let names: string[];
-  try {
-    if (!lstatSync(treeDir).isDirectory()) throw new Error('not a directory');
-    names = readdirSync(treeDir);
-  } catch {
-    throw new UsageError(`the extension tree ${treeDir} is not a directory`, 'pass --sysext-tree DIR, the files the extension carries');
-  }
-  if (names.length === 0) throw new UsageError(`the extension tree ${treeDir} is empty`, 'put the files the extension carries in it');
+  if (treeEntries(treeDir, 'pass --sysext-tree DIR, the files the extension carries').length === 0) throw new UsageError(`the extension tree ${treeDir} is empty`, 'put the files the extension carries in it');
 }
 
 /** The parameters Kata's mount unit hands to veritysetup open --no-superblock. */
 export const verityParams = (v: { rootHash: string; salt: string; dataBlocks: number }): string =>
-  `root_hash=${v.rootHash},salt=${v.salt},data_blocks=${v.dataBlocks},hash_block_size=${BLOCK},data_block_size=${BLOCK}`;
+  `root_hash=${v.rootHash},salt=${v.salt},data_blocks=${v.dataBlocks},hash_block_size=${VERITY_BLOCK},data_block_size=${VERITY_BLOCK}`;
 
 export async function buildKataExtension(ctx: BuildContext, o: KataExtensionOptions): Promise<{ verityParams: string }> {
   checkKataExtensionName(o.name);

@@ -9,7 +9,6 @@
  * guest_extension_images (qemu and clh). Words after `--` become kernel_params.
  */
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { stringify } from 'smol-toml';
 import { hostArch } from '../../distros/index.js';
@@ -18,6 +17,7 @@ import type { CommandRun } from '../cli/command.js';
 import { imagePath, initrdPath, kernelPaths, sysextPath, sysextVerityPath } from '../settings/paths.js';
 import type { Settings } from '../settings/table.js';
 import { hasDaxHeader, measuredVerity } from '../targets/image.js';
+import { kataVerityParams } from '../targets/sysext.js';
 
 /** The three sections, each the keys Kata reads for that hypervisor. */
 async function kataSections(s: Settings): Promise<Record<string, Record<string, string | boolean | Record<string, string>[]>>> {
@@ -32,7 +32,7 @@ async function kataSections(s: Settings): Promise<Record<string, Record<string, 
   const qemuOnly: Record<string, string | boolean> = { machine_type: arch === 'x86_64' ? 'q35' : 'virt', ...(s.initrd ? {} : { disable_image_nvdimm: !hasDaxHeader(s) }) };
   // A guest extension image osb sysext --for kata built: Kata's QEMU and (Rust) Cloud Hypervisor runtimes cold-plug it.
   const extensions: Record<string, Record<string, string>[]> = s.sysextFor === 'kata' && s.sysextName && existsSync(sysextVerityPath(s))
-    ? { guest_extension_images: [{ name: s.sysextName, path: sysextPath(s), verity_params: (await readFile(sysextVerityPath(s), 'utf8')).trim() }] }
+    ? { guest_extension_images: [{ name: s.sysextName, path: sysextPath(s), verity_params: await kataVerityParams(s) }] }
     : {};
   return {
     qemu: { kernel, ...asset, ...qemuOnly, ...params, ...extensions },

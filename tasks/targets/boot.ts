@@ -17,6 +17,7 @@ import { imagePath, initrdPath, kernelPaths, squashfsPaths, sysextPath, sysextVe
 import type { Settings } from '../settings/table.js';
 import { hasDaxHeader, verityRoot } from './image.js';
 import { warnIfKernelCannotRead } from './initrd.js';
+import { kataVerityParams } from './sysext.js';
 
 const CONSOLE_TAIL = 30;
 /** What the kernel's dm-verity prints when a block does not match the tree (drivers/md/dm-verity-target.c). */
@@ -92,7 +93,7 @@ async function runBoot(ctx: BuildContext, s: Settings): Promise<void> {
     if (!ctx.dryRun && !existsSync(p)) throw new OsbError(`no extension to attach: ${p} does not exist`, 'run `osb sysext` first (or drop --no-deps)');
   }
   // Kata's runtime puts each guest extension's verity parameters on the kernel command line, where its guest's mount unit reads them.
-  const kataExtension = s.sysext && s.sysextFor === 'kata' ? [`kata.extension.${s.sysextName}.verity_params${ctx.dryRun && !existsSync(sysextVerityPath(s)) ? '=(from osb sysext)' : `=${(await readFile(sysextVerityPath(s), 'utf8')).trim()}`}`] : [];
+  const kataExtension = s.sysext && s.sysextFor === 'kata' ? [`kata.extension.${s.sysextName}.verity_params${ctx.dryRun && !existsSync(sysextVerityPath(s)) ? '=(from osb sysext)' : `=${await kataVerityParams(s)}`}`] : [];
   const predicted = useUki && !ctx.dryRun ? await predictedPcr11(s) : [];
   const size = ctx.dryRun ? 0 : statSync(artifactPath).size;
   if (useInitrd && !s.kernel) await warnIfKernelCannotRead(ctx, s);
@@ -176,7 +177,7 @@ async function runBoot(ctx: BuildContext, s: Settings): Promise<void> {
     }
     if (ctx.dryRun) return;
     if (verityError !== undefined) {
-      throw new CommandError({ argv, tail, logPath: ctx.run.logPath, message: `dm-verity found data that does not match the root hash (${verityError})`, hint: 'the image was changed after it was built: rebuild it with `osb image --force --measured-rootfs`; the whole console is in the log' });
+      throw new CommandError({ argv, tail, logPath: ctx.run.logPath, message: `dm-verity found data that does not match the root hash (${verityError})`, hint: `the image${s.sysext ? ' or the extension' : ''} was changed after it was built: rebuild it with \`osb image --force --measured-rootfs\`${s.sysext ? ' (the extension: `osb sysext --force`)' : ''}; the whole console is in the log` });
     }
     if (refused !== undefined) {
       throw new CommandError({ argv, tail, logPath: ctx.run.logPath, message: `the firmware's Secure Boot refused the UKI (${refused.replace(/^BdsDxe: /, '')})`, hint: 'sign it with a key the variable store\'s db holds: osb uki --sb-key KEY --sb-cert CERT' });

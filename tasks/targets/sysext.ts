@@ -5,10 +5,26 @@
  * With --for kata, a Kata guest extension image of the tree instead (sysext-builder/kata.ts),
  * which names no base and so needs no rootfs.
  */
-import { UsageError } from '../../lib/errors.js';
+import { readFile } from 'node:fs/promises';
+import { OsbError, UsageError } from '../../lib/errors.js';
 import type { Target } from '../engine/target.js';
 import { hostArch } from '../../distros/index.js';
 import { rootfsDir, sysextPath, sysextUsrHashPath, sysextVerityPath } from '../settings/paths.js';
+import type { Settings } from '../settings/table.js';
+
+/**
+ * The verity_params osb sysext --for kata wrote, checked before they go on a kernel command line
+ * (osb boot) or into Kata's configuration (osb kata-config): a file changed by hand must not add
+ * kernel arguments.
+ */
+export async function kataVerityParams(s: Settings): Promise<string> {
+  const file = sysextVerityPath(s);
+  const text = (await readFile(file, 'utf8')).trim();
+  if (!/^root_hash=[0-9a-f]{64},salt=[0-9a-f]+,data_blocks=[1-9]\d*,hash_block_size=\d+,data_block_size=\d+$/.test(text)) {
+    throw new OsbError(`${file} is not the verity_params osb sysext --for kata writes`, 'rebuild it: osb sysext --for kata --force');
+  }
+  return text;
+}
 
 export const sysext: Target = {
   name: 'sysext',
@@ -43,19 +59,20 @@ export const sysext: Target = {
     checkSysextTree(s.sysextTree, s.sysextName, s.measuredRootfs);
   },
   run: async (ctx, s, inputsHash) => {
-    const { derivedUuid, derivedUuidBytes, derivedMbrDiskId } = await import('../../image-builder/ids.js');
+    const { derivedUuid, derivedMbrDiskId } = await import('../../image-builder/ids.js');
+    const { veritySalt } = await import('../../lib/verity.js');
     if (s.sysextFor === 'kata') {
       const { buildKataExtension } = await import('../../sysext-builder/kata.js');
       await buildKataExtension(ctx, {
         treeDir: s.sysextTree!, name: s.sysextName!, output: sysextPath(s), verityParamsFile: sysextVerityPath(s),
-        uuid: derivedUuid(inputsHash, 'fs-uuid'), salt: derivedUuidBytes(inputsHash, 'fs-hash-seed').toString('hex'), diskId: derivedMbrDiskId(inputsHash, 'mbr-disk'),
+        uuid: derivedUuid(inputsHash, 'fs-uuid'), salt: veritySalt(inputsHash), diskId: derivedMbrDiskId(inputsHash, 'mbr-disk'),
       });
       return;
     }
     const { buildSysext } = await import('../../sysext-builder/index.js');
     // Measured with the guest (--measured-rootfs): a GPT DDI with /usr and its dm-verity partition.
     const verity = s.measuredRootfs
-      ? { arch: s.arch ?? hostArch(), salt: derivedUuidBytes(inputsHash, 'fs-hash-seed').toString('hex'), verityUuid: derivedUuid(inputsHash, 'gpt-verity-partition'), diskGuid: derivedUuid(inputsHash, 'gpt-disk'), usrHashFile: sysextUsrHashPath(s) }
+      ? { arch: s.arch ?? hostArch(), salt: veritySalt(inputsHash), verityUuid: derivedUuid(inputsHash, 'gpt-verity-partition'), diskGuid: derivedUuid(inputsHash, 'gpt-disk'), usrHashFile: sysextUsrHashPath(s) }
       : undefined;
     await buildSysext(ctx, { treeDir: s.sysextTree!, baseDir: rootfsDir(s), name: s.sysextName!, fs: s.sysextFs, output: sysextPath(s), uuid: derivedUuid(inputsHash, 'fs-uuid'), ...(verity ? { verity } : {}) });
   },

@@ -67,7 +67,7 @@ describe('osb sysext --for kata', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const params = readFileSync(r.params, 'utf8');
-    expect(params).toMatch(/^root_hash=[0-9a-f]{64},salt=[0-9a-f]{32},data_blocks=\d+,hash_block_size=4096,data_block_size=4096\n$/);
+    expect(params).toMatch(/^root_hash=[0-9a-f]{64},salt=[0-9a-f]{64},data_blocks=\d+,hash_block_size=4096,data_block_size=4096\n$/);
     expect(Number(/data_blocks=(\d+)/.exec(params)![1])).toBeGreaterThan(64);
     expect(veritysetupVerify(r.wd, r.img, params)).toEqual({ code: 0, stderr: '' });
     const out = join(r.wd, 'x');
@@ -101,6 +101,19 @@ describe('osb sysext --for kata', () => {
     expect(hv.qemu!.guest_extension_images).toEqual(entry);
     expect(hv.clh!.guest_extension_images).toEqual(entry);
     expect(hv.firecracker!.guest_extension_images).toBeUndefined();
+  });
+
+  test('verity_params changed by hand to carry a kernel argument: osb boot and osb kata-config refuse it in one line', () => {
+    const r = build();
+    writeFileSync(r.params, `${readFileSync(r.params, 'utf8').trim()} init=/bin/sh\n`);
+    const line = `osb: ${r.params} is not the verity_params osb sysext --for kata writes`;
+    const b = osb(['boot', '--image', '--no-dax', '--agent-init', '--sysext', '--dry-run', '--kernel', r.img, '--workdir', r.wd]);
+    expect(b.code).not.toBe(0);
+    expect(b.stderr).toContain(line);
+    expect(b.stdout).not.toContain('init=/bin/sh');
+    const k = osb(['kata-config', '--workdir', r.wd]);
+    expect(k.code).not.toBe(0);
+    expect(errorLine(k.stderr)).toBe(line);
   });
 
   test.each([
