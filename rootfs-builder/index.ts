@@ -129,7 +129,8 @@ export async function buildRootfs(ctx: BuildContext, o: RootfsOptions): Promise<
   const withAgent = o.agent !== false;
   const tools = o.containerTools ?? [];
   // The user's packages and the ones --toolbox/--distrobox need go in together, each checked after the install.
-  const extraPackages = [...new Set([...o.extraPackages, ...containerToolPackages(distro, tools)])];
+  const toolPackages = containerToolPackages(distro, tools);
+  const extraPackages = [...new Set([...o.extraPackages, ...toolPackages])];
   const packages = [...distro.basePackages, ...(o.agentInit || !withAgent ? [] : distro.systemdPackages), ...extraPackages];
   const engine = await engineFor(distro);
   const removes = o.removePackages ?? [];
@@ -220,7 +221,7 @@ export async function buildRootfs(ctx: BuildContext, o: RootfsOptions): Promise<
       slim: bootstrap.slim,
       agent: withAgent ? { name: agentName, source: o.agentBin ?? 'builtin', sha256: ctx.dryRun ? '' : await sha256File(source), builtin: !o.agentBin } : null,
       extraPackages: [...o.extraPackages],
-      ...(tools.length ? { containerTools: { tools: [...tools], packages: containerToolPackages(distro, tools) } } : {}),
+      ...(tools.length ? { containerTools: { tools: [...tools], packages: toolPackages } } : {}),
       ...(o.packageGroups?.length ? { packageGroups: [...o.packageGroups] } : {}),
       ...(repos.length ? { repos: repos.map((r) => ({ url: r.url, ...(r.alias ? { alias: r.alias } : {}), ...(r.key ? { key: resolve(r.key) } : {}), ...keyRecord(fetchedKeys, r.key) })) } : {}),
       ...(o.modules?.length ? { modules: o.modules } : {}),

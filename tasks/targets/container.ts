@@ -1,5 +1,6 @@
 /** What the oci and bundle targets give a container runtime to start. */
 import type { Settings } from '../settings/table.js';
+import { containerTools } from './tree.js';
 
 /**
  * What a container runtime starts: kata-agent itself, or osb's smoke agent under sh, or a shell in an image with no agent. As PID 1
@@ -8,7 +9,7 @@ import type { Settings } from '../settings/table.js';
  */
 export function containerCommand(s: Settings): string[] {
   // No agent (--no-agent, --toolbox, --distrobox): a shell, as a distro's own base image starts.
-  if (!s.agent || s.toolbox || s.distrobox) return ['/bin/sh'];
+  if (!s.agent || containerTools(s).length) return ['/bin/sh'];
   const name = s.agentName ?? (s.agentBin ? 'kata-agent' : 'osb-agent');
   if (s.agentBin) return [`/usr/bin/${name}`];
   return ['/bin/sh', '-c', `${s.agentInit ? '/sbin/init' : `/usr/bin/${name}`}; exit $?`];
