@@ -13,6 +13,7 @@ import { createRunner } from '../../lib/run.js';
 import { TOOLS } from '../../lib/tools.js';
 import type { CommandRun } from '../cli/command.js';
 import type { TargetTable, ToolSpec } from '../engine/target.js';
+import { archList, archSettings, isMultiArch } from '../settings/arches.js';
 import type { Settings } from '../settings/table.js';
 import { loadTargets } from '../targets/index.js';
 
@@ -134,11 +135,17 @@ async function capabilities(target: string, s: Settings): Promise<Check[]> {
 /** What each target says it runs (Target.tools), found and versioned, then the capabilities it needs. */
 export async function checkDeps(table: TargetTable, targets: readonly string[], s: Settings): Promise<Check[]> {
   const checks: Check[] = [];
+  // --arch x86_64,aarch64: what each architecture needs (qemu-user for the foreign one), each check once.
+  const each = isMultiArch(s) ? archList(s).map((a) => archSettings(s, a)) : [s];
   for (const name of targets) {
     const t = table.get(name);
     if (!t) throw new UsageError(`unknown target '${name}'`, `targets: ${[...table.keys()].join(', ')}`);
-    const tools = (await t.tools?.(s)) ?? [];
-    checks.push(...(await Promise.all(tools.map((spec) => checkTool(name, spec)))), ...(await capabilities(name, s)));
+    for (const one of each) {
+      const tools = (await t.tools?.(one)) ?? [];
+      for (const c of [...(await Promise.all(tools.map((spec) => checkTool(name, spec)))), ...(await capabilities(name, one))]) {
+        if (!checks.some((x) => x.target === c.target && x.name === c.name)) checks.push(c);
+      }
+    }
   }
   return checks;
 }

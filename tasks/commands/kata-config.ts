@@ -15,6 +15,7 @@ import { hostArch } from '../../distros/index.js';
 import { loadsVmlinux } from '../../lib/vmm.js';
 import type { CommandRun } from '../cli/command.js';
 import { imagePath, initrdPath, kernelPaths, sysextPath, sysextVerityPath } from '../settings/paths.js';
+import { requireOneArch } from '../settings/arches.js';
 import type { Settings } from '../settings/table.js';
 import { hasDaxHeader, measuredVerity } from '../targets/image.js';
 import { kataVerityParams } from '../targets/sysext.js';
@@ -43,6 +44,7 @@ async function kataSections(s: Settings): Promise<Record<string, Record<string, 
 
 export const run: CommandRun = async (cmd) => {
   const s = cmd.settings;
+  requireOneArch(s, 'osb kata-config');
   const sections = await kataSections(s);
   const missing = [...new Set(Object.values(sections).flatMap((v) => [v.kernel, v.image ?? v.initrd]))].filter((p): p is string => typeof p === 'string' && !existsSync(p));
   for (const p of missing) process.stderr.write(`warning: ${p} does not exist yet (osb builds it: osb ${p === sections.qemu!.kernel ? 'kernel' : s.initrd ? 'initrd' : 'image'})\n`);

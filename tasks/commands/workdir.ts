@@ -13,6 +13,7 @@ import { silentReporter } from '../../lib/log.js';
 import type { ParsedCommand } from '../cli/command.js';
 import { updateRecord } from '../cli/record.js';
 import { computePlan, type PlanStep } from '../engine/plan.js';
+import { requireOneArch } from '../settings/arches.js';
 import { cacheDir, rootfsDir } from '../settings/paths.js';
 import type { Settings } from '../settings/table.js';
 import { loadTargets } from '../targets/index.js';
@@ -35,6 +36,7 @@ function planContext(s: Settings, signal?: AbortSignal): BuildContext {
 }
 
 export async function planFor(targets: readonly string[], s: Settings, signal?: AbortSignal): Promise<PlanStep[]> {
+  requireOneArch(s, `osb ${targets.join(' ')}`);
   return computePlan(await loadTargets(), targets, s, planContext(s, signal), { force: s.force, noDeps: !s.deps });
 }
 

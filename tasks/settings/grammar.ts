@@ -71,8 +71,19 @@ const CHECKS: Readonly<Record<Grammar, Check>> = {
   keyValue: refusesOnly(parseKeyValue),
   parent: refusesOnly((value) => parseParentRef(value)),
   pemFile: checkPemFile,
-  arch: (value) => ARCH_ALIASES[value] ?? value,
+  arch: checkArches,
 };
+
+/**
+ * --arch: one architecture, or a comma-separated list of them (x86_64,aarch64) for the targets
+ * that make one multi-platform image (osb oci, osb publish). Debian's names become osb's.
+ */
+function checkArches(value: string, where: string): string {
+  const arches = value.split(',').map((a) => ARCH_ALIASES[a.trim()] ?? a.trim());
+  const bad = arches.findIndex((a, i) => a === '' || arches.indexOf(a) !== i);
+  if (bad >= 0) throw new UsageError(`${where} '${value}' ${arches[bad] === '' ? 'has an empty architecture' : `names ${arches[bad]} twice`}`, 'give one architecture, or a list such as x86_64,aarch64');
+  return arches.join(',');
+}
 
 /** One value (one item of a list) checked against `grammar`; returns it, normalized where that applies. */
 export function checkValue(grammar: Grammar, value: string, where: string): string {

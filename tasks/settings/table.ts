@@ -80,7 +80,7 @@ const TABLE = [
   // rootfs
   { key: 'distro', type: 'string', default: 'debian', env: env('OSB_DISTRO', 'DISTRO'), group: 'rootfs', describe: 'Distribution of the rootfs (osb list-distros)' },
   { key: 'osVersion', type: 'string', defaultText: "the distro's default release", env: env('OSB_OS_VERSION', 'OS_VERSION'), group: 'rootfs', describe: 'Release of the distro (bookworm, noble, v3.22, ...)' },
-  { key: 'arch', grammar: 'arch', type: 'string', defaultText: 'the host architecture', env: env('OSB_ARCH', 'ARCH'), group: 'rootfs', describe: "Target architecture (x86_64, aarch64, ...; Debian's names amd64, arm64 and ppc64el are taken as x86_64, aarch64 and ppc64le)" },
+  { key: 'arch', grammar: 'arch', type: 'string', defaultText: 'the host architecture', env: env('OSB_ARCH', 'ARCH'), group: 'rootfs', describe: "Target architecture (x86_64, aarch64, ...; Debian's names amd64, arm64 and ppc64el are taken as x86_64, aarch64 and ppc64le). osb oci and osb publish take a list (x86_64,aarch64): each architecture is built under WORKDIR/ARCH and one OCI image index names them all" },
   { key: 'mirror', type: 'string', defaultText: "the distro's official archive", env: env('OSB_MIRROR', 'MIRROR', 'REPO_URL'), group: 'rootfs', describe: 'Package archive URL' },
   { key: 'extraPkgs', yaml: 'packages', type: 'array', default: [], env: env('OSB_EXTRA_PKGS', 'EXTRA_PKGS'), group: 'rootfs', describe: 'Extra packages to install (space or comma separated)' },
   { key: 'agentInit', type: 'boolean', default: false, env: env('OSB_AGENT_INIT', 'AGENT_INIT'), group: 'rootfs', describe: 'Install the agent as /sbin/init (no systemd); needed for initrds' },
