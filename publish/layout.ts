@@ -1,41 +1,80 @@
 /**
  * Push an OCI image layout (what `osb oci` writes) with the registry client: blobs first, a few
- * at a time, and the manifest last under every tag.
+ * at a time, and the manifest last under every tag. A layout of a multi-platform image (`osb oci
+ * --arch x86_64,aarch64`) names an image index: each image's blobs, then each manifest by its
+ * digest, then the index under every tag.
  */
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OsbError } from '../lib/errors.js';
 import { DIGEST, parseJsonObject, readJsonFile } from '../lib/foreign.js';
-import { RegistryClient, type Descriptor, type PushOptions, type PushStats } from './registry.js';
+import { INDEX, RegistryClient, type Descriptor, type PushOptions, type PushStats } from './registry.js';
 
 export interface LayoutPushResult {
+  /** What the tags name: the image's manifest, or the index's. */
   readonly digest: string;
+  /** The images an index names, by manifest digest; [] for a single image. */
+  readonly images: readonly string[];
   readonly tags: readonly string[];
   readonly stats: PushStats;
 }
 
+/** One manifest of the layout, read and checked: its bytes and the blobs it names, each present with its size. */
+interface Doc {
+  readonly digest: string;
+  readonly mediaType: string;
+  readonly bytes: Buffer;
+  readonly blobs: readonly Descriptor[];
+  readonly manifests: readonly Descriptor[];
+}
+
+const AGAIN = 'run `osb oci --force` to write the layout again';
+
+async function readDoc(layoutDir: string, d: Partial<Descriptor> | undefined, where: string): Promise<Doc> {
+  if (typeof d?.digest !== 'string' || !DIGEST.test(d.digest)) throw new OsbError(`${where} names manifest ${JSON.stringify(d?.digest ?? null).slice(0, 80)}, not a sha256 digest`, AGAIN);
+  const digest = d.digest;
+  const bytes = await readFile(blobPath(layoutDir, digest)).catch((e: NodeJS.ErrnoException) => {
+    throw new OsbError(`manifest ${digest} of OCI layout ${layoutDir} is ${e.code === 'ENOENT' ? 'missing' : `unreadable (${e.code ?? e.message})`}`, AGAIN);
+  });
+  const m = parseJsonObject<{ mediaType?: string; config?: Descriptor; layers?: Descriptor[]; manifests?: Descriptor[] }>(bytes, `manifest ${digest} of OCI layout ${layoutDir}`, AGAIN);
+  const blobs = [...(Array.isArray(m.layers) ? m.layers : []), ...(m.config ? [m.config] : [])];
+  for (const b of blobs) {
+    if (typeof b?.digest !== 'string' || !DIGEST.test(b.digest)) throw new OsbError(`manifest ${digest} of OCI layout ${layoutDir} names blob ${JSON.stringify(b?.digest ?? null).slice(0, 80)}, not a sha256 digest`, AGAIN);
+    const st = await stat(blobPath(layoutDir, b.digest)).catch(() => undefined);
+    if (!st || st.size !== b.size) throw new OsbError(`blob ${b.digest} of ${layoutDir} is ${st ? `${st.size} bytes, not ${b.size}` : 'missing'}`, AGAIN);
+  }
+  return { digest, mediaType: m.mediaType ?? d.mediaType ?? '', bytes, blobs, manifests: Array.isArray(m.manifests) ? m.manifests : [] };
+}
+
+const blobPath = (layoutDir: string, digest: string) => join(layoutDir, 'blobs', digest.replace(':', '/'));
+
+/**
+ * What the layout's index.json names first: an image, or an image index and the images it names
+ * (an index of indexes is refused).
+ */
+export async function readLayout(layoutDir: string): Promise<{ top: Doc; images: readonly Doc[] }> {
+  const index = await readJsonFile<{ manifests?: Descriptor[] }>(join(layoutDir, 'index.json'), `the index of OCI layout ${layoutDir}`, AGAIN);
+  const first = Array.isArray(index.manifests) ? index.manifests[0] : undefined;
+  if (!first) throw new OsbError(`${layoutDir}/index.json lists no image`, 'run `osb oci` again');
+  const top = await readDoc(layoutDir, first, `${layoutDir}/index.json`);
+  if (top.mediaType !== INDEX && !top.manifests.length) return { top, images: [] };
+  if (!top.manifests.length) throw new OsbError(`image index ${top.digest} of OCI layout ${layoutDir} names no image`, AGAIN);
+  const images = await Promise.all(top.manifests.map((m) => readDoc(layoutDir, m, `image index ${top.digest} of OCI layout ${layoutDir}`)));
+  const nested = images.find((i) => i.manifests.length);
+  if (nested) throw new OsbError(`image index ${top.digest} of OCI layout ${layoutDir} names another index (${nested.digest}); osb pushes an index of images`, AGAIN);
+  return { top, images };
+}
+
 /**
  * Push an OCI image layout's image (its index.json's first manifest) under every tag: blobs
- * first (config and layers, a few at a time), the manifest last.
+ * first (config and layers, a few at a time), the manifest last. For an image index: every
+ * image's blobs, each image's manifest by digest, then the index under every tag.
  */
 export async function pushLayout(layoutDir: string, tags: readonly string[], o: PushOptions & { readonly beforeTags?: () => Promise<unknown> }): Promise<LayoutPushResult> {
-  const blob = (d: string) => join(layoutDir, 'blobs', d.replace(':', '/'));
-  const again = 'run `osb oci --force` to write the layout again';
-  const index = await readJsonFile<{ manifests?: Descriptor[] }>(join(layoutDir, 'index.json'), `the index of OCI layout ${layoutDir}`, again);
-  const top = Array.isArray(index.manifests) ? index.manifests[0] : undefined;
-  if (!top) throw new OsbError(`${layoutDir}/index.json lists no image`, 'run `osb oci` again');
-  if (typeof top.digest !== 'string' || !DIGEST.test(top.digest)) throw new OsbError(`${layoutDir}/index.json names manifest ${JSON.stringify(top.digest ?? null).slice(0, 80)}, not a sha256 digest`, again);
-  const bytes = await readFile(blob(top.digest)).catch((e: NodeJS.ErrnoException) => {
-    throw new OsbError(`manifest ${top.digest} of OCI layout ${layoutDir} is ${e.code === 'ENOENT' ? 'missing' : `unreadable (${e.code ?? e.message})`}`, again);
-  });
-  const manifest = parseJsonObject<{ mediaType?: string; config?: Descriptor; layers?: Descriptor[]; manifests?: Descriptor[] }>(bytes, `manifest ${top.digest} of OCI layout ${layoutDir}`, again);
-  if (manifest.manifests) throw new OsbError(`${layoutDir} holds an image index; osb publish pushes single-platform images`);
-  const blobs = [...(Array.isArray(manifest.layers) ? manifest.layers : []), ...(manifest.config ? [manifest.config] : [])];
-  for (const b of blobs) {
-    if (typeof b?.digest !== 'string' || !DIGEST.test(b.digest)) throw new OsbError(`manifest ${top.digest} of OCI layout ${layoutDir} names blob ${JSON.stringify(b?.digest ?? null).slice(0, 80)}, not a sha256 digest`, again);
-    const st = await stat(blob(b.digest)).catch(() => undefined);
-    if (!st || st.size !== b.size) throw new OsbError(`blob ${b.digest} of ${layoutDir} is ${st ? `${st.size} bytes, not ${b.size}` : 'missing'}`, 'run `osb oci --force`');
-  }
+  const { top, images } = await readLayout(layoutDir);
+  const docs = images.length ? images : [top];
+  const seen = new Set<string>();
+  const blobs = docs.flatMap((d) => d.blobs).filter((b) => !seen.has(b.digest) && seen.add(b.digest));
   const client = new RegistryClient(o);
   try {
     await client.ping();
@@ -43,15 +82,17 @@ export async function pushLayout(layoutDir: string, tags: readonly string[], o: 
     const worker = async () => {
       while (next < blobs.length) {
         const b = blobs[next++]!;
-        await client.pushBlob(b, blob(b.digest));
+        await client.pushBlob(b, blobPath(layoutDir, b.digest));
       }
     };
     await Promise.all([worker(), worker(), worker()]);
+    // An index's images go up by digest: no tag names one of them on its own.
+    for (const i of images) await client.pushManifest(i.bytes, i.mediaType, i.digest);
     // Only now, with every blob in place (and what must be ready first, a signing key), can a tag name the image.
     await o.beforeTags?.();
     let digest = '';
-    for (const t of tags) digest = await client.pushManifest(bytes, manifest.mediaType ?? top.mediaType, t);
-    return { digest, tags, stats: client.stats };
+    for (const t of tags) digest = await client.pushManifest(top.bytes, top.mediaType, t);
+    return { digest, images: images.map((i) => i.digest), tags, stats: client.stats };
   } finally {
     client.close();
   }
