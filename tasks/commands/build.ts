@@ -1,6 +1,7 @@
 /** Building targets: `osb rootfs`, `osb image`, ..., and the groups (`osb all`). */
 import type { CommandRun } from '../cli/command.js';
 import type { PlanStep } from '../engine/plan.js';
+import { isMultiArch } from '../settings/arches.js';
 import type { Settings } from '../settings/table.js';
 import { groupTargets } from '../targets/index.js';
 import { checkWorkdir, openWorkdir, planFor } from './workdir.js';
@@ -17,6 +18,8 @@ export const run: CommandRun = async (cmd, { signal }) => {
   const s = cmd.settings;
   const requested = groupTargets(cmd.command, s) ?? [cmd.command];
   checkWorkdir(s);
+  // --arch x86_64,aarch64: each architecture in WORKDIR/ARCH, then one image index.
+  if (isMultiArch(s)) return (await import('./multi-arch.js')).runMultiArch(cmd, requested, { signal });
   // The key is opened while osb plans, and waited for before anything is built: a wrong
   // passphrase costs nothing. A publish alone waits for it only before it names a tag.
   const signer = s.signKey && !s.dryRun ? (await import('../targets/sign.js')).loadSigner(s.signKey) : undefined;

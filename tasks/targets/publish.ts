@@ -22,13 +22,13 @@ function publishDeps(s: Settings): string[] {
   return deps;
 }
 
-async function tagsOf(s: Settings): Promise<string[]> {
+export async function tagsOf(s: Settings): Promise<string[]> {
   if (s.tag.length) return [...s.tag];
   const { parseReference } = await import('../../oci-builder/index.js');
   return [parseReference(s.ociRef).tag];
 }
 
-async function validatePublish(s: Settings): Promise<void> {
+export async function validatePublish(s: Settings): Promise<void> {
   if (!s.publishRegistry && !s.publishLocal && !s.publishS3) {
     throw new UsageError('osb publish has nowhere to publish to', 'give --publish-registry HOST[:PORT]/REPO, --publish-s3 ENDPOINT or --publish-local (or publish_registry, publish_s3, publish_local in osb.yaml)');
   }
@@ -45,16 +45,32 @@ async function validatePublish(s: Settings): Promise<void> {
   }
 }
 
-async function publishRegistry(ctx: BuildContext, s: Settings, registry: string, tags: string[]): Promise<void> {
+/**
+ * Push the OCI layout under every tag, and with --sign-key its signatures and attestations. The
+ * layout of a multi-platform image (osb oci --arch x86_64,aarch64) names an index: `arches` are
+ * the settings of each architecture's build, whose SBOM and provenance are attested about the
+ * image built there; the index and every image are signed under each tag.
+ */
+export async function publishRegistry(ctx: BuildContext, s: Settings, tags: string[], arches: readonly Settings[] = []): Promise<void> {
   const { parseRegistryTarget } = await import('../../publish/registry.js');
-  const { pushLayout } = await import('../../publish/layout.js');
-  const target = parseRegistryTarget(registry);
+  const { pushLayout, readLayout } = await import('../../publish/layout.js');
+  const target = parseRegistryTarget(s.publishRegistry!);
   const dest = `${target.host}/${target.repo}`;
-  if (ctx.dryRun) return void ctx.log.info(`would push ${ociPaths(s).layout} to ${dest} as ${tags.join(', ')}`);
+  const layout = ociPaths(s).layout;
+  if (ctx.dryRun) return void ctx.log.info(`would push ${layout} to ${dest} as ${tags.join(', ')}`);
   // The signatures and attestations go up beside the image's blobs; their tags come after its own.
-  const staged = s.signKey ? stageSignatures(ctx, s, target, await layoutDigest(ociPaths(s).layout), tags) : undefined;
-  staged?.catch(() => undefined); // awaited below; a failed image push must not leave it unhandled
-  const r = await pushLayout(ociPaths(s).layout, tags, {
+  let staged: Promise<{ digest: string; commit: () => Promise<void> }[]> | undefined;
+  if (s.signKey) {
+    const { top, images } = await readLayout(layout);
+    const attested = async (digest: string) => {
+      if (!images.length) return s;
+      for (const a of arches) if ((await readLayout(ociPaths(a).layout)).top.digest === digest) return a;
+      return undefined;
+    };
+    staged = Promise.all([top, ...images].map(async (d) => stageSignatures(ctx, s, target, d.digest, tags, await attested(d.digest))));
+    staged.catch(() => undefined); // awaited below; a failed image push must not leave it unhandled
+  }
+  const r = await pushLayout(layout, tags, {
     ...(await registryOptions(ctx, s, target)),
     chunkSize: s.registryChunkSize * 1024,
     mountFrom: s.registryMountFrom,
@@ -62,29 +78,22 @@ async function publishRegistry(ctx: BuildContext, s: Settings, registry: string,
     ...(s.signKey ? { beforeTags: async () => (await import('./sign.js')).loadSigner(s.signKey!) } : {}),
   });
   const st = r.stats;
-  ctx.log.info(`pushed ${dest}:${tags.join(', :')} (manifest ${r.digest}; blobs: ${st.pushed} uploaded, ${st.skipped} already there${st.mounted ? `, ${st.mounted} mounted` : ''})`);
+  const what = r.images.length ? `index ${r.digest} of ${r.images.length} images` : `manifest ${r.digest}`;
+  ctx.log.info(`pushed ${dest}:${tags.join(', :')} (${what}; blobs: ${st.pushed} uploaded, ${st.skipped} already there${st.mounted ? `, ${st.mounted} mounted` : ''})`);
   if (staged) {
-    const st = await staged;
-    if (st.digest !== r.digest) throw new OsbError(`the layout's index names manifest ${st.digest}, but ${r.digest} was pushed`, 'run `osb oci --force` and publish again');
-    await st.commit();
+    const all = await staged;
+    if (all[0]!.digest !== r.digest) throw new OsbError(`the layout's index names manifest ${all[0]!.digest}, but ${r.digest} was pushed`, 'run `osb oci --force` and publish again');
+    for (const x of all) await x.commit();
   }
 }
 
-/** The digest of the image an OCI layout's index names first (the one pushLayout pushes). */
-async function layoutDigest(layout: string): Promise<string> {
-  const { readJsonFile, DIGEST } = await import('../../lib/foreign.js');
-  const index = await readJsonFile<{ manifests?: { digest?: unknown }[] }>(`${layout}/index.json`, `the index of OCI layout ${layout}`, 'run `osb oci --force`');
-  const d = Array.isArray(index.manifests) ? index.manifests[0]?.digest : undefined;
-  if (typeof d !== 'string' || !DIGEST.test(d)) throw new OsbError(`${layout}/index.json names no sha256 manifest`, 'run `osb oci --force`');
-  return d;
-}
-
 /**
- * Sign the pushed image as cosign does: a simple-signing payload per tag (the identity podman's
- * default matchRepoDigestOrExact checks) under sha256-HEX.sig, and the SBOM and provenance as
- * in-toto statements about the manifest digest, in DSSE envelopes under sha256-HEX.att.
+ * Sign the pushed image (or index) as cosign does: a simple-signing payload per tag (the identity
+ * podman's default matchRepoDigestOrExact checks) under sha256-HEX.sig, and the SBOM and
+ * provenance of `attest`'s build as in-toto statements about the manifest digest, in DSSE
+ * envelopes under sha256-HEX.att (an index has no build of its own: its images carry them).
  */
-async function stageSignatures(ctx: BuildContext, s: Settings, target: { host: string; repo: string }, digest: string, tags: readonly string[]): Promise<{ digest: string; commit: () => Promise<void> }> {
+async function stageSignatures(ctx: BuildContext, s: Settings, target: { host: string; repo: string }, digest: string, tags: readonly string[], attest: Settings | undefined): Promise<{ digest: string; commit: () => Promise<void> }> {
   const { loadSigner, artefactStatements } = await import('./sign.js');
   const { simpleSigningPayload, signBytes, verifyBytes, SIMPLESIGNING_TYPE, SIGNATURE_ANNOTATION } = await import('../../signing/cosign.js');
   const { openEnvelope, signEnvelope, statement, DSSE_MEDIA_TYPE } = await import('../../signing/dsse.js');
@@ -98,7 +107,7 @@ async function stageSignatures(ctx: BuildContext, s: Settings, target: { host: s
     return { mediaType: SIMPLESIGNING_TYPE, bytes: payload, annotations: { [SIGNATURE_ANNOTATION]: signBytes(signer.key, payload) } };
   });
   const subject = [{ name, sha256: digest.slice('sha256:'.length) }];
-  const atts = (await artefactStatements(s, 'oci', subject[0])).map((st) => {
+  const atts = (attest ? await artefactStatements(attest, 'oci', subject[0]) : []).map((st) => {
     const predicate = (JSON.parse(st.payload.toString('utf8')) as { predicate?: unknown; _type?: unknown }).predicate;
     const env = signEnvelope(signer.key, signer.pub, statement(subject, st.predicateType, predicate));
     return { mediaType: DSSE_MEDIA_TYPE, bytes: Buffer.from(JSON.stringify(env)), annotations: { [SIGNATURE_ANNOTATION]: '', predicateType: st.predicateType } };
@@ -135,15 +144,18 @@ async function stageSignatures(ctx: BuildContext, s: Settings, target: { host: s
   }
 }
 
+/** --publish-local: the oci-archive into podman's store, under the reference and every --tag. */
+export async function publishLocalImage(ctx: BuildContext, s: Settings): Promise<void> {
+  const { parseReference } = await import('../../oci-builder/index.js');
+  const { publishLocal } = await import('../../publish/local.js');
+  const ref = parseReference(s.ociRef);
+  await publishLocal(ctx, { archivePath: ociPaths(s).archive, ref: ref.full, alsoAs: s.tag.map((t) => `${ref.name}:${t}`) });
+}
+
 async function runPublish(ctx: BuildContext, s: Settings): Promise<void> {
   const tags = await tagsOf(s);
-  if (s.publishRegistry) await publishRegistry(ctx, s, s.publishRegistry, tags);
-  if (s.publishLocal) {
-    const { parseReference } = await import('../../oci-builder/index.js');
-    const { publishLocal } = await import('../../publish/local.js');
-    const ref = parseReference(s.ociRef);
-    await publishLocal(ctx, { archivePath: ociPaths(s).archive, ref: ref.full, alsoAs: s.tag.map((t) => `${ref.name}:${t}`) });
-  }
+  if (s.publishRegistry) await publishRegistry(ctx, s, tags);
+  if (s.publishLocal) await publishLocalImage(ctx, s);
   if (s.publishS3) {
     const { parseReference } = await import('../../oci-builder/index.js');
     const { publishS3 } = await import('../../publish/s3.js');
