@@ -28,7 +28,7 @@ const alpine = () => ['--distro', 'alpine', '--arch', 'aarch64', '--agent-init',
 beforeAll(async () => {
   kernel = guestKernel('aarch64'); // before the server starts: these run osb synchronously
   bbWd = mkdtempSync(join(tmpdir(), 'osb-arm64-busybox-'));
-  const bb = osb(['rootfs', '--arch', 'aarch64', '--agent-init', '--extra-pkgs', 'busybox-static', '--workdir', bbWd, '--cache-dir', join(TEST_CACHE, 'arm64', 'osb-cache')]);
+  const bb = osb(['rootfs', '--arch', 'aarch64', '--agent-init', '--extra-pkgs', 'busybox-static', '--workdir', bbWd, '--cache-dir', join(TEST_CACHE, 'osb-cache')]);
   if (bb.code !== 0) throw new Error(`osb rootfs (arm64 busybox-static) failed:\n${bb.stdout}\n${bb.stderr}`);
   const busybox = readFileSync(join(bbWd, 'rootfs', 'usr', 'bin', 'busybox'));
   repo = buildTestRepo(mkdtempSync(join(tmpdir(), 'osb-alpine-arm64-repo-')), { arch: 'aarch64', busybox });

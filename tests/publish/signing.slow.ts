@@ -6,18 +6,18 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { execFile } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { removeTempDirs, tempDir } from '../helpers/build-context.js';
 import { cleanEnv, errorLine, osb } from '../helpers/cli.js';
 import { makeFixtureRootfs } from '../helpers/fixture-rootfs.js';
 import { localDigest, makeRegistry, osbAsync, type Registry } from './servers.js';
+import { consumer as consume, containersEtc as etcFor, requireVerifiers, SKOPEO } from './verifiers.js';
 
 const run = promisify(execFile);
-const TOOLS = join(process.env.OSB_TEST_CACHE ?? '/var/cache/osb-test', 'debian13', 'current');
-const SKOPEO = join(TOOLS, 'bin', 'skopeo');
-const PODMAN = join(TOOLS, 'bin', 'podman');
+const consumer = (tool: 'podman' | 'skopeo', ref: string, pub: string) => consume(tool, reg.host, ref, pub);
+const containersEtc = (pub: string) => etcFor(reg.host, pub);
 const PASS = 'correct horse';
 
 let reg: Registry;
@@ -29,7 +29,7 @@ let wd2: string;
 const env = (extra: NodeJS.ProcessEnv = {}) => cleanEnv({ OSB_SIGN_PASSWORD: PASS, ...extra });
 
 beforeAll(async () => {
-  for (const t of [SKOPEO, PODMAN]) if (!existsSync(t)) throw new Error(`${t} is missing: run .ci/setup (it runs .ci/debian13-verifiers)`);
+  requireVerifiers();
   reg = await makeRegistry(tempDir('osb-sign-registry-'), 'plain');
   keys = tempDir('osb-keys-');
   other = tempDir('osb-keys-other-');
@@ -54,36 +54,6 @@ afterAll(async () => {
 
 const publish = (w: string, repo: string, tag: string, ...more: string[]) =>
   osbAsync(['publish', '--no-deps', '--rootfs-dir', rootfs, '--workdir', w, '--oci-ref', 'localhost/osb-sign:1', '--publish-registry', `${reg.host}/${repo}`, '--tag', tag, '--insecure-registry', ...more], env());
-
-/**
- * A private /etc/containers for one consumer run (a mount namespace: the host's files stay as
- * they are): the policy requiring osb's key on the test registry, registries.d reading sigstore
- * attachments there.
- */
-function containersEtc(pub: string): string {
-  const etc = tempDir('osb-etc-containers-');
-  mkdirSync(join(etc, 'registries.d'));
-  writeFileSync(join(etc, 'policy.json'), JSON.stringify({ default: [{ type: 'reject' }], transports: { docker: { [reg.host]: [{ type: 'sigstoreSigned', keyPath: pub, signedIdentity: { type: 'matchRepoDigestOrExact' } }] }, oci: { '': [{ type: 'insecureAcceptAnything' }] } } }));
-  writeFileSync(join(etc, 'registries.d', 'osb-test.yaml'), `docker:\n  ${reg.host}:\n    use-sigstore-attachments: true\n`);
-  writeFileSync(join(etc, 'containers.conf'), `[engine]\nhelper_binaries_dir = ["${join(TOOLS, 'root', 'usr', 'lib', 'podman')}"]\n`);
-  if (existsSync('/etc/containers/registries.conf')) copyFileSync('/etc/containers/registries.conf', join(etc, 'registries.conf'));
-  return etc;
-}
-
-async function consumer(tool: 'podman' | 'skopeo', ref: string, pub: string): Promise<{ ok: boolean; err: string }> {
-  const etc = containersEtc(pub);
-  const store = tempDir('osb-podman-store-');
-  const cmd =
-    tool === 'podman'
-      ? `${PODMAN} --root ${store}/root --runroot ${store}/run --storage-driver vfs pull --tls-verify=false docker://${ref}`
-      : `${SKOPEO} copy --remove-signatures --src-tls-verify=false docker://${ref} oci:${store}/out:x`;
-  try {
-    await run('unshare', ['-m', 'sh', '-c', `mount --bind ${etc} /etc/containers && exec ${cmd}`], { env: { ...process.env, PODMAN_IGNORE_CGROUPSV1_WARNING: '1' }, maxBuffer: 1 << 24 });
-    return { ok: true, err: '' };
-  } catch (e) {
-    return { ok: false, err: String((e as { stderr?: string }).stderr ?? e) };
-  }
-}
 
 describe('osb keygen', () => {
   test('writes cosign.key (sigstore encrypted PEM, private) and cosign.pub, and never replaces them', () => {
