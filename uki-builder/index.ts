@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { open, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { BuildContext } from '../lib/context.js';
-import { writeAtomic } from '../lib/atomic.js';
+import { tmpPathFor, writeAtomic } from '../lib/atomic.js';
 import { OsbError } from '../lib/errors.js';
 import { predictPcr11, type Pcr11 } from './pcr.js';
 import { authenticodeDigest, readPe, sectionData, stampPe } from './pe.js';
@@ -115,6 +115,11 @@ export async function buildUki(ctx: BuildContext, o: UkiOptions): Promise<UkiMea
 
 /** Sign the UKI for Secure Boot with sbsign (in place, through a temporary file), and check it with sbverify. */
 export async function signUki(ctx: BuildContext, uki: string, key: string, cert: string): Promise<void> {
+  if (ctx.dryRun) {
+    // Shown, not run: nothing is written, so there is nothing to rename.
+    await ctx.run(['sbsign', '--key', key, '--cert', cert, '--output', tmpPathFor(uki), uki]);
+    return void (await ctx.run(['sbverify', '--cert', cert, tmpPathFor(uki)]));
+  }
   await writeAtomic(uki, async (tmp) => {
     await ctx.run(['sbsign', '--key', key, '--cert', cert, '--output', tmp, uki]);
     await ctx.run(['sbverify', '--cert', cert, tmp]);
