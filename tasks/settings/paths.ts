@@ -27,7 +27,13 @@ export const bundlePaths = (s: Settings) => ({ dir: join(s.workdir, 'osb-bundle'
 export const parentPaths = (s: Settings) => ({ layout: join(s.workdir, 'osb-parent'), state: join(s.workdir, 'osb-parent.state.json') });
 export const squashfsPaths = (s: Settings) => ({ image: join(s.workdir, 'osb.squashfs'), bootInitrd: join(s.workdir, 'osb-squashfs-boot.img') });
 /** osb uki: the Unified Kernel Image and its predicted measurements. */
-export const ukiPaths = (s: Settings) => ({ uki: join(s.workdir, 'osb.efi'), pcr: join(s.workdir, 'osb.efi.pcr.json'), statement: join(s.workdir, 'osb.efi.intoto.json') });
+export const ukiPaths = (s: Settings) => ({
+  uki: join(s.workdir, 'osb.efi'),
+  pcr: join(s.workdir, 'osb.efi.pcr.json'),
+  statement: join(s.workdir, 'osb.efi.intoto.json'),
+  /** osb boot --uki --secure-boot: OVMF's variable store with --sb-cert enrolled. */
+  vars: join(s.workdir, 'osb.efi.vars.fd'),
+});
 /** osb sysext: NAME.raw, the name systemd-sysext looks for in /var/lib/extensions. */
 export const sysextPath = (s: Settings): string => join(s.workdir, `${s.sysextName ?? 'osb'}.raw`);
 /** osb sysext --measured-rootfs: the /usr partition's root hash beside NAME.raw, where systemd looks for it (NAME.usrhash). */

@@ -10,7 +10,7 @@ import { CommandError, OsbError, UsageError, shellQuote } from '../../lib/errors
 import { isGuestArch, memoryFor, qemuBinary, type Accel, type BootSpec, type GuestArch } from '../../lib/qemu.js';
 import { pvhEntry } from '../../lib/pvh.js';
 import { loadsVmlinux, profilesFor, vmmArgv } from '../../lib/vmm.js';
-import { FIRMWARE_REFUSED, prepareUefiBoot } from '../../lib/vtpm.js';
+import { FIRMWARE_REFUSED, findOvmf, prepareUefiBoot } from '../../lib/vtpm.js';
 import { hostArch } from '../../distros/index.js';
 import type { Target } from '../engine/target.js';
 import { imagePath, initrdPath, kernelPaths, squashfsPaths, sysextPath, sysextVerityPath, ukiPaths } from '../settings/paths.js';
@@ -47,6 +47,9 @@ function guestArch(s: Settings): GuestArch {
   // Kata's serial for a guest extension image, in virtio-blk's 20 bytes (the rest would be cut off).
   if (s.sysext && s.sysextName!.length > 10) throw new UsageError(`osb boot --sysext names the disk extension-${s.sysextName}, longer than the 20 bytes of a virtio-blk serial`, 'give the extension a --sysext-name of at most 10 characters, as Kata asks of guest extension images');
   if (s.secureBootVars && !s.uki) throw new UsageError('--secure-boot-vars is for osb boot --uki', 'add --uki');
+  if (s.secureBoot && !s.uki) throw new UsageError('--secure-boot is for osb boot --uki', 'add --uki');
+  if (s.secureBoot && s.secureBootVars) throw new UsageError('--secure-boot enrolls your --sb-cert, --secure-boot-vars boots a store of your own: give one of them', 'drop one of --secure-boot and --secure-boot-vars');
+  if (s.secureBoot && !s.sbCert) throw new UsageError('--secure-boot enrolls the certificate the UKI is signed for, and no --sb-cert names one', 'sign the UKI with osb uki --sb-key KEY --sb-cert CERT (the workdir remembers both), then boot with --secure-boot');
   if (s.uki) {
     if (s.vmm !== 'qemu') throw new UsageError(`the ${s.vmm} profile starts a kernel directly, not a UKI through UEFI firmware`, 'boot the UKI with --vmm qemu');
     if (arch !== 'x86_64') throw new UsageError(`osb boots x86_64 UKIs (OVMF), not ${arch} ones`, 'boot an x86_64 UKI, or the initrd with --initrd');
@@ -106,7 +109,8 @@ async function runBoot(ctx: BuildContext, s: Settings): Promise<void> {
     accel = kvm.ok ? 'kvm' : 'tcg';
     if (!kvm.ok) ctx.log.warn(`using TCG (software emulation): ${kvm.why}${kvm.cached ? ' (probed earlier on this host; --accel kvm to insist)' : ''}`);
   }
-  const uefi = useUki ? await prepareUefiBoot(ctx, artifactPath, join(s.workdir, '.osb'), s.secureBootVars ? resolve(s.secureBootVars) : undefined) : undefined;
+  const vars = s.secureBoot ? await enrolledVars(ctx, s) : s.secureBootVars ? resolve(s.secureBootVars) : undefined;
+  const uefi = useUki ? await prepareUefiBoot(ctx, artifactPath, join(s.workdir, '.osb'), vars) : undefined;
   try {
     const verity = useUki || useSquashfs || useInitrd ? undefined : await verityRoot(s, ctx.dryRun);
     const spec: BootSpec = {
@@ -199,6 +203,39 @@ async function runBoot(ctx: BuildContext, s: Settings): Promise<void> {
   } finally {
     await uefi?.close();
   }
+}
+
+/**
+ * --secure-boot: OVMF's empty variable store with --sb-cert enrolled as PK, KEK and db and
+ * Secure Boot on (lib/efivars.ts), written to WORKDIR/osb.efi.vars.fd (the same bytes for the
+ * same certificate, firmware and SOURCE_DATE_EPOCH), which the boot then copies as any store.
+ */
+async function enrolledVars(ctx: BuildContext, s: Settings): Promise<string> {
+  const { writeFile } = await import('node:fs/promises');
+  const { X509Certificate, createHash } = await import('node:crypto');
+  const { enrollKeys } = await import('../../lib/efivars.js');
+  const { formatUuid } = await import('../../lib/dps.js');
+  const out = ukiPaths(s).vars;
+  const certPath = resolve(s.sbCert!);
+  const template = findOvmf(true).vars;
+  let cert: InstanceType<typeof X509Certificate>;
+  try {
+    cert = new X509Certificate(await readFile(certPath));
+  } catch (e) {
+    throw new OsbError(`--sb-cert ${certPath} is not a certificate (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, 'give the PEM certificate the UKI was signed for (osb uki --sb-cert)');
+  }
+  // The signature lists' owner: named after the certificate, so the same key gives the same store.
+  const owner = formatUuid(createHash('sha256').update(cert.raw).digest().subarray(0, 16));
+  const bytes = enrollKeys(await readFile(template), { cert: cert.raw, owner, time: new Date(s.sourceDateEpoch * 1000) }, template);
+  if (ctx.dryRun) {
+    ctx.log.info(`would write ${out}: ${template} with ${cert.subject.replace(/\n/g, ', ')} enrolled as PK, KEK and db`);
+    return out;
+  }
+  const { writeAtomic } = await import('../../lib/atomic.js');
+  const same = await readFile(out).then((b) => b.equals(bytes), () => false);
+  if (!same) await writeAtomic(out, (tmp) => writeFile(tmp, bytes));
+  ctx.log.info(`Secure Boot with ${out}: ${cert.subject.replace(/\n/g, ', ')} enrolled as PK, KEK and db`);
+  return out;
 }
 
 export const boot: Target = {

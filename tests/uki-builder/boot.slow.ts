@@ -104,6 +104,55 @@ describe('osb boot --uki --secure-boot-vars (OVMF Secure Boot, snakeoil keys enr
   });
 });
 
+describe("osb boot --uki --secure-boot (OVMF Secure Boot, osb's own key enrolled)", () => {
+  let own: string[];
+  let snakeoil: string[];
+  beforeAll(() => {
+    const key = join(wd, 'own-db.key');
+    const crt = join(wd, 'own-db.crt');
+    execFileSync('openssl', ['req', '-new', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', crt, '-days', '3650', '-subj', '/CN=osb test db key/', '-sha256'], { stdio: 'ignore' });
+    own = ['--sb-key', key, '--sb-cert', crt];
+    const sk = join(wd, 'snakeoil.key');
+    execFileSync('openssl', ['pkey', '-in', '/usr/share/ovmf/PkKek-1-snakeoil.key', '-passin', 'pass:snakeoil', '-out', sk]);
+    snakeoil = ['--sb-key', sk, '--sb-cert', '/usr/share/ovmf/PkKek-1-snakeoil.pem'];
+  });
+
+  test('the UKI signed with a new key boots under Secure Boot enforced with that key alone as PK, KEK and db; PCR 11 is the prediction', () => {
+    const r = osb(['boot', '--uki', '--secure-boot', ...own, ...common()]);
+    if (r.code !== 0) throw new Error(`boot failed:\n${r.stdout}\n${r.stderr}`);
+    expect(r.stdout).toMatch(/Secure Boot with \S+osb\.efi\.vars\.fd: CN=osb test db key enrolled as PK, KEK and db/);
+    expect(r.stdout).toMatch(/PCR 11 read in the guest is the predicted one after systemd-stub/);
+    expect(readFileSync(join(wd, 'logs', 'boot.log'), 'utf8')).toMatch(/secureboot: Secure boot enabled/);
+  });
+
+  test("that store refuses a UKI signed with another key (Debian's snakeoil), and the snakeoil store refuses osb's", () => {
+    const store = join(wd, 'own-vars.fd');
+    writeFileSync(store, readFileSync(join(wd, 'osb.efi.vars.fd')));
+    const mine = osb(['boot', '--uki', '--secure-boot-vars', SNAKEOIL_VARS, ...own, ...common()]);
+    expect(mine.code).toBe(1);
+    expect(errorLine(mine.stderr)).toMatch(/^osb: boot failed: the firmware's Secure Boot refused the UKI \(failed to load .*: Access Denied\)$/);
+    const theirs = osb(['boot', '--uki', '--secure-boot-vars', store, ...snakeoil, ...common()]);
+    expect(theirs.code).toBe(1);
+    expect(errorLine(theirs.stderr)).toMatch(/^osb: boot failed: the firmware's Secure Boot refused the UKI \(failed to load .*: Access Denied\)$/);
+  });
+
+  test('a dry run names the store it would write; without --sb-cert, or with --secure-boot-vars too, one line', () => {
+    const again = osb(['boot', '--uki', '--secure-boot', '--dry-run', ...own, ...common()]);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/would write \S+osb\.efi\.vars\.fd: \S+OVMF_VARS\S* with CN=osb test db key enrolled/);
+    const other = mkdtempSync(join(tmpdir(), 'osb-uki-vars-'));
+    try {
+      const none = osb(['boot', '--uki', '--secure-boot', '--no-deps', '--workdir', other]);
+      expect({ code: none.code, line: errorLine(none.stderr) }).toEqual({ code: 2, line: 'osb: --secure-boot enrolls the certificate the UKI is signed for, and no --sb-cert names one' });
+      const both = osb(['boot', '--uki', '--secure-boot', '--secure-boot-vars', SNAKEOIL_VARS, '--no-deps', '--workdir', other, ...own]);
+      expect(both.code).toBe(2);
+      expect(errorLine(both.stderr)).toMatch(/^osb: --secure-boot enrolls your --sb-cert, --secure-boot-vars boots a store of your own/);
+    } finally {
+      rmSync(other, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('osb boot --uki bad input', () => {
   test('another profile, extra kernel arguments, or vars without --uki: one line each, nothing booted', () => {
     for (const [args, want] of [
