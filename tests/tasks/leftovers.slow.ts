@@ -154,7 +154,9 @@ afterAll(() => {
     const warm = [...args, '--force'];
     const took = timed(warm);
     for (const ms of points(3, 50, took)) await killAfter(warm, ms);
-    await killAfter(warm, took, () => tempsUnder(wd).length > 0);
+    // A warm run's temps live a fraction of a second: on a loaded machine the poll may see none
+    // before the run ends, so the kill that must leave one is tried again until one does.
+    for (let i = 0; i < 5 && tempsUnder(wd).length === 0; i++) await killAfter(warm, took, () => tempsUnder(wd).length > 0);
     process.stdout.write(`after the warm kills: ${tempsUnder(wd).map((p) => p.slice(wd.length + 1)).join(' ')}\n`);
     expect(tempsUnder(wd).length).toBeGreaterThan(0);
     const r = osb(args);
