@@ -23,10 +23,11 @@ export const DEFAULT_COMPRESSION: Compression = 'zstd';
 /**
  * How to compress: an external encoder reading stdin, Node's zlib, or not at all. A tool with
  * `fileArg` writes the file named by its last argument itself (appended by `encoderArgv`);
- * the others write stdout, which lib/run.ts sends to the file.
+ * the others write stdout, which lib/run.ts sends to the file. `stdoutArgv` is the same encoder
+ * writing stdout, for when osb takes the stream itself (to hash and check it as it is written).
  */
 export type Encoder =
-  | { readonly kind: 'tool'; readonly argv: readonly string[]; readonly fileArg: boolean }
+  | { readonly kind: 'tool'; readonly argv: readonly string[]; readonly fileArg: boolean; readonly stdoutArgv: readonly string[] }
   | { readonly kind: 'zlib'; readonly level: number }
   | { readonly kind: 'none' };
 
@@ -79,36 +80,42 @@ export function chooseEncoder(c: Compression, level?: number, path = process.env
   switch (c) {
     case 'none':
       return { kind: 'none' };
-    case 'zstd':
+    case 'zstd': {
       // -T0: one worker per core. zstd's multi-threaded output does not depend on the worker
       // count, so a 2-core and a 64-core host give the same bytes. Levels above 19 need --ultra.
       // -o: zstd writes the file itself; through stdout every byte would also pass through Node.
-      return { kind: 'tool', argv: ['zstd', '-T0', '-q', '-f', ...(level !== undefined && level > 19 ? ['--ultra'] : []), ...lvl, '-o'], fileArg: true };
+      const zstd = ['zstd', '-T0', '-q', ...(level !== undefined && level > 19 ? ['--ultra'] : []), ...lvl];
+      return { kind: 'tool', argv: [...zstd, '-f', '-o'], fileArg: true, stdoutArgv: [...zstd, '-c'] };
+    }
     case 'xz':
       // The kernel's xz decoder knows no check but CRC32 (Documentation/staging/xz.rst), so xz's
       // default CRC64 makes the unpacker fail. xz >= 5.4 splits the input into blocks of a fixed size
       // with -T0, so the output is the same for any thread count.
-      return { kind: 'tool', argv: ['xz', '--check=crc32', '-T0', '-q', '-c', ...lvl], fileArg: false };
+      return stdoutTool(['xz', '--check=crc32', '-T0', '-q', '-c', ...lvl]);
     case 'lz4':
       // -l: the legacy frame, the only lz4 format the kernel's initramfs decompressor reads.
       // `- FILE`: read stdin, write FILE itself (as zstd -o).
-      return { kind: 'tool', argv: ['lz4', '-l', '-q', '-f', ...lvl, '-'], fileArg: true };
+      return { kind: 'tool', argv: ['lz4', '-l', '-q', '-f', ...lvl, '-'], fileArg: true, stdoutArgv: ['lz4', '-l', '-q', ...lvl, '-c'] };
     case 'gzip':
       // -n: no name and no timestamp in the header. pigz compresses on every core and, like
       // gzip, gives the same bytes on every run; Node's zlib is the last resort.
-      if (onPath('pigz', path)) return { kind: 'tool', argv: ['pigz', '-n', '-c', ...lvl], fileArg: false };
-      if (onPath('gzip', path)) return { kind: 'tool', argv: ['gzip', '-n', '-c', ...lvl], fileArg: false };
+      if (onPath('pigz', path)) return stdoutTool(['pigz', '-n', '-c', ...lvl]);
+      if (onPath('gzip', path)) return stdoutTool(['gzip', '-n', '-c', ...lvl]);
       return { kind: 'zlib', level: level ?? 6 };
   }
 }
+
+/** A tool encoder that writes stdout. */
+const stdoutTool = (argv: readonly string[]): Encoder => ({ kind: 'tool', argv, fileArg: false, stdoutArgv: argv });
 
 /** The command line of a tool encoder writing `file`. */
 export function encoderArgv(e: Encoder & { kind: 'tool' }, file: string): string[] {
   return e.fileArg ? [...e.argv, file] : [...e.argv];
 }
 
-/** A line for logs and --dry-run saying how the archive is compressed. */
-export function describeEncoder(e: Encoder): string {
+/** A line for logs and --dry-run saying how the archive is compressed (and, with `check`, checked as it is written). */
+export function describeEncoder(e: Encoder, check?: readonly string[]): string {
+  if (e.kind === 'tool' && check) return `${e.stdoutArgv.join(' ')}, checked by ${check.join(' ')} as it is written`;
   if (e.kind === 'tool') return e.fileArg ? `${e.argv.join(' ')} FILE` : e.argv.join(' ');
   if (e.kind === 'zlib') return `Node zlib gzip, level ${e.level} (neither pigz nor gzip is on PATH)`;
   return 'no compression';

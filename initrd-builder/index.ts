@@ -10,7 +10,7 @@ import { dirname, relative, resolve, isAbsolute } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
 import { writeAtomic } from '../lib/atomic.js';
-import { fileDigest, rememberDigest, type FileDigest } from '../lib/hash.js';
+import { fileDigest, rememberDigest, writtenDigest, type FileDigest } from '../lib/hash.js';
 import { checkFreeSpace, compressedEstimate, writingUnder } from '../lib/space.js';
 import type { BuildContext } from '../lib/context.js';
 import { InternalError, OsbError, UsageError } from '../lib/errors.js';
@@ -19,7 +19,7 @@ import { ensureInit } from './init-entry.js';
 import { planEntries, type PlannedEntry } from './plan.js';
 import { scanTree, sortEntries, type ArchiveEntry } from './scan.js';
 import type { StreamStats } from './stream.js';
-import { readBack } from './verify.js';
+import { readBack, streamCheck } from './verify.js';
 import { writeArchive } from './write.js';
 
 export { COMPRESSIONS, DEFAULT_COMPRESSION, parseCompression, type Compression };
@@ -99,8 +99,10 @@ export async function buildInitrd(ctx: BuildContext, opts: InitrdOptions): Promi
   if (ctx.dryRun) {
     // The rootfs may not be built yet in a dry run; when it is, the count (and /init) is real.
     const planned = existsSync(opts.rootfsDir) ? planArchive(ctx, opts).length : 0;
-    ctx.log.info(`would write ${opts.output}: cpio newc archive of ${sources}${planned ? ` (${planned} entries)` : ''}, ${describeEncoder(encoder)}`);
-    if (encoder.kind === 'tool') await ctx.run.feed(encoderArgv(encoder, opts.output), () => Readable.from([]), encoder.fileArg ? {} : { stdoutFile: opts.output });
+    const check = opts.verify ?? true ? streamCheck(compression) : undefined;
+    ctx.log.info(`would write ${opts.output}: cpio newc archive of ${sources}${planned ? ` (${planned} entries)` : ''}, ${describeEncoder(encoder, check)}`);
+    if (encoder.kind === 'tool' && check) for (const argv of [encoder.stdoutArgv, check]) await ctx.run.feed(argv, () => Readable.from([]));
+    else if (encoder.kind === 'tool') await ctx.run.feed(encoderArgv(encoder, opts.output), () => Readable.from([]), encoder.fileArg ? {} : { stdoutFile: opts.output });
     return { path: opts.output, entries: planned, bytes: 0, compression };
   }
 
@@ -116,17 +118,20 @@ export async function buildInitrd(ctx: BuildContext, opts: InitrdOptions): Promi
   const need = () => compressedEstimate(plan.reduce((n, p) => n + 112 + p.entry.name.length + p.entry.size + 4, 512), compression);
   // As in `find | cpio | zstd`, the compressor starts first and waits for the archive while the
   // tree is scanned and sorted; the free space is checked once the plan says how much is needed.
+  // zstd, xz and lz4 are checked by their own `-t` and hashed as they are written.
+  const check = opts.verify ?? true ? streamCheck(compression) : undefined;
   const planned = async (): Promise<readonly PlannedEntry[]> => {
     plan = planArchive(ctx, opts);
     ctx.log.debug(`scanned and sorted ${plan.length} entries after ${elapsed()}`);
-    ctx.log.info(`archiving ${plan.length} entries of ${sources} (${describeEncoder(encoder)})`);
+    ctx.log.info(`archiving ${plan.length} entries of ${sources} (${describeEncoder(encoder, check)})`);
     await checkFreeSpace(dir, need());
     return plan;
   };
   await writingUnder(dir, () => (plan.length ? need() : 0), () => writeAtomic(opts.output, async (tmp) => {
-    await writeArchive(ctx, encoder, planned, stats, tmp);
+    const sha256 = await writeArchive(ctx, encoder, planned, stats, tmp, check);
     if (stats.entries !== plan.length) throw new InternalError(`wrote ${stats.entries} of ${plan.length} initrd entries`);
     ctx.log.debug(`wrote ${stats.bytes} bytes of cpio after ${elapsed()}`);
+    if (sha256) return void (digest = await writtenDigest(tmp, sha256));
     // The digest the SBOM and provenance name is taken beside the read-back, not after it.
     const [back, d] = await Promise.all([opts.verify ?? true ? readBack(ctx, tmp, compression) : undefined, fileDigest(tmp)]);
     if (back && back.entries !== stats.entries) {

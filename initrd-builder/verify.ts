@@ -158,6 +158,14 @@ async function readInto(file: Readable, decompress: Transform, reader: NewcReade
   reader.end();
 }
 
+/**
+ * The encoder's own check reading the stream on stdin (`zstd -t -`), for the compressions whose
+ * read-back is that check: the initrd can then be checked while it is written.
+ */
+export function streamCheck(c: Compression): readonly string[] | undefined {
+  return c === 'zstd' || c === 'xz' || c === 'lz4' ? [c, '-t', '-q', '-'] : undefined;
+}
+
 /** Options for reading an initrd back. */
 export interface ReadBackOptions {
   /** Keep every entry name (for listing). @default false */

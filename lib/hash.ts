@@ -40,6 +40,13 @@ export async function fileDigest(path: string): Promise<FileDigest> {
   return { sha256, identity: identity(st) };
 }
 
+/** The digest of `path`, whose sha256 its writer took as it wrote it: kept as fileDigest would keep it. */
+export async function writtenDigest(path: string, sha256: string): Promise<FileDigest> {
+  const st = await stat(path, { bigint: true });
+  digests.set(`${identity(st)}:${st.ctimeNs}`, sha256);
+  return { sha256, identity: identity(st) };
+}
+
 /**
  * Keep a digest taken before the file was renamed into place (a rename changes its ctime, not
  * its inode, size or mtime): only if `path` is still that file, unchanged.

@@ -27,6 +27,8 @@ export interface RunOptions {
   readonly input?: string | Buffer;
   /** Write stdout to this file instead of capturing it. */
   readonly stdoutFile?: string;
+  /** Pipe stdout, as bytes, into this stream instead of capturing it (not logged, not kept). */
+  readonly stdoutTo?: Writable;
   /** Do not echo stdout lines to the log (large or binary output). */
   readonly quiet?: boolean;
   /** Return the result instead of throwing when the exit code is not 0. */
@@ -116,6 +118,7 @@ export function createRunner(o: RunnerOptions): Runner {
       cancelSignal: o.signal && opts.cancel ? AbortSignal.any([o.signal, opts.cancel]) : (opts.cancel ?? o.signal),
       forceKillAfterDelay: 3000,
       maxBuffer: 256 * 1024 * 1024,
+      ...(opts.stdoutTo ? { buffer: { stdout: false } } : {}),
       encoding: 'utf8',
     } as never) as unknown as ResultPromise;
 
@@ -161,12 +164,16 @@ export function createRunner(o: RunnerOptions): Runner {
         if (buf) onLine(buf, isErr);
       });
     };
-    lines(child.stdout as NodeJS.ReadableStream | null, false);
+    // Bytes for a consumer of ours (a compressor's output): piped with backpressure, and what
+    // fails in that consumer fails the run.
+    const piped = opts.stdoutTo ? pipeline(child.stdout as unknown as Readable, opts.stdoutTo) : undefined;
+    piped?.catch(() => child.kill());
+    if (!opts.stdoutTo) lines(child.stdout as NodeJS.ReadableStream | null, false);
     lines(child.stderr as NodeJS.ReadableStream | null, true);
     const done = (async (): Promise<RunResult> => {
-      const r = (await child) as unknown as {
+      const [r] = (await Promise.all([child, piped])) as unknown as [{
         stdout?: string; stderr?: string; exitCode?: number; signal?: string; code?: string; failed: boolean; isCanceled?: boolean;
-      };
+      }];
       if (r.code === 'ENOENT' || (r.exitCode === 127 && /not found/.test(r.stderr ?? ''))) {
         const m = missingToolMessage(argv[0]!);
         throw new OsbError(m.message, m.hint);

@@ -77,6 +77,16 @@ describe('initrd errors', () => {
     expect(e.hint).toMatch(/^apt-get install /);
   });
 
+  test.each<['zstd' | 'xz' | 'lz4']>([['zstd'], ['xz'], ['lz4']])('%s: a stream the compressor cuts short (exit 0) is caught by its own -t while written: one line, nothing left', async (compression) => {
+    // A compressor that loses its tail but says nothing: the real one, through `head -c`.
+    const bin = tempDir('osb-short-');
+    const real = execFileSync('sh', ['-c', `command -v ${compression}`], { encoding: 'utf8' }).trim();
+    writeFileSync(join(bin, compression), `#!/bin/sh\ncase " $* " in *" -t "*) exec ${real} "$@";; esac\n${real} "$@" | head -c 2000\n`, { mode: 0o755 });
+    process.env.PATH = `${bin}:${realPath}`;
+    const e = await failure({ compression });
+    expect(`${e.message}\n${e.hint}`).toMatch(new RegExp(`${compression} -t -q -[\\s\\S]*the initrd just written is damaged`));
+  });
+
   test.each<['none' | 'zstd']>([['none'], ['zstd']])('%s: a file that grows while it is read names the file', async (compression) => {
     const dir = tempDir();
     const rootfs = makeFixtureRootfs(join(dir, 'rootfs'));
