@@ -15,7 +15,7 @@ import { removeTempDirs, tempDir } from '../helpers/build-context.js';
 import { cleanEnv, errorLine } from '../helpers/cli.js';
 import { buildRpmTestRepos, rpmQa, runOsb, serveRpmRepos, type RpmTestRepos, type Served } from '../rootfs-builder/rpm/helpers.js';
 import { makeRegistry, type Registry } from '../publish/servers.js';
-import { startSwift, type Swift } from '../publish/swift.js';
+import { s3ClientOf, startSwift, type Swift } from '../publish/swift.js';
 
 let repos: RpmTestRepos;
 let served: Served;
@@ -32,7 +32,7 @@ beforeAll(async () => {
   served = await serveRpmRepos(repos);
   registry = await makeRegistry(tempDir('osb-ib-registry-'), 'plain');
   swift = await startSwift(tempDir('osb-ib-swift-'));
-  s3 = new S3Client({ endpoint: swift.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: swift.access, secretAccessKey: swift.secret }, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
+  s3 = s3ClientOf(swift);
   await s3.send(new CreateBucketCommand({ Bucket: 'boot-images' }));
   project = tempDir('osb-ib-project-');
 }, 300_000);

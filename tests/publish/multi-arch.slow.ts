@@ -15,7 +15,7 @@ import { removeTempDirs, tempDir } from '../helpers/build-context.js';
 import { cleanEnv, errorLine, osb } from '../helpers/cli.js';
 import { TEST_CACHE } from '../helpers/debian-rootfs.js';
 import { localDigest, makeRegistry, osbAsync, pexec, type Registry } from './servers.js';
-import { startSwift, type Swift } from './swift.js';
+import { s3ClientOf, startSwift, type Swift } from './swift.js';
 import { consumer, requireVerifiers } from './verifiers.js';
 
 const PASS = 'correct horse';
@@ -149,7 +149,7 @@ describe('osb publish --arch x86_64,aarch64 --publish-s3 (Swift s3api)', () => {
   let s3: S3Client;
   beforeAll(async () => {
     swift = await startSwift(tempDir('osb-multi-swift-'));
-    s3 = new S3Client({ endpoint: swift.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: swift.access, secretAccessKey: swift.secret }, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
+    s3 = s3ClientOf(swift);
     await s3.send(new CreateBucketCommand({ Bucket: 'boot' }));
   }, 120_000);
   afterAll(async () => {

@@ -13,7 +13,7 @@ import { removeTempDirs, tempDir } from '../helpers/build-context.js';
 import { cleanEnv, errorLine, osb } from '../helpers/cli.js';
 import { makeFixtureRootfs } from '../helpers/fixture-rootfs.js';
 import { osbAsync, pexec } from './servers.js';
-import { startSwift, type Swift } from './swift.js';
+import { s3ClientOf, startSwift, type Swift } from './swift.js';
 
 let swift: Swift;
 let s3: S3Client;
@@ -23,7 +23,7 @@ let kernel: string;
 
 beforeAll(async () => {
   swift = await startSwift(tempDir('osb-swift-'));
-  s3 = new S3Client({ endpoint: swift.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: swift.access, secretAccessKey: swift.secret }, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
+  s3 = s3ClientOf(swift);
   await s3.send(new CreateBucketCommand({ Bucket: 'boot' }));
   rootfs = makeFixtureRootfs(join(tempDir('osb-s3-'), 'rootfs'));
   wd = tempDir('osb-s3-wd-');

@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { S3Client } from '@aws-sdk/client-s3';
 import { freePort, pexec } from './servers.js';
 
 export interface Swift {
@@ -14,6 +15,11 @@ export interface Swift {
   readonly access: string;
   readonly secret: string;
   stop(): Promise<void>;
+}
+
+/** A client of the server's s3api, signing as its tempauth user, with the checksums Swift takes. */
+export function s3ClientOf(swift: Swift): S3Client {
+  return new S3Client({ endpoint: swift.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: swift.access, secretAccessKey: swift.secret }, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
 }
 
 export async function startSwift(dir: string): Promise<Swift> {
