@@ -8,7 +8,7 @@
  * (Debian 12 ships 18), where only vm.Script takes a code cache. Compiling the bundle was the
  * largest part of the time before the first tool starts (issue 28's trace: ~0.3 s of ~0.7 s).
  *
- * The cache is per command and Node version in ~/.cache/osb/code/ ($XDG_CACHE_HOME/osb), named
+ * The cache is per command (and signing or not) and Node version in ~/.cache/osb/code/ ($XDG_CACHE_HOME/osb), named
  * after the bundle's sha256 (fixed when the bundle is built) and its size and mtime, so a rebuilt
  * or edited bundle never meets an old cache. A command has two: one written by a run that built
  * something (the engine says so, BUILT below), which holds the builders' code, and one by a run
@@ -30,8 +30,13 @@ declare const __OSB_BUNDLE_SHA256__: string;
 const bundle = join(dirname(fileURLToPath(import.meta.url)), 'osb.cjs');
 const source = readFileSync(bundle, 'utf8');
 
-/** The first word that is not an option: the command, so each command's cache holds its own code. */
-const command = (process.argv.slice(2).find((a) => !a.startsWith('-')) ?? 'none').replace(/[^a-z0-9-]/gi, '_').slice(0, 40);
+/**
+ * The first word that is not an option: the command, so each command's cache holds its own code.
+ * A signing run (--sign-key, OSB_SIGN_KEY) runs the signing code as well, which a cache written by
+ * an unsigned run of the same command lacks: it keeps a cache of its own.
+ */
+const signs = process.argv.some((a) => a === '--sign-key' || a.startsWith('--sign-key=')) || Boolean(process.env.OSB_SIGN_KEY);
+const command = (process.argv.slice(2).find((a) => !a.startsWith('-')) ?? 'none').replace(/[^a-z0-9-]/gi, '_').slice(0, 40) + (signs ? '-signed' : '');
 
 /** Set by the engine (tasks/engine/execute.ts) when a target's build ran in this process. */
 const BUILT = Symbol.for('osb.built');
