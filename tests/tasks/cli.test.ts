@@ -130,9 +130,14 @@ describe('osb clean', () => {
   test('removes what osb built, keeps the download cache, and refuses a directory osb did not make', () => {
     const wd = join(dir, 'clean');
     const rootfs = makeFixtureRootfs(join(dir, 'clean-rootfs'));
-    expect(osb(['initrd', '--no-deps', '--agent-init', '--rootfs-dir', rootfs, '--workdir', wd]).code).toBe(0);
+    // Signed, so its DSSE envelopes are among what osb built.
+    const keys = join(dir, 'clean-keys');
+    mkdirSync(keys);
+    const env = cleanEnv({ OSB_SIGN_PASSWORD: '' });
+    expect(osb(['keygen'], { cwd: keys, env }).code).toBe(0);
+    expect(osb(['initrd', '--no-deps', '--agent-init', '--rootfs-dir', rootfs, '--workdir', wd, '--sign-key', join(keys, 'cosign.key')], { env }).code).toBe(0);
     mkdirSync(join(wd, 'cache', 'debs'), { recursive: true });
-    expect(readdirSync(wd).sort()).toEqual(['.osb', '.osb-owned', 'cache', 'logs', 'osb-initrd.img', 'osb-initrd.img.intoto.json', 'osb-initrd.img.spdx.json']);
+    expect(readdirSync(wd).sort()).toEqual(['.osb', '.osb-owned', 'cache', 'logs', 'osb-initrd.img', 'osb-initrd.img.intoto.dsse.json', 'osb-initrd.img.intoto.json', 'osb-initrd.img.spdx.dsse.json', 'osb-initrd.img.spdx.json']);
     expect(osb(['clean', '--workdir', wd]).code).toBe(0);
     // The build state goes; the record of the workdir's settings stays (osb config --reset forgets it).
     expect(readdirSync(wd).sort()).toEqual(['.osb', '.osb-owned', 'cache']);
