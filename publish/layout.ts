@@ -52,7 +52,12 @@ const blobPath = (layoutDir: string, digest: string) => join(layoutDir, 'blobs',
  * What the layout's index.json names first: an image, or an image index and the images it names
  * (an index of indexes is refused).
  */
-export async function readLayout(layoutDir: string): Promise<{ top: Doc; images: readonly Doc[] }> {
+export interface Layout {
+  readonly top: Doc;
+  readonly images: readonly Doc[];
+}
+
+export async function readLayout(layoutDir: string): Promise<Layout> {
   const index = await readJsonFile<{ manifests?: Descriptor[] }>(join(layoutDir, 'index.json'), `the index of OCI layout ${layoutDir}`, AGAIN);
   const first = Array.isArray(index.manifests) ? index.manifests[0] : undefined;
   if (!first) throw new OsbError(`${layoutDir}/index.json lists no image`, 'run `osb oci` again');
@@ -68,10 +73,11 @@ export async function readLayout(layoutDir: string): Promise<{ top: Doc; images:
 /**
  * Push an OCI image layout's image (its index.json's first manifest) under every tag: blobs
  * first (config and layers, a few at a time), the manifest last. For an image index: every
- * image's blobs, each image's manifest by digest, then the index under every tag.
+ * image's blobs, each image's manifest by digest, then the index under every tag. `read` is the
+ * layout as readLayout read it already (a signing publish reads it first for the digests).
  */
-export async function pushLayout(layoutDir: string, tags: readonly string[], o: PushOptions & { readonly beforeTags?: () => Promise<unknown> }): Promise<LayoutPushResult> {
-  const { top, images } = await readLayout(layoutDir);
+export async function pushLayout(layoutDir: string, tags: readonly string[], o: PushOptions & { readonly beforeTags?: () => Promise<unknown>; readonly read?: Layout }): Promise<LayoutPushResult> {
+  const { top, images } = o.read ?? (await readLayout(layoutDir));
   const docs = images.length ? images : [top];
   const seen = new Set<string>();
   const blobs = docs.flatMap((d) => d.blobs).filter((b) => !seen.has(b.digest) && seen.add(b.digest));

@@ -60,8 +60,9 @@ export async function publishRegistry(ctx: BuildContext, s: Settings, tags: stri
   if (ctx.dryRun) return void ctx.log.info(`would push ${layout} to ${dest} as ${tags.join(', ')}`);
   // The signatures and attestations go up beside the image's blobs; their tags come after its own.
   let staged: Promise<{ digest: string; commit: () => Promise<void> }[]> | undefined;
-  if (s.signKey) {
-    const { top, images } = await readLayout(layout);
+  const read = s.signKey ? await readLayout(layout) : undefined;
+  if (read) {
+    const { top, images } = read;
     const attested = async (digest: string) => {
       if (!images.length) return s;
       for (const a of arches) if ((await readLayout(ociPaths(a).layout)).top.digest === digest) return a;
@@ -72,6 +73,7 @@ export async function publishRegistry(ctx: BuildContext, s: Settings, tags: stri
   }
   const r = await pushLayout(layout, tags, {
     ...(await registryOptions(ctx, s, target)),
+    read,
     chunkSize: s.registryChunkSize * 1024,
     mountFrom: s.registryMountFrom,
     // A wrong passphrase stops the push before any tag names the image.
