@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { removeTempDirs, tempDir } from '../helpers/build-context.js';
 import { cleanEnv, errorLine, osb } from '../helpers/cli.js';
@@ -172,6 +172,20 @@ describe('osb publish --arch x86_64,aarch64 --publish-s3 (Swift s3api)', () => {
     execFileSync('sh', ['-c', `zstd -dc '${join(wd, 'aarch64', 'osb-initrd.img')}' | cpio -idm --quiet sbin/init usr/bin/dash`], { cwd: x });
     expect(execFileSync('file', [join(x, 'usr', 'bin', 'dash')], { encoding: 'utf8' })).toMatch(/ARM aarch64/);
   }, 600_000);
+});
+
+describe('osb clean of a multi-architecture workdir', () => {
+  test("cleans each architecture's workdir as well, and keeps the records and the cache", () => {
+    const r = osb(['clean', '--workdir', wd]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    for (const arch of ['x86_64', 'aarch64']) {
+      expect(readdirSync(join(wd, arch)).sort()).toEqual(['.osb', '.osb-owned']);
+      expect(readdirSync(join(wd, arch, '.osb'))).toEqual(['config.json']);
+    }
+    expect(existsSync(join(wd, 'osb-oci'))).toBe(false);
+    expect(existsSync(join(TEST_CACHE, 'osb-cache', 'base'))).toBe(true);
+  });
 });
 
 describe('a list of architectures where one is wanted', () => {
