@@ -84,10 +84,11 @@ function s3Error(e: unknown, what: string, endpoint: string, answer: RawAnswer |
 
 export async function publishS3(o: S3Options): Promise<{ keys: string[]; index: S3Index[] }> {
   const files: Record<string, { sha256: string; size: number }> = {};
-  for (const a of o.artifacts) {
+  // A dry run reads nothing: the plan may build the artefacts first.
+  for (const a of o.dryRun ? [] : o.artifacts) {
     const st = await stat(a.path).catch(() => undefined);
     if (!st) throw new OsbError(`nothing to upload: ${a.path} does not exist`, 'build it first, or drop --no-deps');
-    files[a.name] = { sha256: o.dryRun ? '' : await sha256File(a.path), size: st.size };
+    files[a.name] = { sha256: await sha256File(a.path), size: st.size };
   }
   const flat = o.artifacts.every((a) => a.keyFor);
   if (o.dryRun && flat) {
