@@ -35,14 +35,17 @@ export async function runMultiArch(cmd: ParsedCommand, requested: readonly strin
   // Planned first, every architecture: bad input is refused before anything is written.
   const plans = await Promise.all(arches.map((a) => planFor(own, a, signal)));
   const exec = await import('../engine/execute.js');
+  // Which workdir the lines after it are about: an architecture's, or the whole list's (the index).
   const heading = (a: Settings) => process.stdout.write(s.logFormat === 'ndjson' ? `${JSON.stringify({ time: new Date().toISOString(), event: 'arch', arch: a.arch, workdir: a.workdir })}\n` : `${a.arch} (${a.workdir}):\n`);
   if (s.dryRun) {
     for (const [i, a] of arches.entries()) {
       heading(a);
       await exec.printDryRun(plans[i]!, { settings: a, signal });
     }
-    process.stdout.write(`${archList(s).join(',')} (${s.workdir}):\n`);
-    await exec.printDryRun(after, { settings: s, signal });
+    if (after.length) {
+      heading(s);
+      await exec.printDryRun(after, { settings: s, signal });
+    }
     return 0;
   }
   const signer = s.signKey ? (await import('../targets/sign.js')).loadSigner(s.signKey) : undefined;
@@ -65,7 +68,7 @@ export async function runMultiArch(cmd: ParsedCommand, requested: readonly strin
       }
     }
     if (after.length) {
-      process.stdout.write(`${archList(s).join(',')} (${s.workdir}):\n`);
+      heading(s);
       await exec.execute(after, { settings: s, signal });
     }
   } finally {

@@ -202,6 +202,18 @@ describe('a list of architectures where one is wanted', () => {
     expect(existsSync(w)).toBe(false);
   });
 
+  test('a dry run plans each architecture, its S3 objects under NAME/TAG/ARCH/, and writes nothing', () => {
+    const w = join(tempDir('osb-multi-dry-'), 'wd');
+    const r = osb(['publish', '--arch', 'x86_64,aarch64', '--agent-init', '--workdir', w, '--publish-s3', 'http://127.0.0.1:9', '--s3-bucket', 'boot', '--s3-artifacts', 'initrd', '--dry-run'], { env: cleanEnv({ S3_ACCESS: 'a', S3_SECRET: 'b' }) });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    for (const arch of ['x86_64', 'aarch64']) {
+      expect(r.stdout).toContain(`${arch} (${join(w, arch)}):\n`);
+      expect(r.stdout).toContain(`would upload initrd.img and index.json to http://127.0.0.1:9 s3://boot/osb/latest/${arch}/`);
+    }
+    expect(existsSync(w)).toBe(false);
+  });
+
   test('an architecture named twice is one line', () => {
     const r = osb(['oci', '--arch', 'x86_64,amd64', '--workdir', tempDir('osb-multi-twice-')]);
     expect(r.code).toBe(2);
