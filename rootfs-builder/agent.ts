@@ -3,10 +3,9 @@
  * systemd unit, as Kata's rootfs.sh does with kata-agent.service.
  */
 import { constants } from 'node:fs';
-import { access, chmod, copyFile, rm, stat, symlink } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { access, chmod, copyFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { OsbError } from '../lib/errors.js';
-import { mkdirMode, writeFileMode } from '../lib/modes.js';
+import { freshInTree } from '../lib/in-tree.js';
 import { packagePath } from '../lib/package-root.js';
 
 /** The agent file to install: the user's, or the built-in one. Both are checked before any work. */
@@ -64,24 +63,20 @@ WantedBy=multi-user.target
 
 export async function installAgent(o: InstallAgentOptions): Promise<void> {
   // Modes as a package would give them, whatever osb's umask: directories 0755, files 0644/0755.
-  const bin = join(o.rootfs, 'usr/bin', o.name);
-  await mkdirMode(dirname(bin), 0o755);
-  await copyFile(o.source, bin);
-  await chmod(bin, 0o755);
+  // Every path is resolved inside the tree and written as a new file (lib/in-tree.ts).
+  const put = async (guest: string, write: (path: string) => Promise<void>, mode: number) => {
+    const path = await freshInTree(o.rootfs, guest);
+    await write(path);
+    await chmod(path, mode);
+  };
+  await put(`/usr/bin/${o.name}`, (p) => copyFile(o.source, p, constants.COPYFILE_EXCL), 0o755);
   if (o.agentInit) {
     // /sbin/init is the agent itself (a regular file, as Kata moves it there), so tools that do
     // not follow symlinks across filesystems (debugfs, initrd readers) see it as it is.
-    const init = join(o.rootfs, 'sbin/init');
-    await rm(init, { force: true });
-    await mkdirMode(dirname(init), 0o755);
-    await copyFile(o.source, init);
-    await chmod(init, 0o755);
+    await put('/sbin/init', (p) => copyFile(o.source, p, constants.COPYFILE_EXCL), 0o755);
     return;
   }
-  const unitDir = join(o.rootfs, 'etc/systemd/system');
-  await mkdirMode(join(unitDir, 'multi-user.target.wants'), 0o755);
-  await writeFileMode(join(unitDir, `${o.name}.service`), agentUnit(o.name), 0o644);
-  const link = join(unitDir, 'multi-user.target.wants', `${o.name}.service`);
-  await rm(link, { force: true });
+  await put(`/etc/systemd/system/${o.name}.service`, (p) => writeFile(p, agentUnit(o.name), { flag: 'wx' }), 0o644);
+  const link = await freshInTree(o.rootfs, `/etc/systemd/system/multi-user.target.wants/${o.name}.service`);
   await symlink(`/etc/systemd/system/${o.name}.service`, link);
 }

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { BuildContext } from '../lib/context.js';
 import { OsbError } from '../lib/errors.js';
 import type { Distro } from '../distros/types.js';
-import { inTree } from './steps.js';
+import { inTree } from '../lib/in-tree.js';
 
 export type ContainerTool = 'toolbox' | 'distrobox';
 
@@ -24,7 +24,7 @@ export function containerToolPackages(distro: Distro, tools: readonly ContainerT
 
 /**
  * A regular file of the tree by its guest path: its directories' symlinks followed inside the tree
- * (steps.ts inTree), and the file itself never a symlink, since a parent image is someone else's
+ * (lib/in-tree.ts), and the file itself never a symlink, since a parent image is someone else's
  * tree and its link could point a write at the host.
  */
 async function treeFile(tree: string, guest: string): Promise<{ path: string; exists: boolean }> {

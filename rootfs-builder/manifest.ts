@@ -2,9 +2,9 @@
  * What was built: WORKDIR/rootfs.manifest.json for people and tools, and Kata's
  * /var/lib/osbuilder/osbuilder.yaml inside the rootfs for compatibility.
  */
-import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { mkdirMode, writeFileMode } from '../lib/modes.js';
+import { dirInTree, freshInTree } from '../lib/in-tree.js';
+import { writeFileMode } from '../lib/modes.js';
 
 export interface RootfsManifest {
   readonly tool: 'osb';
@@ -38,9 +38,9 @@ export interface RootfsManifest {
 
 /** Kata's osbuilder.yaml fields, so tools that read it keep working. */
 export async function writeOsbuilderYaml(rootfs: string, m: RootfsManifest): Promise<void> {
-  const dir = join(rootfs, 'var/lib/osbuilder');
-  // As Kata's rootfs.sh leaves them, whatever osb's umask: 0755 and 0644.
-  await mkdirMode(dir, 0o755);
+  // As Kata's rootfs.sh leaves them, whatever osb's umask: 0755 and 0644; resolved inside the
+  // tree and written as a new file (lib/in-tree.ts).
+  await dirInTree(rootfs, '/var/lib/osbuilder', 0o755);
   const doc = {
     'schema-version': '0.0.2',
     'osbuilder-version': 'osb',
@@ -51,5 +51,5 @@ export async function writeOsbuilderYaml(rootfs: string, m: RootfsManifest): Pro
     distro: { name: m.distro, version: m.release, packages: { default: m.packages.map((p) => p.name), extra: [...m.extraPackages] } },
     ...(m.agent ? { agent: { 'agent-is-init-daemon': m.agentInit ? 'yes' : 'no', name: m.agent.name, sha256: m.agent.sha256 } } : {}),
   };
-  await writeFileMode(join(dir, 'osbuilder.yaml'), stringify(doc), 0o644);
+  await writeFileMode(await freshInTree(rootfs, '/var/lib/osbuilder/osbuilder.yaml'), stringify(doc), 0o644);
 }

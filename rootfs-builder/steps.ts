@@ -6,8 +6,9 @@
  * none can leak, and a killed osb leaves none behind.
  */
 import { constants, existsSync } from 'node:fs';
-import { chmod, chown, copyFile, lstat, mkdir, readdir, readlink, stat, symlink } from 'node:fs/promises';
-import { dirname, join, posix } from 'node:path';
+import { chmod, chown, copyFile, lchown, lstat, readdir, readlink, rm, stat, symlink } from 'node:fs/promises';
+import { join, posix } from 'node:path';
+import { dirInTree, freshInTree, inTree } from '../lib/in-tree.js';
 import type { BuildContext } from '../lib/context.js';
 import { CommandError, OsbError } from '../lib/errors.js';
 
@@ -24,51 +25,33 @@ export interface CmdStep {
 }
 
 /**
- * `dest` (absolute, in the guest) as a host path under `root`, following the tree's own symlinks
- * as the guest would (an absolute link is relative to the tree's /), and refusing any that leads out.
+ * `src` into the tree at the guest path `dest`: every name resolved inside the tree, nothing
+ * written through a link or into an existing file (lib/in-tree.ts): a file or link there is replaced.
  */
-export async function inTree(root: string, dest: string): Promise<string> {
-  const parts = dest.split('/').filter(Boolean);
-  let at = '/';
-  for (let i = 0, hops = 0; i < parts.length; i++) {
-    const next = posix.join(at, parts[i]!);
-    const st = await lstat(join(root, next)).catch(() => undefined);
-    if (st?.isSymbolicLink() && i < parts.length - 1) {
-      if (++hops > 40) throw new OsbError(`copyfiles dest ${dest}: too many symlinks in the rootfs`);
-      const target = await readlink(join(root, next));
-      const rest = parts.slice(i + 1);
-      const resolved = posix.normalize(target.startsWith('/') ? target : posix.join(at, target));
-      parts.splice(0, parts.length, ...resolved.split('/').filter(Boolean), ...rest);
-      i = -1;
-      at = '/';
-      continue;
-    }
-    at = next;
-  }
-  const out = posix.normalize(at);
-  if (out.split('/').includes('..')) throw new OsbError(`copyfiles dest ${dest} leads out of the rootfs`);
-  return join(root, out);
-}
-
-async function copyTree(src: string, dest: string, o: CopyStep, ids: [number, number]): Promise<number> {
+async function copyTree(src: string, root: string, dest: string, o: CopyStep, ids: [number, number]): Promise<number> {
+  const what = `copyfiles dest ${o.dest}`;
   const st = await lstat(src);
-  if (st.isSymbolicLink()) {
-    await symlink(await readlink(src), dest);
-    await chown(dest, ...ids).catch(() => undefined);
-    return 1;
-  }
   if (st.isDirectory()) {
-    await mkdir(dest, { recursive: true });
+    const at = await inTree(root, dest, what);
+    const was = await lstat(at).catch(() => undefined);
+    if (was && !was.isDirectory()) await rm(at, { force: true });
+    const dir = await dirInTree(root, dest, 0o755, what);
     let n = 0;
-    for (const name of (await readdir(src)).sort()) n += await copyTree(join(src, name), join(dest, name), o, ids);
-    await chmod(dest, o.mode ?? st.mode & 0o7777);
-    await chown(dest, ...ids);
+    for (const name of (await readdir(src)).sort()) n += await copyTree(join(src, name), root, posix.join(dest, name), o, ids);
+    await chmod(dir, o.mode ?? st.mode & 0o7777);
+    await chown(dir, ...ids);
     return n;
   }
-  if (!st.isFile()) throw new OsbError(`copyfiles src ${src} is not a file, directory or symlink`);
-  await copyFile(src, dest, constants.COPYFILE_FICLONE);
-  await chmod(dest, o.mode ?? st.mode & 0o7777);
-  await chown(dest, ...ids);
+  if (!st.isSymbolicLink() && !st.isFile()) throw new OsbError(`copyfiles src ${src} is not a file, directory or symlink`);
+  const path = await freshInTree(root, dest, what);
+  if (st.isSymbolicLink()) {
+    await symlink(await readlink(src), path);
+    await lchown(path, ...ids).catch(() => undefined);
+    return 1;
+  }
+  await copyFile(src, path, constants.COPYFILE_FICLONE | constants.COPYFILE_EXCL);
+  await chmod(path, o.mode ?? st.mode & 0o7777);
+  await chown(path, ...ids);
   return 1;
 }
 
@@ -84,13 +67,13 @@ export async function copyFiles(ctx: BuildContext, root: string, steps: readonly
   for (const c of steps) {
     ctx.log.info(`copying ${c.src} to ${c.dest}`);
     if (ctx.dryRun) continue;
-    let dest = await inTree(root, c.dest);
+    const what = `copyfiles dest ${c.dest}`;
+    let dest = posix.normalize(`/${c.dest}`);
     const srcIsDir = (await stat(c.src)).isDirectory();
-    const destIsDir = (await stat(dest).catch(() => undefined))?.isDirectory();
-    if (!srcIsDir && (c.dest.endsWith('/') || destIsDir)) dest = join(dest, c.src.split('/').pop()!);
-    await mkdir(dirname(dest), { recursive: true });
+    const destIsDir = (await stat(await inTree(root, `${dest}/.`, what)).catch(() => undefined))?.isDirectory();
+    if (!srcIsDir && (c.dest.endsWith('/') || destIsDir)) dest = posix.join(dest, c.src.split('/').pop()!);
     const [uid, gid] = (c.owner ?? '0:0').split(':').map(Number) as [number, number];
-    const n = await copyTree(c.src, dest, c, [uid, gid]);
+    const n = await copyTree(c.src, root, dest, c, [uid, gid]);
     ctx.log.debug(`copied ${n} file${n === 1 ? '' : 's'} to ${c.dest}`);
   }
 }

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { removeTempDirs, tempDir } from '../helpers/build-context.js';
 import { osb } from '../helpers/cli.js';
@@ -62,5 +62,37 @@ const shapes: [string, (h: string) => Member[][], RegExp][] = [
     expect(listing(join(wd, 'rootfs'))).toBe(before);
     expect(readdirSync(wd).filter((n) => /osb-(stage|tmp)/.test(n))).toEqual([]);
     expect(readFileSync(join(host, 'keep'), 'utf8')).toBe('host file\n');
+  });
+});
+
+/**
+ * A parent whose own links point at the host is not refused (a link is data in the guest), but
+ * what osb then writes into the tree (the agent, its unit, Kata's osbuilder.yaml) follows them as
+ * the guest would: inside the tree, never on the host, and never through the last name.
+ */
+(isRoot ? describe : describe.skip)('osb rootfs --parent whose links point at the host', () => {
+  test.each([true, false])('--agent-init %s: the agent and osbuilder.yaml land inside the tree, the host is untouched', (agentInit) => {
+    const hostBefore = listing(host);
+    const file = join(tempDir('osb-escape-archive-'), 'links.tar');
+    craftOciArchive(join(tempDir('osb-escape-layout-'), 'l'), file, [
+      base,
+      [
+        { name: 'usr/bin', type: 'symlink', link: `../../../../../../..${host}` },
+        { name: 'sbin/init', type: 'symlink', link: `${host}/keep` },
+        { name: 'var/lib/osbuilder', type: 'symlink', link: `${host}/sub` },
+        { name: 'etc/systemd/system', type: 'symlink', link: host },
+      ],
+    ]);
+    const linkWd = tempDir('osb-escape-links-wd-');
+    const r = osb(['rootfs', '--workdir', linkWd, '--parent', `oci-archive:${file}`, ...(agentInit ? ['--agent-init'] : []), '--allow-empty']);
+    expect(r.stderr).not.toMatch(/failed/);
+    expect(r.code).toBe(0);
+    expect(listing(host)).toBe(hostBefore);
+    const tree = join(linkWd, 'rootfs');
+    // usr/bin leads (as the guest sees it) to the tree's own copy of the host's path.
+    expect(readFileSync(join(tree, host, 'osb-agent'), 'utf8')).toMatch(/^#!/);
+    expect(readFileSync(join(tree, host, 'sub', 'osbuilder.yaml'), 'utf8')).toMatch(/osbuilder-version: osb/);
+    if (agentInit) expect(lstatSync(join(tree, 'sbin/init')).isFile()).toBe(true);
+    else expect(readFileSync(join(tree, host, 'osb-agent.service'), 'utf8')).toMatch(/ExecStart=\/usr\/bin\/osb-agent/);
   });
 });

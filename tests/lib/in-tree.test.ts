@@ -1,0 +1,38 @@
+/**
+ * copyfiles into someone else's tree: its links are followed as the guest would follow them
+ * (inside the tree), and a file or link at the destination is replaced, never written through.
+ * What a user would notice otherwise: a host file overwritten by a build.
+ */
+import { afterAll, expect, test } from '@jest/globals';
+import { lstatSync, mkdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { copyFiles } from '../../rootfs-builder/steps.js';
+import { makeTestContext, removeTempDirs, tempDir } from '../helpers/build-context.js';
+
+afterAll(removeTempDirs);
+
+test('copyfiles through the tree\'s links lands inside the tree and replaces a link at the destination', async () => {
+  const host = tempDir('osb-in-tree-host-');
+  writeFileSync(join(host, 'passwd'), 'host\n');
+  const tree = join(tempDir('osb-in-tree-'), 'rootfs');
+  mkdirSync(join(tree, 'etc'), { recursive: true });
+  symlinkSync(host, join(tree, 'opt')); // a directory link to the host's path
+  symlinkSync(join(host, 'passwd'), join(tree, 'etc/passwd')); // a file link to a host file
+  symlinkSync(`../../../../../../..${host}`, join(tree, 'srv')); // climbing, relative
+  const src = join(tempDir('osb-in-tree-src-'), 'conf');
+  writeFileSync(src, 'from the config\n');
+  const ctx = makeTestContext(tempDir('osb-in-tree-wd-'), 'rootfs');
+  await copyFiles(ctx, tree, [
+    { src, dest: '/etc/passwd', mode: 0o600 },
+    { src, dest: '/opt/' },
+    { src, dest: '/srv/deep/x' },
+  ]);
+  expect(readFileSync(join(host, 'passwd'), 'utf8')).toBe('host\n');
+  expect(lstatSync(join(tree, 'etc/passwd')).isFile()).toBe(true);
+  expect(statSync(join(tree, 'etc/passwd')).mode & 0o777).toBe(0o600);
+  expect(readFileSync(join(tree, host, 'conf'), 'utf8')).toBe('from the config\n');
+  expect(readFileSync(join(tree, host, 'deep/x'), 'utf8')).toBe('from the config\n');
+  expect(readlinkSync(join(tree, 'opt'))).toBe(host);
+  expect(() => statSync(join(host, 'conf'))).toThrow();
+  expect(() => statSync(join(host, 'deep'))).toThrow();
+});
