@@ -8,8 +8,15 @@
  *
  * Entries are read, never written, by the builds that use them: the rootfs is a copy (or an
  * overlay over the entry, see rootfs-builder/overlay.ts).
+ *
+ * A rootfs on a parent shares its unchanged files with the entry (hard links), so a write into the
+ * rootfs by hand would change the entry too. Such an entry carries a seal: the sha256 of every
+ * non-directory's name, kind, mode, owner, size and mtime, taken when it is built and checked
+ * before each use. A write, chmod or chown through any of a file's names changes what the seal
+ * covers; an entry that no longer matches is built again, with a warning, never built on.
  */
-import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, lstatSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { BuildContext } from './context.js';
@@ -22,13 +29,20 @@ export interface TreeCacheEntry {
   readonly dir: string;
 }
 
-/** Build the entry unless it is there (complete); returns its directory. In dry-run nothing is built or written. */
-export async function ensureCachedTree(ctx: BuildContext, entry: TreeCacheEntry, what: string, build: (dir: string) => Promise<void>, keep = 2): Promise<string> {
+/**
+ * Build the entry unless it is there (complete); returns its directory. In dry-run nothing is
+ * built or written. `sealed`: the subdirectory whose files builds share (see above).
+ */
+export async function ensureCachedTree(ctx: BuildContext, entry: TreeCacheEntry, what: string, build: (dir: string) => Promise<void>, keep = 2, sealed?: string): Promise<string> {
   // Entries half-built by killed runs (of this workdir or another sharing the cache).
   if (!ctx.dryRun) await sweepStaleTemps(dirname(entry.dir));
   if (existsSync(join(entry.dir, '.complete'))) {
-    ctx.log.info(`${what} from the cache (${entry.dir})`);
-    return entry.dir;
+    const changed = sealed && !ctx.dryRun ? sealBroken(entry.dir, sealed) : undefined;
+    if (!changed) {
+      ctx.log.info(`${what} from the cache (${entry.dir})`);
+      return entry.dir;
+    }
+    ctx.log.warn(`${what} in the cache (${entry.dir}) was changed since it was made (${changed}), by a write into a rootfs that shares its files; making it again`);
   }
   const tmp = `${entry.dir}.osb-tmp-${process.pid}`;
   if (!ctx.dryRun) {
@@ -38,6 +52,7 @@ export async function ensureCachedTree(ctx: BuildContext, entry: TreeCacheEntry,
   try {
     await build(tmp);
     if (ctx.dryRun) return entry.dir;
+    if (sealed) await writeFile(join(tmp, SEAL), `${treeSeal(join(tmp, sealed))}\n`);
     await writeFile(join(tmp, '.complete'), `${entry.key}\n`);
     await rm(entry.dir, { recursive: true, force: true });
     await rename(tmp, entry.dir);
@@ -56,4 +71,48 @@ async function pruneEntries(current: string, keep: number): Promise<void> {
   const dated = await Promise.all(names.map(async (n) => ({ n, t: (await stat(join(dir, n))).mtimeMs })));
   dated.sort((a, b) => b.t - a.t);
   for (const { n } of dated.slice(keep)) await rm(join(dir, n), { recursive: true, force: true });
+}
+
+const SEAL = 'seal';
+
+/** The sha256 of every non-directory's name, kind, mode, owner, size and mtime under `root`, in name order. */
+export function treeSeal(root: string): string {
+  const h = createHash('sha256');
+  const byInode = new Map<bigint, string[]>();
+  const walk = (rel: string): void => {
+    for (const name of readdirSync(rel ? join(root, rel) : root).sort()) {
+      const p = rel ? `${rel}/${name}` : name;
+      const st = lstatSync(join(root, p), { bigint: true });
+      if (st.isDirectory()) walk(p);
+      else {
+        h.update(`${p}\0${st.mode}\0${st.uid}:${st.gid}\0${st.size}\0${st.mtimeNs}\n`);
+        if (st.nlink > 1n && st.isFile()) byInode.set(st.ino, [...(byInode.get(st.ino) ?? []), p]);
+      }
+    }
+  };
+  walk('');
+  // The same walk gives the tree's own hard-link groups, which the overlay needs (rootfs-builder/overlay.ts).
+  const groups = new Map<string, readonly string[]>();
+  for (const names of byInode.values()) if (names.length > 1) for (const n of names) groups.set(n, names);
+  linkGroupsSeen.set(root, groups);
+  return h.digest('hex');
+}
+
+const linkGroupsSeen = new Map<string, ReadonlyMap<string, readonly string[]>>();
+
+/** The hard-link groups of a sealed tree, when this process has sealed or checked it: each name of a file with other names in the tree -> all of them. */
+export function knownLinkGroups(root: string): ReadonlyMap<string, readonly string[]> | undefined {
+  return linkGroupsSeen.get(root);
+}
+
+/** Why the entry's seal does not match (no seal: made by an osb that shared nothing, so sealed now); undefined when it matches. */
+function sealBroken(dir: string, sealed: string): string | undefined {
+  const file = join(dir, SEAL);
+  const now = treeSeal(join(dir, sealed));
+  if (!existsSync(file)) {
+    writeFileSync(`${file}.osb-tmp-${process.pid}`, `${now}\n`);
+    renameSync(`${file}.osb-tmp-${process.pid}`, file);
+    return undefined;
+  }
+  return readFileSync(file, 'utf8').trim() === now ? undefined : 'a file written, or its mode, owner or time set';
 }

@@ -3,7 +3,8 @@
  *
  * The steps that change the tree (packages, copyfiles, cmds, Ansible, the agent, the hooks) run
  * on an overlay mount: the cached tree as its read-only lower layer, an empty upper directory
- * beside the stage. Meanwhile `cp -a` copies the cached tree into the stage. When both are done,
+ * beside the stage. Meanwhile the cached tree is copied into the stage: as hard links (`cp -al`)
+ * when the stage is on the cache's file system, a plain `cp -a` otherwise. When both are done,
  * what the overlay's upper directory holds is applied to the copy: each whiteout (a 0:0 character
  * device) removes its name, an opaque directory replaces its counterpart, and every other entry of
  * the upper directory is taken, with its metadata and xattrs, from the merged view (where overlayfs
@@ -14,14 +15,24 @@
  * up whole and the upper directory says everything that changed, and with index=on, so that a
  * file changed through one of its hard links changes under all of them, as in a plain tree. Where the overlay cannot be
  * mounted (not root, an upper directory on a file system overlayfs cannot use, a kernel without
- * those options), the steps wait for the copy and run on the stage itself: the same result.
+ * those options), the steps wait for a plain copy and run on the stage itself: the same result.
+ *
+ * Hard links make the copy take the time of its names, not of its bytes: on the machines osb is
+ * built on, writing each small file costs a few hundred microseconds, and a parent of 10k files took
+ * seconds to copy where the steps took one. The stage then shares every file it did not change with
+ * the cache, so nothing may write into those files: the changes come from the overlay, where a
+ * change copies the file up, and are applied by removing the name first; what osb writes after
+ * (lib/in-tree.ts) makes new files too. A write into the rootfs by hand would still reach the cache,
+ * so the cache entry carries a seal of its files' metadata (lib/tree-cache.ts), checked before each
+ * use: an entry changed that way is unpacked again, never built on.
  */
-import type { Dirent } from 'node:fs';
-import { lstat, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { lstatSync, readdirSync, type Dirent } from 'node:fs';
+import { lstat, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { onCleanup } from '../lib/cleanup.js';
 import type { BuildContext } from '../lib/context.js';
 import { isRoot } from '../lib/host.js';
+import { knownLinkGroups } from '../lib/tree-cache.js';
 
 export interface OverlayChanges {
   /** Names (relative to the tree) that the steps removed: whiteouts in the upper directory. */
@@ -38,10 +49,11 @@ export interface OverlayChanges {
  * same file system, not existing yet) holds the overlay's directories and is removed after.
  */
 export async function workOnCopy(ctx: BuildContext, lower: string, stage: string, scratch: string, body: (tree: string) => Promise<void>): Promise<void> {
-  const copy = ctx.run(['cp', '-a', '--reflink=auto', `${lower}/.`, `${stage}/`], { quiet: true });
-  copy.catch(() => undefined); // awaited on every path below
   const merged = join(scratch, 'merged');
   const mounted = isRoot() && (await mountOverlay(ctx, lower, scratch));
+  const shared = mounted && (await stat(lower)).dev === (await stat(stage)).dev;
+  const copy = ctx.run(['cp', '-a', ...(shared ? ['-l'] : ['--reflink=auto']), `${lower}/.`, `${stage}/`], { quiet: true });
+  copy.catch(() => undefined); // awaited on every path below
   if (!mounted) {
     await rm(scratch, { recursive: true, force: true });
     await copy;
@@ -51,7 +63,9 @@ export async function workOnCopy(ctx: BuildContext, lower: string, stage: string
   try {
     await body(merged);
     await copy;
-    await applyChanges(ctx, await upperChanges(ctx, join(scratch, 'upper')), merged, stage);
+    // The parent's own hard-link groups: known from its seal check, or read now.
+    const groups = knownLinkGroups(lower) ?? linkGroups(lower);
+    await applyChanges(ctx, await upperChanges(ctx, join(scratch, 'upper')), merged, stage, groups);
   } finally {
     await copy.catch(() => undefined);
     await unmount(ctx, merged);
@@ -113,19 +127,18 @@ async function opaqueDirs(ctx: BuildContext, upper: string): Promise<Set<string>
   return out;
 }
 
-/** Apply the steps' changes, read from the merged view, to the copy in `stage`. */
-export async function applyChanges(ctx: BuildContext, c: OverlayChanges, merged: string, stage: string): Promise<void> {
+/**
+ * Apply the steps' changes, read from the merged view, to the copy in `stage`. `groups`: the
+ * names of each inode with more than one name in the tree the stage copies (linkGroups).
+ */
+export async function applyChanges(ctx: BuildContext, c: OverlayChanges, merged: string, stage: string, groups: ReadonlyMap<string, readonly string[]>): Promise<void> {
   for (const name of [...c.removed, ...c.replaced]) await rm(join(stage, name), { recursive: true, force: true });
   // With index=on a hard-linked file is copied up once, under the name it was changed through;
   // its other names (in the lower layer only) show the new inode in the merged view, and are taken too.
   const changed = [...c.changed];
   const seen = new Set(changed);
-  let links: Map<number, string[]> | undefined;
   for (const name of c.changed) {
-    const was = await lstat(join(stage, name)).catch(() => undefined);
-    if (!was || was.isDirectory() || was.nlink < 2) continue;
-    links ??= await linkedNames(stage);
-    for (const other of links.get(was.ino) ?? []) {
+    for (const other of groups.get(name) ?? []) {
       if (seen.has(other) || !(await lstat(join(merged, other)).catch(() => undefined))) continue;
       seen.add(other);
       changed.push(other);
@@ -148,19 +161,22 @@ export async function applyChanges(ctx: BuildContext, c: OverlayChanges, merged:
   await ctx.run(['bash', '-c', `set -euo pipefail; ${tar}`, 'osb-apply-overlay', merged, stage, list], { quiet: true });
 }
 
-/** inode -> names of the tree's non-directories with more than one link. */
-async function linkedNames(root: string): Promise<Map<number, string[]>> {
-  const out = new Map<number, string[]>();
-  const walk = async (rel: string): Promise<void> => {
-    for (const e of await readdir(rel ? join(root, rel) : root, { withFileTypes: true })) {
+/** Each name of a file that has other names in the same tree -> all of its names. */
+export function linkGroups(root: string): Map<string, readonly string[]> {
+  // Synchronous: nothing else runs meanwhile, and a tree of 10k names is read in tens of milliseconds.
+  const byInode = new Map<bigint, string[]>();
+  const walk = (rel: string): void => {
+    for (const e of readdirSync(rel ? join(root, rel) : root, { withFileTypes: true })) {
       const name = rel ? `${rel}/${e.name}` : e.name;
-      if (e.isDirectory()) await walk(name);
+      if (e.isDirectory()) walk(name);
       else if (e.isFile()) {
-        const st = await lstat(join(root, name));
-        if (st.nlink > 1) out.set(st.ino, [...(out.get(st.ino) ?? []), name]);
+        const st = lstatSync(join(root, name), { bigint: true });
+        if (st.nlink > 1n) byInode.set(st.ino, [...(byInode.get(st.ino) ?? []), name]);
       }
     }
   };
-  await walk('');
+  walk('');
+  const out = new Map<string, readonly string[]>();
+  for (const names of byInode.values()) if (names.length > 1) for (const n of names.sort()) out.set(n, names);
   return out;
 }

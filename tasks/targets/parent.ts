@@ -94,11 +94,12 @@ export function parentBase(s: Settings): { describe: string; tree(ctx: BuildCont
       }
       const dir = await ensureCachedTree(ctx, entry, `parent ${p.ref}, unpacked,`, async (tmp) => {
         const tree = join(tmp, 'rootfs');
+        await ensureParentLayout(ctx, s); // an entry made again (its seal broken) was not fetched above
         await mkdir(tree, { mode: 0o755 });
         await chmod(tree, 0o755); // the guest's /, whatever the umask
         image ??= await readParentLayout(layoutOf(s, p), tag);
         await unpackParent(ctx, image, tree, join(tmp, 'state.json'));
-      });
+      }, 2, 'rootfs');
       await copyFile(join(dir, 'state.json'), parentPaths(s).state);
       return join(dir, 'rootfs');
     },

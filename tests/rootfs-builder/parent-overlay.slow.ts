@@ -38,10 +38,25 @@ ln "$r/etc/added" "$r/etc/added-link"
 mv "$r/usr/share/big" "$r/usr/share/big-renamed"
 `;
 
-/** Every entry: kind, mode, owner, size, link target, content hash, xattrs and hard-link group; no times. */
+/** Every file's inode -> how many names it has inside `root` (a rootfs on a parent shares files with the cache). */
+function namesInTree(root: string): Map<number, number> {
+  const count = new Map<number, number>();
+  const walk = (rel: string) => {
+    for (const name of readdirSync(join(root, rel))) {
+      const st = lstatSync(join(root, rel, name));
+      if (st.isDirectory()) walk(join(rel, name));
+      else if (st.isFile()) count.set(st.ino, (count.get(st.ino) ?? 0) + 1);
+    }
+  };
+  walk('');
+  return count;
+}
+
+/** Every entry: kind, mode, owner, size, link target, content hash, xattrs and hard-link group (inside the tree); no times. */
 function describeTree(root: string, skip: readonly string[] = []): string[] {
   const out: string[] = [];
   const groups = new Map<number, string>();
+  const names = namesInTree(root);
   const walk = (rel: string) => {
     for (const name of readdirSync(join(root, rel)).sort()) {
       const p = rel ? `${rel}/${name}` : name;
@@ -49,7 +64,7 @@ function describeTree(root: string, skip: readonly string[] = []): string[] {
       const st = lstatSync(join(root, p));
       const kind = st.isDirectory() ? 'dir' : st.isSymbolicLink() ? `link->${readlinkSync(join(root, p))}` : st.isFile() ? `file ${createHash('sha256').update(readFileSync(join(root, p))).digest('hex').slice(0, 12)}` : `special ${st.rdev}`;
       let group = '';
-      if (st.isFile() && st.nlink > 1) {
+      if (st.isFile() && names.get(st.ino)! > 1) {
         if (!groups.has(st.ino)) groups.set(st.ino, p);
         group = ` linked-with ${groups.get(st.ino)}`;
       }
@@ -121,6 +136,24 @@ run('a rootfs on a parent, built on an overlay over the cached parent', () => {
     expect(again.stdout).toMatch(/parent oci-archive:.*, unpacked, from the cache/);
     expect(again.stdout).not.toMatch(/unpacked parent layer/);
     expect(describeTree(rootfs, skip)).toEqual(describeTree(plain, skip));
+  }, 300_000);
+
+  test('a rootfs written into by hand: the next build on the parent notices the cache changed, unpacks it again, and has the parent\'s file', () => {
+    const wd = tempDir('osb-overlay-edit-');
+    const cache = join(wd, 'shared-cache');
+    expect(osb(['rootfs', '--parent', `oci-archive:${archive}`, '--no-agent', '--workdir', join(wd, 'a'), '--cache-dir', cache]).code).toBe(0);
+    // A write into a file the build did not change (it reaches every name of that file).
+    writeFileSync(join(wd, 'a/rootfs/etc/hostname'), 'edited by hand\n', { flag: 'r+' });
+    const r = osb(['rootfs', '--parent', `oci-archive:${archive}`, '--no-agent', '--workdir', join(wd, 'b'), '--cache-dir', cache]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/warning: rootfs: parent oci-archive:.*, unpacked, in the cache .* was changed since it was made .*making it again/);
+    expect(readFileSync(join(wd, 'b/rootfs/etc/hostname'), 'utf8')).toBe(readFileSync(join(tree, 'etc/hostname'), 'utf8'));
+    const entries = readdirSync(join(cache, 'base')).filter((n) => /^parent-[0-9a-f]{16}$/.test(n));
+    expect(describeTree(join(cache, 'base', entries[0]!, 'rootfs'))).toEqual(describeTree(tree));
+    // And a build after that takes the new entry without a word.
+    const c = osb(['rootfs', '--parent', `oci-archive:${archive}`, '--no-agent', '--workdir', join(wd, 'c'), '--cache-dir', cache]);
+    expect(c.stderr).toBe('');
+    expect(c.stdout).toMatch(/unpacked, from the cache/);
   }, 300_000);
 
   test('a failing hook leaves the previous rootfs, no mount and no scratch directory', () => {
