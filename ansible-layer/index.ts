@@ -95,7 +95,9 @@ export async function runPlaybooks(ctx: BuildContext, o: AnsibleOptions): Promis
     return;
   }
 
-  await probePython(ctx, tree, python, chrootExe);
+  // The probe runs while ansible-playbook starts (its own start takes longer); its verdict comes first.
+  const probe = probePython(ctx, tree, python, chrootExe);
+  probe.catch(() => undefined); // awaited below, or with the checks before the playbook
   const treeTemp = entryInTree(tree, TREE_TEMP);
   const homeLeftovers = HOME_LEFTOVERS.map((p) => entryInTree(tree, p)).filter((p) => p !== undefined && !entryExists(p));
   const dir = await mkdtemp(join(tmpdir(), 'osb-ansible-'));
@@ -111,7 +113,17 @@ export async function runPlaybooks(ctx: BuildContext, o: AnsibleOptions): Promis
     const argv = playbookArgv(o, f);
     ctx.log.info(`ansible: running the ${what}`);
     const reader = new FailureReader();
-    const r = await run(ctx, argv, { env: ansibleEnv(f, python), cwd: dir, allowFail: true, onLine: (l) => reader.line(l) });
+    const stop = new AbortController();
+    const playbook = run(ctx, argv, { env: ansibleEnv(f, python), cwd: dir, allowFail: true, onLine: (l) => reader.line(l), cancel: stop.signal });
+    playbook.catch(() => undefined);
+    try {
+      await probe;
+    } catch (e) {
+      stop.abort();
+      await playbook.catch(() => undefined);
+      throw e;
+    }
+    const r = await playbook;
     if (r.exitCode !== 0) throw playbookFailed(ctx, r, reader.result());
   });
   ctx.log.info(`ansible: the ${what} ran`);
