@@ -1,8 +1,8 @@
 /** Hashing helpers: files, values and directory trees, all sha256 hex. */
 import { createHash } from 'node:crypto';
 import type { BigIntStats } from 'node:fs';
-import { lstat, open, readdir, readlink, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { lstat, mkdir, open, readdir, readFile, readlink, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 
 export function sha256(data: string | Buffer): string {
   return createHash('sha256').update(data).digest('hex');
@@ -61,6 +61,37 @@ export async function fileDigest(path: string): Promise<FileDigest> {
   const sha256 = await sha256Of(path);
   digests.set(key, sha256);
   return { sha256, identity: identity(st) };
+}
+
+/**
+ * fileDigest's sha256, kept across runs in `memo` (JSON: file identity and ctime -> sha256, the
+ * newest 32), as git's index keeps file stats: a large input (a parent's oci-archive) is read once,
+ * not on every build. Any write or replacement of the file changes its ctime or inode, so a stale
+ * entry is never used. A memo that cannot be read or written only costs the read.
+ */
+export async function rememberedSha256(path: string, memo: string): Promise<string> {
+  const st = await stat(path, { bigint: true });
+  const key = `${identity(st)}:${st.ctimeNs}`;
+  let known: Record<string, string> = {};
+  try {
+    const parsed = JSON.parse(await readFile(memo, 'utf8')) as unknown;
+    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) known = parsed as Record<string, string>;
+  } catch {
+    // no memo yet, or a broken one: read the file
+  }
+  const hit = known[key];
+  if (typeof hit === 'string' && /^[0-9a-f]{64}$/.test(hit)) return hit;
+  const { sha256 } = await fileDigest(path);
+  const kept = Object.entries(known).filter(([k, v]) => k !== key && typeof v === 'string').slice(-31);
+  const tmp = `${memo}.osb-tmp-${process.pid}`;
+  try {
+    await mkdir(dirname(memo), { recursive: true });
+    await writeFile(tmp, JSON.stringify(Object.fromEntries([...kept, [key, sha256]])) + '\n');
+    await rename(tmp, memo);
+  } catch {
+    await rm(tmp, { force: true });
+  }
+  return sha256;
 }
 
 /** The digest of `path`, whose sha256 its writer took as it wrote it: kept as fileDigest would keep it. */

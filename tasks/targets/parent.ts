@@ -78,14 +78,14 @@ export function parentBase(s: Settings): { describe: string; tree(ctx: BuildCont
     describe: `parent ${p.ref}`,
     async tree(ctx) {
       const { readParentLayout, unpackParent } = await import('../../oci-builder/parent.js');
-      const { hashValue, sha256File } = await import('../../lib/hash.js');
+      const { hashValue, rememberedSha256 } = await import('../../lib/hash.js');
       const { ensureCachedTree } = await import('../../lib/tree-cache.js');
       const tag = p.kind === 'oci' ? p.tag : undefined;
       const entryFor = (names: Record<string, string>) => {
         const key = hashValue({ recipe: UNPACK_RECIPE, ...names, root: isRoot() });
         return { key, dir: join(cacheDir(s), 'base', `parent-${key.slice(0, 16)}`) };
       };
-      let entry = p.kind === 'oci-archive' && existsSync(p.file) ? entryFor({ archive: await sha256File(p.file) }) : undefined;
+      let entry = p.kind === 'oci-archive' && existsSync(p.file) ? entryFor({ archive: await rememberedSha256(p.file, join(cacheDir(s), 'base', 'archive-sha256.json')) }) : undefined;
       if (!entry || !existsSync(join(entry.dir, '.complete'))) await fetchParent(ctx, s, p);
       let image: Awaited<ReturnType<typeof readParentLayout>> | undefined;
       if (!entry) {

@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileDigest, rememberDigest, sha256File } from '../../lib/hash.js';
+import { fileDigest, rememberDigest, rememberedSha256, sha256File } from '../../lib/hash.js';
 
 let dir: string;
 beforeAll(() => {
@@ -38,4 +38,22 @@ test('a digest taken before a rename is kept for the renamed file, and only if i
   writeFileSync(out, 'changed bytes'); // in place: new mtime and ctime
   await rememberDigest(out, stale);
   expect(await sha256File(out)).toBe(sha256sum(out));
+});
+
+test('a digest remembered across runs is never that of old bytes: in place with the same size and mtime, or replaced; a broken memo only costs a read', async () => {
+  const f = join(dir, 'parent.tar');
+  const memo = join(dir, 'memo', 'archive-sha256.json');
+  writeFileSync(f, 'first archive');
+  expect(await rememberedSha256(f, memo)).toBe(sha256sum(f));
+  const t = statSync(f).mtime;
+  writeFileSync(f, 'other archive', { flag: 'r+' });
+  utimesSync(f, t, t);
+  expect(await rememberedSha256(f, memo)).toBe(sha256sum(f));
+  const next = join(dir, 'parent.tar.new');
+  writeFileSync(next, 'third archive');
+  utimesSync(next, t, t);
+  renameSync(next, f);
+  expect(await rememberedSha256(f, memo)).toBe(sha256sum(f));
+  writeFileSync(memo, '{ not json');
+  expect(await rememberedSha256(f, memo)).toBe(sha256sum(f));
 });
