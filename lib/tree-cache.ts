@@ -33,10 +33,17 @@ export interface TreeCacheEntry {
  * Build the entry unless it is there (complete); returns its directory. In dry-run nothing is
  * built or written. `sealed`: the subdirectory whose files builds share (see above).
  */
-export async function ensureCachedTree(ctx: BuildContext, entry: TreeCacheEntry, what: string, build: (dir: string) => Promise<void>, keep = 2, sealed?: string): Promise<string> {
+export async function ensureCachedTree(ctx: BuildContext, entry: TreeCacheEntry, what: string, build: (dir: string) => Promise<void>, keep = 2, sealed?: string, seal: 'now' | 'later' = 'now'): Promise<string> {
   // Entries half-built by killed runs (of this workdir or another sharing the cache).
   if (!ctx.dryRun) await sweepStaleTemps(dirname(entry.dir));
   if (existsSync(join(entry.dir, '.complete'))) {
+    if (sealed && !ctx.dryRun && seal === 'later') {
+      // Checked while the caller starts its work, which asks sealVerdict() before it keeps any of it.
+      const tree = join(entry.dir, sealed);
+      verdicts.set(tree, new Promise((done) => setImmediate(() => done(sealBroken(entry.dir, sealed)))));
+      ctx.log.info(`${what} from the cache (${entry.dir})`);
+      return entry.dir;
+    }
     const changed = sealed && !ctx.dryRun ? sealBroken(entry.dir, sealed) : undefined;
     if (!changed) {
       ctx.log.info(`${what} from the cache (${entry.dir})`);
@@ -96,6 +103,19 @@ export function treeSeal(root: string): string {
   for (const names of byInode.values()) if (names.length > 1) for (const n of names) groups.set(n, names);
   linkGroupsSeen.set(root, groups);
   return h.digest('hex');
+}
+
+const verdicts = new Map<string, Promise<string | undefined>>();
+
+/**
+ * For a sealed tree handed out with seal 'later': why it no longer matches its seal (then the
+ * work done on it must be thrown away and ensureCachedTree asked again, which makes it again),
+ * or undefined when it matches or was checked before it was handed out.
+ */
+export async function sealVerdict(tree: string): Promise<string | undefined> {
+  const v = verdicts.get(tree);
+  verdicts.delete(tree);
+  return v;
 }
 
 const linkGroupsSeen = new Map<string, ReadonlyMap<string, readonly string[]>>();

@@ -76,7 +76,7 @@ export interface RootfsOptions {
    * unpacked base, kept in the cache and never written; the stage is a copy of it, and the extra
    * packages (engines with installOnTree), copyfiles, cmds, the agent and the hooks go on top.
    */
-  readonly base?: { readonly describe: string; tree(ctx: BuildContext): Promise<string> };
+  readonly base?: { readonly describe: string; tree(ctx: BuildContext, seal?: 'now' | 'later'): Promise<string> };
 
   // Where the build reads and writes on the host.
   /** Final location of the rootfs. */
@@ -200,9 +200,21 @@ export async function buildRootfs(ctx: BuildContext, o: RootfsOptions): Promise<
       else {
         await mkdir(stage, { mode: 0o755 });
         // The parent is unpacked once into the cache; the steps work on an overlay over it while
-        // it is copied into the stage (rootfs-builder/overlay.ts).
+        // it is copied into the stage (rootfs-builder/overlay.ts). The cache entry's seal is
+        // checked meanwhile; if a write by hand broke it, the work is done again on a new entry.
         const { workOnCopy } = await import('./overlay.js');
-        await workOnCopy(ctx, await o.base.tree(ctx), stage, join(dirname(finalDir), `.${basename(finalDir)}.osb-tmp-${process.pid}`), change);
+        const { sealVerdict } = await import('../lib/tree-cache.js');
+        const scratch = join(dirname(finalDir), `.${basename(finalDir)}.osb-tmp-${process.pid}`);
+        const lower = await o.base.tree(ctx, 'later');
+        await workOnCopy(ctx, lower, stage, scratch, change);
+        const broken = await sealVerdict(lower);
+        if (broken) {
+          // The entry is made again (with a warning that says why), and the steps run on it.
+          ctx.log.info(`the steps ran on a cached ${o.base.describe} that had changed (${broken}); running them again`);
+          await rm(stage, { recursive: true, force: true });
+          await mkdir(stage, { mode: 0o755 });
+          await workOnCopy(ctx, await o.base.tree(ctx, 'now'), stage, scratch, change);
+        }
       }
     } else {
       await engine.bootstrap(ctx, { ...bootstrap, target: stage });

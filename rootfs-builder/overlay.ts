@@ -52,7 +52,8 @@ export async function workOnCopy(ctx: BuildContext, lower: string, stage: string
   const merged = join(scratch, 'merged');
   const mounted = isRoot() && (await mountOverlay(ctx, lower, scratch));
   const shared = mounted && (await stat(lower)).dev === (await stat(stage)).dev;
-  const copy = ctx.run(['cp', '-a', ...(shared ? ['-l'] : ['--reflink=auto']), `${lower}/.`, `${stage}/`], { quiet: true });
+  // Beside the steps at the lowest priority: the copy has until they end, and they should not wait for a core.
+  const copy = ctx.run([...(mounted ? ['nice', '-n', '19'] : []), 'cp', '-a', ...(shared ? ['-l'] : ['--reflink=auto']), `${lower}/.`, `${stage}/`], { quiet: true });
   copy.catch(() => undefined); // awaited on every path below
   if (!mounted) {
     await rm(scratch, { recursive: true, force: true });

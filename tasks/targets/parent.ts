@@ -71,12 +71,12 @@ const UNPACK_RECIPE = 'parent-v1';
  * that a cached archive is not even extracted again. Whether osb ran as root is in the key too:
  * only root keeps the layers' owners.
  */
-export function parentBase(s: Settings): { describe: string; tree(ctx: BuildContext): Promise<string> } | undefined {
+export function parentBase(s: Settings): { describe: string; tree(ctx: BuildContext, seal?: 'now' | 'later'): Promise<string> } | undefined {
   if (!s.parent) return undefined;
   const p = parseParentRef(s.parent);
   return {
     describe: `parent ${p.ref}`,
-    async tree(ctx) {
+    async tree(ctx, seal = 'now') {
       const { readParentLayout, unpackParent } = await import('../../oci-builder/parent.js');
       const { hashValue, rememberedSha256 } = await import('../../lib/hash.js');
       const { ensureCachedTree } = await import('../../lib/tree-cache.js');
@@ -99,7 +99,7 @@ export function parentBase(s: Settings): { describe: string; tree(ctx: BuildCont
         await chmod(tree, 0o755); // the guest's /, whatever the umask
         image ??= await readParentLayout(layoutOf(s, p), tag);
         await unpackParent(ctx, image, tree, join(tmp, 'state.json'));
-      }, 2, 'rootfs');
+      }, 2, 'rootfs', seal);
       await copyFile(join(dir, 'state.json'), parentPaths(s).state);
       return join(dir, 'rootfs');
     },
