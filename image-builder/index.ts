@@ -83,13 +83,22 @@ function checkpoint(ctx: BuildContext): void {
 async function assemble(ctx: BuildContext, o: ImageOptions, tree: TreeStats, { output, tmp, stage, raw, rootfsDir }: Paths, digest: { taken?: FileDigest } = {}, space = { need: 0 }): Promise<ImageResult> {
   const dry = ctx.dryRun;
   const fsUuid = derivedUuid(o.seed, 'fs-uuid');
+  // Called as the mkfs starts; the spawn is issued before the event loop turns.
+  let besideStarted = false;
+  const beside = () => {
+    if (dry || besideStarted || !o.alongside) return;
+    besideStarted = true;
+    setImmediate(o.alongside);
+  };
   let fsFile: string | undefined;
   let erofsBytes: number | undefined;
   if (o.fsType === 'erofs') {
     fsFile = join(stage, 'root.erofs');
     const compressor = await erofsCompressor(ctx);
     if (!compressor) ctx.log.warn('mkfs.erofs offers no lz4hc: the erofs image is uncompressed');
-    await makeErofs(ctx, { fsPath: fsFile, rootfsDir, uuid: fsUuid, compressor });
+    const making = makeErofs(ctx, { fsPath: fsFile, rootfsDir, uuid: fsUuid, compressor });
+    beside();
+    await making;
     // In dry-run nothing was built: the uncompressed size is an upper bound for the plan.
     erofsBytes = dry ? Math.ceil(tree.fileBytes / 4096) * 4096 + tree.directories.length * 4096 : (await stat(fsFile)).size;
     if (!dry) await checkFilesystem(ctx, 'erofs', fsFile);
@@ -107,7 +116,9 @@ async function assemble(ctx: BuildContext, o: ImageOptions, tree: TreeStats, { o
   if (o.fsType === 'xfs') {
     fsFile = join(stage, 'root.xfs');
     if (!dry) await createSparse(fsFile, layout.partitionBytes);
-    await ctx.run(mkfsXfsArgv({ fsPath: fsFile, fsBytes: layout.partitionBytes, blockSize: o.blockSize, uuid: fsUuid }));
+    const making = ctx.run(mkfsXfsArgv({ fsPath: fsFile, fsBytes: layout.partitionBytes, blockSize: o.blockSize, uuid: fsUuid }));
+    beside();
+    await making;
     // xfs has no offline reader for the agent check: look while it is mounted.
     await fillXfs(ctx, fsFile, rootfsDir, async (mnt) => verifyAgentInTree(mnt, rootfsDir));
     if (!dry) await checkFilesystem(ctx, 'xfs', fsFile);
@@ -118,10 +129,12 @@ async function assemble(ctx: BuildContext, o: ImageOptions, tree: TreeStats, { o
   await writeDisk(ctx, raw, layout, tables, o.seed, stage);
   if (o.fsType === 'ext4') {
     // Loopless and without a copy: mke2fs writes the filesystem into the image at the offset.
-    await makeExt4(ctx, {
+    const making = makeExt4(ctx, {
       imagePath: raw, offset: layout.partitionOffset, fsBytes: layout.partitionBytes, blockSize: o.blockSize,
       inodes: size.ext4Inodes!, rootfsDir, uuid: fsUuid, hashSeed: derivedUuid(o.seed, 'fs-hash-seed'),
     });
+    beside();
+    await making;
     if (!dry) await normalizeExt4Times(raw, layout.partitionOffset, ctx.sourceDateEpoch);
   } else if (!dry) {
     await copySparse(fsFile!, 0, layout.partitionBytes, raw, layout.partitionOffset);

@@ -40,6 +40,11 @@ export interface ImageOptions {
   readonly rootHashOutput?: string;
   /** Hex input hash: filesystem UUIDs, hash seeds and disk identifiers are derived from it. */
   readonly seed: string;
+  /**
+   * Work to do beside the image's longest step (the SBOM's package reading): called once, on a
+   * later turn of the event loop than the mkfs it goes beside, so the tool starts first.
+   */
+  readonly alongside?: () => void;
 }
 
 export interface ImageResult {

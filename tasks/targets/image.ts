@@ -57,6 +57,9 @@ export const image: Target = {
   run: async (ctx, s, inputsHash) => {
     if (!ctx.dryRun) await requireOsTree(s, 'an image');
     const { buildImage } = await import('../../image-builder/index.js');
+    const supplyChain = await import('./supply-chain.js');
+    // The SBOM's packages are read from the rootfs while mkfs writes the image.
+    let early: ReturnType<typeof supplyChain.earlySbomComponents> | undefined;
     const arch = s.arch ?? hostArch();
     // The DAX header (Kata's default) is for QEMU nvdimm, which only x86_64 guests get here; an
     // aarch64 "virt" guest takes the image over virtio-blk.
@@ -78,8 +81,9 @@ export const image: Target = {
       seed: inputsHash,
       measured,
       rootHashOutput: measured ? rootHashPath(s) : undefined,
+      alongside: () => (early = supplyChain.earlySbomComponents(s, 'image')),
     });
     if (!ctx.dryRun) ctx.log.info(`wrote ${r.path} (${(r.sizeBytes / 1048576).toFixed(0)} MiB, ${r.fsType})`);
-    await (await import('./supply-chain.js')).writeSupplyChain(ctx, s, 'image', inputsHash, image.settings, measured ? [rootHashPath(s)] : []);
+    await supplyChain.writeSupplyChain(ctx, s, 'image', inputsHash, image.settings, measured ? [rootHashPath(s)] : [], early);
   },
 };

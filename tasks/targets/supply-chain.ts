@@ -135,14 +135,14 @@ export async function writeProvenance(ctx: BuildContext, s: Settings, kind: Sbom
 }
 
 /** Write the artefact's SBOM (atomically; in dry-run only say so). */
-export async function writeSbom(ctx: BuildContext, s: Settings, kind: SbomArtefact, inputsHash: string): Promise<string> {
+export async function writeSbom(ctx: BuildContext, s: Settings, kind: SbomArtefact, inputsHash: string, early?: Promise<SbomComponent[]>): Promise<string> {
   const out = sbomPath(s, kind);
   if (ctx.dryRun) {
     ctx.log.info(`would write the ${sbomFormatOf(s) === 'cyclonedx' ? 'CycloneDX 1.6' : 'SPDX 2.3'} SBOM ${out}`);
     return out;
   }
   if (!readManifest(s)) ctx.log.info(`no rootfs manifest at ${manifestPath(s)} (a rootfs osb did not build): the SBOM lists no packages`);
-  const components = await sbomComponents(s, kind === 'image' || kind === 'initrd');
+  const components = await (early ?? sbomComponents(s, kind === 'image' || kind === 'initrd'));
   const file = artefactPath(s, kind);
   const sha256 = kind === 'rootfs' ? undefined : await sha256File(file);
   const version = packageVersion();
@@ -152,8 +152,18 @@ export async function writeSbom(ctx: BuildContext, s: Settings, kind: SbomArtefa
   return out;
 }
 
-/** Both files beside an artefact: its SBOM and its provenance. */
-export async function writeSupplyChain(ctx: BuildContext, s: Settings, kind: SbomArtefact, inputsHash: string, settingKeys: readonly InputKey[], extraSubjects: readonly string[] = []): Promise<void> {
-  await writeSbom(ctx, s, kind, inputsHash);
+/**
+ * The SBOM's components read beside the artefact's build (they come from the rootfs, not the
+ * artefact): pass the result to writeSupplyChain. Not in dry-run.
+ */
+export function earlySbomComponents(s: Settings, kind: SbomArtefact): Promise<SbomComponent[]> {
+  const p = sbomComponents(s, kind === 'image' || kind === 'initrd');
+  p.catch(() => undefined); // awaited by writeSbom, which reports a failure
+  return p;
+}
+
+/** Both files beside an artefact: its SBOM and its provenance. `early`: earlySbomComponents' result. */
+export async function writeSupplyChain(ctx: BuildContext, s: Settings, kind: SbomArtefact, inputsHash: string, settingKeys: readonly InputKey[], extraSubjects: readonly string[] = [], early?: Promise<SbomComponent[]>): Promise<void> {
+  await writeSbom(ctx, s, kind, inputsHash, early);
   await writeProvenance(ctx, s, kind, inputsHash, settingKeys, extraSubjects);
 }
