@@ -146,7 +146,7 @@ export async function benchAnsibleLayer(runs: number, scratch: string): Promise<
   );
   return [
     {
-      name: 'osb rootfs, Ansible layer on a parent (the parent from the cache, the playbook on an overlay over it while it is copied)',
+      name: 'osb rootfs, Ansible layer on a parent (the parent from the cache, the playbook on an overlay over it while it is hard-linked into the stage)',
       median: median(r.a),
       runs,
       baseline: 'ansible-playbook -c community.general.chroot on an unpacked copy of the parent (cp -a untimed)',
