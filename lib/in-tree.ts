@@ -63,3 +63,38 @@ export async function freshInTree(root: string, guest: string, what = guest): Pr
   if (st) await rm(path, { force: true });
   return path;
 }
+
+/**
+ * Why a tool that runs on the host (not chrooted) and opens `root` + `guest` would leave the tree:
+ * a link on the way that is absolute (the host reads it from its own /) or climbs above the tree.
+ * Undefined when the host's path stays inside the tree. Such a tool (dnf's or zypper's cache,
+ * logs and database under --installroot) cannot be made to follow the guest's links, so a tree
+ * like that is refused for it.
+ */
+export async function leavesTreeOnHost(root: string, guest: string): Promise<string | undefined> {
+  let parts = guest.split('/').filter(Boolean);
+  const at: string[] = []; // real directories of the tree, as the host has walked them
+  let via = '';
+  for (let hops = 0; parts.length; ) {
+    const name = parts.shift()!;
+    if (name === '.') continue;
+    if (name === '..') {
+      if (!at.length) return `${via || guest} leads above the tree`;
+      at.pop();
+      continue;
+    }
+    const rel = [...at, name].join('/');
+    const st = await lstat(join(root, rel)).catch(() => undefined);
+    if (!st) return undefined; // made by the tool, as a directory of the tree
+    if (!st.isSymbolicLink()) {
+      at.push(name);
+      continue;
+    }
+    if (++hops > 40) return `too many symlinks at /${rel}`;
+    const target = await readlink(join(root, rel));
+    if (target.startsWith('/')) return `/${rel} is a link to ${target}, which the host reads as its own`;
+    via = `/${rel} (a link to ${target})`;
+    parts = [...target.split('/').filter(Boolean), ...parts];
+  }
+  return undefined;
+}

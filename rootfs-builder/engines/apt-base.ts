@@ -15,9 +15,12 @@
  * away with it, even when osb is killed.
  */
 import { existsSync } from 'node:fs';
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { lstat, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
+import { resolveInTree } from '../../lib/bootable.js';
+import { dirInTree, freshInTree, inTree } from '../../lib/in-tree.js';
+import { writeFileMode } from '../../lib/modes.js';
 import type { BuildContext } from '../../lib/context.js';
 import { OsbError } from '../../lib/errors.js';
 import { hashValue, sha256 } from '../../lib/hash.js';
@@ -76,25 +79,67 @@ export async function ensureBase(ctx: BuildContext, spec: BaseSpec, bootstrap: (
 
 /**
  * The chroot step, as one argv: a private mount namespace with /proc, /sys and /dev, the package
- * cache bound at /var/cache/apt/archives, the host's resolv.conf for the downloads, services kept
- * from starting (policy-rc.d), then apt-get install.
+ * cache bound at /var/cache/apt/archives, the host's resolv.conf for the downloads, then apt-get
+ * install. `at`: the tree's mount points as host paths (resolved inside the tree, lib/in-tree.ts).
  */
-export function installExtrasArgv(root: string, debCache: string, packages: readonly string[], update = false): string[] {
+export function installExtrasArgv(root: string, debCache: string, packages: readonly string[], update = false, at: MountPoints = mountPoints(root)): string[] {
   const script = [
     'set -eu',
-    'root=$1; cache=$2; shift 2',
-    'mount -t proc proc "$root/proc"',
-    'mount -t sysfs sysfs "$root/sys"',
-    'mount --rbind /dev "$root/dev"',
-    'mount --bind "$cache" "$root/var/cache/apt/archives"',
-    'mount --bind /etc/resolv.conf "$root/etc/resolv.conf"',
-    `printf '#!/bin/sh\\nexit 101\\n' > "$root/usr/sbin/policy-rc.d"`,
-    'chmod 755 "$root/usr/sbin/policy-rc.d"',
+    'root=$1; cache=$2; proc=$3; sys=$4; dev=$5; archives=$6; resolv=$7; shift 7',
+    'mount -t proc proc "$proc"',
+    'mount -t sysfs sysfs "$sys"',
+    'mount --rbind /dev "$dev"',
+    'mount --bind "$cache" "$archives"',
+    '[ -z "$resolv" ] || mount --bind /etc/resolv.conf "$resolv"',
     ...(update ? ['chroot "$root" apt-get update -o APT::Sandbox::User=root'] : []),
     'DEBIAN_FRONTEND=noninteractive chroot "$root" apt-get install --yes --no-install-recommends -o APT::Sandbox::User=root -o Dpkg::Use-Pty=0 "$@"',
-    'rm -f "$root/usr/sbin/policy-rc.d"',
   ].join('\n');
-  return ['unshare', '--mount', '--propagation', 'private', '--fork', '--', 'sh', '-c', script, 'osb-install-extras', root, debCache, ...packages];
+  return ['unshare', '--mount', '--propagation', 'private', '--fork', '--', 'sh', '-c', script, 'osb-install-extras', root, debCache, at.proc, at.sys, at.dev, at.archives, at.resolv, ...packages];
+}
+
+interface MountPoints {
+  readonly proc: string;
+  readonly sys: string;
+  readonly dev: string;
+  readonly archives: string;
+  readonly resolv: string;
+}
+
+/** The mount points as plain joins (a tree osb bootstrapped, or the dry-run's plan). */
+const mountPoints = (root: string): MountPoints => ({ proc: join(root, 'proc'), sys: join(root, 'sys'), dev: join(root, 'dev'), archives: join(root, 'var/cache/apt/archives'), resolv: join(root, 'etc/resolv.conf') });
+
+/**
+ * apt-get install of `packages` in a chroot of `root` (installExtrasArgv), with services kept from
+ * starting: a policy-rc.d written for the run, and whatever the tree had at that name put back
+ * after. Every host-side path is resolved inside the tree, which may be a parent image: its links
+ * are the guest's, never a way onto the host.
+ */
+export async function installExtras(ctx: BuildContext, root: string, debCache: string, packages: readonly string[], update: boolean, hint: string): Promise<void> {
+  if (ctx.dryRun) {
+    await ctx.run(installExtrasArgv(root, debCache, packages, update), { hint });
+    return;
+  }
+  const at: MountPoints = {
+    proc: await dirInTree(root, '/proc'),
+    sys: await dirInTree(root, '/sys'),
+    dev: await dirInTree(root, '/dev'),
+    archives: await dirInTree(root, '/var/cache/apt/archives'),
+    // The host's resolver over the tree's resolv.conf, wherever its link leads inside the tree; none without one.
+    resolv: ((r) => (r?.stats.isFile() ? r.path : ''))(resolveInTree(root, '/etc/resolv.conf')),
+  };
+  const policy = await freshInTree(root, '/usr/sbin/policy-rc.d.osb-new');
+  const target = await inTree(root, '/usr/sbin/policy-rc.d');
+  const had = await lstat(target).catch(() => undefined);
+  const aside = `${target}.osb-aside`;
+  await writeFileMode(policy, '#!/bin/sh\nexit 101\n', 0o755);
+  if (had) await rename(target, aside);
+  await rename(policy, target);
+  try {
+    await ctx.run(installExtrasArgv(root, debCache, packages, update, at), { hint });
+  } finally {
+    await rm(target, { force: true });
+    if (had) await rename(aside, target);
+  }
 }
 
 /**
@@ -102,9 +147,9 @@ export function installExtrasArgv(root: string, debCache: string, packages: read
  * archive's, not the guest's), no apt binary caches or build logs.
  */
 export async function finishTree(root: string): Promise<void> {
-  const lists = join(root, 'var/lib/apt/lists');
+  const lists = await inTree(root, '/var/lib/apt/lists/.');
   if (existsSync(lists)) for (const n of await readdir(lists)) if (n !== 'partial' && n !== 'lock') await rm(join(lists, n), { recursive: true, force: true });
   for (const f of ['var/cache/apt/pkgcache.bin', 'var/cache/apt/srcpkgcache.bin', 'var/log/apt/history.log', 'var/log/apt/term.log', 'var/log/apt/eipp.log.xz', 'var/log/dpkg.log', 'var/log/alternatives.log']) {
-    await rm(join(root, f), { force: true });
+    await rm(await inTree(root, `/${f}`), { force: true });
   }
 }

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import type { BuildContext } from '../../lib/context.js';
 import { OsbError } from '../../lib/errors.js';
 import { isRoot, userNamespacesAvailable, which } from '../../lib/host.js';
-import { archiveState, baseSpec, ensureBase, finishTree, installExtrasArgv } from './apt-base.js';
+import { inTree } from '../../lib/in-tree.js';
+import { archiveState, baseSpec, ensureBase, finishTree, installExtras } from './apt-base.js';
 import { builtinKeysRoot } from './apk/keys.js';
 import { foreignArchTools, type BootstrapOptions, type Engine, type InstalledPackage } from './types.js';
 
@@ -148,14 +149,15 @@ async function bootstrapOnBase(ctx: BuildContext, o: AptBootstrapOptions, debCac
   const extras = [...new Set(o.extraPackages ?? [])].sort();
   if (extras.length) {
     ctx.log.info(`installing ${extras.join(' ')} on the base`);
-    await ctx.run(installExtrasArgv(o.target, debCache, extras), { hint: 'see the log: apt-get names the package it could not install' });
+    await installExtras(ctx, o.target, debCache, extras, false, 'see the log: apt-get names the package it could not install');
   }
   if (!ctx.dryRun) await finishTree(o.target);
 }
 
 /** Installed packages and versions, read from the rootfs's dpkg database. */
 async function listAptPackages(ctx: BuildContext, rootfs: string): Promise<InstalledPackage[]> {
-  const r = await ctx.run(['dpkg-query', `--admindir=${join(rootfs, 'var/lib/dpkg')}`, '-W', '-f', '${Package}\\t${Version}\\t${Architecture}\\n'], { quiet: true, readOnly: true });
+  // The database of the tree, its links followed inside it: a parent's link must not read the host's.
+  const r = await ctx.run(['dpkg-query', `--admindir=${await inTree(rootfs, '/var/lib/dpkg/.')}`, '-W', '-f', '${Package}\\t${Version}\\t${Architecture}\\n'], { quiet: true, readOnly: true });
   return r.stdout
     .split('\n')
     .filter(Boolean)
@@ -174,7 +176,7 @@ async function installOnTree(ctx: BuildContext, o: AptBootstrapOptions, packages
   const extras = [...new Set(packages)].sort();
   ctx.log.info(`installing ${extras.join(' ')} on the parent`);
   // A parent image seldom keeps its package lists: apt-get update from its own sources first.
-  await ctx.run(installExtrasArgv(o.target, debCache, extras, true), { hint: "see the log: apt-get names the package it could not install (the parent needs apt and its sources)" });
+  await installExtras(ctx, o.target, debCache, extras, true, 'see the log: apt-get names the package it could not install (the parent needs apt and its sources)');
   if (!ctx.dryRun) await finishTree(o.target);
 }
 

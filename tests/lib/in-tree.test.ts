@@ -36,3 +36,23 @@ test('copyfiles through the tree\'s links lands inside the tree and replaces a l
   expect(() => statSync(join(host, 'conf'))).toThrow();
   expect(() => statSync(join(host, 'deep'))).toThrow();
 });
+
+test('dnf and zypper on a parent: a link on their host-side paths that is absolute or climbs out is refused in one line; links inside the tree are fine', async () => {
+  const { refuseHostLinks } = await import('../../rootfs-builder/engines/rpm/common.js');
+  const { leavesTreeOnHost } = await import('../../lib/in-tree.js');
+  const tree = join(tempDir('osb-host-links-'), 'rootfs');
+  mkdirSync(join(tree, 'usr/lib/sysimage/rpm'), { recursive: true });
+  mkdirSync(join(tree, 'run'), { recursive: true });
+  mkdirSync(join(tree, 'var/lib'), { recursive: true });
+  symlinkSync('../run', join(tree, 'var/run')); // inside the tree
+  symlinkSync('../run', join(tree, 'run-up')); // from / itself: the host takes .. to the tree's parent
+  symlinkSync('../../usr/lib/sysimage/rpm', join(tree, 'var/lib/rpm')); // Fedora's, relative and inside
+  await expect(refuseHostLinks(tree, 'dnf', ['/var/lib/rpm', '/var/cache/dnf', '/var/log'])).resolves.toBeUndefined();
+  expect(await leavesTreeOnHost(tree, '/var/run/zypp.pid')).toBeUndefined();
+  expect(await leavesTreeOnHost(tree, '/run-up/x')).toBe('/run-up (a link to ../run) leads above the tree');
+
+  symlinkSync('/var/log', join(tree, 'var/log'));
+  await expect(refuseHostLinks(tree, 'dnf', ['/var/cache/dnf', '/var/log'])).rejects.toThrow('refusing to run dnf on the parent: /var/log is a link to /var/log, which the host reads as its own, and dnf would follow it to write /var/log outside the tree');
+  symlinkSync('../../../../..', join(tree, 'var/cache'));
+  expect(await leavesTreeOnHost(tree, '/var/cache/dnf')).toBe('/var/cache (a link to ../../../../..) leads above the tree');
+});

@@ -5,7 +5,7 @@
  */
 import { afterAll, describe, expect, test } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { removeTempDirs, tempDir } from '../helpers/build-context.js';
 import { osb } from '../helpers/cli.js';
@@ -38,5 +38,34 @@ run('--parent with apt packages', () => {
     expect(names.filter((n) => n.startsWith('var/lib/apt/lists/') && !/(lock|partial\/?)$/.test(n))).toEqual([]);
     const manifest = JSON.parse(readFileSync(join(wd, 'rootfs.manifest.json'), 'utf8')) as { packages: { name: string }[] };
     expect(manifest.packages.map((p) => p.name)).toContain('hello');
+  }, 600_000);
+
+  test("a parent whose links point at the host: apt's step and osb's cleanup stay inside the tree, and the parent's policy-rc.d is put back", async () => {
+    const host = tempDir('osb-parent-apt-host-');
+    mkdirSync(join(host, 'log/apt'), { recursive: true });
+    writeFileSync(join(host, 'log/dpkg.log'), 'host dpkg log\n');
+    writeFileSync(join(host, 'log/apt/history.log'), 'host apt history\n');
+    writeFileSync(join(host, 'policy-rc.d'), 'host policy\n');
+    const listing = () => execFileSync('sh', ['-c', 'cd "$1" && find . -printf "%p %s %T@\\n" | sort', 'sh', host], { encoding: 'utf8' });
+    const before = listing();
+    // The Debian tree with /var/log a link to the host's directory (and that path inside the
+    // tree too, where the guest's apt writes), and /usr/sbin/policy-rc.d a link to a host file.
+    const tree = join(tempDir('osb-parent-apt-links-'), 'rootfs');
+    execFileSync('cp', ['-a', debianRootfs(), tree]);
+    execFileSync('rm', ['-rf', join(tree, 'var/log')]);
+    mkdirSync(join(tree, host, 'log/apt'), { recursive: true });
+    symlinkSync(join(host, 'log'), join(tree, 'var/log'));
+    symlinkSync(join(host, 'policy-rc.d'), join(tree, 'usr/sbin/policy-rc.d'));
+    const base = tempDir('osb-parent-apt-links-base-');
+    expect(osb(['oci', '--no-deps', '--rootfs-dir', tree, '--workdir', base, '--oci-ref', 'localhost/links:1']).code).toBe(0);
+    const wd = tempDir('osb-parent-apt-links-child-');
+    const r = await osbAsync(['rootfs', '--workdir', wd, '--parent', `oci:${join(base, 'osb-oci')}:1`, '--distro', 'debian', '--os-version', 'bookworm', '--agent-init', '--extra-pkgs', 'hello', '--cache-dir', join(TEST_CACHE, 'osb-cache')]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(listing()).toBe(before);
+    expect(existsSync(join(wd, 'rootfs/usr/bin/hello'))).toBe(true);
+    expect(readlinkSync(join(wd, 'rootfs/usr/sbin/policy-rc.d'))).toBe(join(host, 'policy-rc.d'));
+    // dpkg's log went where the guest's /var/log leads: inside the tree, and osb removed it there.
+    expect(existsSync(join(wd, 'rootfs', host, 'log/dpkg.log'))).toBe(false);
   }, 600_000);
 });

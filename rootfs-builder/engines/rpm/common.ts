@@ -16,6 +16,7 @@ import type { RunResult } from '../../../lib/run.js';
 import { InternalError, OsbError, shellQuote } from '../../../lib/errors.js';
 import { onCleanup } from '../../../lib/cleanup.js';
 import { isRoot, which } from '../../../lib/host.js';
+import { freshInTree, inTree, leavesTreeOnHost } from '../../../lib/in-tree.js';
 import { mkdirMode, writeFileMode } from '../../../lib/modes.js';
 import { missingToolMessage } from '../../../lib/tools.js';
 import { builtinKeysRoot } from '../apk/keys.js';
@@ -207,9 +208,21 @@ async function cacheOut(cache: string, inTree: string): Promise<void> {
   await rename(inTree, cache);
 }
 
-/** The tools' logs, caches, history and pid files: not part of the guest. */
+/** The tools' logs, caches, history and pid files: not part of the guest. Resolved inside the tree (lib/in-tree.ts). */
 export async function cleanTree(root: string, paths: readonly string[]): Promise<void> {
-  for (const p of paths) await rm(join(root, p), { recursive: true, force: true });
+  for (const p of paths) await rm(await inTree(root, `/${p}`), { recursive: true, force: true });
+}
+
+/**
+ * dnf and zypper run on the host with --installroot and open their cache, logs and database as
+ * `root` + path, following the tree's links as the host would. On a parent (someone else's tree)
+ * a link there that is absolute or climbs out would make them write on the host: refused first.
+ */
+export async function refuseHostLinks(root: string, tool: string, paths: readonly string[]): Promise<void> {
+  for (const p of paths) {
+    const why = await leavesTreeOnHost(root, p);
+    if (why) throw new OsbError(`refusing to run ${tool} on the parent: ${why}, and ${tool} would follow it to write ${p} outside the tree`, `make ${p.split('/').slice(0, 2).join('/')} a directory (or a relative link inside the tree) in the parent, or build without packages on it`);
+  }
 }
 
 /**
@@ -222,9 +235,7 @@ export function installFailed(ctx: BuildContext, o: BootstrapOptions, argv: read
 
 /** Kata's rootfs.sh leaves an empty resolv.conf; the runtime provides DNS. */
 export async function emptyResolvConf(root: string): Promise<void> {
-  await mkdirMode(join(root, 'etc'), 0o755);
-  await rm(join(root, 'etc/resolv.conf'), { force: true });
-  await writeFileMode(join(root, 'etc/resolv.conf'), '', 0o644);
+  await writeFileMode(await freshInTree(root, '/etc/resolv.conf'), '', 0o644);
 }
 
 /** dnf and zypper lines that name why a build was refused, turned into one clear sentence. */

@@ -8,10 +8,11 @@ import { mkdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hostArch } from '../../../distros/index.js';
 import type { BuildContext } from '../../../lib/context.js';
+import { inTree } from '../../../lib/in-tree.js';
 import { mkdirMode } from '../../../lib/modes.js';
 import type { BootstrapOptions } from '../types.js';
 import { OsbError } from '../../../lib/errors.js';
-import { cacheIn, cleanTree, emptyResolvConf, extraRepos, installFailed, makeDevNodes, refusalReason, rpmEnv, rpmOf, showEnv, stopGpgAgents, trustedKeys, workDirFor, writeRpmMacros } from './common.js';
+import { cacheIn, cleanTree, refuseHostLinks, emptyResolvConf, extraRepos, installFailed, makeDevNodes, refusalReason, rpmEnv, rpmOf, showEnv, stopGpgAgents, trustedKeys, workDirFor, writeRpmMacros } from './common.js';
 import { rpmEngine } from './engine.js';
 import { removeSocketDirs, watchHomes } from './gpg-sockets.js';
 
@@ -119,6 +120,9 @@ export function dnfSteps(o: BootstrapOptions, work: string): { before: string[][
   };
 }
 
+/** What dnf opens under --installroot from the host (its cache, state, logs, configuration, the rpm database). */
+const DNF_HOST_PATHS = ['/var/cache/dnf', '/var/lib/dnf', '/var/log', '/etc/dnf', '/etc/resolv.conf', '/var/lib/rpm', '/usr/lib/sysimage/rpm'];
+
 /**
  * dnf into the tree: a fresh one (the bootstrap) or an existing one (a parent image unpacked, whose
  * rpm database is used where the parent has it).
@@ -140,6 +144,7 @@ async function runDnf(ctx: BuildContext, o: BootstrapOptions, fresh: boolean): P
     return;
   }
   if (fresh) await mkdirMode(o.target, 0o755);
+  else await refuseHostLinks(o.target, 'dnf', DNF_HOST_PATHS);
   // The device nodes (a cp process) go in while dnf's configuration is written.
   const devNodes = fresh ? makeDevNodes(ctx, o.target) : Promise.resolve();
   devNodes.catch(() => undefined); // awaited below
@@ -150,8 +155,8 @@ async function runDnf(ctx: BuildContext, o: BootstrapOptions, fresh: boolean): P
   await writeFile(join(work, 'repos.d', 'osb.repo'), repoFile(sections));
   await writeRpmMacros(work, db.path, o.slim !== false);
   await devNodes;
-  const inTree = join(o.target, 'var/cache/dnf');
-  const cacheBack = await cacheIn(ctx, cache, inTree);
+  const cacheInTree = join(o.target, 'var/cache/dnf');
+  const cacheBack = await cacheIn(ctx, cache, cacheInTree);
   ctx.log.info(`${fresh ? `installing ${o.distro.name} ${o.release} (${o.distroArch})` : `installing ${o.packages.join(' ')} on the parent`} with dnf from ${sections.map((s) => s.baseurl ?? s.metalink).join(' ')}`);
   const homes = watchHomes(process.env.TMPDIR ?? '/tmp');
   try {
@@ -161,7 +166,7 @@ async function runDnf(ctx: BuildContext, o: BootstrapOptions, fresh: boolean): P
       if (r.exitCode !== 0) throw installFailed(ctx, o, a, r, refusalReason(`${r.stdout}\n${r.stderr}`));
     }
   } finally {
-    const stopped = await stopGpgAgents(ctx, inTree, rpmEnv(work));
+    const stopped = await stopGpgAgents(ctx, cacheInTree, rpmEnv(work));
     await removeSocketDirs(await homes.stop(), stopped);
     await cacheBack?.();
     await rm(work, { recursive: true, force: true });
@@ -170,7 +175,7 @@ async function runDnf(ctx: BuildContext, o: BootstrapOptions, fresh: boolean): P
   const keepState = ['usr/bin/dnf', 'usr/bin/dnf-3', 'usr/bin/dnf5', 'usr/bin/tdnf'].some((p) => existsSyncIn(o.target, p));
   await cleanTree(o.target, ['var/cache/dnf', 'var/log/dnf.log', 'var/log/dnf.librepo.log', 'var/log/dnf.rpm.log', 'var/log/hawkey.log', ...(keepState ? [] : ['var/lib/dnf'])]);
   // dnf makes an empty etc/dnf/modules.d in the root; a package that ships files there keeps it.
-  for (const d of ['etc/dnf/modules.d', 'etc/dnf']) await rmdir(join(o.target, d)).catch(() => undefined);
+  for (const d of ['etc/dnf/modules.d', 'etc/dnf']) await rmdir(await inTree(o.target, `/${d}`)).catch(() => undefined);
   await emptyResolvConf(o.target);
 }
 

@@ -12,7 +12,7 @@ import type { BuildContext } from '../../../lib/context.js';
 import { mkdirMode } from '../../../lib/modes.js';
 import { OsbError } from '../../../lib/errors.js';
 import type { BootstrapOptions } from '../types.js';
-import { cleanTree, emptyResolvConf, installFailed, makeDevNodes, rpmEnv, showEnv, rpmOf, trustedKeys, workDirFor, writeRpmMacros } from './common.js';
+import { cleanTree, refuseHostLinks, emptyResolvConf, installFailed, makeDevNodes, rpmEnv, showEnv, rpmOf, trustedKeys, workDirFor, writeRpmMacros } from './common.js';
 import { rpmEngine } from './engine.js';
 import { convertRpmdb } from './rpmdb.js';
 import { existingRpmdb, repoSections, type RepoSection } from './dnf.js';
@@ -124,7 +124,7 @@ async function runZypper(ctx: BuildContext, o: BootstrapOptions, fresh: boolean)
   if (fresh) {
     await mkdirMode(o.target, 0o755);
     await makeDevNodes(ctx, o.target);
-  }
+  } else await refuseHostLinks(o.target, 'zypper', ['/var/cache/zypp', '/var/lib/zypp', '/var/log', '/etc/zypp', '/etc/resolv.conf', '/var/lib/rpm', '/usr/lib/sysimage/rpm']);
   await mkdir(cache, { recursive: true });
   await mkdir(join(work, 'tmp'), { recursive: true });
   const homes = watchHomes(join(work, 'tmp'), true);
