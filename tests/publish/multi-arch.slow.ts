@@ -194,9 +194,10 @@ describe('a list of architectures where one is wanted', () => {
     [['boot'], /^osb: osb boot takes one architecture;/],
     [['kata-config'], /^osb: osb kata-config takes one architecture;/],
     [['oci', '--rootfs-dir', '/nonexistent'], /^osb: --rootfs-dir names one tree, which cannot be the rootfs of x86_64 and aarch64$/],
+    [['publish', '--publish-s3', 'http://127.0.0.1:9', '--s3-bucket', 'boot', '--s3-layout', 'image-build'], /^osb: --s3-layout image-build names its objects without the architecture, so the x86_64 and aarch64 artefacts would replace each other$/],
   ])('osb %j --arch x86_64,aarch64: one line, exit 2, nothing written', (args, line) => {
     const w = join(tempDir('osb-multi-refuse-'), 'wd');
-    const r = osb([...args, '--arch', 'x86_64,aarch64', '--workdir', w]);
+    const r = osb([...args, '--arch', 'x86_64,aarch64', '--workdir', w], { env: cleanEnv({ S3_ACCESS: 'a', S3_SECRET: 'b' }) });
     expect(r.code).toBe(2);
     expect(errorLine(r.stderr)).toMatch(line);
     expect(existsSync(w)).toBe(false);
