@@ -6,6 +6,7 @@
  * distro bootstrap); the registry is a real docker-registry.
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { removeTempDirs, tempDir } from '../helpers/build-context.js';
 import { osb } from '../helpers/cli.js';
@@ -69,5 +70,47 @@ run('--cache-to on up-to-date targets', () => {
     expect(r.code).toBe(0);
     const events = r.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { event: string; target: string; reason?: string });
     expect(events.find((e) => e.target === 'rootfs' && e.event === 'skip')?.reason).toMatch(/^up to date; pushed to 127\.0\.0\.1:\d+\/osb-share-ndjson:rootfs-/);
+  }, 300_000);
+
+  test('--cache-from of a tag that is an OCI index takes the host\'s platform from it; an index without it is a warning, and the target is built', async () => {
+    const one = tempDir('osb-cache-index-one-');
+    const shared = await osbAsync(['rootfs', '--workdir', one, '--parent', parent, '--agent-init', '--insecure-registry', '--cache-to', `${reg.host}/osb-index-share`]);
+    expect(shared.code).toBe(0);
+    const tag = /osb-index-share:(rootfs-[0-9a-f]{64})/.exec(shared.stdout)?.[1];
+    expect(tag).toBeDefined();
+    const url = `http://${reg.host}/v2/osb-index-share/manifests/${tag}`;
+    const got = await fetch(url, { headers: { Accept: 'application/vnd.oci.image.manifest.v1+json' } });
+    const bytes = Buffer.from(await got.arrayBuffer());
+    const digest = got.headers.get('docker-content-digest')!;
+    // Another image in the repository (an empty one, no cache artifact): what a wrong pick would get.
+    const config = Buffer.from('{}');
+    const configDigest = `sha256:${createHash('sha256').update(config).digest('hex')}`;
+    const post = await fetch(`http://${reg.host}/v2/osb-index-share/blobs/uploads/`, { method: 'POST' });
+    const location = new URL(post.headers.get('location')!, `http://${reg.host}`);
+    location.searchParams.set('digest', configDigest);
+    expect((await fetch(location, { method: 'PUT', body: config, headers: { 'Content-Type': 'application/octet-stream' } })).status).toBe(201);
+    const other = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configDigest, size: config.length }, layers: [] }));
+    const otherPut = await fetch(`http://${reg.host}/v2/osb-index-share/manifests/other`, { method: 'PUT', body: other, headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' } });
+    expect(otherPut.status).toBe(201);
+    const otherDigest = otherPut.headers.get('docker-content-digest')!;
+    const putIndex = async (platforms: Record<string, string>[], others: boolean) => {
+      const manifests = platforms.map((platform, i) => (i === 0 || !others ? { digest, size: bytes.length } : { digest: otherDigest, size: other.length })).map((m, i) => ({ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...m, platform: platforms[i] }));
+      const r = await fetch(url, { method: 'PUT', headers: { 'Content-Type': 'application/vnd.oci.image.index.v1+json' }, body: JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: manifests.reverse() }) });
+      expect(r.status).toBe(201);
+    };
+    // The host's entry (amd64) and, before it, an arm64 one naming the other image.
+    await putIndex([{ os: 'linux', architecture: 'amd64' }, { os: 'linux', architecture: 'arm64', variant: 'v8' }], true);
+    const two = tempDir('osb-cache-index-two-');
+    const pulled = await osbAsync(['rootfs', '--workdir', two, '--parent', parent, '--agent-init', '--insecure-registry', '--cache-from', `${reg.host}/osb-index-share`]);
+    expect(pulled.stderr).toBe('');
+    expect(pulled.code).toBe(0);
+    expect(pulled.stdout).toMatch(/rootfs pulled from 127\.0\.0\.1:\d+\/osb-index-share:rootfs-[0-9a-f]{64} instead of built/);
+
+    await putIndex([{ os: 'linux', architecture: 's390x' }], false);
+    const three = tempDir('osb-cache-index-three-');
+    const built = await osbAsync(['rootfs', '--workdir', three, '--parent', parent, '--agent-init', '--insecure-registry', '--cache-from', `${reg.host}/osb-index-share`]);
+    expect(built.code).toBe(0);
+    expect(built.stderr).toMatch(/warning: .*cached rootfs at 127\.0\.0\.1:\d+\/osb-index-share:rootfs-[0-9a-f]{64} refused: .*without linux\/amd64 \(it has linux\/s390x\); building it instead/);
+    expect(built.stdout).not.toMatch(/pulled from/);
   }, 300_000);
 });

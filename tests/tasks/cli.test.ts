@@ -85,7 +85,7 @@ describe('--dry-run through the real targets', () => {
     if (process.getuid?.() === 0) {
       // As root the base comes from (or goes into) the cache and the extra packages go on a copy.
       expect(slim.stdout).toMatch(/would run: mmdebstrap .*--skip=cleanup\/apt\/lists .* \S+\/cache\/base\/debian-bookworm-amd64-[0-9a-f]{16}\.osb-tmp-\d+\/rootfs /);
-      expect(slim.stdout).toMatch(/osb-install-extras \S+ \S+ less$/m);
+      expect(slim.stdout).toMatch(/osb-install-extras(?: \S+){7} less$/m);
     }
     const fat = osb(['rootfs', '--agent-init', '--dry-run', '--no-slim', '--workdir', wd], { cwd: dir });
     expect(fat.code).toBe(0);
