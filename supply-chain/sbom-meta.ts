@@ -10,7 +10,7 @@
  * - rpm: the sqlite rpmdb is not read here yet: no license or checksum.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { resolveInTree } from '../lib/bootable.js';
 
 export interface PackageMeta {
   readonly sha1?: string;
@@ -32,9 +32,12 @@ export function dep5Licenses(text: string): string[] | undefined {
   return names.size ? [...names].sort() : undefined;
 }
 
+/** A file of the tree by its guest path, its links followed inside the tree (never to a host file). */
+const treeFile = (rootfs: string, path: string): string | undefined => ((r) => (r?.stats.isFile() ? r.path : undefined))(resolveInTree(rootfs, path));
+
 function debMeta(rootfs: string, name: string): PackageMeta {
-  const file = join(rootfs, 'usr/share/doc', name, 'copyright');
-  if (!existsSync(file)) return {};
+  const file = treeFile(rootfs, `/usr/share/doc/${name}/copyright`);
+  if (!file) return {};
   const names = dep5Licenses(readFileSync(file, 'utf8'));
   return names ? { licenseNames: names, licenseSource: `/usr/share/doc/${name}/copyright` } : {};
 }
@@ -42,8 +45,8 @@ function debMeta(rootfs: string, name: string): PackageMeta {
 /** /lib/apk/db/installed: stanzas of KEY:VALUE lines, blank-line separated. */
 function apkDb(rootfs: string): Map<string, PackageMeta> {
   const out = new Map<string, PackageMeta>();
-  const file = join(rootfs, 'lib/apk/db/installed');
-  if (!existsSync(file)) return out;
+  const file = treeFile(rootfs, '/lib/apk/db/installed');
+  if (!file) return out;
   for (const stanza of readFileSync(file, 'utf8').split(/\n\n+/)) {
     const f = new Map<string, string>();
     for (const line of stanza.split('\n')) if (line[1] === ':' && !f.has(line[0]!)) f.set(line[0]!, line.slice(2));

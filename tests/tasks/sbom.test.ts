@@ -94,6 +94,21 @@ describe('purls by the purl spec', () => {
     expect(m.get('busybox')).toEqual({ sha1: 'ab'.repeat(20), licenseExpression: 'GPL-2.0-only', licenseSource: '/lib/apk/db/installed' });
     expect(m.get('musl')?.licenseExpression).toBe('MIT');
   });
+
+  test("a package's copyright is read through the tree's links as the guest sees them, never from the host", () => {
+    const host = tempDir('osb-sbom-host-');
+    const dep5 = (l: string) => `Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\nFiles: *\nLicense: ${l}\n`;
+    mkdirSync(join(host, 'doc/leak'), { recursive: true });
+    writeFileSync(join(host, 'doc/leak/copyright'), dep5('HOST-SECRET'));
+    const root = tempDir('osb-sbom-links-');
+    mkdirSync(join(root, 'usr/share/doc/libfoo2'), { recursive: true });
+    writeFileSync(join(root, 'usr/share/doc/libfoo2/copyright'), dep5('MIT'));
+    symlinkSync('libfoo2', join(root, 'usr/share/doc/libfoo-dev')); // Debian's usual link between packages
+    symlinkSync(join(host, 'doc/leak'), join(root, 'usr/share/doc/leak')); // absolute: the guest's path, not the host's
+    const m = packageMeta(root, 'deb', ['libfoo-dev', 'leak']);
+    expect(m.get('libfoo-dev')?.licenseNames).toEqual(['MIT']);
+    expect(m.get('leak')).toEqual({});
+  });
 });
 
 describe('SBOMs of real builds', () => {
