@@ -8,6 +8,7 @@ import { basename, join } from 'node:path';
 import type { RpmdbBackend } from '../../../distros/types.js';
 import type { BuildContext } from '../../../lib/context.js';
 import { OsbError } from '../../../lib/errors.js';
+import { leavesTreeOnHost } from '../../../lib/in-tree.js';
 import type { InstalledPackage } from '../types.js';
 import { rpmEnv } from './common.js';
 
@@ -26,6 +27,9 @@ const QF = '%{NAME}\\t%|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\\t%{ARCH}\\n'
 export async function listRpmPackages(ctx: BuildContext, rootfs: string): Promise<InstalledPackage[]> {
   const db = findRpmdb(rootfs);
   if (!db) throw new OsbError(`no rpm database in ${rootfs}`, 'the install did not complete; see the log');
+  // The host's rpm opens ROOT + dbpath as the host resolves it: a parent's link there would read the host's database.
+  const away = await leavesTreeOnHost(rootfs, db.path);
+  if (away) throw new OsbError(`the rpm database of ${rootfs} is not read: ${away}`, 'make the database directory a directory of the tree (or a relative link inside it)');
   // The host's rpm reads sqlite; an ndb database (openSUSE) is read by the tree's own rpm.
   const argv = db.backend === 'sqlite' ? ['rpm', '--root', rootfs, '--dbpath', db.path, '-qa', '--qf', QF] : ['chroot', rootfs, 'rpm', '-qa', '--qf', QF];
   const r = await ctx.run(argv, { quiet: true, readOnly: true, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
