@@ -5,14 +5,15 @@
  * secretbox over the PKCS#8 DER). Node's crypto does scrypt and ECDSA; tweetnacl does the
  * secretbox (XSalsa20-Poly1305), which Node's crypto lacks.
  */
-import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, scrypt, scryptSync, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, scryptSync, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import nacl from 'tweetnacl';
 import { UsageError } from '../lib/errors.js';
+import { deriveKey, ENCRYPTED_PEMS, scryptParamsOf } from './kdf.js';
 
 /** The PEM type cosign 2 writes; cosign 1 and containers/image 5.23 read the older name too. */
 export const PRIVATE_PEM = 'ENCRYPTED SIGSTORE PRIVATE KEY';
-const PRIVATE_PEMS = [PRIVATE_PEM, 'ENCRYPTED COSIGN PRIVATE KEY'];
+const PRIVATE_PEMS = ENCRYPTED_PEMS;
 
 /** cosign's scrypt cost (N=2^15, r=8, p=1): about 0.1 s per key use. */
 const SCRYPT = { N: 32768, r: 8, p: 1 } as const;
@@ -28,11 +29,6 @@ const scryptOptions = (p: { N: number; r: number; p: number }) => ({ N: p.N, r: 
 
 function scryptKey(passphrase: string, salt: Buffer, p: { N: number; r: number; p: number }): Uint8Array {
   return scryptSync(Buffer.from(passphrase, 'utf8'), salt, 32, scryptOptions(p));
-}
-
-/** scrypt on libuv's thread pool: the key is derived while the main thread goes on (a push's first blobs). */
-function scryptKeyAsync(passphrase: string, salt: Buffer, p: { N: number; r: number; p: number }): Promise<Uint8Array> {
-  return new Promise((resolve, reject) => scrypt(Buffer.from(passphrase, 'utf8'), salt, 32, scryptOptions(p), (e, k) => (e ? reject(e) : resolve(new Uint8Array(k)))));
 }
 
 /** A fresh P-256 key pair; the private key encrypted with `passphrase` (may be empty, as cosign allows). */
@@ -86,18 +82,14 @@ export async function loadPrivateKey(path: string, passphrase: () => string): Pr
     } catch {
       throw new UsageError(`${path}: the ${enc.type} block is not the JSON document cosign writes`, 'write the key again with `osb keygen`');
     }
-    const p = doc.kdf?.params ?? {};
-    const num = (v: unknown, max: number) => typeof v === 'number' && Number.isInteger(v) && v > 0 && v <= max;
-    // A foreign document names its own cost: at most 256 MiB of scrypt memory (cosign's is 32).
-    if (doc.kdf?.name !== 'scrypt' || !num(p.N, 1 << 20) || ((p.N as number) & ((p.N as number) - 1)) !== 0 || !num(p.r, 32) || !num(p.p, 16) || 128 * (p.N as number) * (p.r as number) > 256 << 20 || typeof doc.kdf.salt !== 'string') {
-      throw new UsageError(`${path}: unsupported key derivation (osb reads scrypt using at most 256 MiB, as cosign's keys do)`, 'write the key again with `osb keygen`');
-    }
+    const kdf = scryptParamsOf(doc);
+    if (typeof kdf === 'string') throw new UsageError(`${path}: ${kdf}`, 'write the key again with `osb keygen`');
     if (doc.cipher?.name !== 'nacl/secretbox' || typeof doc.cipher.nonce !== 'string' || typeof doc.ciphertext !== 'string') {
       throw new UsageError(`${path}: unsupported cipher (osb reads nacl/secretbox, as cosign writes)`, 'write the key again with `osb keygen`');
     }
     const nonce = Buffer.from(doc.cipher.nonce, 'base64');
     if (nonce.length !== 24) throw new UsageError(`${path}: the secretbox nonce is ${nonce.length} bytes, not 24`, 'write the key again with `osb keygen`');
-    const k = await scryptKeyAsync(passphrase(), Buffer.from(doc.kdf.salt, 'base64'), { N: p.N as number, r: p.r as number, p: p.p as number });
+    const k = await deriveKey(passphrase(), kdf);
     const der = nacl.secretbox.open(new Uint8Array(Buffer.from(doc.ciphertext, 'base64')), new Uint8Array(nonce), k);
     if (!der) throw new UsageError(`wrong passphrase for ${path}`, 'set OSB_SIGN_PASSWORD (or COSIGN_PASSWORD) to the passphrase the key was written with');
     try {

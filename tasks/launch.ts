@@ -24,10 +24,13 @@ import { homedir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Script } from 'node:vm';
+import { startKeyDerivation } from '../signing/kdf.js';
 
 declare const __OSB_BUNDLE_SHA256__: string;
 
 const bundle = join(dirname(fileURLToPath(import.meta.url)), 'osb.cjs');
+// A signing run's scrypt starts now, on the thread pool, while the bundle loads (signing/kdf.ts).
+startKeyDerivation(process.argv.slice(2), process.env);
 const source = readFileSync(bundle, 'utf8');
 
 /**
