@@ -63,7 +63,8 @@ export function startKeyDerivation(argv: readonly string[], env: NodeJS.ProcessE
     const i = argv.findIndex((a) => a === '--sign-key' || a.startsWith('--sign-key='));
     const path = i < 0 ? env.OSB_SIGN_KEY : argv[i]!.startsWith('--sign-key=') ? argv[i]!.slice('--sign-key='.length) : argv[i + 1];
     const passphrase = env.OSB_SIGN_PASSWORD ?? env.COSIGN_PASSWORD;
-    if (!path || passphrase === undefined) return;
+    // A run that signs nothing would only wait for it: the process lives until scrypt ends.
+    if (!path || passphrase === undefined || argv.some((a) => a === '--dry-run' || a === '--help' || a === '-h')) return;
     const m = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n([\s\S]*?)-----END \1-----/.exec(readFileSync(path, 'utf8'));
     if (!m || !ENCRYPTED_PEMS.includes(m[1]!)) return;
     const k = scryptParamsOf(JSON.parse(Buffer.from(m[2]!.replace(/\s+/g, ''), 'base64').toString('utf8')) as Parameters<typeof scryptParamsOf>[0]);

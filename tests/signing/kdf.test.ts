@@ -21,6 +21,9 @@ test('the key opened after an early start is the key; a wrong passphrase is stil
   writeFileSync(key, pair.privatePem);
   const plain = await loadPrivateKey(key, () => 'right');
 
+  // A dry run signs nothing: nothing is started that the process would wait for.
+  startKeyDerivation(['publish', '--sign-key', key, '--dry-run'], { OSB_SIGN_PASSWORD: 'right' });
+  expect(early().size).toBe(0);
   startKeyDerivation(['publish', '--sign-key', key], { OSB_SIGN_PASSWORD: 'right' });
   expect(early().size).toBe(1);
   const opened = await loadPrivateKey(key, () => 'right');
