@@ -121,7 +121,7 @@ export function dnfSteps(o: BootstrapOptions, work: string): { before: string[][
 }
 
 /** What dnf opens under --installroot from the host (its cache, state, logs, configuration, the rpm database). */
-const DNF_HOST_PATHS = ['/var/cache/dnf', '/var/lib/dnf', '/var/log', '/etc/dnf', '/etc/resolv.conf', '/var/lib/rpm', '/usr/lib/sysimage/rpm'];
+const DNF_HOST_PATHS = ['/var/cache/dnf', '/var/lib/dnf', '/var/log', '/etc/dnf', '/var/lib/rpm', '/usr/lib/sysimage/rpm'];
 
 /**
  * dnf into the tree: a fresh one (the bootstrap) or an existing one (a parent image unpacked, whose

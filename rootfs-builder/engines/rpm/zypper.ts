@@ -124,7 +124,7 @@ async function runZypper(ctx: BuildContext, o: BootstrapOptions, fresh: boolean)
   if (fresh) {
     await mkdirMode(o.target, 0o755);
     await makeDevNodes(ctx, o.target);
-  } else await refuseHostLinks(o.target, 'zypper', ['/var/cache/zypp', '/var/lib/zypp', '/var/log', '/etc/zypp', '/etc/resolv.conf', '/var/lib/rpm', '/usr/lib/sysimage/rpm']);
+  } else await refuseHostLinks(o.target, 'zypper', ['/var/cache/zypp', '/var/lib/zypp', '/var/log', '/etc/zypp', '/var/lib/rpm', '/usr/lib/sysimage/rpm']);
   await mkdir(cache, { recursive: true });
   await mkdir(join(work, 'tmp'), { recursive: true });
   const homes = watchHomes(join(work, 'tmp'), true);
