@@ -127,10 +127,10 @@ export async function installExtras(ctx: BuildContext, root: string, debCache: s
     // The host's resolver over the tree's resolv.conf, wherever its link leads inside the tree; none without one.
     resolv: ((r) => (r?.stats.isFile() ? r.path : ''))(resolveInTree(root, '/etc/resolv.conf')),
   };
-  const policy = await freshInTree(root, '/usr/sbin/policy-rc.d.osb-new');
+  const policy = await freshInTree(root, `/usr/sbin/policy-rc.d.osb-new-${process.pid}`);
   const target = await inTree(root, '/usr/sbin/policy-rc.d');
   const had = await lstat(target).catch(() => undefined);
-  const aside = `${target}.osb-aside`;
+  const aside = `${target}.osb-aside-${process.pid}`;
   await writeFileMode(policy, '#!/bin/sh\nexit 101\n', 0o755);
   if (had) await rename(target, aside);
   await rename(policy, target);
