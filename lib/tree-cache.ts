@@ -99,10 +99,15 @@ export function treeSeal(root: string): string {
   };
   walk('');
   // The same walk gives the tree's own hard-link groups, which the overlay needs (rootfs-builder/overlay.ts).
-  const groups = new Map<string, readonly string[]>();
-  for (const names of byInode.values()) if (names.length > 1) for (const n of names) groups.set(n, names);
-  linkGroupsSeen.set(root, groups);
+  linkGroupsSeen.set(root, groupsOf(byInode));
   return h.digest('hex');
+}
+
+/** inode -> its names in a tree, turned into: each name of a file with other names in the tree -> all of them (sorted). */
+export function groupsOf(byInode: ReadonlyMap<bigint, string[]>): Map<string, readonly string[]> {
+  const out = new Map<string, readonly string[]>();
+  for (const names of byInode.values()) if (names.length > 1) for (const n of names.sort()) out.set(n, names);
+  return out;
 }
 
 const verdicts = new Map<string, Promise<string | undefined>>();

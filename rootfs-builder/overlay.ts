@@ -32,7 +32,7 @@ import { join } from 'node:path';
 import { onCleanup } from '../lib/cleanup.js';
 import type { BuildContext } from '../lib/context.js';
 import { isRoot } from '../lib/host.js';
-import { knownLinkGroups } from '../lib/tree-cache.js';
+import { groupsOf, knownLinkGroups } from '../lib/tree-cache.js';
 
 export interface OverlayChanges {
   /** Names (relative to the tree) that the steps removed: whiteouts in the upper directory. */
@@ -177,7 +177,5 @@ export function linkGroups(root: string): Map<string, readonly string[]> {
     }
   };
   walk('');
-  const out = new Map<string, readonly string[]>();
-  for (const names of byInode.values()) if (names.length > 1) for (const n of names.sort()) out.set(n, names);
-  return out;
+  return groupsOf(byInode);
 }
