@@ -88,6 +88,10 @@ export async function benchImageBuild(runs: number): Promise<BenchRow[]> {
       cmd: plain,
     });
     stopAgents(plainRoot);
+    // The floor of any tool that makes image-build's gzip layer: dnf's time plus the fastest gzip
+    // here (pigz on both cores) of the tree the last build made, alone.
+    const tree = join(wd, 'rootfs');
+    const pigz = spawnSync('sh', ['-c', 'command -v pigz']).status === 0 && existsSync(tree) ? Array.from({ length: runs }, () => timeShell(`tar -C ${tree} -cf - . | pigz -6 -p 2 > /dev/null`).seconds) : [];
     const rows: BenchRow[] = [
       {
         name: `osb build --config (image-build's README base example: rootfs and OCI image; test repository, Minimal Install of ${BULK + 2} packages)`,
@@ -98,6 +102,9 @@ export async function benchImageBuild(runs: number): Promise<BenchRow[]> {
         goal: '<= 1.1x',
         extra: `median of per-round ratios ${base.paired.toFixed(3)}x`,
       },
+      ...(pigz.length
+        ? [{ name: "tar | pigz -6 -p 2 of the same tree (the fastest gzip here: the layer's floor)", median: median(pigz), runs, extra: `dnf's time plus this: ${((median(base.b) + median(pigz)) / median(base.b)).toFixed(2)}x of dnf, before anything else` }]
+        : []),
     ];
     rows.push(...(await benchAnsibleLayer(runs, scratch)));
     return rows;
