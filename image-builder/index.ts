@@ -20,7 +20,7 @@ import { derivedUuid, verityPartitionUuids } from './ids.js';
 import { assertTreeFits } from './limits.js';
 import { validateOptions, type ImageOptions, type ImageResult } from './options.js';
 import { gptRootType, gptRootVerityType } from './partition.js';
-import { scanTree, type TreeStats } from './scan.js';
+import { readScanRecord, sameStats, scanTree, writeScanRecord, type TreeStats } from './scan.js';
 import { computeImageSize, type DiskLayout } from './sizing.js';
 import { createSparse, copySparse } from './sparse-io.js';
 import { MiB } from './types.js';
@@ -32,7 +32,7 @@ export type { FsType, PartitionTable, ImageFormat } from './types.js';
 export type { ImageOptions, ImageResult } from './options.js';
 export { parseRootHashFile, verityCmdline, verityTable, kernelVerityParams, type VerityParams } from './verity.js';
 export { computeImageSize, layoutFor, type SizingInput, type ImageSize, type DiskLayout } from './sizing.js';
-export { scanTree, type TreeStats } from './scan.js';
+export { scanTree, writeScanRecord, type TreeStats } from './scan.js';
 
 /** Build the image described by `opts` at `opts.output`. In dry-run, print the plan and write nothing. */
 export async function buildImage(ctx: BuildContext, opts: ImageOptions): Promise<ImageResult> {
@@ -44,26 +44,71 @@ export async function buildImage(ctx: BuildContext, opts: ImageOptions): Promise
     ctx.log.info(`would size the image from ${rootfsDir} once it is built, then write ${output} (${o.partitionTable}, ${o.fsType}${o.dax ? ', DAX header' : ''}${o.format === 'qcow2' ? ', qcow2' : ''}) and check it`);
     return { path: output, sizeBytes: 0, partitionOffset: 0, fsType: o.fsType, fsUuid: derivedUuid(o.seed, 'fs-uuid') };
   }
-  const tree = scanTree(rootfsDir);
+  // Sized from the last scan of this rootfs when there is one, and the tree walked while mkfs
+  // runs: the tools start without waiting for the walk. A walk that disagrees sizes again.
+  const recorded = ctx.dryRun || !o.scanRecord ? undefined : readScanRecord(o.scanRecord, rootfsDir);
+  if (recorded && fits(recorded, o)) {
+    const first = await buildFrom(ctx, o, output, rootfsDir, recorded, true);
+    if (first.result) return first.result;
+    ctx.log.info('the rootfs changed since osb last scanned it: sizing the image again');
+    return buildFrom(ctx, o, output, rootfsDir, first.scanned, false).then((r) => r.result!);
+  }
+  return buildFrom(ctx, o, output, rootfsDir, scanTree(rootfsDir), false).then((r) => r.result!);
+}
+
+/**
+ * The image from `tree`. When `tree` is a recorded guess, the rootfs is walked beside mkfs (or
+ * after a failure) and the image is kept only if the walk agrees; otherwise nothing is renamed
+ * into place and the walk is returned, to build from.
+ */
+async function buildFrom(ctx: BuildContext, o: ImageOptions, output: string, rootfsDir: string, tree: TreeStats, guess: boolean): Promise<{ result?: ImageResult; scanned: TreeStats }> {
   assertTreeFits(tree, o.fsType, o.blockSize);
   if (o.fsType === 'erofs' && o.rootFreeSpaceMiB > 0) ctx.log.warn('erofs is read-only: the root free space asked for is ignored');
   ctx.log.info(`rootfs: ${(tree.fileBytes / MiB).toFixed(1)} MiB in ${tree.fileSizes.length} files, ${tree.directories.length} directories`);
   // Scratch files live beside the output in a directory a later run removes if this one is killed.
   const stage = tmpPathFor(output, '.osb-stage-');
   const paths = (tmp: string): Paths => ({ output, tmp, stage, raw: o.format === 'raw' ? tmp : join(stage, 'disk.raw'), rootfsDir });
-  if (ctx.dryRun) return assemble(ctx, o, tree, paths(tmpPathFor(output)));
+  if (ctx.dryRun) return { result: await assemble(ctx, o, tree, paths(tmpPathFor(output))), scanned: tree };
   await ensureWritableDir(dirname(output), 'output directory');
   const digest: { taken?: FileDigest } = {};
   // A full disk, checked once the size is known (in assemble) or met by a tool, is one line.
   const space = { need: 0 };
-  const result = await writingUnder(dirname(output), () => space.need, () => writeAtomic(output, async (tmp) => {
-    await mkdir(stage, { recursive: true });
-    return withCleanup(() => rm(stage, { recursive: true, force: true }), () => assemble(ctx, o, tree, paths(tmp), digest, space));
-  }));
+  let scanned = guess ? undefined : tree;
+  const walk = () => (scanned ??= scanTree(rootfsDir));
+  // The walk goes beside mkfs, after the SBOM's reading has started.
+  const alongside = guess ? () => { o.alongside?.(); setImmediate(walk); } : o.alongside;
+  const agrees = () => sameStats(walk(), tree);
+  let result: ImageResult | undefined;
+  try {
+    result = await writingUnder(dirname(output), () => space.need, () => writeAtomic(output, async (tmp) => {
+      await mkdir(stage, { recursive: true });
+      const r = await withCleanup(() => rm(stage, { recursive: true, force: true }), () => assemble(ctx, { ...o, alongside }, tree, paths(tmp), digest, space));
+      // Thrown, so that writeAtomic removes the image sized for another tree.
+      if (!agrees()) throw new TreeChanged();
+      return r;
+    }));
+  } catch (e) {
+    if (e instanceof TreeChanged || (guess && !(e instanceof InterruptedError) && !agrees())) return { scanned: walk() };
+    throw e;
+  }
+  if (o.scanRecord && !guess) writeScanRecord(o.scanRecord, rootfsDir, tree);
   // The SBOM and the provenance name the image's sha256: taken during the checks, not read again.
   if (digest.taken) await rememberDigest(output, digest.taken);
-  return result;
+  return { result, scanned: tree };
 }
+
+/** Whether a recorded tree is one this filesystem holds: if not, the tree itself is scanned, and refused by what it is now. */
+function fits(tree: TreeStats, o: ImageOptions): boolean {
+  try {
+    assertTreeFits(tree, o.fsType, o.blockSize);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The rootfs is not the tree the image was sized for. */
+class TreeChanged extends Error {}
 
 interface Paths {
   readonly output: string;

@@ -45,6 +45,11 @@ export interface ImageOptions {
    * later turn of the event loop than the mkfs it goes beside, so the tool starts first.
    */
   readonly alongside?: () => void;
+  /**
+   * Where the last scan of the rootfs is kept (image-builder/scan.ts): the image is sized from it
+   * at once and checked against a walk of the tree beside mkfs. @default undefined (scan first)
+   */
+  readonly scanRecord?: string;
 }
 
 export interface ImageResult {

@@ -3,7 +3,8 @@
  * symlink targets, hard links) and the extremes a filesystem may not be able to hold.
  * A name that is not UTF-8 is measured and reported exactly (the walk then reads names as bytes).
  */
-import { lstatSync, readdirSync, readlinkSync, type BigIntStats } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, writeFileSync, type BigIntStats } from 'node:fs';
+import { dirname } from 'node:path';
 import { OsbError } from '../lib/errors.js';
 
 /** The largest value of some property in the tree and where it occurs (for error messages). */
@@ -151,4 +152,64 @@ function walk<P extends string | Buffer>(ops: PathOps<P>): TreeStats {
     }
   }
   return { fileSizes, directories, symlinkTargets, specialFiles, extraHardLinks, hasLostFound, longestName, longestSymlink, largestFile, fileBytes };
+}
+
+/**
+ * The last scan of a rootfs, kept in the workdir (WORKDIR/.osb/rootfs-scan.json) so the next
+ * image can be sized from it at once and the tree walked while mkfs runs (image-builder/index.ts).
+ * It is only a guess: the build checks it against a walk of the tree and sizes again if they
+ * differ. It names the directory by device and inode, so a rebuilt rootfs (a new directory moved
+ * into place) never meets the record of the old one.
+ */
+interface ScanRecord {
+  readonly v: 1;
+  readonly dev: string;
+  readonly ino: string;
+  readonly stats: TreeStats;
+}
+
+const count = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
+const counts = (x: unknown): x is number[] => Array.isArray(x) && x.every(count);
+const extreme = (x: unknown): x is Extreme => typeof x === 'object' && x !== null && count((x as Extreme).bytes) && typeof (x as Extreme).path === 'string';
+
+/** The record's statistics, if it is well formed: it is a file in the workdir, not osb's memory. */
+function asTreeStats(x: unknown): TreeStats | undefined {
+  if (typeof x !== 'object' || x === null) return undefined;
+  const t = x as Record<keyof TreeStats, unknown>;
+  const ok = counts(t.fileSizes) && Array.isArray(t.directories) && t.directories.length > 0 && t.directories.every(counts) && counts(t.symlinkTargets)
+    && count(t.specialFiles) && count(t.extraHardLinks) && typeof t.hasLostFound === 'boolean' && extreme(t.longestName) && extreme(t.longestSymlink)
+    && extreme(t.largestFile) && count(t.fileBytes) && t.fileBytes === (t.fileSizes as number[]).reduce((a, b) => a + b, 0);
+  return ok ? (x as TreeStats) : undefined;
+}
+
+/** The recorded statistics of `rootfsDir`, or undefined: no record, a damaged one, or one of another directory. */
+export function readScanRecord(file: string, rootfsDir: string): TreeStats | undefined {
+  try {
+    const st = lstatSync(rootfsDir, { bigint: true });
+    if (!st.isDirectory()) return undefined;
+    const r = JSON.parse(readFileSync(file, 'utf8')) as Partial<ScanRecord>;
+    if (r?.v !== 1 || r.dev !== String(st.dev) || r.ino !== String(st.ino)) return undefined;
+    return asTreeStats(r.stats);
+  } catch {
+    return undefined; // none yet, or not one to use: the tree is scanned first, as without it
+  }
+}
+
+/** Keep `stats` as the scan of `rootfsDir`. Best effort: without the record the next image scans first. */
+export function writeScanRecord(file: string, rootfsDir: string, stats: TreeStats): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  try {
+    const st = lstatSync(rootfsDir, { bigint: true });
+    const record: ScanRecord = { v: 1, dev: String(st.dev), ino: String(st.ino), stats };
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(tmp, JSON.stringify(record));
+    renameSync(tmp, file);
+  } catch {
+    rmSync(tmp, { force: true });
+  }
+}
+
+/** Whether two scans describe the same tree, as far as the sizing and the limits can tell. */
+export function sameStats(a: TreeStats, b: TreeStats): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
 }

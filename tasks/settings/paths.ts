@@ -3,6 +3,8 @@ import { join, resolve } from 'node:path';
 import type { Settings } from './table.js';
 
 export const rootfsDir = (s: Settings): string => resolve(s.rootfsDir ?? join(s.workdir, 'rootfs'));
+/** The last scan of the rootfs, which the next image is sized from while it checks it (image-builder/scan.ts). */
+export const scanRecordPath = (s: Settings): string => join(s.workdir, '.osb', 'rootfs-scan.json');
 export const manifestPath = (s: Settings): string => join(s.workdir, 'rootfs.manifest.json');
 export const cacheDir = (s: Settings): string => resolve(s.cacheDir ?? join(s.workdir, 'cache'));
 export const imagePath = (s: Settings): string => join(s.workdir, s.imageName);

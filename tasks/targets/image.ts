@@ -5,7 +5,7 @@ import { hostArch } from '../../distros/index.js';
 import { OsbError } from '../../lib/errors.js';
 import type { VerityParams } from '../../image-builder/index.js';
 import type { Target } from '../engine/target.js';
-import { imagePath, rootfsDir, rootHashPath } from '../settings/paths.js';
+import { imagePath, rootfsDir, rootHashPath, scanRecordPath } from '../settings/paths.js';
 import type { Settings } from '../settings/table.js';
 import { supplyChainOutputs } from './supply-chain.js';
 import { requireOsTree, validateTree } from './tree.js';
@@ -82,6 +82,7 @@ export const image: Target = {
       measured,
       rootHashOutput: measured ? rootHashPath(s) : undefined,
       alongside: () => (early = supplyChain.earlySbomComponents(s, 'image')),
+      scanRecord: scanRecordPath(s),
     });
     if (!ctx.dryRun) ctx.log.info(`wrote ${r.path} (${(r.sizeBytes / 1048576).toFixed(0)} MiB, ${r.fsType})`);
     await supplyChain.writeSupplyChain(ctx, s, 'image', inputsHash, image.settings, measured ? [rootHashPath(s)] : [], early);
