@@ -15,7 +15,7 @@ import { median, timeShell, type BenchRow } from './lib.js';
 import { buildRpmTestRepos } from './rpm-repo.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const OSB = `${process.execPath} ${join(HERE, '..', 'tasks', 'main.js')}`;
+const OSB = `${process.execPath} ${join(HERE, '..', 'tasks', 'main.cjs')}`;
 const BULK = 120;
 
 async function serveInChild(reposRoot: string, keysDir: string): Promise<{ url: string; stop: () => void }> {

@@ -17,7 +17,7 @@ import { slimWorkdir } from './slim-rootfs.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 /** The CLI as users run it. */
-const OSB = `${process.execPath} ${join(HERE, '..', 'tasks', 'main.js')}`;
+const OSB = `${process.execPath} ${join(HERE, '..', 'tasks', 'main.cjs')}`;
 
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
@@ -43,7 +43,7 @@ export async function benchInitrd(_rootfs: string, runs: number): Promise<BenchR
     ]) as [Measured, Measured, Measured, Measured, Measured, Measured];
     const sizes = (m: Measured, base: Measured) => `size ${mb(m.bytes)} vs ${mb(base.bytes)} (${(m.bytes / base.bytes).toFixed(3)}x), peak RSS ${mib(m.maxRssKiB)}`;
     const node = nodeStartTime(Math.max(runs, 9));
-    const first = firstToolTime(Math.max(runs, 9), [process.execPath, join(HERE, '..', 'tasks', 'main.js'), 'initrd', ...slim.args.split(' '), '--initrd-name', 'osb-zstd.img', '--compression', 'zstd'], ['zstd'], () => rmSync(osbOut('zstd'), { force: true }));
+    const first = firstToolTime(Math.max(runs, 9), [process.execPath, join(HERE, '..', 'tasks', 'main.cjs'), 'initrd', ...slim.args.split(' '), '--initrd-name', 'osb-zstd.img', '--compression', 'zstd'], ['zstd'], () => rmSync(osbOut('zstd'), { force: true }));
     const kataName = `Kata's initrd_builder.sh (${KATA_COMMIT.slice(0, 10)}: find | cpio | gzip -9)`;
     return [
       { name: `${kataName}, slim Debian rootfs`, median: kataGzip.median, runs, extra: `size ${mb(kataGzip.bytes)}, peak RSS ${mib(kataGzip.maxRssKiB)}` },

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { median, timeShell, type BenchRow } from './lib.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const OSB = `${process.execPath} ${join(HERE, '..', 'tasks', 'main.js')}`;
+const OSB = `${process.execPath} ${join(HERE, '..', 'tasks', 'main.cjs')}`;
 const SDE = 1_700_000_000;
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { median, timeShell, type BenchRow } from './lib.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const OSB = `${process.execPath} ${join(HERE, '..', 'tasks', 'main.js')}`;
+const OSB = `${process.execPath} ${join(HERE, '..', 'tasks', 'main.cjs')}`;
 const SDE = 1_700_000_000;
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 

@@ -14,7 +14,7 @@ import { median, timeShell, type BenchRow } from './lib.js';
 import { buildRpmTestRepos } from './rpm-repo.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const OSB = `${process.execPath} ${join(HERE, '..', 'tasks', 'main.js')}`;
+const OSB = `${process.execPath} ${join(HERE, '..', 'tasks', 'main.cjs')}`;
 /** Packages of 256 KiB each for the second row: a package set the size of a small real install. */
 const BULK = 120;
 /** Where gpg puts the sockets of a home other than ~/.gnupg: one directory per home, left behind. */

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { formatRow, median, medianOf, timeShell, type BenchRow } from './lib.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const OSB_CLI = `${process.execPath} ${join(ROOT, 'dist', 'tasks', 'main.js')}`;
+export const OSB_CLI = `${process.execPath} ${join(ROOT, 'dist', 'tasks', 'main.cjs')}`;
 const CACHE = process.env.OSB_TEST_CACHE ?? '/var/cache/osb-test';
 const MIRROR = process.env.OSB_TEST_MIRROR ?? 'http://deb.debian.org/debian';
 const RUNS = Number(process.env.OSB_BENCH_RUNS ?? 5);
@@ -63,14 +63,14 @@ function benchRootfs(): BenchRow[] {
     const pkgs = ['less', 'procps', 'iproute2', 'netbase', 'kmod'];
     for (let i = 0; i < runs; i++) {
       const t0 = performance.now();
-      execFileSync(process.execPath, [join(ROOT, 'dist/tasks/main.js'), 'rootfs', '--agent-init', '--workdir', `${scratch}/wd`, '--mirror', MIRROR, '--extra-pkgs', pkgs[i % pkgs.length]!], { stdio: 'ignore' });
+      execFileSync(process.execPath, [join(ROOT, 'dist/tasks/main.cjs'), 'rootfs', '--agent-init', '--workdir', `${scratch}/wd`, '--mirror', MIRROR, '--extra-pkgs', pkgs[i % pkgs.length]!], { stdio: 'ignore' });
       times.push((performance.now() - t0) / 1000);
     }
     // Sizes: the default (slim) tree against --no-slim, and against plain mmdebstrap's.
     const du = (p: string) => Number(execFileSync('du', ['-s', '-B1', p], { encoding: 'utf8' }).split('\t')[0]) / 1048576;
-    execFileSync(process.execPath, [join(ROOT, 'dist/tasks/main.js'), 'rootfs', '--agent-init', '--workdir', `${scratch}/wd`, '--mirror', MIRROR, '--extra-pkgs='], { stdio: 'ignore' });
+    execFileSync(process.execPath, [join(ROOT, 'dist/tasks/main.cjs'), 'rootfs', '--agent-init', '--workdir', `${scratch}/wd`, '--mirror', MIRROR, '--extra-pkgs='], { stdio: 'ignore' });
     const slim = du(`${scratch}/wd/rootfs`);
-    execFileSync(process.execPath, [join(ROOT, 'dist/tasks/main.js'), 'rootfs', '--agent-init', '--no-slim', '--workdir', `${scratch}/fat`, '--mirror', MIRROR], { stdio: 'ignore' });
+    execFileSync(process.execPath, [join(ROOT, 'dist/tasks/main.cjs'), 'rootfs', '--agent-init', '--no-slim', '--workdir', `${scratch}/fat`, '--mirror', MIRROR], { stdio: 'ignore' });
     const fat = du(`${scratch}/fat/rootfs`);
     rmSync(`${scratch}/plain`, { recursive: true, force: true });
     execFileSync('mmdebstrap', ['--variant=minbase', '--mode=root', '--quiet', 'bookworm', `${scratch}/plain`, MIRROR], { stdio: 'ignore' });
@@ -153,10 +153,10 @@ function benchBoot(): BenchRow[] {
   const scratch = scratchDir('osb-bench-boot-');
   const kernelWd = join(CACHE, 'kernel-workdir');
   try {
-    execFileSync(process.execPath, [join(ROOT, 'dist/tasks/main.js'), 'kernel', '--workdir', kernelWd, '--cache-dir', `${CACHE}/osb-cache`], { stdio: 'ignore' });
+    execFileSync(process.execPath, [join(ROOT, 'dist/tasks/main.cjs'), 'kernel', '--workdir', kernelWd, '--cache-dir', `${CACHE}/osb-cache`], { stdio: 'ignore' });
     const common = ['--agent-init', '--workdir', scratch, '--cache-dir', `${CACHE}/osb-cache`, '--mirror', MIRROR, '--no-dax'];
     const boot = (extra: string[]) =>
-      readySeconds(execFileSync(process.execPath, [join(ROOT, 'dist/tasks/main.js'), 'boot', ...common, ...extra], { encoding: 'utf8', env: { ...process.env, CI: 'true' } }));
+      readySeconds(execFileSync(process.execPath, [join(ROOT, 'dist/tasks/main.cjs'), 'boot', ...common, ...extra], { encoding: 'utf8', env: { ...process.env, CI: 'true' } }));
     const osbKernel = join(kernelWd, 'vmlinuz.container');
     const sample = (extra: string[]) => median(Array.from({ length: RUNS }, () => boot(extra)));
     const initrd = sample(['--initrd', '--kernel', osbKernel]);
@@ -230,7 +230,7 @@ async function main(): Promise<void> {
   await section('arm64-kernel', benchArm64Kernel);
   await section('boot', benchBoot);
   await section('uki', async () => {
-    execFileSync(process.execPath, [join(ROOT, 'dist/tasks/main.js'), 'kernel', '--workdir', join(CACHE, 'kernel-workdir'), '--cache-dir', `${CACHE}/osb-cache`], { stdio: 'ignore' });
+    execFileSync(process.execPath, [join(ROOT, 'dist/tasks/main.cjs'), 'kernel', '--workdir', join(CACHE, 'kernel-workdir'), '--cache-dir', `${CACHE}/osb-cache`], { stdio: 'ignore' });
     return (await import('./uki.js')).benchUki(OSB_CLI, join(CACHE, 'kernel-workdir', 'vmlinuz.container'), `${CACHE}/osb-cache`, RUNS, readySeconds);
   });
   // Every run lands in bench/results.json and the README's table (OSB_BENCH_NO_README=1 to keep them).

@@ -132,18 +132,17 @@ async function entriesOf(dir: string): Promise<Array<{ e: Dirent; path: string }
 
 /** Remove the stale temps directly in `dir` (and `depth` levels below); returns what was removed. */
 export async function sweepStaleTemps(dir: string, o: SweepOptions = {}): Promise<string[]> {
-  const removed: string[] = [];
-  for (const { e, path } of await entriesOf(dir)) {
-    if (o.prefix && !e.name.startsWith(o.prefix)) continue;
+  // Entries and subdirectories side by side: a sweep runs before every build, and a shared cache
+  // has many directories to look into.
+  const found = await Promise.all((await entriesOf(dir)).map(async ({ e, path }): Promise<string[]> => {
+    if (o.prefix && !e.name.startsWith(o.prefix)) return [];
     const pid = pidOf(e.name);
     const stale = pid !== undefined ? await ownerGone(pid, path) : Boolean(o.locked) && LOCKED_TEMP.test(e.name);
-    if (stale) {
-      if (await removeTemp(path)) removed.push(path);
-    } else if (pid === undefined && e.isDirectory() && (o.depth ?? 0) > 0) {
-      removed.push(...(await sweepStaleTemps(path, { depth: (o.depth ?? 0) - 1 })));
-    }
-  }
-  return removed;
+    if (stale) return (await removeTemp(path)) ? [path] : [];
+    if (pid === undefined && e.isDirectory() && (o.depth ?? 0) > 0) return sweepStaleTemps(path, { depth: (o.depth ?? 0) - 1 });
+    return [];
+  }));
+  return found.flat();
 }
 
 /**

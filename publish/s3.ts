@@ -110,7 +110,7 @@ export async function publishS3(o: S3Options): Promise<{ keys: string[]; index: 
     forcePathStyle: true,
     credentials: { accessKeyId: o.accessKey, secretAccessKey: o.secretKey },
     // The SDK's default (WHEN_SUPPORTED) streams bodies as aws-chunked with a trailing checksum,
-    // which S3-compatible servers refuse (Swift: 501) or store with the framing (OCI-NOTES §4).
+    // which S3-compatible servers refuse (Swift: 501) or store with the framing (OCI-NOTES, section 4).
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
     maxAttempts: 4,

@@ -1,7 +1,8 @@
 /**
  * Build step (`npm run build`, after tsc): bundle the command line into one CommonJS file,
- * dist/tasks/osb.cjs, and write the launcher users run, dist/tasks/main.js (tasks/launch.ts),
- * which loads it with V8's code cache.
+ * dist/tasks/osb.cjs, and write the launcher users run, dist/tasks/main.cjs (tasks/launch.ts),
+ * which loads it with V8's code cache. The launcher is CommonJS too: an ES module as the entry
+ * point starts Node's ES module loader, about 5 ms on every command before osb's first line.
  *
  * Why: every osb command pays for loading and compiling its code before it does anything.
  * Loading ~250 small ES modules (execa alone is over 100 files) cost more than the work of a short
@@ -46,11 +47,19 @@ for (const f of cli.outputFiles) {
 }
 const left = /\bimport\(\s*["'`a-zA-Z_]/.exec(code);
 if (left) throw new Error(`the bundle still has an import() at offset ${left.index}: ${code.slice(left.index, left.index + 80)}`);
+// The launcher reads the bundle as latin1, which is only right for ASCII (esbuild escapes
+// strings and regexes; a comment it keeps may not be).
+const wide = /[^\x00-\x7f]/.exec(code);
+if (wide) throw new Error(`the bundle is not ASCII at offset ${wide.index}: ${code.slice(Math.max(0, wide.index - 60), wide.index + 20)}`);
 const sha256 = createHash('sha256').update(code).digest('hex');
 await build({
   ...common,
   entryPoints: [join(root, 'tasks', 'launch.ts')],
-  outfile: join(out, 'main.js'),
-  format: 'esm',
-  define: { __OSB_BUNDLE_SHA256__: JSON.stringify(sha256) },
+  outfile: join(out, 'main.cjs'),
+  format: 'cjs',
+  define: { __OSB_BUNDLE_SHA256__: JSON.stringify(sha256), 'import.meta.url': '__osbLauncherUrl' },
+  banner: { js: "const __osbLauncherUrl = require('node:url').pathToFileURL(__filename).href;" },
 });
+// tsc's unbundled entry point: not what osb runs, and not to be run by mistake.
+rmSync(join(out, 'main.js'), { force: true });
+rmSync(join(out, 'main.js.map'), { force: true });

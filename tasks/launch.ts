@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * What `osb` runs (dist/tasks/main.js): it loads the bundled command line (dist/tasks/osb.cjs,
+ * What `osb` runs (dist/tasks/main.cjs): it loads the bundled command line (dist/tasks/osb.cjs,
  * scripts/bundle.ts) with V8's code cache, so a command does not compile osb's code again on
  * every run.
  *
@@ -31,7 +31,8 @@ declare const __OSB_BUNDLE_SHA256__: string;
 const bundle = join(dirname(fileURLToPath(import.meta.url)), 'osb.cjs');
 // A signing run's scrypt starts now, on the thread pool, while the bundle loads (signing/kdf.ts).
 startKeyDerivation(process.argv.slice(2), process.env);
-const source = readFileSync(bundle, 'utf8');
+// The bundle is ASCII (scripts/bundle.ts checks): read as latin1, it is copied, not decoded.
+const source = readFileSync(bundle, 'latin1');
 
 /**
  * The first word that is not an option: the command, so each command's cache holds its own code.

@@ -72,10 +72,12 @@ export async function openWorkdir(cmd: ParsedCommand, signal?: AbortSignal, reco
  */
 async function sweepLeftovers(s: Settings): Promise<void> {
   const { sweepStaleTemps } = await import('../../lib/stale.js');
-  await sweepStaleTemps(s.workdir, { locked: true });
-  await sweepStaleTemps(join(s.workdir, '.osb'), { depth: 1 });
   const rootfs = rootfsDir(s);
-  if (dirname(rootfs) !== resolve(s.workdir)) await sweepStaleTemps(dirname(rootfs), { prefix: `.${basename(rootfs)}.osb-` });
-  // The cache may be shared with other workdirs: only temps whose process is gone.
-  await sweepStaleTemps(cacheDir(s), { depth: 2 });
+  await Promise.all([
+    sweepStaleTemps(s.workdir, { locked: true }),
+    sweepStaleTemps(join(s.workdir, '.osb'), { depth: 1 }),
+    dirname(rootfs) !== resolve(s.workdir) && sweepStaleTemps(dirname(rootfs), { prefix: `.${basename(rootfs)}.osb-` }),
+    // The cache may be shared with other workdirs: only temps whose process is gone.
+    sweepStaleTemps(cacheDir(s), { depth: 2 }),
+  ]);
 }

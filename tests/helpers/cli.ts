@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { REPO_ROOT } from './fixture-rootfs.js';
 
 /** OSB_TEST_DIST: another build's output directory (tsc --outDir DIR), to test it while dist/ is in use. */
-export const OSB = join(process.env.OSB_TEST_DIST ?? join(REPO_ROOT, 'dist'), 'tasks', 'main.js');
+export const OSB = join(process.env.OSB_TEST_DIST ?? join(REPO_ROOT, 'dist'), 'tasks', 'main.cjs');
 
 export interface OsbResult {
   readonly code: number | null;

@@ -17,7 +17,7 @@ const TABLE_LINE = "  async () => (await import('./greeting.js')).greeting,\n";
 
 let copy: string;
 const run = (argv: string[], cwd = copy) => spawnSync(argv[0]!, argv.slice(1), { cwd, encoding: 'utf8', env: cleanEnv(), maxBuffer: 64 << 20 });
-const osb = (...args: string[]) => run([process.execPath, join(copy, 'dist', 'tasks', 'main.js'), ...args, '--workdir', join(copy, 'wd')]);
+const osb = (...args: string[]) => run([process.execPath, join(copy, 'dist', 'tasks', 'main.cjs'), ...args, '--workdir', join(copy, 'wd')]);
 
 beforeAll(() => {
   copy = mkdtempSync(join(tmpdir(), 'osb-add-target-'));
