@@ -22,16 +22,16 @@ const T = (() => {
 })();
 const [T0, T1, T2, T3, T4, T5, T6, T7] = T as [Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array];
 
-/** ext2fs_crc32c_le / the kernel's crc32c(): reflected Castagnoli, no final inversion. */
-export function crc32c(crc: number, data: Uint8Array): number {
+/** ext2fs_crc32c_le / the kernel's crc32c(): reflected Castagnoli, no final inversion, over data[start, end). */
+export function crc32c(crc: number, data: Uint8Array, start = 0, end = data.length): number {
   let c = crc >>> 0;
-  let i = 0;
+  let i = start;
   // Eight bytes a step (slice-by-8, as e2fsprogs' crc32c.c does): every inode of the image is summed.
-  for (const end = data.length - 7; i < end; i += 8) {
+  for (const last = end - 7; i < last; i += 8) {
     const a = (c ^ (data[i]! | (data[i + 1]! << 8) | (data[i + 2]! << 16) | (data[i + 3]! << 24))) >>> 0;
     c = T7[a & 0xff]! ^ T6[(a >>> 8) & 0xff]! ^ T5[(a >>> 16) & 0xff]! ^ T4[a >>> 24]! ^ T3[data[i + 4]!]! ^ T2[data[i + 5]!]! ^ T1[data[i + 6]!]! ^ T0[data[i + 7]!]!;
   }
-  for (; i < data.length; i++) c = T0[(c ^ data[i]!) & 0xff]! ^ (c >>> 8);
+  for (; i < end; i++) c = T0[(c ^ data[i]!) & 0xff]! ^ (c >>> 8);
   return c >>> 0;
 }
 
@@ -85,11 +85,14 @@ export async function normalizeExt4Times(path: string, offset: number, epoch: nu
       const tableOffset = offset + tableBlock * blockSize;
       await fh.read(table, 0, table.length, tableOffset);
       let dirty = false;
+      // One view over the table, inodes addressed by offset: this runs once per inode of the
+      // image, mostly before V8 has optimised it, so it makes no object per inode.
+      const dv = new DataView(table.buffer, table.byteOffset, table.byteLength);
       for (let i = 0; i < used; i++) {
-        const ino = table.subarray(i * inodeSize, (i + 1) * inodeSize);
-        if (ino.readUInt16LE(I.links) === 0) continue;
-        if (!setTimes(ino, inodeSize, epoch)) continue;
-        if (csum) writeInodeChecksum(ino, g * inodesPerGroup + i + 1, seed, inodeSize);
+        const at = i * inodeSize;
+        if (dv.getUint16(at + I.links, true) === 0) continue;
+        if (!setTimes(dv, at, inodeSize, epoch)) continue;
+        if (csum) writeInodeChecksum(table, dv, at, g * inodesPerGroup + i + 1, seed, inodeSize);
         dirty = true;
         changed++;
       }
@@ -101,34 +104,35 @@ export async function normalizeExt4Times(path: string, offset: number, epoch: nu
   }
 }
 
-/** atime = ctime = epoch, mtime = min(mtime, epoch); returns whether anything changed. */
-function setTimes(ino: Buffer, inodeSize: number, epoch: number): boolean {
-  const extra = inodeSize > 128 ? ino.readUInt16LE(I.extraIsize) : 0;
-  const has = (fieldEnd: number) => 128 + extra >= fieldEnd;
+/** Set the time at `off` (seconds) and its `*_extra` word at `extraOff` (if the inode has it) to `value`; whether it changed. */
+function setTime(dv: DataView, at: number, hasExtra: boolean, off: number, extraOff: number, value: number): boolean {
+  if (dv.getUint32(at + off, true) === value >>> 0 && (!hasExtra || dv.getUint32(at + extraOff, true) === 0)) return false;
+  dv.setUint32(at + off, value >>> 0, true);
+  if (hasExtra) dv.setUint32(at + extraOff, 0, true);
+  return true;
+}
+
+/** atime = ctime = epoch, mtime = min(mtime, epoch) for the inode at byte `at`; returns whether anything changed. */
+function setTimes(dv: DataView, at: number, inodeSize: number, epoch: number): boolean {
+  // The *_extra words exist when the inode's extra size reaches past them.
+  const end = 128 + (inodeSize > 128 ? dv.getUint16(at + I.extraIsize, true) : 0);
+  let changed = setTime(dv, at, end >= I.atimeExtra + 4, I.atime, I.atimeExtra, epoch);
+  changed = setTime(dv, at, end >= I.ctimeExtra + 4, I.ctime, I.ctimeExtra, epoch) || changed;
   // Seconds are a signed 32-bit field plus the low two bits of *_extra as bits 32-33
   // (ext4_decode_extra_time); the rest of *_extra is nanoseconds.
-  const seconds = (off: number, extraOff: number) => ino.readInt32LE(off) + (has(extraOff + 4) ? (ino.readUInt32LE(extraOff) & 3) * 2 ** 32 : 0);
-  let changed = false;
-  const set = (off: number, extraOff: number, value: number) => {
-    const hasExtra = has(extraOff + 4);
-    if (ino.readUInt32LE(off) === value >>> 0 && (!hasExtra || ino.readUInt32LE(extraOff) === 0)) return;
-    ino.writeUInt32LE(value >>> 0, off);
-    if (hasExtra) ino.writeUInt32LE(0, extraOff);
-    changed = true;
-  };
-  set(I.atime, I.atimeExtra, epoch);
-  set(I.ctime, I.ctimeExtra, epoch);
-  if (seconds(I.mtime, I.mtimeExtra) > epoch) set(I.mtime, I.mtimeExtra, epoch);
+  const mtimeExtra = end >= I.mtimeExtra + 4;
+  const mtime = dv.getInt32(at + I.mtime, true) + (mtimeExtra ? (dv.getUint32(at + I.mtimeExtra, true) & 3) * 2 ** 32 : 0);
+  if (mtime > epoch) changed = setTime(dv, at, mtimeExtra, I.mtime, I.mtimeExtra, epoch) || changed;
   return changed;
 }
 
-function writeInodeChecksum(ino: Buffer, inum: number, seed: number, inodeSize: number): void {
-  const hasHi = inodeSize > 128 && ino.readUInt16LE(I.extraIsize) >= 4;
-  ino.writeUInt16LE(0, I.csumLo);
-  if (hasHi) ino.writeUInt16LE(0, I.csumHi);
+function writeInodeChecksum(table: Uint8Array, dv: DataView, at: number, inum: number, seed: number, inodeSize: number): void {
+  const hasHi = inodeSize > 128 && dv.getUint16(at + I.extraIsize, true) >= 4;
+  dv.setUint16(at + I.csumLo, 0, true);
+  if (hasHi) dv.setUint16(at + I.csumHi, 0, true);
   let c = crc32cU32(seed, inum);
-  c = crc32c(c, ino.subarray(I.generation, I.generation + 4));
-  c = crc32c(c, ino.subarray(0, inodeSize));
-  ino.writeUInt16LE(c & 0xffff, I.csumLo);
-  if (hasHi) ino.writeUInt16LE(c >>> 16, I.csumHi);
+  c = crc32c(c, table, at + I.generation, at + I.generation + 4);
+  c = crc32c(c, table, at, at + inodeSize);
+  dv.setUint16(at + I.csumLo, c & 0xffff, true);
+  if (hasHi) dv.setUint16(at + I.csumHi, c >>> 16, true);
 }
