@@ -83,15 +83,21 @@ export async function pushLayout(layoutDir: string, tags: readonly string[], o: 
   const blobs = docs.flatMap((d) => d.blobs).filter((b) => !seen.has(b.digest) && seen.add(b.digest));
   const client = new RegistryClient(o);
   try {
-    await client.ping();
+    // GET /v2/ goes beside the first HEADs (they change nothing); no upload starts before it
+    // answered, and its failure is the one reported.
+    const reachable = client.ping();
     let next = 0;
     const worker = async () => {
       while (next < blobs.length) {
         const b = blobs[next++]!;
-        await client.pushBlob(b, blobPath(layoutDir, b.digest));
+        await client.pushBlob(b, blobPath(layoutDir, b.digest), { ready: reachable });
       }
     };
-    await Promise.all([worker(), worker(), worker()]);
+    const workers = [worker(), worker(), worker()].map((w) => w.catch(async (e: unknown) => {
+      await reachable; // a registry that is not one: its one line, not a HEAD's
+      throw e;
+    }));
+    await Promise.all([reachable, ...workers]);
     // An index's images go up by digest: no tag names one of them on its own.
     for (const i of images) await client.pushManifest(i.bytes, i.mediaType, i.digest);
     // Only now, with every blob in place (and what must be ready first, a signing key), can a tag name the image.

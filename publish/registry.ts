@@ -114,10 +114,15 @@ export class RegistryClient {
     const own = req.url.origin === this.base.origin;
     const t = own ? this.t : this.foreign(req.url);
     const go = () => send(t, { ...req, headers: { ...req.headers, ...(this.auth && own ? { Authorization: this.auth } : {}) } }, undefined, sink);
+    const sent = this.auth;
     let r = await go();
-    if (r.status === 401 && (await this.authenticate(r))) r = await go();
+    // Requests run side by side: a 401 to one sent before another answered the challenge is sent
+    // again with that answer, and challenges met together are answered once.
+    if (r.status === 401 && (this.auth !== sent || (await (this.answering ??= this.authenticate(r).finally(() => (this.answering = undefined)))))) r = await go();
     return r;
   }
+
+  private answering: Promise<boolean> | undefined;
 
   /** Set the Authorization from a 401's WWW-Authenticate: Basic with the credentials, or a Bearer token. */
   private async authenticate(r: HttpResponse): Promise<boolean> {
@@ -171,8 +176,11 @@ export class RegistryClient {
     });
   }
 
-  /** Push one blob (a file, or bytes) unless the registry has it; the whole exchange is retried as one operation. */
-  async pushBlob(d: Descriptor, path: string | Buffer, o: { probe?: boolean } = {}): Promise<void> {
+  /**
+   * Push one blob (a file, or bytes) unless the registry has it; the whole exchange is retried as
+   * one operation. `ready` (the GET /v2/ sent beside) is waited for before an upload starts.
+   */
+  async pushBlob(d: Descriptor, path: string | Buffer, o: { probe?: boolean; ready?: Promise<unknown> } = {}): Promise<void> {
     const part = (start: number, end: number) => (typeof path === 'string' ? () => createReadStream(path, { start, end, highWaterMark: READ_CHUNK }) : path.subarray(start, end + 1));
     const repo = this.o.repo;
     await withRetry(this.policy, async () => {
@@ -182,6 +190,8 @@ export class RegistryClient {
         if (head.status === 200) return void this.stats.skipped++;
         if (head.status !== 404) throw this.fail(`HEAD blob ${d.digest}`, head);
       }
+      // The registry's GET /v2/, when it runs beside: nothing is uploaded before it answered.
+      await o.ready;
       const post = this.url(`/v2/${repo}/blobs/uploads/`);
       if (this.o.mountFrom) {
         post.searchParams.set('mount', d.digest);

@@ -5,7 +5,7 @@ import { basename, join } from 'node:path';
 import { assertOwnedOrEmpty, OWNER_MARKER, siblingMarkerFor } from '../../lib/atomic.js';
 import { OsbError } from '../../lib/errors.js';
 import type { CommandRun } from '../cli/command.js';
-import { bundlePaths, cacheDir, imagePath, initrdPath, kernelPaths, manifestPath, ociPaths, provenancePath, rootfsDir, rootHashPath, sbomPath, squashfsPaths, sysextPath, sysextUsrHashPath, sysextVerityPath, ukiPaths } from '../settings/paths.js';
+import { bundlePaths, cacheDir, imagePath, initrdPath, kernelPaths, manifestPath, ociPaths, provenancePath, rootfsDir, rootHashPath, sbomPath, scanRecordPath, squashfsPaths, sysextPath, sysextUsrHashPath, sysextVerityPath, ukiPaths } from '../settings/paths.js';
 import { archList, archSettings, isMultiArch } from '../settings/arches.js';
 import type { Settings } from '../settings/table.js';
 import { checkWorkdir, openWorkdir } from './workdir.js';
@@ -56,7 +56,7 @@ async function cleanOutputs(s: Settings): Promise<void> {
   const b = bundlePaths(s);
   const q = squashfsPaths(s);
   const sboms = (['rootfs', 'image', 'initrd', 'oci'] as const).flatMap((k) => [...(['spdx', 'cyclonedx'] as const).map((f) => sbomPath({ ...s, sbomFormat: f }, k)), provenancePath(s, k)]);
-  const files = [imagePath(s), rootHashPath(s), ...sboms, initrdPath(s), manifestPath(s), k.vmlinuz, k.vmlinux, k.config, o.archive, o.dockerArchive, b.tar, q.image, q.bootInitrd];
+  const files = [imagePath(s), rootHashPath(s), ...sboms, initrdPath(s), manifestPath(s), scanRecordPath(s), k.vmlinuz, k.vmlinux, k.config, o.archive, o.dockerArchive, b.tar, q.image, q.bootInitrd];
   files.push(...Object.values(ukiPaths(s)), sysextPath(s), sysextUsrHashPath(s), sysextVerityPath(s));
   // --sign-key's envelopes beside each of them (osb.img.intoto.dsse.json, ...).
   const { envelopesBeside } = await import('../targets/sign.js');
