@@ -60,17 +60,36 @@ export function tablesFor(layout: DiskLayout, table: PartitionTable, seed: strin
  */
 export async function writeDisk(ctx: BuildContext, imagePath: string, layout: DiskLayout, tables: DiskTables, seed: string, stageDir: string): Promise<void> {
   if (!ctx.dryRun) await createSparse(imagePath, layout.totalBytes);
-  await writeTable(ctx, imagePath, tables.table);
-  if (!tables.innerTable) return;
+  await writeTables(ctx, imagePath, layout, tables, seed, stageDir);
+}
+
+/**
+ * The table(s) and DAX header of the sparse image `imagePath` (already its full size). They lie
+ * outside the root partition (the first MiB, the header, a GPT's last MiB), so they may be written
+ * while mkfs writes the partition; the two tables go side by side.
+ */
+export async function writeTables(ctx: BuildContext, imagePath: string, layout: DiskLayout, tables: DiskTables, seed: string, stageDir: string): Promise<void> {
+  const inner = tables.innerTable;
+  if (!inner) return writeTable(ctx, imagePath, tables.table);
   const scratch = join(stageDir, 'inner-table.img');
-  if (!ctx.dryRun) await createSparse(scratch, layout.diskBytes);
-  await writeTable(ctx, scratch, tables.innerTable);
+  const writeInner = async () => {
+    if (!ctx.dryRun) await createSparse(scratch, layout.diskBytes);
+    await writeTable(ctx, scratch, inner);
+  };
+  if (ctx.dryRun) await writeTable(ctx, imagePath, tables.table).then(writeInner);
+  else await settledAll([writeTable(ctx, imagePath, tables.table), writeInner()]);
   if (ctx.dryRun) {
     ctx.log.info(`would copy the inner table to byte ${layout.headerBytes} and write the PFN info block at byte ${PFN_INFO_OFFSET}`);
     return;
   }
   await copySparse(scratch, 0, PARTITION_START, imagePath, layout.headerBytes);
-  if (tables.innerTable.table === 'gpt') await copySparse(scratch, layout.diskBytes - MiB, MiB, imagePath, layout.totalBytes - MiB);
+  if (inner.table === 'gpt') await copySparse(scratch, layout.diskBytes - MiB, MiB, imagePath, layout.totalBytes - MiB);
   // After sfdisk: the header's MBR occupies sector 0 only, the PFN block sits at 4096.
   await writeAt(imagePath, PFN_INFO_OFFSET, encodePfnInfo({ uuid: derivedUuidBytes(seed, 'pfn-uuid'), namespaceBytes: layout.totalBytes, dataOffset: DAX_HEADER }));
+}
+
+/** Wait for every one of `work` (no tool is left writing), then fail with the first failure. */
+export async function settledAll(work: readonly Promise<unknown>[]): Promise<void> {
+  const failed = (await Promise.allSettled(work)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }

@@ -13,7 +13,7 @@ import { checkFreeSpace, writingUnder } from '../lib/space.js';
 import { withCleanup } from '../lib/cleanup.js';
 import type { BuildContext } from '../lib/context.js';
 import { InterruptedError, OsbError } from '../lib/errors.js';
-import { tablesFor, writeDisk } from './disk.js';
+import { settledAll, tablesFor, writeDisk, writeTables } from './disk.js';
 import { normalizeExt4Times } from './ext4-times.js';
 import { erofsCompressor, fillXfs, makeErofs, makeExt4, mkfsXfsArgv } from './filesystems.js';
 import { derivedUuid, verityPartitionUuids } from './ids.js';
@@ -171,20 +171,27 @@ async function assemble(ctx: BuildContext, o: ImageOptions, tree: TreeStats, { o
   }
 
   const tables = tablesFor(layout, o.partitionTable, o.seed, gptRootType(o.arch), gptRootVerityType(o.arch));
-  await writeDisk(ctx, raw, layout, tables, o.seed, stage);
   if (o.fsType === 'ext4') {
-    // Loopless and without a copy: mke2fs writes the filesystem into the image at the offset.
-    const making = makeExt4(ctx, {
+    // Loopless and without a copy: mke2fs writes the filesystem into the image at the offset,
+    // while sfdisk writes the tables around it (a dry run says them in order).
+    const mkfs = () => makeExt4(ctx, {
       imagePath: raw, offset: layout.partitionOffset, fsBytes: layout.partitionBytes, blockSize: o.blockSize,
       inodes: size.ext4Inodes!, rootfsDir, uuid: fsUuid, hashSeed: derivedUuid(o.seed, 'fs-hash-seed'),
     });
-    beside();
-    await making;
+    if (dry) {
+      await writeDisk(ctx, raw, layout, tables, o.seed, stage);
+      await mkfs();
+    } else {
+      await createSparse(raw, layout.totalBytes);
+      const making = mkfs();
+      beside();
+      await settledAll([making, writeTables(ctx, raw, layout, tables, o.seed, stage)]);
+    }
     if (!dry) await normalizeExt4Times(raw, layout.partitionOffset, ctx.sourceDateEpoch);
-  } else if (!dry) {
-    await copySparse(fsFile!, 0, layout.partitionBytes, raw, layout.partitionOffset);
   } else {
-    ctx.log.info(`would copy ${fsFile} into the image at byte ${layout.partitionOffset}`);
+    await writeDisk(ctx, raw, layout, tables, o.seed, stage);
+    if (!dry) await copySparse(fsFile!, 0, layout.partitionBytes, raw, layout.partitionOffset);
+    else ctx.log.info(`would copy ${fsFile} into the image at byte ${layout.partitionOffset}`);
   }
   checkpoint(ctx);
 
