@@ -68,15 +68,21 @@ function* fileData(path: Buffer | string, size: number, chunk: Chunk): Generator
   }
   try {
     let left = size;
+    // The end of the file must come right after `size` bytes, or it grew after its size went into
+    // the header. The last read asks for one byte more when the chunk has room for it: a regular
+    // file's short read is its end, so most files need no read of their own to show it.
+    let ended = false;
     while (left > 0) {
       if (chunk.room === 0) yield chunk.take();
-      const n = readSync(fd, chunk.buf, chunk.pos, Math.min(left, chunk.room), null);
+      const ask = Math.min(left + 1, chunk.room);
+      const n = readSync(fd, chunk.buf, chunk.pos, ask, null);
       if (n === 0) throw changedSize(path, size, false);
+      if (n > left) throw changedSize(path, size, true);
+      ended = n === left && ask > left;
       chunk.pos += n;
       left -= n;
     }
-    // One more read must hit end of file, or the file grew after its size went into the header.
-    if (readSync(fd, Buffer.allocUnsafe(1), 0, 1, null) !== 0) throw changedSize(path, size, true);
+    if (!ended && readSync(fd, Buffer.allocUnsafe(1), 0, 1, null) !== 0) throw changedSize(path, size, true);
   } finally {
     closeSync(fd);
   }

@@ -15,7 +15,7 @@
  */
 import { lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
-import { resolveGuestPath } from './guest-path.js';
+import { resolveGuestPath, type GuestPathNode } from './guest-path.js';
 
 export const INIT_PATHS = ['/sbin/init', '/init'] as const;
 export const OS_RELEASE_PATHS = ['/etc/os-release', '/usr/lib/os-release'] as const;
@@ -23,8 +23,8 @@ export const OS_RELEASE_PATHS = ['/etc/os-release', '/usr/lib/os-release'] as co
 export const OSBUILDER_RECORD = '/var/lib/osbuilder/osbuilder.yaml';
 
 /** `path` (guest view) resolved inside `root`, its symlinks followed inside the tree: the host path and its lstat, or undefined when it leads nowhere. */
-export function resolveInTree(root: string, path: string): { path: string; stats: Stats } | undefined {
-  const r = resolveGuestPath(path, (name) => {
+export function resolveInTree(root: string, path: string, memo?: Map<string, GuestPathNode<Stats> | undefined>): { path: string; stats: Stats } | undefined {
+  const look = (name: string): GuestPathNode<Stats> | undefined => {
     const here = join(root, name);
     let st: Stats;
     try {
@@ -33,7 +33,9 @@ export function resolveInTree(root: string, path: string): { path: string; stats
       return undefined;
     }
     return { value: st, symlink: st.isSymbolicLink() ? readlinkSync(here) : undefined, dir: st.isDirectory() };
-  });
+  };
+  // Many paths under one directory (a package per /usr/share/doc/NAME): its parents are looked at once.
+  const r = resolveGuestPath(path, memo ? (name) => (memo.has(name) ? memo.get(name) : (memo.set(name, look(name)), memo.get(name))) : look);
   return typeof r === 'string' ? undefined : { path: join(root, r.name), stats: r.node.value };
 }
 

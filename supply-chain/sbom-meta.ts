@@ -9,8 +9,9 @@
  *   SHA-1 of each package's control data (C:Q1<base64>).
  * - rpm: the sqlite rpmdb is not read here yet: no license or checksum.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, type Stats } from 'node:fs';
 import { resolveInTree } from '../lib/bootable.js';
+import type { GuestPathNode } from '../lib/guest-path.js';
 
 export interface PackageMeta {
   readonly sha1?: string;
@@ -33,10 +34,10 @@ export function dep5Licenses(text: string): string[] | undefined {
 }
 
 /** A file of the tree by its guest path, its links followed inside the tree (never to a host file). */
-const treeFile = (rootfs: string, path: string): string | undefined => ((r) => (r?.stats.isFile() ? r.path : undefined))(resolveInTree(rootfs, path));
+const treeFile = (rootfs: string, path: string, memo?: Map<string, GuestPathNode<Stats> | undefined>): string | undefined => ((r) => (r?.stats.isFile() ? r.path : undefined))(resolveInTree(rootfs, path, memo));
 
-function debMeta(rootfs: string, name: string): PackageMeta {
-  const file = treeFile(rootfs, `/usr/share/doc/${name}/copyright`);
+function debMeta(rootfs: string, name: string, memo: Map<string, GuestPathNode<Stats> | undefined>): PackageMeta {
+  const file = treeFile(rootfs, `/usr/share/doc/${name}/copyright`, memo);
   if (!file) return {};
   const names = dep5Licenses(readFileSync(file, 'utf8'));
   return names ? { licenseNames: names, licenseSource: `/usr/share/doc/${name}/copyright` } : {};
@@ -73,6 +74,9 @@ export function packageMeta(rootfs: string, type: 'deb' | 'apk' | 'rpm' | 'gener
     }
   };
   if (type === 'apk') return safe(() => apkDb(rootfs), new Map());
-  if (type === 'deb') return new Map(names.map((n) => [n, safe(() => debMeta(rootfs, n.split(':')[0]!), {})]));
+  if (type === 'deb') {
+    const memo = new Map<string, GuestPathNode<Stats> | undefined>();
+    return new Map(names.map((n) => [n, safe(() => debMeta(rootfs, n.split(':')[0]!, memo), {})]));
+  }
   return new Map();
 }
