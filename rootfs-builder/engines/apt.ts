@@ -4,12 +4,14 @@
  * back in, so a rebuild after an input change downloads nothing again.
  */
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { copyFile, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BuildContext } from '../../lib/context.js';
 import { OsbError } from '../../lib/errors.js';
 import { isRoot, userNamespacesAvailable, which } from '../../lib/host.js';
-import { inTree } from '../../lib/in-tree.js';
+import { tmpPathFor } from '../../lib/atomic.js';
+import { resolveInTree } from '../../lib/bootable.js';
+import { withCleanup } from '../../lib/cleanup.js';
 import { archiveState, baseSpec, ensureBase, finishTree, installExtras } from './apt-base.js';
 import { builtinKeysRoot } from './apk/keys.js';
 import { foreignArchTools, type BootstrapOptions, type Engine, type InstalledPackage } from './types.js';
@@ -155,9 +157,21 @@ async function bootstrapOnBase(ctx: BuildContext, o: AptBootstrapOptions, debCac
 }
 
 /** Installed packages and versions, read from the rootfs's dpkg database. */
+let adminDirs = 0;
 async function listAptPackages(ctx: BuildContext, rootfs: string): Promise<InstalledPackage[]> {
-  // The database of the tree, its links followed inside it: a parent's link must not read the host's.
-  const r = await ctx.run(['dpkg-query', `--admindir=${await inTree(rootfs, '/var/lib/dpkg/.')}`, '-W', '-f', '${Package}\\t${Version}\\t${Architecture}\\n'], { quiet: true, readOnly: true });
+  // dpkg-query runs on the host and would follow the tree's links there (a parent's status file
+  // linked to /var/lib/dpkg/status-old lists the host's packages). It reads a copy of the status
+  // file, found with the tree's links followed inside the tree, in a database of its own.
+  const status = resolveInTree(rootfs, '/var/lib/dpkg/status');
+  if (!ctx.dryRun && !status?.stats.isFile()) throw new OsbError(`no dpkg database in ${rootfs} (/var/lib/dpkg/status is missing or not a file)`, 'the install did not complete; see the log');
+  const admin = tmpPathFor(join(ctx.workdir, `dpkg-admin-${++adminDirs}`));
+  const r = await withCleanup(() => rm(admin, { recursive: true, force: true }), async () => {
+    if (status && !ctx.dryRun) {
+      await mkdir(admin, { recursive: true });
+      await copyFile(status.path, join(admin, 'status'));
+    }
+    return ctx.run(['dpkg-query', `--admindir=${admin}`, '-W', '-f', '${Package}\\t${Version}\\t${Architecture}\\n'], { quiet: true, readOnly: true });
+  });
   return r.stdout
     .split('\n')
     .filter(Boolean)

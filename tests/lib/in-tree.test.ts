@@ -56,3 +56,18 @@ test('dnf and zypper on a parent: a link on their host-side paths that is absolu
   symlinkSync('../../../../..', join(tree, 'var/cache'));
   expect(await leavesTreeOnHost(tree, '/var/cache/dnf')).toBe('/var/cache (a link to ../../../../..) leads above the tree');
 });
+
+test('dnf and zypper on a parent: a file in their directories that links out (a log, the rpm database) is refused as well', async () => {
+  const { refuseHostLinks } = await import('../../rootfs-builder/engines/rpm/common.js');
+  const tree = join(tempDir('osb-host-file-links-'), 'rootfs');
+  mkdirSync(join(tree, 'usr/lib/sysimage/rpm'), { recursive: true });
+  mkdirSync(join(tree, 'var/log/journal'), { recursive: true });
+  mkdirSync(join(tree, 'var/lib'), { recursive: true });
+  symlinkSync('../../usr/lib/sysimage/rpm', join(tree, 'var/lib/rpm'));
+  symlinkSync('../../usr/share/doc/README.logs', join(tree, 'var/log/README')); // relative, inside: fine
+  await expect(refuseHostLinks(tree, 'dnf', ['/var/lib/rpm', '/var/log'])).resolves.toBeUndefined();
+  symlinkSync('/var/lib/rpm/rpmdb.sqlite', join(tree, 'usr/lib/sysimage/rpm/rpmdb.sqlite'));
+  await expect(refuseHostLinks(tree, 'dnf', ['/var/log', '/var/lib/rpm'])).rejects.toThrow('refusing to run dnf on the parent: /usr/lib/sysimage/rpm/rpmdb.sqlite is a link to /var/lib/rpm/rpmdb.sqlite, which the host reads as its own, and dnf would follow it to write /usr/lib/sysimage/rpm/rpmdb.sqlite outside the tree');
+  symlinkSync('../../../../../../etc/shadow', join(tree, 'var/log/journal/dnf.log'));
+  await expect(refuseHostLinks(tree, 'zypper', ['/var/log'])).rejects.toThrow('refusing to run zypper on the parent: /var/log/journal/dnf.log (a link to ../../../../../../etc/shadow) leads above the tree, and zypper would follow it to write /var/log/journal/dnf.log outside the tree');
+});

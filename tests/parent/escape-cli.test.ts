@@ -96,3 +96,32 @@ const shapes: [string, (h: string) => Member[][], RegExp][] = [
     else expect(readFileSync(join(tree, host, 'osb-agent.service'), 'utf8')).toMatch(/ExecStart=\/usr\/bin\/osb-agent/);
   });
 });
+
+/** A dpkg status stanza of one installed package. */
+const dpkgStatus = (name: string) => `Package: ${name}\nStatus: install ok installed\nMaintainer: nobody\nArchitecture: amd64\nVersion: 1.0\nDescription: ${name}\n\n`;
+
+(isRoot ? describe : describe.skip)("osb rootfs --parent whose package database is a link to the host's", () => {
+  test('the manifest and the SBOM list the packages of the tree, not those of the host file the link names', () => {
+    // On the host, the link's target lists a package only the host has; inside the tree, the same
+    // path holds the tree's own database.
+    writeFileSync(join(host, 'status'), dpkgStatus('host-only-package'));
+    const file = join(tempDir('osb-escape-archive-'), 'dpkg.tar');
+    craftOciArchive(join(tempDir('osb-escape-layout-'), 'l'), file, [
+      base,
+      [
+        { name: 'var/lib/dpkg', type: 'dir' },
+        { name: `${host.slice(1)}/status`, data: dpkgStatus('tree-package') },
+        { name: 'var/lib/dpkg/status', type: 'symlink', link: `${host}/status` },
+      ],
+    ]);
+    const dpkgWd = tempDir('osb-escape-dpkg-wd-');
+    const r = osb(['rootfs', '--workdir', dpkgWd, '--parent', `oci-archive:${file}`, '--distro', 'debian', '--agent-init']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const manifest = JSON.parse(readFileSync(join(dpkgWd, 'rootfs.manifest.json'), 'utf8')) as { packages: { name: string }[] };
+    expect(manifest.packages.map((p) => p.name)).toEqual(['tree-package']);
+    expect(readFileSync(join(dpkgWd, 'rootfs.spdx.json'), 'utf8')).not.toMatch(/host-only-package/);
+    // dpkg-query's own database (a copy of the tree's status file) is gone.
+    expect(readdirSync(dpkgWd).filter((n) => /dpkg|osb-tmp/.test(n))).toEqual([]);
+  });
+});

@@ -217,11 +217,26 @@ export async function cleanTree(root: string, paths: readonly string[]): Promise
  * dnf and zypper run on the host with --installroot and open their cache, logs and database as
  * `root` + path, following the tree's links as the host would. On a parent (someone else's tree)
  * a link there that is absolute or climbs out would make them write on the host: refused first.
+ * That holds for the directories and for everything in them (a log file, the rpm database's
+ * files), so each directory is walked.
  */
 export async function refuseHostLinks(root: string, tool: string, paths: readonly string[]): Promise<void> {
+  const refuse = (why: string, p: string) => new OsbError(`refusing to run ${tool} on the parent: ${why}, and ${tool} would follow it to write ${p} outside the tree`, `make ${p.split('/').slice(0, 2).join('/')} a directory (or a relative link inside the tree) in the parent, or build without packages on it`);
   for (const p of paths) {
     const why = await leavesTreeOnHost(root, p);
-    if (why) throw new OsbError(`refusing to run ${tool} on the parent: ${why}, and ${tool} would follow it to write ${p} outside the tree`, `make ${p.split('/').slice(0, 2).join('/')} a directory (or a relative link inside the tree) in the parent, or build without packages on it`);
+    if (why) throw refuse(why, p);
+    // The directory as the host reaches it, inside the tree (links on the way resolved there).
+    const dir = await inTree(root, `${p}/.`);
+    const walk = async (host: string, guest: string): Promise<void> => {
+      for (const e of await readdir(host, { withFileTypes: true }).catch(() => [])) {
+        const g = `${guest}/${e.name}`;
+        if (e.isSymbolicLink()) {
+          const away = await leavesTreeOnHost(root, g);
+          if (away) throw refuse(away, g);
+        } else if (e.isDirectory()) await walk(join(host, e.name), g);
+      }
+    };
+    await walk(dir, dir.slice(root.length) || '/');
   }
 }
 

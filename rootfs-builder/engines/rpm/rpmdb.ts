@@ -2,13 +2,15 @@
  * The tree's rpm database: where it is, what it lists, and handing it to the target's own rpm
  * when that rpm reads another backend than the sqlite Debian's rpm 4.18 writes.
  */
-import { existsSync, realpathSync } from 'node:fs';
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { existsSync, lstatSync, realpathSync } from 'node:fs';
+import { copyFile, mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { RpmdbBackend } from '../../../distros/types.js';
 import type { BuildContext } from '../../../lib/context.js';
 import { OsbError } from '../../../lib/errors.js';
-import { leavesTreeOnHost } from '../../../lib/in-tree.js';
+import { tmpPathFor } from '../../../lib/atomic.js';
+import { resolveInTree } from '../../../lib/bootable.js';
+import { withCleanup } from '../../../lib/cleanup.js';
 import type { InstalledPackage } from '../types.js';
 import { rpmEnv } from './common.js';
 
@@ -23,16 +25,35 @@ export function findRpmdb(rootfs: string): { path: string; backend: RpmdbBackend
 
 const QF = '%{NAME}\\t%|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\\t%{ARCH}\\n';
 
+let copies = 0;
+/** `body` on a private copy of the tree's sqlite database at `dbpath` (the file and its write-ahead log). */
+async function withCopy<T>(ctx: BuildContext, rootfs: string, dbpath: string, body: (dir: string) => Promise<T>): Promise<T> {
+  const file = (name: string) => ((r) => (r?.stats.isFile() ? r.path : undefined))(resolveInTree(rootfs, `${dbpath}/${name}`));
+  const db = file('rpmdb.sqlite');
+  if (!db) throw new OsbError(`the rpm database of ${rootfs} is not read: ${dbpath}/rpmdb.sqlite is not a file of the tree`, 'make the database a file of the tree (its links, if any, leading inside it)');
+  const dir = tmpPathFor(join(ctx.workdir, `rpmdb-${++copies}`));
+  return withCleanup(() => rm(dir, { recursive: true, force: true }), async () => {
+    await mkdir(dir, { recursive: true });
+    await copyFile(db, join(dir, 'rpmdb.sqlite'));
+    // sqlite keeps the log beside the file it opened, its links followed.
+    if (lstatSync(`${db}-wal`, { throwIfNoEntry: false })?.isFile()) await copyFile(`${db}-wal`, join(dir, 'rpmdb.sqlite-wal'));
+    return body(dir);
+  });
+}
+
 /** Every installed package with its version, read from the tree's rpm database. */
 export async function listRpmPackages(ctx: BuildContext, rootfs: string): Promise<InstalledPackage[]> {
   const db = findRpmdb(rootfs);
   if (!db) throw new OsbError(`no rpm database in ${rootfs}`, 'the install did not complete; see the log');
-  // The host's rpm opens ROOT + dbpath as the host resolves it: a parent's link there would read the host's database.
-  const away = await leavesTreeOnHost(rootfs, db.path);
-  if (away) throw new OsbError(`the rpm database of ${rootfs} is not read: ${away}`, 'make the database directory a directory of the tree (or a relative link inside it)');
-  // The host's rpm reads sqlite; an ndb database (openSUSE) is read by the tree's own rpm.
-  const argv = db.backend === 'sqlite' ? ['rpm', '--root', rootfs, '--dbpath', db.path, '-qa', '--qf', QF] : ['chroot', rootfs, 'rpm', '-qa', '--qf', QF];
-  const r = await ctx.run(argv, { quiet: true, readOnly: true, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
+  const env = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' };
+  // An ndb database (openSUSE) is read by the tree's own rpm, chrooted: links resolve in the tree.
+  // The host's rpm reads sqlite, and would open ROOT + dbpath (and the database's -wal, -shm and
+  // lock files, for writing) as the host resolves them: a parent's link there would read, or
+  // write, a host file. It reads a copy of the database, found with the tree's links followed
+  // inside the tree, in a directory of its own.
+  const r = db.backend !== 'sqlite'
+    ? await ctx.run(['chroot', rootfs, 'rpm', '-qa', '--qf', QF], { quiet: true, readOnly: true, env })
+    : await withCopy(ctx, rootfs, db.path, (dir) => ctx.run(['rpm', '--dbpath', dir, '-qa', '--qf', QF], { quiet: true, readOnly: true, env }));
   return r.stdout
     .split('\n')
     .filter(Boolean)
