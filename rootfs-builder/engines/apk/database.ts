@@ -9,6 +9,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { resolveInTree } from '../../../lib/bootable.js';
+import { OsbError } from '../../../lib/errors.js';
 import { mkdirMode, writeFileMode } from '../../../lib/modes.js';
 import { formatStanzaHead, packageFromStanza, stanzas, type IndexPackage } from './apkindex.js';
 import { formatDeps, parseDeps, type Dep } from './deps.js';
@@ -103,5 +105,8 @@ export function parseInstalled(text: string): InstalledEntry[] {
 }
 
 export async function readInstalled(root: string): Promise<InstalledEntry[]> {
-  return parseInstalled(await readFile(join(root, 'lib/apk/db/installed'), 'utf8'));
+  // The tree's links followed inside the tree: a parent's database linked to a host file is not read.
+  const db = resolveInTree(root, '/lib/apk/db/installed');
+  if (!db?.stats.isFile()) throw new OsbError(`no apk database in ${root}: /lib/apk/db/installed is missing or not a file of the tree`);
+  return parseInstalled(await readFile(db.path, 'utf8'));
 }
