@@ -29,6 +29,7 @@
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { access, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename as baseName, delimiter, join, resolve } from 'node:path';
+import { resolveInTree } from '../lib/bootable.js';
 import { ensureWritableDir, removeStaleTemps, tmpPathFor } from '../lib/atomic.js';
 import { withCleanup } from '../lib/cleanup.js';
 import type { BuildContext } from '../lib/context.js';
@@ -331,9 +332,12 @@ async function readBack(path: string, what: string): Promise<string> {
 
 /** The tree's PRETTY_NAME, or what is known about it. */
 function osRelease(tree: string): string {
-  for (const p of ['etc/os-release', 'usr/lib/os-release']) {
+  for (const p of ['/etc/os-release', '/usr/lib/os-release']) {
     try {
-      const m = /^PRETTY_NAME=["']?([^"'\n]*)/m.exec(readFileSync(join(tree, p), 'utf8'));
+      // As the guest sees it: Debian's /etc/os-release is a link, and a parent's may point anywhere on the host.
+      const file = resolveInTree(tree, p);
+      if (!file?.stats.isFile()) continue;
+      const m = /^PRETTY_NAME=["']?([^"'\n]*)/m.exec(readFileSync(file.path, 'utf8'));
       if (m) return m[1]!;
     } catch {
       // try the next
