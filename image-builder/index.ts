@@ -32,7 +32,7 @@ export type { FsType, PartitionTable, ImageFormat } from './types.js';
 export type { ImageOptions, ImageResult } from './options.js';
 export { parseRootHashFile, verityCmdline, verityTable, kernelVerityParams, type VerityParams } from './verity.js';
 export { computeImageSize, layoutFor, type SizingInput, type ImageSize, type DiskLayout } from './sizing.js';
-export { scanTree, writeScanRecord, type TreeStats } from './scan.js';
+export { scanTree, type TreeStats } from './scan.js';
 
 /** Build the image described by `opts` at `opts.output`. In dry-run, print the plan and write nothing. */
 export async function buildImage(ctx: BuildContext, opts: ImageOptions): Promise<ImageResult> {

@@ -5,7 +5,7 @@ import { OsbError, UsageError } from '../../lib/errors.js';
 import { getDistro, hostArch } from '../../distros/index.js';
 import type { Target } from '../engine/target.js';
 import type { BuildContext } from '../../lib/context.js';
-import { cacheDir, manifestPath, parentPaths, rootfsDir, scanRecordPath, scapPaths } from '../settings/paths.js';
+import { cacheDir, manifestPath, parentPaths, rootfsDir, scapPaths } from '../settings/paths.js';
 import type { Settings } from '../settings/table.js';
 import { supplyChainOutputs } from './supply-chain.js';
 import { containerTools } from './tree.js';
@@ -97,18 +97,6 @@ async function shippedKeys(s: Settings): Promise<Record<string, string>> {
   return existsSync(dir) ? { 'shipped signing keys': await hashPath(dir) } : {};
 }
 
-/** Keep the scan of the finished rootfs for the image (image-builder/scan.ts); a tree the walk cannot read is left to the image to refuse. */
-async function recordScan(s: Settings): Promise<void> {
-  const { scanTree, writeScanRecord } = await import('../../image-builder/scan.js');
-  let stats;
-  try {
-    stats = scanTree(rootfsDir(s));
-  } catch {
-    return;
-  }
-  writeScanRecord(scanRecordPath(s), rootfsDir(s), stats);
-}
-
 export const rootfs: Target = {
   name: 'rootfs',
   summary: 'Root filesystem for the distro with the agent installed (WORKDIR/rootfs)',
@@ -156,10 +144,6 @@ export const rootfs: Target = {
   run: async (ctx, s, inputsHash) => {
     const { buildRootfs } = await import('../../rootfs-builder/index.js');
     await buildRootfs(ctx, await rootfsOptions(s, inputsHash));
-    const chain = (await import('./supply-chain.js')).writeSupplyChain(ctx, s, 'rootfs', inputsHash, rootfs.settings);
-    // The tree is walked once now, beside the SBOM, so that an image of it starts its tools at once.
-    chain.catch(() => undefined); // its failure is met by the await below, not reported as unhandled
-    if (!ctx.dryRun) await recordScan(s);
-    await chain;
+    await (await import('./supply-chain.js')).writeSupplyChain(ctx, s, 'rootfs', inputsHash, rootfs.settings);
   },
 };
