@@ -197,24 +197,30 @@ async function runPublish(ctx: BuildContext, s: Settings): Promise<void> {
  * as PREFIX OS-NAME-TAG (OS: the rootfs's os-release ID and VERSION_ID), and the kernel and
  * initramfs of the image's own /boot as efi-images/PREFIX vmlinuz-KVER and initramfs-KVER.img.
  */
-async function imageBuildArtifacts(s: Settings, name: string, squashfs: string): Promise<{ name: string; path: string; keyFor: (tag: string) => string }[]> {
-  const { existsSync, readdirSync, readFileSync } = await import('node:fs');
-  const { join } = await import('node:path');
+export async function imageBuildArtifacts(s: Settings, name: string, squashfs: string): Promise<{ name: string; path: string; keyFor: (tag: string) => string }[]> {
+  const { readdirSync, readFileSync } = await import('node:fs');
+  const { resolveInTree } = await import('../../lib/bootable.js');
   const root = rootfsDir(s);
+  // Every path is read as the guest sees it, its links followed inside the tree: a parent whose
+  // /boot links to the host's must not publish the host's kernel and initramfs.
+  const file = (p: string) => ((r) => (r?.stats.isFile() ? r.path : undefined))(resolveInTree(root, p));
   const prefix = s.s3Prefix ?? '';
-  const osRelease = ['etc/os-release', 'usr/lib/os-release'].map((p) => join(root, p)).find((p) => existsSync(p));
+  const osRelease = ['/etc/os-release', '/usr/lib/os-release'].map(file).find((p) => p !== undefined);
   const fields = Object.fromEntries((osRelease ? readFileSync(osRelease, 'utf8') : '').split('\n').map((l) => /^([A-Z_]+)=(.*)$/.exec(l)).filter((m): m is RegExpExecArray => !!m).map((m) => [m[1]!, m[2]!.replace(/^["']|["']$/g, '')]));
   const os = (fields.ID && fields.VERSION_ID ? `${fields.ID}${fields.VERSION_ID}` : fields.ID_LIKE ? `${fields.ID_LIKE}-${fields.NAME ?? ''}` : '').toLowerCase();
   const out: { name: string; path: string; keyFor: (tag: string) => string }[] = [];
   if (s.s3Artifacts.includes('squashfs')) out.push({ name: 'squashfs', path: squashfs, keyFor: (tag) => `${prefix}${os}-${name}-${tag}` });
   if (s.s3Artifacts.includes('kernel') || s.s3Artifacts.includes('initrd')) {
-    const kvers = existsSync(join(root, 'lib/modules')) ? readdirSync(join(root, 'lib/modules')).sort() : [];
-    const boot = (f: string) => join(root, 'boot', f);
-    const kver = kvers.find((k) => existsSync(boot(`initramfs-${k}.img`)) || existsSync(boot(`initrd-${k}`)));
+    const modules = resolveInTree(root, '/lib/modules');
+    const kvers = modules?.stats.isDirectory() ? readdirSync(modules.path).sort() : [];
+    const boot = (f: string) => file(`/boot/${f}`);
+    const kver = kvers.find((k) => boot(`initramfs-${k}.img`) ?? boot(`initrd-${k}`));
     if (!kver) throw new UsageError(`no initramfs or initrd in the rootfs's /boot for any kernel in /lib/modules (${kvers.join(', ') || 'none'}), which image-build's S3 layout publishes`, 'install a kernel and make its initramfs (e.g. cmds: dracut ...), or set --s3-artifacts squashfs');
-    const initrd = existsSync(boot(`initramfs-${kver}.img`)) ? `initramfs-${kver}.img` : `initrd-${kver}`;
-    if (s.s3Artifacts.includes('initrd')) out.push({ name: initrd, path: boot(initrd), keyFor: () => `efi-images/${prefix}${initrd}` });
-    if (s.s3Artifacts.includes('kernel')) out.push({ name: `vmlinuz-${kver}`, path: boot(`vmlinuz-${kver}`), keyFor: () => `efi-images/${prefix}vmlinuz-${kver}` });
+    const initrd = boot(`initramfs-${kver}.img`) ? `initramfs-${kver}.img` : `initrd-${kver}`;
+    const vmlinuz = boot(`vmlinuz-${kver}`);
+    if (s.s3Artifacts.includes('kernel') && !vmlinuz) throw new UsageError(`no /boot/vmlinuz-${kver} in the rootfs (a file of the tree) for the initramfs ${initrd}`, 'install the kernel package, or leave kernel out of --s3-artifacts');
+    if (s.s3Artifacts.includes('initrd')) out.push({ name: initrd, path: boot(initrd)!, keyFor: () => `efi-images/${prefix}${initrd}` });
+    if (s.s3Artifacts.includes('kernel')) out.push({ name: `vmlinuz-${kver}`, path: vmlinuz!, keyFor: () => `efi-images/${prefix}vmlinuz-${kver}` });
   }
   return out;
 }
