@@ -1,14 +1,15 @@
 /**
  * The scrypt that opens a sigstore encrypted key (cosign's N=2^15: about 90 ms of one core), and
- * its early start: the launcher (tasks/launch.ts) begins it on the thread pool before osb's own
- * code loads, when the key and its passphrase are on the command line and in the environment, so
- * that it runs on the other core while osb loads and plans. loadPrivateKey takes the result when
+ * its early start: the launcher (tasks/launch.ts) begins it in a worker thread of the lowest
+ * priority before osb's own code loads, when the key and its passphrase are on the command line
+ * and in the environment, so that it runs on the CPU that osb's loading and the push leave idle. loadPrivateKey takes the result when
  * it is for the same passphrase, salt and cost, and derives it itself otherwise.
  *
  * Kept free of imports beyond Node's: the launcher carries this file.
  */
 import { createHash, scrypt } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
 
 export interface ScryptParams {
   readonly salt: Buffer;
@@ -35,7 +36,12 @@ export function scryptParamsOf(doc: { kdf?: { name?: unknown; params?: { N?: unk
 }
 
 const EARLY = Symbol.for('osb.scrypt');
-type Early = Map<string, Promise<Uint8Array>>;
+/** A derivation started early, and how to make the process wait for it (it does not until asked). */
+interface Started {
+  readonly key: Promise<Uint8Array>;
+  readonly wait: () => void;
+}
+type Early = Map<string, Started>;
 const early = (): Early => ((globalThis as Record<symbol, Early | undefined>)[EARLY] ??= new Map());
 const keyOf = (passphrase: string, k: ScryptParams) => createHash('sha256').update(`${k.N}:${k.r}:${k.p}:${k.salt.toString('base64')}:`).update(passphrase, 'utf8').digest('hex');
 
@@ -45,12 +51,36 @@ function derive(passphrase: string, k: ScryptParams): Promise<Uint8Array> {
   );
 }
 
+/**
+ * scrypt in a worker thread that lowers its own priority (on Linux a thread's nice value is its
+ * own): started before osb's code loads, it takes the CPU the push leaves idle instead of
+ * competing with the registry's upload. The worker does not keep the process alive until someone
+ * waits for the key, so a command refused meanwhile exits at once.
+ */
+function deriveAside(passphrase: string, k: ScryptParams): Started {
+  const w = new Worker(
+    `const { parentPort, workerData: d } = require('node:worker_threads');
+try { require('node:os').setPriority(19); } catch {}
+parentPort.postMessage(require('node:crypto').scryptSync(Buffer.from(d.passphrase, 'utf8'), Buffer.from(d.salt, 'base64'), 32, { N: d.N, r: d.r, p: d.p, maxmem: d.maxmem }));`,
+    { eval: true, workerData: { passphrase, salt: k.salt.toString('base64'), N: k.N, r: k.r, p: k.p, maxmem: 256 * k.N * k.r + (1 << 20) } },
+  );
+  w.unref();
+  const key = new Promise<Uint8Array>((resolve, reject) => {
+    w.once('message', (m: Uint8Array) => resolve(new Uint8Array(m)));
+    w.once('error', reject);
+    w.once('exit', (code) => reject(new Error(`the key derivation stopped (exit ${code})`)));
+  });
+  return { key, wait: () => w.ref() };
+}
+
 /** scrypt on libuv's thread pool, or the one the launcher started for the same inputs. */
 export function deriveKey(passphrase: string, k: ScryptParams): Promise<Uint8Array> {
   const id = keyOf(passphrase, k);
   const started = early().get(id);
   early().delete(id);
-  return started ?? derive(passphrase, k);
+  if (!started) return derive(passphrase, k);
+  started.wait();
+  return started.key;
 }
 
 /**
@@ -63,15 +93,15 @@ export function startKeyDerivation(argv: readonly string[], env: NodeJS.ProcessE
     const i = argv.findIndex((a) => a === '--sign-key' || a.startsWith('--sign-key='));
     const path = i < 0 ? env.OSB_SIGN_KEY : argv[i]!.startsWith('--sign-key=') ? argv[i]!.slice('--sign-key='.length) : argv[i + 1];
     const passphrase = env.OSB_SIGN_PASSWORD ?? env.COSIGN_PASSWORD;
-    // A run that signs nothing would only wait for it: the process lives until scrypt ends.
+    // A run that signs nothing has no use for it: it would only take CPU.
     if (!path || passphrase === undefined || argv.some((a) => a === '--dry-run' || a === '--help' || a === '-h')) return;
     const m = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n([\s\S]*?)-----END \1-----/.exec(readFileSync(path, 'utf8'));
     if (!m || !ENCRYPTED_PEMS.includes(m[1]!)) return;
     const k = scryptParamsOf(JSON.parse(Buffer.from(m[2]!.replace(/\s+/g, ''), 'base64').toString('utf8')) as Parameters<typeof scryptParamsOf>[0]);
     if (typeof k === 'string') return;
-    const p = derive(passphrase, k);
-    p.catch(() => undefined); // whoever takes it sees the failure
-    early().set(keyOf(passphrase, k), p);
+    const started = deriveAside(passphrase, k);
+    started.key.catch(() => undefined); // whoever takes it sees the failure
+    early().set(keyOf(passphrase, k), started);
   } catch {
     // not a key osb can read early: loadPrivateKey reads it and says why
   }
