@@ -90,7 +90,7 @@ test('a damaged, foreign or made-up record changes nothing', async () => {
     ['a wrong shape', JSON.stringify({ ...good, stats: { ...good.stats, fileSizes: 'many' } })],
     // Well formed but describing a much smaller tree: the image would not hold the rootfs.
     ['sizes too small', JSON.stringify({ ...good, stats: { ...good.stats, fileSizes: good.stats.fileSizes.map(() => 1), fileBytes: good.stats.fileSizes.length } })],
-    // Well formed and enormous: an image this size would not fit on the disk.
+    // Well formed and enormous: a file larger than ext4 holds, so the record is not used at all.
     ['sizes too large', JSON.stringify({ ...good, stats: { ...good.stats, fileSizes: [2 ** 50], fileBytes: 2 ** 50, largestFile: { bytes: 2 ** 50, path: '/x' } } })],
   ];
   for (const [what, text] of cases) {
