@@ -39,6 +39,12 @@ export function resolveInTree(root: string, path: string, memo?: Map<string, Gue
   return typeof r === 'string' ? undefined : { path: join(root, r.name), stats: r.node.value };
 }
 
+/** The host path of the regular file `path` (guest view) names inside `root`, or undefined when it names none. */
+export function fileInTree(root: string, path: string, memo?: Map<string, GuestPathNode<Stats> | undefined>): string | undefined {
+  const r = resolveInTree(root, path, memo);
+  return r?.stats.isFile() ? r.path : undefined;
+}
+
 /** `path` (guest view) resolved inside `root`: its lstat, or undefined when it leads nowhere. */
 export function statInTree(root: string, path: string): Stats | undefined {
   return resolveInTree(root, path)?.stats;

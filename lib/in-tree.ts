@@ -7,8 +7,10 @@
  * manager replaces a file. That also keeps a write from reaching other names of the same inode (a
  * rootfs on a parent shares its unchanged files with the cache, rootfs-builder/overlay.ts).
  */
-import { lstat, readlink, rm } from 'node:fs/promises';
+import { copyFile, lstat, mkdir, readlink, rm } from 'node:fs/promises';
 import { join, posix } from 'node:path';
+import { tmpPathFor } from './atomic.js';
+import { withCleanup } from './cleanup.js';
 import { OsbError } from './errors.js';
 import { mkdirMode } from './modes.js';
 
@@ -97,4 +99,19 @@ export async function leavesTreeOnHost(root: string, guest: string): Promise<str
     parts = [...target.split('/').filter(Boolean), ...parts];
   }
   return undefined;
+}
+
+let copies = 0;
+/**
+ * `body` on a directory of the workdir (pid-named, removed afterwards) holding copies of the
+ * files named (copy's name -> host path): a tool that runs on the host reads a tree's database
+ * there, where no link of the tree can lead it elsewhere.
+ */
+export async function withCopies<T>(workdir: string, tag: string, files: Readonly<Record<string, string>>, body: (dir: string) => Promise<T>): Promise<T> {
+  const dir = tmpPathFor(join(workdir, `${tag}-${++copies}`));
+  return withCleanup(() => rm(dir, { recursive: true, force: true }), async () => {
+    await mkdir(dir, { recursive: true });
+    for (const [name, from] of Object.entries(files)) await copyFile(from, join(dir, name));
+    return body(dir);
+  });
 }

@@ -10,7 +10,7 @@
  * - rpm: the sqlite rpmdb is not read here yet: no license or checksum.
  */
 import { existsSync, readFileSync, type Stats } from 'node:fs';
-import { resolveInTree } from '../lib/bootable.js';
+import { fileInTree } from '../lib/bootable.js';
 import type { GuestPathNode } from '../lib/guest-path.js';
 
 export interface PackageMeta {
@@ -33,11 +33,8 @@ export function dep5Licenses(text: string): string[] | undefined {
   return names.size ? [...names].sort() : undefined;
 }
 
-/** A file of the tree by its guest path, its links followed inside the tree (never to a host file). */
-const treeFile = (rootfs: string, path: string, memo?: Map<string, GuestPathNode<Stats> | undefined>): string | undefined => ((r) => (r?.stats.isFile() ? r.path : undefined))(resolveInTree(rootfs, path, memo));
-
 function debMeta(rootfs: string, name: string, memo: Map<string, GuestPathNode<Stats> | undefined>): PackageMeta {
-  const file = treeFile(rootfs, `/usr/share/doc/${name}/copyright`, memo);
+  const file = fileInTree(rootfs, `/usr/share/doc/${name}/copyright`, memo);
   if (!file) return {};
   const names = dep5Licenses(readFileSync(file, 'utf8'));
   return names ? { licenseNames: names, licenseSource: `/usr/share/doc/${name}/copyright` } : {};
@@ -46,7 +43,7 @@ function debMeta(rootfs: string, name: string, memo: Map<string, GuestPathNode<S
 /** /lib/apk/db/installed: stanzas of KEY:VALUE lines, blank-line separated. */
 function apkDb(rootfs: string): Map<string, PackageMeta> {
   const out = new Map<string, PackageMeta>();
-  const file = treeFile(rootfs, '/lib/apk/db/installed');
+  const file = fileInTree(rootfs, '/lib/apk/db/installed');
   if (!file) return out;
   for (const stanza of readFileSync(file, 'utf8').split(/\n\n+/)) {
     const f = new Map<string, string>();

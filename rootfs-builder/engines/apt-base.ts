@@ -18,7 +18,7 @@ import { existsSync } from 'node:fs';
 import { lstat, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { resolveInTree } from '../../lib/bootable.js';
+import { fileInTree } from '../../lib/bootable.js';
 import { dirInTree, freshInTree, inTree } from '../../lib/in-tree.js';
 import { writeFileMode } from '../../lib/modes.js';
 import type { BuildContext } from '../../lib/context.js';
@@ -125,7 +125,7 @@ export async function installExtras(ctx: BuildContext, root: string, debCache: s
     dev: await dirInTree(root, '/dev'),
     archives: await dirInTree(root, '/var/cache/apt/archives'),
     // The host's resolver over the tree's resolv.conf, wherever its link leads inside the tree; none without one.
-    resolv: ((r) => (r?.stats.isFile() ? r.path : ''))(resolveInTree(root, '/etc/resolv.conf')),
+    resolv: fileInTree(root, '/etc/resolv.conf') ?? '',
   };
   const policy = await freshInTree(root, `/usr/sbin/policy-rc.d.osb-new-${process.pid}`);
   const target = await inTree(root, '/usr/sbin/policy-rc.d');

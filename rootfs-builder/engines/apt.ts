@@ -4,14 +4,13 @@
  * back in, so a rebuild after an input change downloads nothing again.
  */
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, rm } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BuildContext } from '../../lib/context.js';
 import { OsbError } from '../../lib/errors.js';
 import { isRoot, userNamespacesAvailable, which } from '../../lib/host.js';
-import { tmpPathFor } from '../../lib/atomic.js';
-import { resolveInTree } from '../../lib/bootable.js';
-import { withCleanup } from '../../lib/cleanup.js';
+import { fileInTree } from '../../lib/bootable.js';
+import { withCopies } from '../../lib/in-tree.js';
 import { archiveState, baseSpec, ensureBase, finishTree, installExtras } from './apt-base.js';
 import { builtinKeysRoot } from './apk/keys.js';
 import { foreignArchTools, type BootstrapOptions, type Engine, type InstalledPackage } from './types.js';
@@ -157,22 +156,16 @@ async function bootstrapOnBase(ctx: BuildContext, o: AptBootstrapOptions, debCac
 }
 
 /** Installed packages and versions, read from the rootfs's dpkg database. */
-let adminDirs = 0;
 async function listAptPackages(ctx: BuildContext, rootfs: string): Promise<InstalledPackage[]> {
   // dpkg-query runs on the host and would follow the tree's links there (a parent's status file
   // linked to /var/lib/dpkg/status-old lists the host's packages). It reads a copy of the status
   // file, found with the tree's links followed inside the tree, in a database of its own.
   // A tree without one (a busybox parent), as the guest sees it, has no packages to list.
-  const status = resolveInTree(rootfs, '/var/lib/dpkg/status');
-  if (!ctx.dryRun && !status?.stats.isFile()) return [];
-  const admin = tmpPathFor(join(ctx.workdir, `dpkg-admin-${++adminDirs}`));
-  const r = await withCleanup(() => rm(admin, { recursive: true, force: true }), async () => {
-    if (status && !ctx.dryRun) {
-      await mkdir(admin, { recursive: true });
-      await copyFile(status.path, join(admin, 'status'));
-    }
-    return ctx.run(['dpkg-query', `--admindir=${admin}`, '-W', '-f', '${Package}\\t${Version}\\t${Architecture}\\n'], { quiet: true, readOnly: true });
-  });
+  const status = fileInTree(rootfs, '/var/lib/dpkg/status');
+  if (!status) return [];
+  const r = await withCopies(ctx.workdir, 'dpkg-admin', { status }, (admin) =>
+    ctx.run(['dpkg-query', `--admindir=${admin}`, '-W', '-f', '${Package}\\t${Version}\\t${Architecture}\\n'], { quiet: true, readOnly: true }),
+  );
   return r.stdout
     .split('\n')
     .filter(Boolean)

@@ -199,11 +199,11 @@ async function runPublish(ctx: BuildContext, s: Settings): Promise<void> {
  */
 export async function imageBuildArtifacts(s: Settings, name: string, squashfs: string): Promise<{ name: string; path: string; keyFor: (tag: string) => string }[]> {
   const { readdirSync, readFileSync } = await import('node:fs');
-  const { resolveInTree } = await import('../../lib/bootable.js');
+  const { fileInTree, resolveInTree } = await import('../../lib/bootable.js');
   const root = rootfsDir(s);
   // Every path is read as the guest sees it, its links followed inside the tree: a parent whose
   // /boot links to the host's must not publish the host's kernel and initramfs.
-  const file = (p: string) => ((r) => (r?.stats.isFile() ? r.path : undefined))(resolveInTree(root, p));
+  const file = (p: string) => fileInTree(root, p);
   const prefix = s.s3Prefix ?? '';
   const osRelease = ['/etc/os-release', '/usr/lib/os-release'].map(file).find((p) => p !== undefined);
   const fields = Object.fromEntries((osRelease ? readFileSync(osRelease, 'utf8') : '').split('\n').map((l) => /^([A-Z_]+)=(.*)$/.exec(l)).filter((m): m is RegExpExecArray => !!m).map((m) => [m[1]!, m[2]!.replace(/^["']|["']$/g, '')]));

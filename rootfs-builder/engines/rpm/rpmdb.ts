@@ -3,14 +3,13 @@
  * when that rpm reads another backend than the sqlite Debian's rpm 4.18 writes.
  */
 import { existsSync, lstatSync, realpathSync } from 'node:fs';
-import { copyFile, mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { RpmdbBackend } from '../../../distros/types.js';
 import type { BuildContext } from '../../../lib/context.js';
 import { OsbError } from '../../../lib/errors.js';
-import { tmpPathFor } from '../../../lib/atomic.js';
-import { resolveInTree } from '../../../lib/bootable.js';
-import { withCleanup } from '../../../lib/cleanup.js';
+import { fileInTree } from '../../../lib/bootable.js';
+import { withCopies } from '../../../lib/in-tree.js';
 import type { InstalledPackage } from '../types.js';
 import { rpmEnv } from './common.js';
 
@@ -25,20 +24,14 @@ export function findRpmdb(rootfs: string): { path: string; backend: RpmdbBackend
 
 const QF = '%{NAME}\\t%|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\\t%{ARCH}\\n';
 
-let copies = 0;
 /** `body` on a private copy of the tree's sqlite database at `dbpath` (the file and its write-ahead log). */
-async function withCopy<T>(ctx: BuildContext, rootfs: string, dbpath: string, body: (dir: string) => Promise<T>): Promise<T> {
-  const file = (name: string) => ((r) => (r?.stats.isFile() ? r.path : undefined))(resolveInTree(rootfs, `${dbpath}/${name}`));
-  const db = file('rpmdb.sqlite');
+function withCopy<T>(ctx: BuildContext, rootfs: string, dbpath: string, body: (dir: string) => Promise<T>): Promise<T> {
+  const db = fileInTree(rootfs, `${dbpath}/rpmdb.sqlite`);
   if (!db) throw new OsbError(`the rpm database of ${rootfs} is not read: ${dbpath}/rpmdb.sqlite is not a file of the tree`, 'make the database a file of the tree (its links, if any, leading inside it)');
-  const dir = tmpPathFor(join(ctx.workdir, `rpmdb-${++copies}`));
-  return withCleanup(() => rm(dir, { recursive: true, force: true }), async () => {
-    await mkdir(dir, { recursive: true });
-    await copyFile(db, join(dir, 'rpmdb.sqlite'));
-    // sqlite keeps the log beside the file it opened, its links followed.
-    if (lstatSync(`${db}-wal`, { throwIfNoEntry: false })?.isFile()) await copyFile(`${db}-wal`, join(dir, 'rpmdb.sqlite-wal'));
-    return body(dir);
-  });
+  // sqlite keeps the log beside the file it opened, its links followed.
+  const files: Record<string, string> = { 'rpmdb.sqlite': db };
+  if (lstatSync(`${db}-wal`, { throwIfNoEntry: false })?.isFile()) files['rpmdb.sqlite-wal'] = `${db}-wal`;
+  return withCopies(ctx.workdir, 'rpmdb', files, body);
 }
 
 /** Every installed package with its version, read from the tree's rpm database. */
