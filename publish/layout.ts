@@ -4,6 +4,7 @@
  * --arch x86_64,aarch64`) names an image index: each image's blobs, then each manifest by its
  * digest, then the index under every tag.
  */
+import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OsbError } from '../lib/errors.js';
@@ -19,7 +20,7 @@ export interface LayoutPushResult {
   readonly stats: PushStats;
 }
 
-/** One manifest of the layout, read and checked: its bytes and the blobs it names, each present with its size. */
+/** One manifest of the layout, read and checked: its bytes (which hash to its digest) and the blobs it names, each present with its size. */
 interface Doc {
   readonly digest: string;
   readonly mediaType: string;
@@ -36,6 +37,9 @@ async function readDoc(layoutDir: string, d: Partial<Descriptor> | undefined, wh
   const bytes = await readFile(blobPath(layoutDir, digest)).catch((e: NodeJS.ErrnoException) => {
     throw new OsbError(`manifest ${digest} of OCI layout ${layoutDir} is ${e.code === 'ENOENT' ? 'missing' : `unreadable (${e.code ?? e.message})`}`, AGAIN);
   });
+  // What is pushed (and signed) under this digest must be what the digest names.
+  const actual = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+  if (actual !== digest) throw new OsbError(`manifest ${digest} of OCI layout ${layoutDir} is damaged: its bytes are ${actual}`, AGAIN);
   const m = parseJsonObject<{ mediaType?: string; config?: Descriptor; layers?: Descriptor[]; manifests?: Descriptor[] }>(bytes, `manifest ${digest} of OCI layout ${layoutDir}`, AGAIN);
   const blobs = [...(Array.isArray(m.layers) ? m.layers : []), ...(m.config ? [m.config] : [])];
   for (const b of blobs) {
@@ -75,8 +79,9 @@ export async function readLayout(layoutDir: string): Promise<Layout> {
  * first (config and layers, a few at a time), the manifest last. For an image index: every
  * image's blobs, each image's manifest by digest, then the index under every tag. `read` is the
  * layout as readLayout read it already (a signing publish reads it first for the digests).
+ * `beforeTags` must succeed before any tag is pushed; `besideTags` runs beside the tags' PUTs.
  */
-export async function pushLayout(layoutDir: string, tags: readonly string[], o: PushOptions & { readonly beforeTags?: () => Promise<unknown>; readonly read?: Layout }): Promise<LayoutPushResult> {
+export async function pushLayout(layoutDir: string, tags: readonly string[], o: PushOptions & { readonly beforeTags?: () => Promise<unknown>; readonly besideTags?: () => Promise<unknown>; readonly read?: Layout }): Promise<LayoutPushResult> {
   const { top, images } = o.read ?? (await readLayout(layoutDir));
   const docs = images.length ? images : [top];
   const seen = new Set<string>();
@@ -103,7 +108,14 @@ export async function pushLayout(layoutDir: string, tags: readonly string[], o: 
     // Only now, with every blob in place (and what must be ready first, a signing key), can a tag name the image.
     await o.beforeTags?.();
     let digest = '';
-    for (const t of tags) digest = await client.pushManifest(top.bytes, top.mediaType, t);
+    const tagged = (async () => {
+      for (const t of tags) digest = await client.pushManifest(top.bytes, top.mediaType, t);
+    })();
+    // What goes up with the tags (the signatures' own tags) is waited for whatever fails; the
+    // tag's failure is the one reported.
+    const [own, beside] = await Promise.allSettled([tagged, o.besideTags?.()]);
+    if (own.status === 'rejected') throw own.reason;
+    if (beside.status === 'rejected') throw beside.reason;
     return { digest, images: images.map((i) => i.digest), tags, stats: client.stats };
   } finally {
     client.close();

@@ -58,8 +58,10 @@ export async function publishRegistry(ctx: BuildContext, s: Settings, tags: stri
   const dest = `${target.host}/${target.repo}`;
   const layout = ociPaths(s).layout;
   if (ctx.dryRun) return void ctx.log.info(`would push ${layout} to ${dest} as ${tags.join(', ')}`);
-  // The signatures and attestations go up beside the image's blobs; their tags come after its own.
-  let staged: Promise<{ digest: string; commit: () => Promise<void> }[]> | undefined;
+  // The signatures and attestations go up beside the image's blobs, and their tags beside its own:
+  // a puller whose policy requires the signature finds it as soon as the tag names the image.
+  let staged: Promise<{ digest: string; commit: () => Promise<string> }[]> | undefined;
+  const signed: string[] = [];
   const read = s.signKey ? await readLayout(layout) : undefined;
   if (read) {
     const { top, images } = read;
@@ -76,17 +78,13 @@ export async function publishRegistry(ctx: BuildContext, s: Settings, tags: stri
     read,
     chunkSize: s.registryChunkSize * 1024,
     mountFrom: s.registryMountFrom,
-    // A wrong passphrase stops the push before any tag names the image.
-    ...(s.signKey ? { beforeTags: async () => (await import('./sign.js')).loadSigner(s.signKey!) } : {}),
+    // A wrong passphrase, or signatures the registry refused, stop the push before any tag names the image.
+    ...(staged ? { beforeTags: () => staged!, besideTags: async () => void signed.push(...(await Promise.all((await staged!).map((x) => x.commit())))) } : {}),
   });
   const st = r.stats;
   const what = r.images.length ? `index ${r.digest} of ${r.images.length} images` : `manifest ${r.digest}`;
   ctx.log.info(`pushed ${dest}:${tags.join(', :')} (${what}; blobs: ${st.pushed} uploaded, ${st.skipped} already there${st.mounted ? `, ${st.mounted} mounted` : ''})`);
-  if (staged) {
-    const all = await staged;
-    if (all[0]!.digest !== r.digest) throw new OsbError(`the layout's index names manifest ${all[0]!.digest}, but ${r.digest} was pushed`, 'run `osb oci --force` and publish again');
-    for (const x of all) await x.commit();
-  }
+  for (const line of signed) ctx.log.info(line);
 }
 
 /**
@@ -95,7 +93,7 @@ export async function publishRegistry(ctx: BuildContext, s: Settings, tags: stri
  * provenance of `attest`'s build as in-toto statements about the manifest digest, in DSSE
  * envelopes under sha256-HEX.att (an index has no build of its own: its images carry them).
  */
-async function stageSignatures(ctx: BuildContext, s: Settings, target: { host: string; repo: string }, digest: string, tags: readonly string[], attest: Settings | undefined): Promise<{ digest: string; commit: () => Promise<void> }> {
+async function stageSignatures(ctx: BuildContext, s: Settings, target: { host: string; repo: string }, digest: string, tags: readonly string[], attest: Settings | undefined): Promise<{ digest: string; commit: () => Promise<string> }> {
   const { loadSigner, artefactStatements } = await import('./sign.js');
   const { simpleSigningPayload, signBytes, verifyBytes, SIMPLESIGNING_TYPE, SIGNATURE_ANNOTATION } = await import('../../signing/cosign.js');
   const { openEnvelope, signEnvelope, statement, DSSE_MEDIA_TYPE } = await import('../../signing/dsse.js');
@@ -137,8 +135,8 @@ async function stageSignatures(ctx: BuildContext, s: Settings, target: { host: s
         } finally {
           client.close();
         }
-        if (!sig.added && !att?.added) ctx.log.info(`${name}@${digest} already signed with ${s.signKey}: its signature${sigs.length === 1 ? '' : 's'}${atts.length ? ` and ${atts.length} attestations` : ''} are there`);
-        else ctx.log.info(`signed ${name}@${digest} with ${s.signKey}: ${sig.added} signature${sig.added === 1 ? '' : 's'} under :${sig.tag}${att ? `, ${att.added} attestation${att.added === 1 ? '' : 's'} under :${att.tag}` : ''}`);
+        if (!sig.added && !att?.added) return `${name}@${digest} already signed with ${s.signKey}: its signature${sigs.length === 1 ? '' : 's'}${atts.length ? ` and ${atts.length} attestations` : ''} are there`;
+        return `signed ${name}@${digest} with ${s.signKey}: ${sig.added} signature${sig.added === 1 ? '' : 's'} under :${sig.tag}${att ? `, ${att.added} attestation${att.added === 1 ? '' : 's'} under :${att.tag}` : ''}`;
       },
     };
   } finally {
