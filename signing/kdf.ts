@@ -9,7 +9,7 @@
  */
 import { createHash, scrypt } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { Worker } from 'node:worker_threads';
+import { createRequire } from 'node:module';
 
 export interface ScryptParams {
   readonly salt: Buffer;
@@ -58,6 +58,8 @@ function derive(passphrase: string, k: ScryptParams): Promise<Uint8Array> {
  * waits for the key, so a command refused meanwhile exits at once.
  */
 function deriveAside(passphrase: string, k: ScryptParams): Started {
+  // Loaded here, not with the launcher: a command that signs nothing has no use for it (~1.5 ms).
+  const { Worker } = createRequire(import.meta.url)('node:worker_threads') as typeof import('node:worker_threads');
   const w = new Worker(
     `const { parentPort, workerData: d } = require('node:worker_threads');
 try { require('node:os').setPriority(19); } catch {}
