@@ -37,10 +37,10 @@ async function readDoc(layoutDir: string, d: Partial<Descriptor> | undefined, wh
   const bytes = await readFile(blobPath(layoutDir, digest)).catch((e: NodeJS.ErrnoException) => {
     throw new OsbError(`manifest ${digest} of OCI layout ${layoutDir} is ${e.code === 'ENOENT' ? 'missing' : `unreadable (${e.code ?? e.message})`}`, AGAIN);
   });
+  const m = parseJsonObject<{ mediaType?: string; config?: Descriptor; layers?: Descriptor[]; manifests?: Descriptor[] }>(bytes, `manifest ${digest} of OCI layout ${layoutDir}`, AGAIN);
   // What is pushed (and signed) under this digest must be what the digest names.
   const actual = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
   if (actual !== digest) throw new OsbError(`manifest ${digest} of OCI layout ${layoutDir} is damaged: its bytes are ${actual}`, AGAIN);
-  const m = parseJsonObject<{ mediaType?: string; config?: Descriptor; layers?: Descriptor[]; manifests?: Descriptor[] }>(bytes, `manifest ${digest} of OCI layout ${layoutDir}`, AGAIN);
   const blobs = [...(Array.isArray(m.layers) ? m.layers : []), ...(m.config ? [m.config] : [])];
   for (const b of blobs) {
     if (typeof b?.digest !== 'string' || !DIGEST.test(b.digest)) throw new OsbError(`manifest ${digest} of OCI layout ${layoutDir} names blob ${JSON.stringify(b?.digest ?? null).slice(0, 80)}, not a sha256 digest`, AGAIN);
