@@ -140,12 +140,17 @@ export async function execute(steps: readonly PlanStep[], o: ExecuteOptions): Pr
       const ctx = makeContext(s, reporter, o.signal, logPath);
       const hash = hashValue(step.inputs);
       const cache = step.target.cacheable ? await import('./cache.js') : undefined;
+      // What the target reads whole is fingerprinted as it starts, beside the build: a change
+      // made while it runs is seen by the next run (lib/tree-fingerprint.ts).
+      const trees = step.target.trees?.(s) ?? [];
+      const seen = trees.length ? fingerprintTrees(trees) : undefined;
+      seen?.catch(() => undefined);
       const pulled = cache && s.cacheFrom ? await cache.restoreFromCache(ctx, s, step.target, hash) : false;
       if (!pulled) {
         await step.target.run(ctx, s, hash);
         if (cache && s.cacheTo) await cache.saveToCache(ctx, s, step.target, hash);
       }
-      await writeState(s.workdir, name, { ...step.inputs }, step.values);
+      await writeState(s.workdir, name, { ...step.inputs }, step.values, await seen);
       emit({ event: 'finish', target: name, ms: Date.now() - t0 });
     } catch (err) {
       failed.add(name);
@@ -190,4 +195,9 @@ export async function execute(steps: readonly PlanStep[], o: ExecuteOptions): Pr
   if (!ndjson) for (const n of notes) out.write(`${n}\n`);
   for (const w of warnings) if (!ndjson) process.stderr.write(`warning: ${w}\n`);
   if (firstError) throw firstError;
+}
+
+async function fingerprintTrees(trees: readonly string[]): Promise<Record<string, string>> {
+  const { treeFingerprint } = await import('../../lib/tree-fingerprint.js');
+  return Object.fromEntries(await Promise.all(trees.map(async (t) => [t, await treeFingerprint(t)] as const)));
 }

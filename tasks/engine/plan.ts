@@ -7,6 +7,7 @@ import { relative } from 'node:path';
 import type { BuildContext } from '../../lib/context.js';
 import { OsbError, UsageError } from '../../lib/errors.js';
 import { hashPath, hashValue } from '../../lib/hash.js';
+import { treeFingerprint } from '../../lib/tree-fingerprint.js';
 import type { Settings } from '../settings/table.js';
 import { describeChange, diffInputs, readState, type SettingValue } from './state.js';
 import type { Target } from './target.js';
@@ -57,6 +58,9 @@ export async function computePlan(
   const targets = closure(table, requested, s, opts.noDeps);
   const depHash = new Map<string, string>();
   const steps: PlanStep[] = [];
+  const seen = new Map<string, Promise<string>>();
+  /** Targets built in this run that read a tree (or depend on one that does): their bytes may change under the same inputs. */
+  const fromChangedTree = new Set<string>();
   for (const t of targets) {
     await t.validate?.(s);
     const inputs: Record<string, string> = {};
@@ -100,6 +104,30 @@ export async function computePlan(
         reasons.push(`input changed: ${describeChange(n, stored.values?.[key], values[key])}`);
       }
     }
+    // Otherwise up to date: were the trees it reads changed since it was built (by hand)? Its
+    // inputs cannot say: the tree is the rootfs's output, not an input (lib/tree-fingerprint.ts).
+    // One walk per tree for the whole plan.
+    const building = (d: string) => steps.find((x) => x.target.name === d && x.action === 'build');
+    const trees = t.trees?.(s) ?? [];
+    if (!reasons.length && stored) {
+      const rewritten = trees.length ? deps.find((d) => building(d)) : undefined;
+      // A dependency built again from a tree has new bytes under the same inputs.
+      const changedDep = deps.find((d) => fromChangedTree.has(d));
+      if (changedDep) reasons.push(`${changedDep}, which it is made of, is built in this run`);
+      else if (rewritten) reasons.push(`${rewritten}, whose tree it reads, is built in this run`);
+      else {
+        for (const tree of trees) {
+          let fp = seen.get(tree);
+          if (!fp) seen.set(tree, (fp = treeFingerprint(tree)));
+          const was = stored.trees?.[tree];
+          const where = relative(s.workdir, tree) || tree;
+          if (was === undefined) reasons.push(`no record of the tree it was built from (${where})`);
+          else if (was !== (await fp)) reasons.push(`${where} changed since it was built (an entry written, added, removed, or its mode or owner set)`);
+        }
+      }
+    }
+    // Built again, it may differ from what its dependants were built from, under the same inputs.
+    if (reasons.length && (trees.length || deps.some((d) => fromChangedTree.has(d)))) fromChangedTree.add(t.name);
     steps.push({ target: t, action: reasons.length ? 'build' : 'skip', reasons: reasons.length ? reasons : ['up to date'], inputs, values, deps: opts.noDeps ? [] : deps });
   }
   return steps;

@@ -17,6 +17,8 @@ export interface TargetState {
   readonly inputsHash: string;
   /** The settings' values and where each came from, so `osb explain` can say what changed. */
   readonly values?: Readonly<Record<string, SettingValue>>;
+  /** Each directory the target read whole -> its fingerprint when the build started (not an input: see lib/tree-fingerprint.ts). */
+  readonly trees?: Readonly<Record<string, string>>;
   readonly builtAt: string;
 }
 
@@ -40,8 +42,8 @@ export async function readState(workdir: string, target: string): Promise<Target
   }
 }
 
-export async function writeState(workdir: string, target: string, inputs: Record<string, string>, values?: Readonly<Record<string, SettingValue>>): Promise<TargetState> {
-  const state: TargetState = { target, inputs, inputsHash: hashValue(inputs), builtAt: new Date().toISOString(), ...(values ? { values } : {}) };
+export async function writeState(workdir: string, target: string, inputs: Record<string, string>, values?: Readonly<Record<string, SettingValue>>, trees?: Readonly<Record<string, string>>): Promise<TargetState> {
+  const state: TargetState = { target, inputs, inputsHash: hashValue(inputs), builtAt: new Date().toISOString(), ...(values ? { values } : {}), ...(trees ? { trees } : {}) };
   await mkdir(stateDir(workdir), { recursive: true });
   await writeAtomic(join(stateDir(workdir), `${target}.json`), (tmp) => writeFile(tmp, JSON.stringify(state, null, 2) + '\n'));
   return state;

@@ -17,6 +17,11 @@ export interface Target {
   readonly settings: readonly InputKey[];
   /** Input files or directories, hashed by content (an agent binary, hooks, fragments). */
   readonly files?: (s: Settings) => readonly string[];
+  /**
+   * Directories the target reads whole (the rootfs): what it saw of each (lib/tree-fingerprint.ts)
+   * is recorded after a build, and a tree changed since (edited by hand) makes it build again.
+   */
+  readonly trees?: (s: Settings) => readonly string[];
   /** Extra input values computed at plan time (e.g. the compiler version). */
   readonly extraInputs?: (s: Settings, ctx: BuildContext) => Promise<Record<string, string>>;
   /**

@@ -8,6 +8,7 @@ export const bundle: Target = {
   name: 'bundle',
   summary: 'OCI runtime bundle (config.json + rootfs/): WORKDIR/osb-bundle/ and WORKDIR/osb-bundle.tar',
   deps: () => ['rootfs'],
+  trees: (s) => [rootfsDir(s)],
   settings: ['agent', 'toolbox', 'distrobox', 'agentInit', 'agentName', 'agentBin', 'sourceDateEpoch'],
   outputs: (s) => [bundlePaths(s).dir, bundlePaths(s).tar],
   tools: () => ['cp', 'getfattr'],

@@ -50,6 +50,7 @@ export const image: Target = {
   summary: 'Partitioned raw disk image of the rootfs (WORKDIR/osb.img); builds rootfs if needed',
   cacheable: true,
   deps: () => ['rootfs'],
+  trees: (s) => [rootfsDir(s)],
   settings: ['fsType', 'blockSize', 'rootFreeSpace', 'imageSize', 'partitionTable', 'dax', 'format', 'imageName', 'sourceDateEpoch', 'arch', 'measuredRootfs'],
   outputs: (s) => [imagePath(s), ...(s.measuredRootfs ? [rootHashPath(s)] : []), ...supplyChainOutputs(s, 'image')],
   tools: (s) => ['sfdisk', ...FS_TOOLS[s.fsType], ...(s.measuredRootfs ? ['veritysetup'] : []), ...(s.format === 'qcow2' ? ['qemu-img'] : [])],

@@ -21,6 +21,7 @@ export const initrd: Target = {
   name: 'initrd',
   summary: 'Compressed cpio initrd of the rootfs (WORKDIR/osb-initrd.img); builds rootfs if needed',
   deps: () => ['rootfs'],
+  trees: (s) => [rootfsDir(s)],
   settings: ['compression', 'owner', 'initrdName', 'agentInit', 'sourceDateEpoch'],
   files: (s) => s.initrdExtra,
   outputs: (s) => [initrdPath(s), ...supplyChainOutputs(s, 'initrd')],

@@ -44,6 +44,7 @@ export const oci: Target = {
   name: 'oci',
   summary: 'OCI image of the rootfs: layout WORKDIR/osb-oci/ and oci-archive WORKDIR/osb-oci.tar; builds rootfs if needed',
   deps: () => ['rootfs'],
+  trees: (s) => [rootfsDir(s)],
   settings: ['ociRef', 'ociCompression', 'label', 'annotation', 'dockerArchive', 'toolbox', 'distrobox', 'agent', 'agentInit', 'agentName', 'agentBin', 'arch', 'sourceDateEpoch', 'parent'],
   extraInputs: async () => {
     const p = ciProvenance();

@@ -14,6 +14,7 @@ export const squashfs: Target = {
   name: 'squashfs',
   summary: 'Squashfs of the rootfs for network boot (WORKDIR/osb.squashfs) and its boot initrd',
   deps: () => ['rootfs'],
+  trees: (s) => [rootfsDir(s)],
   settings: ['squashfsCompression', 'sourceDateEpoch'],
   outputs: (s) => [squashfsPaths(s).image, squashfsPaths(s).bootInitrd],
   tools: () => ['mksquashfs', 'busybox'],

@@ -3,7 +3,7 @@
  * lib/run.ts and writes a real file, so what is checked is what a user sees on disk.
  */
 import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeAtomic } from '../../lib/atomic.js';
@@ -82,6 +82,30 @@ describe('target graph', () => {
     const { steps } = await build(t, ['top'], settings());
     expect(started()).toEqual([]);
     expect(steps.map((s) => s.action)).toEqual(['skip', 'skip', 'skip']);
+  });
+
+  test('a tree a target reads, changed by hand, rebuilds it and what is made of it; the tree\'s maker and an untouched tree do not', async () => {
+    const tree = join(dir, 'tree');
+    mkdirSync(join(tree, 'etc'), { recursive: true });
+    writeFileSync(join(tree, 'etc/a'), 'a');
+    const maker = fileTarget('maker', []);
+    const reader = { ...fileTarget('reader', ['maker']), trees: () => [tree] };
+    const t = table(maker, reader, fileTarget('made', ['reader']));
+    await build(t, ['made'], settings());
+    log = [];
+    expect((await build(t, ['made'], settings())).steps.map((x) => x.action)).toEqual(['skip', 'skip', 'skip']);
+    writeFileSync(join(tree, 'etc/b'), 'added by hand');
+    const { steps } = await build(t, ['made'], settings());
+    expect(started()).toEqual(['reader', 'made']);
+    expect(steps[1]!.reasons).toEqual(['tree changed since it was built (an entry written, added, removed, or its mode or owner set)']);
+    expect(steps[2]!.reasons).toEqual(['reader, which it is made of, is built in this run']);
+    log = [];
+    expect((await build(t, ['made'], settings())).steps.map((x) => x.action)).toEqual(['skip', 'skip', 'skip']);
+    // The tree's maker built again (same inputs, new tree): what reads it is built after it.
+    rmSync(join(dir, 'maker.out'));
+    const again = await build(t, ['made'], settings());
+    expect(started()).toEqual(['maker', 'reader', 'made']);
+    expect(again.steps[1]!.reasons).toEqual(['maker, whose tree it reads, is built in this run']);
   });
 
   test('a changed setting or input file rebuilds, and the plan names the input', async () => {
