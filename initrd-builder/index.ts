@@ -18,6 +18,7 @@ import { COMPRESSIONS, DEFAULT_COMPRESSION, chooseEncoder, describeEncoder, enco
 import { ensureInit } from './init-entry.js';
 import { planEntries, type PlannedEntry } from './plan.js';
 import { scanTree, sortEntries, type ArchiveEntry } from './scan.js';
+import { TreePrint } from '../lib/tree-fingerprint.js';
 import type { StreamStats } from './stream.js';
 import { readBack, streamCheck } from './verify.js';
 import { writeArchive } from './write.js';
@@ -85,7 +86,10 @@ function planArchive(ctx: BuildContext, opts: InitrdOptions): PlannedEntry[] {
   requireRootfs(opts);
   const entries = new Map<string, ArchiveEntry>();
   const scan = { sourceDateEpoch: ctx.sourceDateEpoch, warn: (m: string) => ctx.log.warn(m), signal: ctx.signal };
-  scanTree(opts.rootfsDir, entries, scan, 'the rootfs');
+  // The scan lstats every entry anyway: it is also what the engine records of the tree.
+  const print = ctx.treeSeen ? new TreePrint() : undefined;
+  scanTree(opts.rootfsDir, entries, { ...scan, print }, 'the rootfs');
+  if (print) ctx.treeSeen!(opts.rootfsDir, () => print.digest());
   for (const extra of opts.extraDirs ?? []) scanTree(extra, entries, scan, `--initrd-extra ${extra}`);
   ensureInit(entries, opts.agentInit, { mtime: ctx.sourceDateEpoch });
   return planEntries(sortEntries(entries.values()), { owner: opts.owner });

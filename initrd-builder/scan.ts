@@ -8,6 +8,7 @@
  */
 import { lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import { OWNER_MARKER } from '../lib/atomic.js';
+import type { TreePrint } from '../lib/tree-fingerprint.js';
 import { OsbError } from '../lib/errors.js';
 import { MAX_FIELD, PATH_MAX, checkNameLength, displayName } from './newc.js';
 
@@ -41,6 +42,8 @@ export interface ScanOptions {
   /** Called for things worth a warning that do not stop the build (mount points skipped). */
   readonly warn: (message: string) => void;
   readonly signal?: AbortSignal;
+  /** Every entry below the top also goes into this fingerprint (lib/tree-fingerprint.ts): what the engine records of the tree, without a walk of its own. */
+  readonly print?: TreePrint;
 }
 
 /** latin1 string <-> bytes, lossless in both directions. */
@@ -142,6 +145,7 @@ export function scanTree(root: string, into: Map<string, ArchiveEntry>, o: ScanO
       if (name.length + 1 > PATH_MAX) checkNameLength(nameBytes(name));
       const abs = typeof dirAbs === 'string' && ASCII.test(child) ? `${dirAbs}/${child}` : Buffer.concat([typeof dirAbs === 'string' ? Buffer.from(dirAbs) : dirAbs, SLASH, nb]);
       const st = lstatOrThrow(abs);
+      o.print?.add(name, st);
       add(into, entryFor(name, abs, st, o), label);
       if (!st.isDirectory()) continue;
       // Like `find -xdev`: a mounted /proc or /sys inside a rootfs being built must not be archived.

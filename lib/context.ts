@@ -15,4 +15,10 @@ export interface BuildContext {
   readonly jobs: number;
   /** Aborted when the user interrupts. */
   readonly signal?: AbortSignal;
+  /**
+   * For a target that reads a tree whole (Target.trees): say when the build has read `root`, with
+   * the fingerprint the builder's own scan gave (lib/tree-fingerprint.ts), or without one for the
+   * engine to take it then. Set only while such a target builds.
+   */
+  readonly treeSeen?: (root: string, print?: () => string) => void;
 }

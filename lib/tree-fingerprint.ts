@@ -1,52 +1,60 @@
 /**
- * What a target saw of a directory it reads (the rootfs an image, initrd, squashfs or OCI layer is
- * made of): every entry's name, type, mode and owner, and each non-directory's size and mtime, in
- * name order, hashed. A tree edited by hand (a file written, added, removed or renamed, a mode or
- * owner changed) fingerprints differently, so what was built from it is built again.
+ * What a target saw of a directory it reads whole (the rootfs an image, initrd, squashfs or OCI
+ * layer is made of): every entry's name, type, mode and owner, and each non-directory's size and
+ * mtime, hashed in name order. A tree edited by hand (a file written, added, removed or renamed,
+ * a mode or owner changed) fingerprints differently, so what was made of it is made again.
  *
  * Not an input hash: mtimes are not content, and the artefact's identifiers must not depend on
  * them (verify-repro builds with other mtimes). The engine records it beside the inputs and
- * compares it only to decide whether a target is up to date.
+ * compares it only to decide whether a target is up to date (tasks/engine/plan.ts).
+ *
+ * Two producers must agree byte for byte: the walk below, and a builder that lstats every entry
+ * anyway (the initrd's scan) and adds them to a TreePrint itself, saving a walk. Both take a plain
+ * (number) lstat, name paths in latin1 (one char per byte), skip osb's ownership marker at the
+ * top, and do not descend into another file system (a /proc mounted in the tree).
  */
-import { lstat, readdir } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
-import { join } from 'node:path';
+import { lstatSync, readdirSync, type Stats } from 'node:fs';
+import { OWNER_MARKER } from './atomic.js';
 
-/**
- * At most this many lstat calls at once: the walk runs beside the build, which needs the thread
- * pool (4 threads) for its own file work.
- */
-const IN_FLIGHT = 2;
+export class TreePrint {
+  private readonly lines: string[] = [];
+  /** An entry below the top: `rel` as the latin1 string of its path bytes ("etc/hostname"). */
+  add(rel: string, st: Stats): void {
+    this.lines.push(st.isDirectory() ? `${rel}/\0${st.mode}\0${st.uid}:${st.gid}\n` : `${rel}\0${st.mode}\0${st.uid}:${st.gid}\0${st.size}\0${st.mtimeMs}\n`);
+  }
+  digest(): string {
+    const h = createHash('sha256');
+    for (const line of this.lines.sort()) h.update(line, 'latin1');
+    return `sha256:${h.digest('hex')}`;
+  }
+}
 
-export async function treeFingerprint(root: string): Promise<string> {
-  const h = createHash('sha256');
-  const walk = async (rel: string): Promise<void> => {
-    const dir = rel ? join(root, rel) : root;
-    const names = (await readdir(dir)).sort();
-    const stats = new Array<Awaited<ReturnType<typeof lstat>>>(names.length);
-    let next = 0;
-    const worker = async () => {
-      while (next < names.length) {
-        const i = next++;
-        stats[i] = await lstat(join(dir, names[i]!));
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(IN_FLIGHT, names.length) }, worker));
-    for (let i = 0; i < names.length; i++) {
-      const st = stats[i]!;
-      const p = rel ? `${rel}/${names[i]}` : names[i]!;
-      if (st.isDirectory()) {
-        h.update(`${p}/\0${st.mode}\0${st.uid}:${st.gid}\n`);
-        await walk(p);
-      } else h.update(`${p}\0${st.mode}\0${st.uid}:${st.gid}\0${st.size}\0${st.mtimeMs}\n`);
-    }
-  };
+/** The fingerprint of the tree at `root` as it is now (about 10 ms for 4,000 entries). */
+export function treeFingerprint(root: string): string {
+  const print = new TreePrint();
   try {
-    await walk('');
+    const top = lstatSync(root);
+    if (!top.isDirectory()) return 'not a directory';
+    const stack: { rel: string; abs: Buffer }[] = [{ rel: '', abs: Buffer.from(root) }];
+    while (stack.length) {
+      const { rel, abs } = stack.pop()!;
+      for (const nb of readdirSync(abs, { encoding: 'buffer' })) {
+        const name = nb.toString('latin1');
+        if (!rel && name === OWNER_MARKER) continue;
+        const childRel = rel ? `${rel}/${name}` : name;
+        const childAbs = Buffer.concat([abs, SLASH, nb]);
+        const st = lstatSync(childAbs);
+        print.add(childRel, st);
+        if (st.isDirectory() && st.dev === top.dev) stack.push({ rel: childRel, abs: childAbs });
+      }
+    }
   } catch (e) {
     // A tree that is not there (yet) is a state of its own; one that cannot be read is as well,
     // and never matches a fingerprint taken when it could.
     return `unreadable: ${(e as NodeJS.ErrnoException).code ?? 'error'}`;
   }
-  return `sha256:${h.digest('hex')}`;
+  return print.digest();
 }
+
+const SLASH = Buffer.from('/');

@@ -4,7 +4,7 @@
  * otherwise, or NDJSON events. Only this folder imports listr2, and only when something builds.
  */
 import { mkdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { BuildContext } from '../../lib/context.js';
 import { OsbError } from '../../lib/errors.js';
 import type { Reporter } from '../../lib/log.js';
@@ -137,20 +137,31 @@ export async function execute(steps: readonly PlanStep[], o: ExecuteOptions): Pr
     const t0 = Date.now();
     emit({ event: 'start', target: name, reason: step.reasons.join('; ') });
     try {
-      const ctx = makeContext(s, reporter, o.signal, logPath);
+      // What the target reads whole is fingerprinted before it reads it, by the engine or by the
+      // builder (ctx.treeSeen): a change made after that is seen by the next run.
+      const trees = step.target.trees?.(s) ?? [];
+      const seen = new Map<string, () => string>();
+      const { treeFingerprint } = trees.length ? await import('../../lib/tree-fingerprint.js') : { treeFingerprint: undefined };
+      const fingerprint = (root: string) => {
+        const fp = treeFingerprint!(root);
+        return () => fp;
+      };
+      if (!step.target.treesSeen) for (const t of trees) seen.set(t, fingerprint(t));
+      const treeSeen = (root: string, print?: () => string) => {
+        const r = resolve(root);
+        if (trees.includes(r) && !seen.has(r)) seen.set(r, print ?? fingerprint(r));
+      };
+      const ctx = { ...makeContext(s, reporter, o.signal, logPath), ...(trees.length ? { treeSeen } : {}) };
       const hash = hashValue(step.inputs);
       const cache = step.target.cacheable ? await import('./cache.js') : undefined;
-      // What the target reads whole is fingerprinted as it starts, beside the build: a change
-      // made while it runs is seen by the next run (lib/tree-fingerprint.ts).
-      const trees = step.target.trees?.(s) ?? [];
-      const seen = trees.length ? fingerprintTrees(trees) : undefined;
-      seen?.catch(() => undefined);
       const pulled = cache && s.cacheFrom ? await cache.restoreFromCache(ctx, s, step.target, hash) : false;
       if (!pulled) {
         await step.target.run(ctx, s, hash);
         if (cache && s.cacheTo) await cache.saveToCache(ctx, s, step.target, hash);
       }
-      await writeState(s.workdir, name, { ...step.inputs }, step.values, await seen);
+      // A build that did not say (pulled from the cache, or a path that reads no tree): now.
+      for (const t of trees) if (!seen.has(t)) seen.set(t, fingerprint(t));
+      await writeState(s.workdir, name, { ...step.inputs }, step.values, trees.length ? Object.fromEntries(trees.map((t) => [t, seen.get(t)!()])) : undefined);
       emit({ event: 'finish', target: name, ms: Date.now() - t0 });
     } catch (err) {
       failed.add(name);
@@ -197,7 +208,3 @@ export async function execute(steps: readonly PlanStep[], o: ExecuteOptions): Pr
   if (firstError) throw firstError;
 }
 
-async function fingerprintTrees(trees: readonly string[]): Promise<Record<string, string>> {
-  const { treeFingerprint } = await import('../../lib/tree-fingerprint.js');
-  return Object.fromEntries(await Promise.all(trees.map(async (t) => [t, await treeFingerprint(t)] as const)));
-}

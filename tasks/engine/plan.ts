@@ -58,7 +58,7 @@ export async function computePlan(
   const targets = closure(table, requested, s, opts.noDeps);
   const depHash = new Map<string, string>();
   const steps: PlanStep[] = [];
-  const seen = new Map<string, Promise<string>>();
+  const seen = new Map<string, string>();
   /** Targets built in this run that read a tree (or depend on one that does): their bytes may change under the same inputs. */
   const fromChangedTree = new Set<string>();
   for (const t of targets) {
@@ -122,7 +122,7 @@ export async function computePlan(
           const was = stored.trees?.[tree];
           const where = relative(s.workdir, tree) || tree;
           if (was === undefined) reasons.push(`no record of the tree it was built from (${where})`);
-          else if (was !== (await fp)) reasons.push(`${where} changed since it was built (an entry written, added, removed, or its mode or owner set)`);
+          else if (was !== fp) reasons.push(`${where} changed since it was built (an entry written, added, removed, or its mode or owner set)`);
         }
       }
     }

@@ -20,8 +20,11 @@ export interface Target {
   /**
    * Directories the target reads whole (the rootfs): what it saw of each (lib/tree-fingerprint.ts)
    * is recorded after a build, and a tree changed since (edited by hand) makes it build again.
+   * The engine fingerprints each before the build, unless `treesSeen`: then the builder says when
+   * (ctx.treeSeen), beside its tools or from its own scan, and saves the walk before them.
    */
   readonly trees?: (s: Settings) => readonly string[];
+  readonly treesSeen?: boolean;
   /** Extra input values computed at plan time (e.g. the compiler version). */
   readonly extraInputs?: (s: Settings, ctx: BuildContext) => Promise<Record<string, string>>;
   /**

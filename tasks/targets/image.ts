@@ -51,6 +51,8 @@ export const image: Target = {
   cacheable: true,
   deps: () => ['rootfs'],
   trees: (s) => [rootfsDir(s)],
+  // Fingerprinted beside mkfs (alongside, below).
+  treesSeen: true,
   settings: ['fsType', 'blockSize', 'rootFreeSpace', 'imageSize', 'partitionTable', 'dax', 'format', 'imageName', 'sourceDateEpoch', 'arch', 'measuredRootfs'],
   outputs: (s) => [imagePath(s), ...(s.measuredRootfs ? [rootHashPath(s)] : []), ...supplyChainOutputs(s, 'image')],
   tools: (s) => ['sfdisk', ...FS_TOOLS[s.fsType], ...(s.measuredRootfs ? ['veritysetup'] : []), ...(s.format === 'qcow2' ? ['qemu-img'] : [])],
@@ -82,7 +84,11 @@ export const image: Target = {
       seed: inputsHash,
       measured,
       rootHashOutput: measured ? rootHashPath(s) : undefined,
-      alongside: () => (early = supplyChain.earlySbomComponents(s, 'image')),
+      alongside: () => {
+        early = supplyChain.earlySbomComponents(s, 'image');
+        // What the engine records of the tree, walked while mkfs runs, not before it.
+        ctx.treeSeen?.(rootfsDir(s));
+      },
       scanRecord: scanRecordPath(s),
     });
     if (!ctx.dryRun) ctx.log.info(`wrote ${r.path} (${(r.sizeBytes / 1048576).toFixed(0)} MiB, ${r.fsType})`);

@@ -22,6 +22,8 @@ export const initrd: Target = {
   summary: 'Compressed cpio initrd of the rootfs (WORKDIR/osb-initrd.img); builds rootfs if needed',
   deps: () => ['rootfs'],
   trees: (s) => [rootfsDir(s)],
+  // Its scan of the rootfs gives the fingerprint (initrd-builder/index.ts).
+  treesSeen: true,
   settings: ['compression', 'owner', 'initrdName', 'agentInit', 'sourceDateEpoch'],
   files: (s) => s.initrdExtra,
   outputs: (s) => [initrdPath(s), ...supplyChainOutputs(s, 'initrd')],
