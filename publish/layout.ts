@@ -79,9 +79,10 @@ export async function readLayout(layoutDir: string): Promise<Layout> {
  * first (config and layers, a few at a time), the manifest last. For an image index: every
  * image's blobs, each image's manifest by digest, then the index under every tag. `read` is the
  * layout as readLayout read it already (a signing publish reads it first for the digests).
- * `beforeTags` must succeed before any tag is pushed; `besideTags` runs beside the tags' PUTs.
+ * `beforeTags` must succeed before any tag is pushed; `besideTags` runs beside the tags' PUTs;
+ * `underway` is called when every blob's upload has been sent (or found there).
  */
-export async function pushLayout(layoutDir: string, tags: readonly string[], o: PushOptions & { readonly beforeTags?: () => Promise<unknown>; readonly besideTags?: () => Promise<unknown>; readonly read?: Layout }): Promise<LayoutPushResult> {
+export async function pushLayout(layoutDir: string, tags: readonly string[], o: PushOptions & { readonly beforeTags?: () => Promise<unknown>; readonly besideTags?: () => Promise<unknown>; readonly underway?: () => void; readonly read?: Layout }): Promise<LayoutPushResult> {
   const { top, images } = o.read ?? (await readLayout(layoutDir));
   const docs = images.length ? images : [top];
   const seen = new Set<string>();
@@ -91,11 +92,16 @@ export async function pushLayout(layoutDir: string, tags: readonly string[], o: 
     // GET /v2/ goes beside the first HEADs (they change nothing); no upload starts before it
     // answered, and its failure is the one reported.
     const reachable = client.ping();
+    // Once every blob's upload has gone out, the registry's attention is free for what goes up beside it.
+    let pending = blobs.length;
+    const underway = () => {
+      if (--pending === 0) o.underway?.();
+    };
     let next = 0;
     const worker = async () => {
       while (next < blobs.length) {
         const b = blobs[next++]!;
-        await client.pushBlob(b, blobPath(layoutDir, b.digest), { ready: reachable });
+        await client.pushBlob(b, blobPath(layoutDir, b.digest), { ready: reachable, underway });
       }
     };
     const workers = [worker(), worker(), worker()].map((w) => w.catch(async (e: unknown) => {

@@ -180,14 +180,15 @@ export class RegistryClient {
    * Push one blob (a file, or bytes) unless the registry has it; the whole exchange is retried as
    * one operation. `ready` (the GET /v2/ sent beside) is waited for before an upload starts.
    */
-  async pushBlob(d: Descriptor, path: string | Buffer, o: { probe?: boolean; ready?: Promise<unknown> } = {}): Promise<void> {
+  /** `underway` is called once the blob needs nothing more before its bytes go (its upload is sent, or it is there already). */
+  async pushBlob(d: Descriptor, path: string | Buffer, o: { probe?: boolean; ready?: Promise<unknown>; underway?: () => void } = {}): Promise<void> {
     const part = (start: number, end: number) => (typeof path === 'string' ? () => createReadStream(path, { start, end, highWaterMark: READ_CHUNK }) : path.subarray(start, end + 1));
     const repo = this.o.repo;
     await withRetry(this.policy, async () => {
       // probe: false (a few hundred bytes of signature) sends it again rather than ask first.
       if (o.probe !== false) {
         const head = await this.call({ method: 'HEAD', url: this.url(`/v2/${repo}/blobs/${d.digest}`) });
-        if (head.status === 200) return void this.stats.skipped++;
+        if (head.status === 200) return void (this.stats.skipped++, o.underway?.());
         if (head.status !== 404) throw this.fail(`HEAD blob ${d.digest}`, head);
       }
       // The registry's GET /v2/, when it runs beside: nothing is uploaded before it answered.
@@ -198,10 +199,11 @@ export class RegistryClient {
         post.searchParams.set('from', this.o.mountFrom);
       }
       const start = await this.call({ method: 'POST', url: post });
-      if (start.status === 201 && this.o.mountFrom) return void this.stats.mounted++;
+      if (start.status === 201 && this.o.mountFrom) return void (this.stats.mounted++, o.underway?.());
       if (start.status !== 202) throw this.fail(`POST upload of ${d.digest}`, start);
       let location = this.location(start);
       const chunk = this.o.chunkSize ?? 0;
+      o.underway?.();
       if (chunk > 0) {
         for (let off = 0; off < d.size; off += chunk) {
           const end = Math.min(d.size, off + chunk) - 1;

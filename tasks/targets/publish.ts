@@ -62,6 +62,8 @@ export async function publishRegistry(ctx: BuildContext, s: Settings, tags: stri
   // a puller whose policy requires the signature finds it as soon as the tag names the image.
   let staged: Promise<{ digest: string; commit: () => Promise<string> }[]> | undefined;
   const signed: string[] = [];
+  let underway = (): void => undefined;
+  const imageUnderway = new Promise<void>((r) => (underway = r));
   const read = s.signKey ? await readLayout(layout) : undefined;
   if (read) {
     const { top, images } = read;
@@ -70,7 +72,10 @@ export async function publishRegistry(ctx: BuildContext, s: Settings, tags: stri
       for (const a of arches) if ((await readLayout(ociPaths(a).layout)).top.digest === digest) return a;
       return undefined;
     };
-    staged = Promise.all([top, ...images].map(async (d) => stageSignatures(ctx, s, target, d.digest, tags, await attested(d.digest))));
+    // They wait until the image's own uploads have gone out: their POSTs ahead of the layer's
+    // delayed its start (the key's scrypt runs meanwhile: loadSigner starts it now).
+    void (await import('./sign.js')).loadSigner(s.signKey!);
+    staged = imageUnderway.then(() => Promise.all([top, ...images].map(async (d) => stageSignatures(ctx, s, target, d.digest, tags, await attested(d.digest)))));
     staged.catch(() => undefined); // awaited below; a failed image push must not leave it unhandled
   }
   const r = await pushLayout(layout, tags, {
@@ -78,6 +83,7 @@ export async function publishRegistry(ctx: BuildContext, s: Settings, tags: stri
     read,
     chunkSize: s.registryChunkSize * 1024,
     mountFrom: s.registryMountFrom,
+    underway,
     // A wrong passphrase, or signatures the registry refused, stop the push before any tag names the image.
     ...(staged ? { beforeTags: () => staged!, besideTags: async () => void signed.push(...(await Promise.all((await staged!).map((x) => x.commit())))) } : {}),
   });
