@@ -18,15 +18,28 @@ import { lstatSync, readdirSync, type Stats } from 'node:fs';
 import { OWNER_MARKER } from './atomic.js';
 
 export class TreePrint {
-  private readonly lines: string[] = [];
+  private readonly paths: string[] = [];
+  /** Per entry: directory (1/0), mode, uid, gid, and for a non-directory size and mtime (ms). */
+  private readonly nums: number[] = [];
   /** An entry below the top: `rel` as the latin1 string of its path bytes ("etc/hostname"). */
   add(rel: string, st: Stats): void {
-    this.lines.push(st.isDirectory() ? `${rel}/\0${st.mode}\0${st.uid}:${st.gid}\n` : `${rel}\0${st.mode}\0${st.uid}:${st.gid}\0${st.size}\0${st.mtimeMs}\n`);
+    const dir = st.isDirectory();
+    this.paths.push(rel);
+    this.nums.push(dir ? 1 : 0, st.mode, st.uid, st.gid, dir ? 0 : st.size, dir ? 0 : st.mtimeMs);
   }
+  /** sha256 over each entry in path order: its path bytes, a NUL, and its six numbers as little-endian doubles. */
   digest(): string {
-    const h = createHash('sha256');
-    for (const line of this.lines.sort()) h.update(line, 'latin1');
-    return `sha256:${h.digest('hex')}`;
+    const order = this.paths.map((_, i) => i).sort((a, b) => (this.paths[a]! < this.paths[b]! ? -1 : this.paths[a]! > this.paths[b]! ? 1 : 0));
+    let size = 0;
+    for (const p of this.paths) size += p.length + 1 + 48;
+    const buf = Buffer.allocUnsafe(size);
+    let at = 0;
+    for (const i of order) {
+      at += buf.write(this.paths[i]!, at, 'latin1');
+      buf[at++] = 0;
+      for (let k = 0; k < 6; k++) at = buf.writeDoubleLE(this.nums[i * 6 + k]!, at);
+    }
+    return `sha256:${createHash('sha256').update(buf).digest('hex')}`;
   }
 }
 
