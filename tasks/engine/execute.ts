@@ -207,4 +207,3 @@ export async function execute(steps: readonly PlanStep[], o: ExecuteOptions): Pr
   for (const w of warnings) if (!ndjson) process.stderr.write(`warning: ${w}\n`);
   if (firstError) throw firstError;
 }
-

@@ -4,7 +4,7 @@
  */
 import { basename, resolve } from 'node:path';
 import type { BuildContext } from '../../lib/context.js';
-import { OsbError, UsageError } from '../../lib/errors.js';
+import { UsageError } from '../../lib/errors.js';
 import { hostArch } from '../../distros/index.js';
 import type { Target } from '../engine/target.js';
 import { registryOptions } from '../engine/registry-options.js';
