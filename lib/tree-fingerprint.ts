@@ -12,6 +12,9 @@
  * anyway (the initrd's scan) and adds them to a TreePrint itself, saving a walk. Both take a plain
  * (number) lstat, name paths in latin1 (one char per byte), skip osb's ownership marker at the
  * top, and do not descend into another file system (a /proc mounted in the tree).
+ *
+ * Not lib/tree-cache.ts's treeSeal, though close: the seal leaves directories out, reads bigint
+ * mtimes and collects hard-link groups, and every cache entry on disk is sealed in its format.
  */
 import { createHash } from 'node:crypto';
 import { lstatSync, readdirSync, type Stats } from 'node:fs';

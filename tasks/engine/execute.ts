@@ -10,6 +10,7 @@ import { OsbError } from '../../lib/errors.js';
 import type { Reporter } from '../../lib/log.js';
 import { createRunner } from '../../lib/run.js';
 import { hashValue } from '../../lib/hash.js';
+import { treeFingerprint } from '../../lib/tree-fingerprint.js';
 import type { PlanStep } from './plan.js';
 import type { Settings } from '../settings/table.js';
 import { writeState } from './state.js';
@@ -141,9 +142,8 @@ export async function execute(steps: readonly PlanStep[], o: ExecuteOptions): Pr
       // builder (ctx.treeSeen): a change made after that is seen by the next run.
       const trees = step.target.trees?.(s) ?? [];
       const seen = new Map<string, () => string>();
-      const { treeFingerprint } = trees.length ? await import('../../lib/tree-fingerprint.js') : { treeFingerprint: undefined };
       const fingerprint = (root: string) => {
-        const fp = treeFingerprint!(root);
+        const fp = treeFingerprint(root);
         return () => fp;
       };
       if (!step.target.treesSeen) for (const t of trees) seen.set(t, fingerprint(t));

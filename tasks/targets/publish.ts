@@ -60,7 +60,7 @@ export async function publishRegistry(ctx: BuildContext, s: Settings, tags: stri
   if (ctx.dryRun) return void ctx.log.info(`would push ${layout} to ${dest} as ${tags.join(', ')}`);
   // The signatures and attestations go up beside the image's blobs, and their tags beside its own:
   // a puller whose policy requires the signature finds it as soon as the tag names the image.
-  let staged: Promise<{ digest: string; commit: () => Promise<string> }[]> | undefined;
+  let staged: Promise<{ commit: () => Promise<string> }[]> | undefined;
   const signed: string[] = [];
   let underway = (): void => undefined;
   const imageUnderway = new Promise<void>((r) => (underway = r));
@@ -99,7 +99,7 @@ export async function publishRegistry(ctx: BuildContext, s: Settings, tags: stri
  * provenance of `attest`'s build as in-toto statements about the manifest digest, in DSSE
  * envelopes under sha256-HEX.att (an index has no build of its own: its images carry them).
  */
-async function stageSignatures(ctx: BuildContext, s: Settings, target: { host: string; repo: string }, digest: string, tags: readonly string[], attest: Settings | undefined): Promise<{ digest: string; commit: () => Promise<string> }> {
+async function stageSignatures(ctx: BuildContext, s: Settings, target: { host: string; repo: string }, digest: string, tags: readonly string[], attest: Settings | undefined): Promise<{ commit: () => Promise<string> }> {
   const { loadSigner, artefactStatements } = await import('./sign.js');
   const { simpleSigningPayload, signBytes, verifyBytes, SIMPLESIGNING_TYPE, SIGNATURE_ANNOTATION } = await import('../../signing/cosign.js');
   const { openEnvelope, signEnvelope, statement, DSSE_MEDIA_TYPE } = await import('../../signing/dsse.js');
@@ -134,7 +134,6 @@ async function stageSignatures(ctx: BuildContext, s: Settings, target: { host: s
     const [sig, att] = await Promise.all([stageAttachments(client, digest, 'sig', sigs, sameSig), atts.length ? stageAttachments(client, digest, 'att', atts, sameAtt) : undefined]);
     ok = true;
     return {
-      digest,
       commit: async () => {
         try {
           await Promise.all([sig.commit(), att?.commit()]);
