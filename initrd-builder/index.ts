@@ -95,6 +95,12 @@ function planArchive(ctx: BuildContext, opts: InitrdOptions): PlannedEntry[] {
   return planEntries(sortEntries(entries.values()), { owner: opts.owner });
 }
 
+/** How the archive is compressed and read back, for the log and --dry-run. */
+function describe(encoder: Encoder, opts: InitrdOptions, check: readonly string[] | undefined): string {
+  const walked = opts.compression === 'zstd' && (opts.verify ?? true);
+  return `${describeEncoder(encoder, check)}${walked ? ', its frames walked to the end once written' : ''}`;
+}
+
 /** Build the initrd at `opts.output`. Nothing appears under that name unless it is complete and read back. */
 export async function buildInitrd(ctx: BuildContext, opts: InitrdOptions): Promise<InitrdResult> {
   const encoder = checkOptions(opts);
@@ -104,7 +110,7 @@ export async function buildInitrd(ctx: BuildContext, opts: InitrdOptions): Promi
     // The rootfs may not be built yet in a dry run; when it is, the count (and /init) is real.
     const planned = existsSync(opts.rootfsDir) ? planArchive(ctx, opts).length : 0;
     const check = opts.verify ?? true ? streamCheck(compression) : undefined;
-    ctx.log.info(`would write ${opts.output}: cpio newc archive of ${sources}${planned ? ` (${planned} entries)` : ''}, ${describeEncoder(encoder, check)}`);
+    ctx.log.info(`would write ${opts.output}: cpio newc archive of ${sources}${planned ? ` (${planned} entries)` : ''}, ${describe(encoder, opts, check)}`);
     if (encoder.kind === 'tool' && check) for (const argv of [encoder.stdoutArgv, check]) await ctx.run.feed(argv, () => Readable.from([]));
     else if (encoder.kind === 'tool') await ctx.run.feed(encoderArgv(encoder, opts.output), () => Readable.from([]), encoder.fileArg ? {} : { stdoutFile: opts.output });
     return { path: opts.output, entries: planned, bytes: 0, compression };
@@ -122,12 +128,13 @@ export async function buildInitrd(ctx: BuildContext, opts: InitrdOptions): Promi
   const need = () => compressedEstimate(plan.reduce((n, p) => n + 112 + p.entry.name.length + p.entry.size + 4, 512), compression);
   // As in `find | cpio | zstd`, the compressor starts first and waits for the archive while the
   // tree is scanned and sorted; the free space is checked once the plan says how much is needed.
-  // zstd, xz and lz4 are checked by their own `-t` and hashed as they are written.
+  // xz and lz4 are checked by their own `-t` and hashed as they are written. zstd writes the file
+  // itself, no byte of it through Node; its frames are walked and it is hashed after.
   const check = opts.verify ?? true ? streamCheck(compression) : undefined;
   const planned = async (): Promise<readonly PlannedEntry[]> => {
     plan = planArchive(ctx, opts);
     ctx.log.debug(`scanned and sorted ${plan.length} entries after ${elapsed()}`);
-    ctx.log.info(`archiving ${plan.length} entries of ${sources} (${describeEncoder(encoder, check)})`);
+    ctx.log.info(`archiving ${plan.length} entries of ${sources} (${describe(encoder, opts, check)})`);
     await checkFreeSpace(dir, need());
     return plan;
   };

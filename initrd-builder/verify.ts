@@ -1,6 +1,6 @@
 /**
  * Read a written initrd back (DESIGN principle 9): decompress it, walk every newc header to the
- * trailer, and count the entries. File data is skipped, not held, so this is as bounded in memory
+ * trailer, and count the entries (zstd: walk its frames, zstd-frames.ts). File data is skipped, not held, so this is as bounded in memory
  * as writing.
  */
 import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
@@ -11,6 +11,7 @@ import type { BuildContext } from '../lib/context.js';
 import { OsbError } from '../lib/errors.js';
 import type { Compression } from './compress.js';
 import { HEADER_SIZE, NEWC_MAGIC, TRAILER_NAME, pad4 } from './newc.js';
+import { walkZstdFrames } from './zstd-frames.js';
 
 /** A push parser over the uncompressed archive: counts entries, optionally keeps their names. */
 export class NewcReader {
@@ -159,11 +160,12 @@ async function readInto(file: Readable, decompress: Transform, reader: NewcReade
 }
 
 /**
- * The encoder's own check reading the stream on stdin (`zstd -t -`), for the compressions whose
- * read-back is that check: the initrd can then be checked while it is written.
+ * The encoder's own check reading the stream on stdin (`xz -t -`), for the compressions whose
+ * read-back is that check: the initrd can then be checked while it is written. zstd's read-back
+ * walks its frames instead (zstd-frames.ts), after zstd wrote the file itself.
  */
 export function streamCheck(c: Compression): readonly string[] | undefined {
-  return c === 'zstd' || c === 'xz' || c === 'lz4' ? [c, '-t', '-q', '-'] : undefined;
+  return c === 'xz' || c === 'lz4' ? [c, '-t', '-q', '-'] : undefined;
 }
 
 /** Options for reading an initrd back. */
@@ -173,9 +175,10 @@ export interface ReadBackOptions {
 }
 
 /**
- * Read the initrd at `path` back. Uncompressed and gzip archives are parsed to the trailer; for
- * zstd, xz and lz4 (no decoder in Node 20) the encoder's own `-t` checks the whole stream and
- * its checksum, and `undefined` is returned for the count.
+ * Read the initrd at `path` back. Uncompressed and gzip archives are parsed to the trailer; a zstd
+ * one's frames are walked to the end of the file; for xz and lz4 (no decoder in Node 20) the
+ * encoder's own `-t` checks the whole stream and its checksum. The last three return `undefined`
+ * for the count.
  */
 export async function readBack(ctx: BuildContext, path: string, c: Compression, o: ReadBackOptions = {}): Promise<NewcReader | undefined> {
   switch (c) {
@@ -196,6 +199,8 @@ export async function readBack(ctx: BuildContext, path: string, c: Compression, 
       return reader;
     }
     case 'zstd':
+      walkZstdFrames(path);
+      return undefined;
     case 'xz':
     case 'lz4':
       await ctx.run([c, '-t', '-q', path], { readOnly: true, hint: 'the initrd just written is damaged; check free space and the disk, then build again' });
