@@ -2,12 +2,13 @@
  * The design card's flow, as a new user types it: `osb rootfs` with flags, then `osb image`,
  * `osb initrd` and `osb boot --initrd` with nothing but --workdir. The workdir remembers what the
  * rootfs was built with, so the later commands use that rootfs as it is (built once), and what
- * boots is the agent-init guest the first command asked for. Alpine from the test repository on
- * 127.0.0.1, and Debian from Debian's archive.
+ * boots is the agent-init guest the first command asked for. A file then added to the rootfs by
+ * hand is in the image and the initrd the same bare commands build next. Alpine from the test
+ * repository on 127.0.0.1, and Debian from Debian's archive.
  */
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { guestKernel } from '../helpers/guest-kernel.js';
@@ -87,5 +88,18 @@ describe("the design card's flow", () => {
     // And it boots to the agent's ready line.
     expect(boot).toMatch(/ready after \d+\.\d+ s \((TCG|KVM)/);
     expect(boot).toContain('initrd [SKIPPED: up to date]');
+
+    // Then the user edits WORKDIR/rootfs by hand, as the README says they may: the same bare
+    // commands build the image and the initrd again (not the rootfs, which osb would replace),
+    // and both hold the edit.
+    writeFileSync(join(wd, 'rootfs/etc/added-by-hand'), 'edited after the build\n');
+    const again = await ok(['image', '--workdir', wd]);
+    expect(again).toContain('rootfs [SKIPPED: up to date]');
+    expect(again).toMatch(/^✔ image$/m);
+    expect(ext4Cat(img, p1.start * 512, '/etc/added-by-hand')).toBe('edited after the build\n');
+    const initrdAgain = await ok(['initrd', '--workdir', wd]);
+    expect(initrdAgain).toMatch(/^✔ initrd$/m);
+    expect(execFileSync('sh', ['-c', `zstd -dc ${join(wd, 'osb-initrd.img')} | cpio -i --quiet --to-stdout etc/added-by-hand`]).toString()).toBe('edited after the build\n');
+    expect(readFileSync(join(wd, 'rootfs/etc/added-by-hand'), 'utf8')).toBe('edited after the build\n');
   });
 });
