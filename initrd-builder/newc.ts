@@ -28,8 +28,8 @@ export interface NewcHeader {
   readonly filesize: number;
   readonly rdevMajor: number;
   readonly rdevMinor: number;
-  /** The archive name, without a NUL (e.g. `usr/bin/env`). */
-  readonly name: Buffer;
+  /** The archive name, without a NUL (e.g. `usr/bin/env`): bytes, or a latin1 string of them (one char per byte). */
+  readonly name: Buffer | string;
 }
 
 /** Bytes needed to pad `n` up to a multiple of 4. */
@@ -38,7 +38,7 @@ export function pad4(n: number): number {
 }
 
 /** Size of the header, the name, its NUL and the padding after them. */
-export function headerLength(name: Buffer): number {
+export function headerLength(name: Buffer | string): number {
   const n = HEADER_SIZE + name.length + 1;
   return n + pad4(n);
 }
@@ -47,9 +47,9 @@ export function headerLength(name: Buffer): number {
 const HEX_DIGITS = Buffer.from('0123456789ABCDEF', 'latin1');
 
 /** Write `v` as 8 hex digits at `at` (a header has 13 such fields per entry: no strings made). */
-function putHex8(buf: Buffer, at: number, v: number, field: string, name: Buffer): void {
+function putHex8(buf: Buffer, at: number, v: number, field: string, name: Buffer | string): void {
   if (!Number.isInteger(v) || v < 0 || v > MAX_FIELD) {
-    throw new OsbError(`${field} ${v} of ${displayName(name)} does not fit a cpio newc header (8 hex digits)`, 'newc cannot store it; remove or change the entry');
+    throw new OsbError(`${field} ${v} of ${displayName(asBytes(name))} does not fit a cpio newc header (8 hex digits)`, 'newc cannot store it; remove or change the entry');
   }
   for (let i = 7; i >= 0; i--) {
     buf[at + i] = HEX_DIGITS[v & 15]!;
@@ -57,11 +57,13 @@ function putHex8(buf: Buffer, at: number, v: number, field: string, name: Buffer
   }
 }
 
+const asBytes = (name: Buffer | string): Buffer => (typeof name === 'string' ? Buffer.from(name, 'latin1') : name);
+
 /** Throw the user-facing error for a name the kernel would refuse. */
-export function checkNameLength(name: Buffer): void {
+export function checkNameLength(name: Buffer | string): void {
   if (name.length + 1 > PATH_MAX) {
     throw new OsbError(
-      `path too long for an initrd (${name.length} bytes; the kernel's limit is PATH_MAX = ${PATH_MAX} with the NUL): ${displayName(name, 120)}`,
+      `path too long for an initrd (${name.length} bytes; the kernel's limit is PATH_MAX = ${PATH_MAX} with the NUL): ${displayName(asBytes(name), 120)}`,
       'shorten or remove that path in the rootfs; the kernel would skip it when unpacking',
     );
   }
@@ -74,29 +76,25 @@ export function checkNameLength(name: Buffer): void {
 export function writeHeader(buf: Buffer, offset: number, h: NewcHeader): number {
   checkNameLength(h.name);
   buf.write(NEWC_MAGIC, offset, 'latin1');
-  const fields: readonly [number, string][] = [
-    [h.ino, 'inode'],
-    [h.mode, 'mode'],
-    [h.uid, 'uid'],
-    [h.gid, 'gid'],
-    [h.nlink, 'link count'],
-    [h.mtime, 'mtime'],
-    [h.filesize, 'size'],
-    [0, 'devmajor'], // the host's device says nothing about the guest, and would break reproducibility
-    [0, 'devminor'],
-    [h.rdevMajor, 'device major'],
-    [h.rdevMinor, 'device minor'],
-    [h.name.length + 1, 'name size'],
-    [0, 'check'], // only used by the 070702 (crc) variant
-  ];
-  let at = offset + NEWC_MAGIC.length;
-  for (const [v, field] of fields) {
-    putHex8(buf, at, v, field, h.name);
-    at += 8;
-  }
-  at += h.name.copy(buf, at);
+  // Field by field, in header order; no array per header (an initrd has thousands of them).
+  const at = offset + NEWC_MAGIC.length;
+  putHex8(buf, at, h.ino, 'inode', h.name);
+  putHex8(buf, at + 8, h.mode, 'mode', h.name);
+  putHex8(buf, at + 16, h.uid, 'uid', h.name);
+  putHex8(buf, at + 24, h.gid, 'gid', h.name);
+  putHex8(buf, at + 32, h.nlink, 'link count', h.name);
+  putHex8(buf, at + 40, h.mtime, 'mtime', h.name);
+  putHex8(buf, at + 48, h.filesize, 'size', h.name);
+  // The host's device says nothing about the guest, and would break reproducibility.
+  putHex8(buf, at + 56, 0, 'devmajor', h.name);
+  putHex8(buf, at + 64, 0, 'devminor', h.name);
+  putHex8(buf, at + 72, h.rdevMajor, 'device major', h.name);
+  putHex8(buf, at + 80, h.rdevMinor, 'device minor', h.name);
+  putHex8(buf, at + 88, h.name.length + 1, 'name size', h.name);
+  putHex8(buf, at + 96, 0, 'check', h.name); // only used by the 070702 (crc) variant
+  const named = at + 104 + (typeof h.name === 'string' ? buf.write(h.name, at + 104, 'latin1') : h.name.copy(buf, at + 104));
   const end = offset + headerLength(h.name);
-  buf.fill(0, at, end);
+  buf.fill(0, named, end);
   return end;
 }
 

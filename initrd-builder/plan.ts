@@ -4,7 +4,7 @@
  * inode numbers were, so a `cp -a` copy of a rootfs gives the same archive.
  */
 import type { NewcHeader } from './newc.js';
-import { nameBytes, type ArchiveEntry } from './scan.js';
+import type { ArchiveEntry } from './scan.js';
 
 /** A header plus where its data comes from. */
 export interface PlannedEntry {
@@ -70,7 +70,7 @@ export function planEntries(sorted: readonly ArchiveEntry[], o: PlanOptions = {}
       filesize,
       rdevMajor: e.rdevMajor,
       rdevMinor: e.rdevMinor,
-      name: nameBytes(e.name),
+      name: e.name,
     };
     return { header, entry: e };
   });

@@ -130,26 +130,26 @@ export function scanTree(root: string, into: Map<string, ArchiveEntry>, o: ScanO
   while (stack.length > 0) {
     if (o.signal?.aborted) throw o.signal.reason;
     const { name: dir, abs: dirAbs } = stack.pop()!;
-    let names: Buffer[];
+    // latin1: one char per byte, so every name survives, with no Buffer per name.
+    let names: string[];
     try {
-      names = readdirSync(dirAbs, { encoding: 'buffer' });
+      names = readdirSync(dirAbs, { encoding: 'latin1' });
     } catch (e) {
       throw fsError(e, dirAbs);
     }
-    for (const nb of names) {
-      const child = nb.toString('latin1');
+    for (const child of names) {
       // osb's ownership marker is bookkeeping for the build host, not part of the guest.
       if (dir === '.' && child === OWNER_MARKER) continue;
       const name = dir === '.' ? child : `${dir}/${child}`;
       // A latin1 string has one char per byte.
       if (name.length + 1 > PATH_MAX) checkNameLength(nameBytes(name));
-      const abs = typeof dirAbs === 'string' && ASCII.test(child) ? `${dirAbs}/${child}` : Buffer.concat([typeof dirAbs === 'string' ? Buffer.from(dirAbs) : dirAbs, SLASH, nb]);
+      const abs = typeof dirAbs === 'string' && ASCII.test(child) ? `${dirAbs}/${child}` : Buffer.concat([typeof dirAbs === 'string' ? Buffer.from(dirAbs) : dirAbs, SLASH, nameBytes(child)]);
       const st = lstatOrThrow(abs);
       o.print?.add(name, st);
       add(into, entryFor(name, abs, st, o), label);
       if (!st.isDirectory()) continue;
       // Like `find -xdev`: a mounted /proc or /sys inside a rootfs being built must not be archived.
-      if (st.dev !== rootSt.dev) o.warn(`${label}/${displayName(nb)} is a mount point; its contents are not archived`);
+      if (st.dev !== rootSt.dev) o.warn(`${label}/${displayName(nameBytes(child))} is a mount point; its contents are not archived`);
       else stack.push({ name, abs });
     }
   }
