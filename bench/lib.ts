@@ -61,6 +61,14 @@ export interface Measured {
   readonly median: number;
   readonly maxRssKiB?: number;
   readonly bytes: number;
+  /** Each run's seconds, in order (from measureInterleaved: run i of every contender is round i). */
+  readonly seconds?: readonly number[];
+}
+
+/** The median of `a`'s time over `b`'s, round by round: a slow spell of the machine falls on both of a round. */
+export function perRoundRatio(a: Measured, b: Measured): string {
+  const ratios = a.seconds!.map((x, i) => x / b.seconds![i]!);
+  return `median of per-round ratios ${median(ratios).toFixed(3)}x`;
 }
 
 /** Time `cmd`, which writes `out`, `runs` times, `out` removed before each (from `cwd`). */
@@ -123,5 +131,6 @@ export function measureInterleaved(runs: number, contenders: readonly Contender[
     median: median(samples[j]!.map((s) => s.seconds)),
     maxRssKiB: Math.max(...samples[j]!.map((s) => s.maxRssKiB ?? 0)) || undefined,
     bytes: statSync(c.out).size,
+    seconds: samples[j]!.map((s) => s.seconds),
   }));
 }
