@@ -189,7 +189,9 @@ export class RegistryClient {
       if (o.probe !== false) {
         const head = await this.call({ method: 'HEAD', url: this.url(`/v2/${repo}/blobs/${d.digest}`) });
         if (head.status === 200) return void (this.stats.skipped++, o.underway?.());
-        if (head.status !== 404) throw this.fail(`HEAD blob ${d.digest}`, head);
+        // A server error says nothing about the blob: a registry killed while it committed one
+        // answers 500 for it until it is written again, which the upload does.
+        if (head.status !== 404 && head.status < 500) throw this.fail(`HEAD blob ${d.digest}`, head);
       }
       // The registry's GET /v2/, when it runs beside: nothing is uploaded before it answered.
       await o.ready;
