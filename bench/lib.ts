@@ -65,10 +65,9 @@ export interface Measured {
   readonly seconds?: readonly number[];
 }
 
-/** The median of `a`'s time over `b`'s, round by round: a slow spell of the machine falls on both of a round. */
-export function perRoundRatio(a: Measured, b: Measured): string {
-  const ratios = a.seconds!.map((x, i) => x / b.seconds![i]!);
-  return `median of per-round ratios ${median(ratios).toFixed(3)}x`;
+/** The median of `a`'s time over `b`'s, round by round (`a[i]` and `b[i]` ran in the same round): a slow spell of the machine falls on both of a round. */
+export function perRoundRatio(a: readonly number[], b: readonly number[]): string {
+  return `median of per-round ratios ${median(a.map((x, i) => x / b[i]!)).toFixed(3)}x`;
 }
 
 /** Time `cmd`, which writes `out`, `runs` times, `out` removed before each (from `cwd`). */

@@ -15,7 +15,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { median, timeShell, type BenchRow } from './lib.js';
+import { median, perRoundRatio, timeShell, type BenchRow } from './lib.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const OSB = `${process.execPath} ${join(HERE, '..', 'tasks', 'main.cjs')}`;
@@ -79,12 +79,11 @@ export async function benchPublish(rootfs: string, runs: number): Promise<BenchR
     }
     const s = median(skopeoTimes);
     const o = median(osbTimes);
-    const paired = median(osbTimes.map((x, i) => x / skopeoTimes[i]!));
     return [
       { name: 'skopeo copy oci: docker:// (Debian image, empty registry)', median: s, runs, extra: `oci-archive ${(layerBytes / 1e6).toFixed(1)} MB` },
-      { name: 'osb publish --publish-registry (same image, empty registry)', median: o, runs, baseline: 'skopeo copy', baselineMedian: s, goal: '<= 1.0x', extra: `median of per-round ratios ${paired.toFixed(3)}x` },
-      { name: 'bare Node.js push: POST and PUT per blob, nothing else (the floor for a Node.js client)', median: median(floorTimes), runs, baseline: 'skopeo copy', baselineMedian: s, extra: `median of per-round ratios ${median(floorTimes.map((x, i) => x / skopeoTimes[i]!)).toFixed(3)}x` },
-      { name: 'osb publish --sign-key (same push, then the cosign signature and 2 attestations)', median: median(signedTimes), runs, baseline: 'osb publish', baselineMedian: o, goal: '<= 1.1x', extra: `median of per-round ratios ${median(signedTimes.map((x, i) => x / osbTimes[i]!)).toFixed(3)}x` },
+      { name: 'osb publish --publish-registry (same image, empty registry)', median: o, runs, baseline: 'skopeo copy', baselineMedian: s, goal: '<= 1.0x', extra: perRoundRatio(osbTimes, skopeoTimes) },
+      { name: 'bare Node.js push: POST and PUT per blob, nothing else (the floor for a Node.js client)', median: median(floorTimes), runs, baseline: 'skopeo copy', baselineMedian: s, extra: perRoundRatio(floorTimes, skopeoTimes) },
+      { name: 'osb publish --sign-key (same push, then the cosign signature and 2 attestations)', median: median(signedTimes), runs, baseline: 'osb publish', baselineMedian: o, goal: '<= 1.1x', extra: perRoundRatio(signedTimes, osbTimes) },
       { name: 'osb publish --dry-run (start-up and plan, nothing sent)', median: median(dryTimes), runs, extra: `the push itself: about ${(o - median(dryTimes)).toFixed(3)} s` },
     ];
   } finally {

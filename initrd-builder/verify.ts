@@ -1,7 +1,7 @@
 /**
  * Read a written initrd back (DESIGN principle 9): decompress it, walk every newc header to the
- * trailer, and count the entries (zstd: walk its frames, zstd-frames.ts). File data is skipped, not held, so this is as bounded in memory
- * as writing.
+ * trailer, and count the entries (a zstd one: walk its frames, zstd-frames.ts). File data is
+ * skipped, not held, so this is as bounded in memory as writing.
  */
 import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
