@@ -79,10 +79,10 @@ export async function readLayout(layoutDir: string): Promise<Layout> {
  * first (config and layers, a few at a time), the manifest last. For an image index: every
  * image's blobs, each image's manifest by digest, then the index under every tag. `read` is the
  * layout as readLayout read it already (a signing publish reads it first for the digests).
- * `beforeTags` must succeed before any tag is pushed; `besideTags` runs beside the tags' PUTs;
+ * `beforeTags` must succeed before any tag is pushed (the signatures' own tags go up in it);
  * `underway` is called when every blob's upload has been sent (or found there).
  */
-export async function pushLayout(layoutDir: string, tags: readonly string[], o: PushOptions & { readonly beforeTags?: () => Promise<unknown>; readonly besideTags?: () => Promise<unknown>; readonly underway?: () => void; readonly read?: Layout }): Promise<LayoutPushResult> {
+export async function pushLayout(layoutDir: string, tags: readonly string[], o: PushOptions & { readonly beforeTags?: () => Promise<unknown>; readonly underway?: () => void; readonly read?: Layout }): Promise<LayoutPushResult> {
   const { top, images } = o.read ?? (await readLayout(layoutDir));
   const docs = images.length ? images : [top];
   const seen = new Set<string>();
@@ -114,14 +114,7 @@ export async function pushLayout(layoutDir: string, tags: readonly string[], o: 
     // Only now, with every blob in place (and what must be ready first, a signing key), can a tag name the image.
     await o.beforeTags?.();
     let digest = '';
-    const tagged = (async () => {
-      for (const t of tags) digest = await client.pushManifest(top.bytes, top.mediaType, t);
-    })();
-    // What goes up with the tags (the signatures' own tags) is waited for whatever fails; the
-    // tag's failure is the one reported.
-    const [own, beside] = await Promise.allSettled([tagged, o.besideTags?.()]);
-    if (own.status === 'rejected') throw own.reason;
-    if (beside.status === 'rejected') throw beside.reason;
+    for (const t of tags) digest = await client.pushManifest(top.bytes, top.mediaType, t);
     return { digest, images: images.map((i) => i.digest), tags, stats: client.stats };
   } finally {
     client.close();

@@ -29,7 +29,7 @@ import { startKeyDerivation } from '../signing/kdf.js';
 declare const __OSB_BUNDLE_SHA256__: string;
 
 const bundle = join(dirname(fileURLToPath(import.meta.url)), 'osb.cjs');
-// A signing run's scrypt starts now, on the thread pool, while the bundle loads (signing/kdf.ts).
+// A signing run's scrypt starts now, in a worker thread of the lowest priority, while the bundle loads (signing/kdf.ts).
 startKeyDerivation(process.argv.slice(2), process.env);
 // The bundle is ASCII (scripts/bundle.ts checks): read as latin1, it is copied, not decoded.
 const source = readFileSync(bundle, 'latin1');

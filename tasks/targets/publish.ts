@@ -58,10 +58,12 @@ export async function publishRegistry(ctx: BuildContext, s: Settings, tags: stri
   const dest = `${target.host}/${target.repo}`;
   const layout = ociPaths(s).layout;
   if (ctx.dryRun) return void ctx.log.info(`would push ${layout} to ${dest} as ${tags.join(', ')}`);
-  // The signatures and attestations go up beside the image's blobs, and their tags beside its own:
-  // a puller whose policy requires the signature finds it as soon as the tag names the image.
-  let staged: Promise<{ commit: () => Promise<string> }[]> | undefined;
-  const signed: string[] = [];
+  // The signatures and attestations go up beside the image's blobs, tags and all, and the image's
+  // tag only once they are in place: a puller whose policy requires the signature never finds the
+  // tag naming an image without it. (A push that fails after them leaves a signature of the digest
+  // it was about to push; the next push finds it there and adds nothing.)
+  let signing: Promise<string[]> | undefined;
+  let pushFailed = false;
   let underway = (): void => undefined;
   const imageUnderway = new Promise<void>((r) => (underway = r));
   const read = s.signKey ? await readLayout(layout) : undefined;
@@ -75,8 +77,13 @@ export async function publishRegistry(ctx: BuildContext, s: Settings, tags: stri
     // They wait until the image's own uploads have gone out: their POSTs ahead of the layer's
     // delayed its start (the key's scrypt runs meanwhile: loadSigner starts it now).
     void (await import('./sign.js')).loadSigner(s.signKey!);
-    staged = imageUnderway.then(() => Promise.all([top, ...images].map(async (d) => stageSignatures(ctx, s, target, d.digest, tags, await attested(d.digest)))));
-    staged.catch(() => undefined); // awaited below; a failed image push must not leave it unhandled
+    signing = imageUnderway
+      .then(() => Promise.all([top, ...images].map(async (d) => stageSignatures(ctx, s, target, d.digest, tags, await attested(d.digest)))))
+      .then((staged) => {
+        if (pushFailed) throw new Error('the image push failed'); // never reported: the push's own error is
+        return Promise.all(staged.map((x) => x.commit()));
+      });
+    signing.catch(() => undefined); // awaited below; a failed image push must not leave it unhandled
   }
   const r = await pushLayout(layout, tags, {
     ...(await registryOptions(ctx, s, target)),
@@ -85,8 +92,14 @@ export async function publishRegistry(ctx: BuildContext, s: Settings, tags: stri
     mountFrom: s.registryMountFrom,
     underway,
     // A wrong passphrase, or signatures the registry refused, stop the push before any tag names the image.
-    ...(staged ? { beforeTags: () => staged!, besideTags: async () => void signed.push(...(await Promise.all((await staged!).map((x) => x.commit())))) } : {}),
+    ...(signing ? { beforeTags: () => signing! } : {}),
+  }).catch(async (e: unknown) => {
+    // No signature is committed once the push has failed, and none after its error is printed.
+    pushFailed = true;
+    await signing?.catch(() => undefined);
+    throw e;
   });
+  const signed = signing ? await signing : [];
   const st = r.stats;
   const what = r.images.length ? `index ${r.digest} of ${r.images.length} images` : `manifest ${r.digest}`;
   ctx.log.info(`pushed ${dest}:${tags.join(', :')} (${what}; blobs: ${st.pushed} uploaded, ${st.skipped} already there${st.mounted ? `, ${st.mounted} mounted` : ''})`);

@@ -6,6 +6,9 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { execFile } from 'node:child_process';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { copyFileSync, existsSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -151,6 +154,45 @@ describe('osb publish --sign-key, with podman and skopeo as the verifiers', () =
     expect(build.code).toBe(2);
     expect(errorLine(build.stderr)).toBe(`osb: wrong passphrase for ${join(keys, 'cosign.key')}`);
     expect(existsSync(join(iwd, 'osb-initrd.img'))).toBe(false);
+  }, 120_000);
+});
+
+describe('the order a puller sees', () => {
+  /**
+   * A real docker-registry behind a forwarding proxy on 127.0.0.1 that holds each signature's
+   * manifest PUT for a second before passing it on, and asks the registry, when the image's own
+   * tag comes, whether the signature and attestations are there already.
+   */
+  test('the tag names the image only once its signature and attestations are in the registry', async () => {
+    const [regHost, regPort] = reg.host.split(':') as [string, string];
+    const seen: { at: string; sig: number; att: number }[] = [];
+    const status = async (ref: string) => (await fetch(`http://${reg.host}/v2/guests/ordered/manifests/${ref}`, { method: 'HEAD', headers: { Accept: 'application/vnd.oci.image.manifest.v1+json' } })).status;
+    const digest = localDigest(join(wd, 'osb-oci')).replace(':', '-');
+    const proxy = http.createServer((req, res) => {
+      const body: Buffer[] = [];
+      req.on('data', (c: Buffer) => body.push(c));
+      req.on('end', async () => {
+        const path = req.url ?? '/';
+        if (req.method === 'PUT' && /\/manifests\/sha256-[0-9a-f]{64}\.(sig|att)$/.test(path)) await sleep(1000);
+        if (req.method === 'PUT' && path.endsWith('/manifests/v1')) seen.push({ at: path, sig: await status(`${digest}.sig`), att: await status(`${digest}.att`) });
+        const out = http.request({ host: regHost, port: Number(regPort), method: req.method, path, headers: req.headers }, (r) => {
+          res.writeHead(r.statusCode ?? 502, r.headers);
+          r.pipe(res);
+        });
+        out.on('error', () => res.destroy());
+        out.end(Buffer.concat(body));
+      });
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    try {
+      const via = `127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+      const r = await osbAsync(['publish', '--no-deps', '--rootfs-dir', rootfs, '--workdir', wd, '--oci-ref', 'localhost/osb-sign:1', '--publish-registry', `${via}/guests/ordered`, '--tag', 'v1', '--insecure-registry', '--sign-key', join(keys, 'cosign.key')], env());
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+    } finally {
+      await new Promise((r) => proxy.close(r));
+    }
+    expect(seen).toEqual([{ at: '/v2/guests/ordered/manifests/v1', sig: 200, att: 200 }]);
   }, 120_000);
 });
 
