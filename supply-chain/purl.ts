@@ -4,6 +4,8 @@
  * PURL-TYPES.rst examples do (`pkg:deb/debian/curl@7.50.3-1?arch=i386&distro=jessie`,
  * `pkg:rpm/fedora/curl@7.50.3-1.fc25?arch=i386&distro=fedora-25`).
  */
+import { byCodePoint } from '../lib/order.js';
+
 export type PurlType = 'deb' | 'apk' | 'rpm' | 'generic';
 
 export interface Purl {
@@ -26,7 +28,7 @@ export function formatPurl(p: Purl): string {
   if (p.namespace) s += p.namespace.split('/').map(enc).join('/') + '/';
   s += enc(p.name);
   if (p.version) s += `@${enc(p.version)}`;
-  const q = Object.entries(p.qualifiers ?? {}).filter(([, v]) => v !== '').sort(([a], [b]) => a.localeCompare(b));
+  const q = Object.entries(p.qualifiers ?? {}).filter(([, v]) => v !== '').sort(([a], [b]) => byCodePoint(a, b));
   if (q.length) s += '?' + q.map(([k, v]) => `${k.toLowerCase()}=${enc(v)}`).join('&');
   return s;
 }

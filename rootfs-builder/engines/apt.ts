@@ -14,6 +14,7 @@ import { withCopies } from '../../lib/in-tree.js';
 import { archiveState, baseSpec, ensureBase, finishTree, installExtras } from './apt-base.js';
 import { builtinKeysRoot } from './apk/keys.js';
 import { foreignArchTools, type BootstrapOptions, type Engine, type InstalledPackage } from './types.js';
+import { byCodePoint } from '../../lib/order.js';
 
 type AptBootstrapOptions = BootstrapOptions;
 
@@ -173,7 +174,7 @@ async function listAptPackages(ctx: BuildContext, rootfs: string): Promise<Insta
       const [name, version, arch] = l.split('\t');
       return { name: name!, version: version!, arch: arch! };
     })
-    .sort((a, b) => a.name.localeCompare(b.name));
+    .sort((a, b) => byCodePoint(a.name, b.name));
 }
 
 /** Extra packages on an existing tree (a parent image): apt-get in a chroot of it. */

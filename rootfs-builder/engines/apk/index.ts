@@ -20,6 +20,7 @@ import { loadTrustedKeys } from './keys.js';
 import { fetchPackage } from './package.js';
 import { resolve } from './resolve.js';
 import { runScript, runTriggers } from './scripts.js';
+import { byCodePoint } from '../../../lib/order.js';
 
 const capitalized = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 
@@ -105,7 +106,7 @@ async function bootstrapApk(ctx: BuildContext, o: BootstrapOptions): Promise<voi
 
 /** Installed packages, read back from the tree's lib/apk/db/installed. */
 async function listApkPackages(_ctx: BuildContext, rootfs: string): Promise<InstalledPackage[]> {
-  return (await readInstalled(rootfs)).map((e) => ({ name: e.pkg.name, version: e.pkg.version, arch: e.pkg.arch })).sort((a, b) => a.name.localeCompare(b.name));
+  return (await readInstalled(rootfs)).map((e) => ({ name: e.pkg.name, version: e.pkg.version, arch: e.pkg.arch })).sort((a, b) => byCodePoint(a.name, b.name));
 }
 
 export const apkEngine: Engine = {

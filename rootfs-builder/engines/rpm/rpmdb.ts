@@ -12,6 +12,7 @@ import { fileInTree } from '../../../lib/bootable.js';
 import { withCopies } from '../../../lib/in-tree.js';
 import type { InstalledPackage } from '../types.js';
 import { rpmEnv } from './common.js';
+import { byCodePoint } from '../../../lib/order.js';
 
 /** The database a tree holds: where and in which backend (the target's rpm may read another). */
 export function findRpmdb(rootfs: string): { path: string; backend: RpmdbBackend } | undefined {
@@ -54,7 +55,7 @@ export async function listRpmPackages(ctx: BuildContext, rootfs: string): Promis
       const [name, version, arch] = l.split('\t');
       return { name: name!, version: version!, arch: arch! }; // gpg-pubkey entries have no arch: rpm says (none)
     })
-    .sort((a, b) => a.name.localeCompare(b.name) || a.version.localeCompare(b.version));
+    .sort((a, b) => byCodePoint(a.name, b.name) || byCodePoint(a.version, b.version));
 }
 
 /**

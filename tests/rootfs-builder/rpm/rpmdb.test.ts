@@ -65,3 +65,12 @@ test('a database that is a link leading nowhere in the tree is refused in one li
   symlinkSync(join(host, 'rpmdb.sqlite'), join(tree, 'var/lib/rpm/rpmdb.sqlite'));
   await expect(listRpmPackages(makeTestContext(tempDir('osb-rpmdb-wd-'), 'rootfs'), tree)).rejects.toThrow(/^the rpm database of .*dangling is not read: \/var\/lib\/rpm\/rpmdb\.sqlite is not a file of the tree$/);
 });
+
+test('the list is in code-point order, as `LC_ALL=C sort` gives it, whatever the host locale would say', async () => {
+  const tree = join(dir, 'two');
+  for (const name of ['acl', 'NetworkManager']) databaseWith(join(tree, 'var/lib/rpm'), name);
+  const got = await listRpmPackages(makeTestContext(tempDir('osb-rpmdb-wd-'), 'rootfs'), tree);
+  const names = got.map((p) => p.name);
+  expect(names).toEqual(execFileSync('sh', ['-c', 'printf "%s\\n" "$@" | LC_ALL=C sort', 'sh', ...names], { encoding: 'utf8' }).trim().split('\n'));
+  expect(names).toEqual(['NetworkManager', 'acl']);
+});
