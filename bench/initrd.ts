@@ -31,7 +31,7 @@ export async function benchInitrd(_rootfs: string, runs: number): Promise<BenchR
     // Kata's script adds /init (a link to /sbin/init) to the rootfs it is given: once, untimed,
     // so that every contender archives the same tree.
     timeShell(kata.initrd(out('kata.img'), slim.rootfs));
-    const osb = (c: string) => `${OSB} initrd ${slim.args} --initrd-name osb-${c}.img --compression ${c} > /dev/null`;
+    const osb = (c: string, name = `osb-${c}.img`) => `${OSB} initrd ${slim.args} --initrd-name ${name} --compression ${c} > /dev/null`;
     const osbOut = (c: string) => join(slim.workdir, `osb-${c}.img`);
     const [kataGzip, osbZstd, zstdPipe, osbGzip, cpio, osbNone, osbZstdNoCa] = measureInterleaved(runs, [
       { cmd: kata.initrd(out('kata.img'), slim.rootfs), out: out('kata.img') },
@@ -40,7 +40,7 @@ export async function benchInitrd(_rootfs: string, runs: number): Promise<BenchR
       { cmd: osb('gzip'), out: osbOut('gzip') },
       { cmd: `find . | cpio --quiet -H newc -o > ${q(out('plain.cpio'))}`, out: out('plain.cpio'), cwd: slim.rootfs },
       { cmd: osb('none'), out: osbOut('none') },
-      ...(WITHOUT_EXTRA_CA ? [{ cmd: `${WITHOUT_EXTRA_CA}${osb('zstd').replace('osb-zstd.img', 'osb-zstd-noca.img')}`, out: join(slim.workdir, 'osb-zstd-noca.img') }] : []),
+      ...(WITHOUT_EXTRA_CA ? [{ cmd: `${WITHOUT_EXTRA_CA}${osb('zstd', 'osb-zstd-noca.img')}`, out: join(slim.workdir, 'osb-zstd-noca.img') }] : []),
     ]) as [Measured, Measured, Measured, Measured, Measured, Measured, Measured?];
     const sizes = (m: Measured, base: Measured) => `size ${mb(m.bytes)} vs ${mb(base.bytes)} (${(m.bytes / base.bytes).toFixed(3)}x), peak RSS ${mib(m.maxRssKiB)}`;
     const node = nodeStartTime(Math.max(runs, 9));

@@ -10,6 +10,7 @@ import { lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import { OWNER_MARKER } from '../lib/atomic.js';
 import type { TreePrint } from '../lib/tree-fingerprint.js';
 import { OsbError } from '../lib/errors.js';
+import { byCodePoint } from '../lib/order.js';
 import { MAX_FIELD, PATH_MAX, checkNameLength, displayName } from './newc.js';
 
 export type EntryKind = 'dir' | 'file' | 'symlink' | 'special';
@@ -174,5 +175,5 @@ function add(into: Map<string, ArchiveEntry>, e: ArchiveEntry, label: string): v
  * children's names, always comes before them, and `find | LC_ALL=C sort` gives the same list).
  */
 export function sortEntries(entries: Iterable<ArchiveEntry>): ArchiveEntry[] {
-  return [...entries].sort((a, b) => (a.name === '.' ? -1 : b.name === '.' ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return [...entries].sort((a, b) => (a.name === '.' ? -1 : b.name === '.' ? 1 : byCodePoint(a.name, b.name)));
 }

@@ -3,4 +3,4 @@
  * the same on every host, as `LC_ALL=C sort` orders them. `localeCompare` orders by the host's
  * locale and ICU version, and its first call loads ICU's collation data (about 7 ms).
  */
-export const byCodePoint = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+export const byCodePoint = (a: string, b: string): -1 | 0 | 1 => (a < b ? -1 : a > b ? 1 : 0);

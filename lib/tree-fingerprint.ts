@@ -19,6 +19,7 @@
 import { createHash } from 'node:crypto';
 import { lstatSync, readdirSync, type Stats } from 'node:fs';
 import { OWNER_MARKER } from './atomic.js';
+import { byCodePoint } from './order.js';
 
 export class TreePrint {
   private readonly paths: string[] = [];
@@ -32,7 +33,7 @@ export class TreePrint {
   }
   /** sha256 over each entry in path order: its path bytes, a NUL, and its six numbers as little-endian doubles. */
   digest(): string {
-    const order = this.paths.map((_, i) => i).sort((a, b) => (this.paths[a]! < this.paths[b]! ? -1 : this.paths[a]! > this.paths[b]! ? 1 : 0));
+    const order = this.paths.map((_, i) => i).sort((a, b) => byCodePoint(this.paths[a]!, this.paths[b]!));
     let size = 0;
     for (const p of this.paths) size += p.length + 1 + 48;
     const buf = Buffer.allocUnsafe(size);

@@ -15,6 +15,7 @@ import { readFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import type { BuildContext } from '../lib/context.js';
 import { OsbError } from '../lib/errors.js';
+import { byCodePoint } from '../lib/order.js';
 import { walkTree, type TarEntry } from './tree.js';
 import { readXattrs } from './xattrs.js';
 
@@ -138,7 +139,7 @@ export function diffEntries(entries: readonly TarEntry[], root: string, state: R
     for (let d = dir; d !== '.'; d = posix.dirname(d)) if (!keep.has(d)) { keep.add(d); out.push(byName.get(d)!); }
     out.push({ name: wh, kind: 'file', mode: 0o644, uid: 0, gid: 0, mtime: sourceDateEpoch, size: 0, devMajor: 0, devMinor: 0 });
   }
-  return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return out.sort((a, b) => byCodePoint(a.name, b.name));
 }
 
 /** Copy the parent's layer blobs into the child's layout (same bytes, same digests). */

@@ -10,6 +10,7 @@
 import { lstatSync, readdirSync, readlinkSync, type BigIntStats } from 'node:fs';
 import { OWNER_MARKER } from '../lib/atomic.js';
 import { OsbError } from '../lib/errors.js';
+import { byCodePoint } from '../lib/order.js';
 
 export type TarKind = 'dir' | 'file' | 'hardlink' | 'symlink' | 'char' | 'block' | 'fifo';
 
@@ -128,7 +129,7 @@ export function walkTree(root: string, o: WalkOptions): TarEntry[] {
       else stack.push(name);
     }
   }
-  out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  out.sort((a, b) => byCodePoint(a.name, b.name));
   const first = new Map<string, string>();
   for (const e of out) {
     if (!e.inode) continue;

@@ -6,6 +6,7 @@
  * then the highest `k:` provider priority, then the highest version, then the lower repository.
  */
 import { OsbError } from '../../../lib/errors.js';
+import { byCodePoint } from '../../../lib/order.js';
 import type { IndexPackage } from './apkindex.js';
 import { depMatches, formatDep, type Dep } from './deps.js';
 import { compareVersions } from './version.js';
@@ -74,7 +75,7 @@ export function pickProvider(d: Dep, candidates: readonly Provider[], neededBy: 
       b.pkg.providerPriority - a.pkg.providerPriority ||
       (a.version === undefined ? (b.version === undefined ? 0 : 1) : b.version === undefined ? -1 : compareVersions(b.version, a.version)) ||
       compareVersions(b.pkg.version, a.pkg.version) ||
-      (a.pkg.name < b.pkg.name ? -1 : a.pkg.name > b.pkg.name ? 1 : 0),
+      byCodePoint(a.pkg.name, b.pkg.name),
   );
   return sorted[0]!.pkg;
 }

@@ -4,6 +4,7 @@
  * with a leading zero compares as text (`1.01 < 1.1`, Gentoo's rule), `1.2_rc1 < 1.2 < 1.2_p1`,
  * `1.2a > 1.2`, and `-rN` is compared last.
  */
+import { byCodePoint } from '../../../lib/order.js';
 
 /** Token kinds in apk's order: a version's tokens may only move forward through it. */
 const enum Token {
@@ -97,11 +98,10 @@ function next(t: TokenState, c: Cursor): void {
 }
 
 /** apk_blob_sort: bytewise, then shorter first. */
-const textOrder = (a: string, b: string): -1 | 0 | 1 => (a < b ? -1 : a > b ? 1 : 0);
 
 function tokenCompare(a: TokenState, b: TokenState): -1 | 0 | 1 {
   // A dot part with a leading zero on either side compares as text, as Gentoo's rules say.
-  if (a.token === Token.Digit && (a.value[0] === '0' || b.value[0] === '0')) return textOrder(a.value, b.value);
+  if (a.token === Token.Digit && (a.value[0] === '0' || b.value[0] === '0')) return byCodePoint(a.value, b.value);
   switch (a.token) {
     case Token.Digit:
     case Token.InitialDigit:
@@ -109,11 +109,11 @@ function tokenCompare(a: TokenState, b: TokenState): -1 | 0 | 1 {
     case Token.RevisionNo:
       return a.number < b.number ? -1 : a.number > b.number ? 1 : 0;
     case Token.Letter:
-      return textOrder(a.value, b.value);
+      return byCodePoint(a.value, b.value);
     case Token.Suffix:
       return a.suffix < b.suffix ? -1 : a.suffix > b.suffix ? 1 : 0;
     default:
-      return textOrder(a.value, b.value);
+      return byCodePoint(a.value, b.value);
   }
 }
 
