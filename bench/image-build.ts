@@ -11,11 +11,10 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { median, timeShell, type BenchRow } from './lib.js';
+import { median, timeShell, OSB, type BenchRow } from './lib.js';
 import { buildRpmTestRepos } from './rpm-repo.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const OSB = `${process.execPath} ${join(HERE, '..', 'tasks', 'main.cjs')}`;
 const BULK = 120;
 
 async function serveInChild(reposRoot: string, keysDir: string): Promise<{ url: string; stop: () => void }> {

@@ -12,16 +12,12 @@
  * Goals (issue 28): osb image <= 0.5x Kata's script; start to first tool <= 2x node -e 0.
  */
 import { rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { firstToolTime, nodeStartTime } from './first-tool.js';
 import { kataScripts, KATA_COMMIT } from './kata.js';
-import { inTempDir, measureInterleaved, runAsScript, type BenchRow, type Measured } from './lib.js';
+import { inTempDir, measureInterleaved, runAsScript, OSB, OSB_BIN, type BenchRow, type Measured } from './lib.js';
 import { slimWorkdir } from './slim-rootfs.js';
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-/** The CLI as users run it. */
-const OSB = `${process.execPath} ${join(HERE, '..', 'tasks', 'main.cjs')}`;
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 const mib = (bytes: number) => `${(bytes / 1048576).toFixed(0)} MiB`;
 
@@ -72,7 +68,7 @@ export async function benchImage(_rootfs: string, runs: number): Promise<BenchRo
     ]) as [Measured, Measured, Measured, Measured, Measured, Measured];
     const size = (m: Measured, base: Measured) => `image ${mib(m.bytes)} vs ${mib(base.bytes)} (${(m.bytes / base.bytes).toFixed(2)}x)`;
     const node = nodeStartTime(Math.max(runs, 9));
-    const first = firstToolTime(Math.max(runs, 9), [process.execPath, join(HERE, '..', 'tasks', 'main.cjs'), 'image', ...slim.args.split(' '), '--image-name', 'osb.img', '--fs-type', 'ext4', '--dax'], ['sfdisk', 'mkfs.ext4', 'qemu-img'], () => rmSync(join(slim.workdir, 'osb.img'), { force: true }));
+    const first = firstToolTime(Math.max(runs, 9), [OSB_BIN, 'image', ...slim.args.split(' '), '--image-name', 'osb.img', '--fs-type', 'ext4', '--dax'], ['sfdisk', 'mkfs.ext4', 'qemu-img'], () => rmSync(join(slim.workdir, 'osb.img'), { force: true }));
     const kataName = `Kata's image_builder.sh (${KATA_COMMIT.slice(0, 10)})`;
     return [
       { name: `${kataName}, ext4 with DAX header, slim Debian rootfs`, median: kataExt4.median, runs, extra: `image ${mib(kataExt4.bytes)}` },

@@ -5,9 +5,19 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+/**
+ * osb as users run it: the bin (`npx osb` runs dist/tasks/main.cjs as a program; its first line
+ * is a shell line that execs `node`, lib/extra-ca.ts), with the Node running the bench first on
+ * PATH so that it is the one the bin finds. OSB_VIA_NODE runs the same file as `node main.cjs`.
+ */
+export const OSB_BIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'tasks', 'main.cjs');
+export const OSB = OSB_BIN;
+export const OSB_VIA_NODE = `${process.execPath} ${OSB_BIN}`;
+process.env.PATH = `${dirname(process.execPath)}:${process.env.PATH ?? ''}`;
 
 export interface Sample {
   readonly seconds: number;

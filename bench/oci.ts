@@ -6,12 +6,9 @@
  */
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { median, timeShell, type BenchRow } from './lib.js';
+import { join } from 'node:path';
+import { median, timeShell, OSB, type BenchRow } from './lib.js';
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-const OSB = `${process.execPath} ${join(HERE, '..', 'tasks', 'main.cjs')}`;
 const SDE = 1_700_000_000;
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;

@@ -10,11 +10,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { mkdtempSync } from 'node:fs';
-import { median, timeShell, type BenchRow } from './lib.js';
+import { median, timeShell, OSB, type BenchRow } from './lib.js';
 import { buildRpmTestRepos } from './rpm-repo.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const OSB = `${process.execPath} ${join(HERE, '..', 'tasks', 'main.cjs')}`;
 /** Packages of 256 KiB each for the second row: a package set the size of a small real install. */
 const BULK = 120;
 /** Where gpg puts the sockets of a home other than ~/.gnupg: one directory per home, left behind. */

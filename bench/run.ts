@@ -10,10 +10,9 @@ import { existsSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:f
 import tmp from 'tmp';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { formatRow, median, medianOf, timeShell, type BenchRow } from './lib.js';
+import { formatRow, median, medianOf, OSB, OSB_BIN, timeShell, type BenchRow } from './lib.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const OSB_CLI = `${process.execPath} ${join(ROOT, 'dist', 'tasks', 'main.cjs')}`;
 const CACHE = process.env.OSB_TEST_CACHE ?? '/var/cache/osb-test';
 const MIRROR = process.env.OSB_TEST_MIRROR ?? 'http://deb.debian.org/debian';
 const RUNS = Number(process.env.OSB_BENCH_RUNS ?? 5);
@@ -27,7 +26,7 @@ function print(rows: readonly BenchRow[]): void {
 }
 
 function benchHelp(): BenchRow[] {
-  const r = medianOf(15, `${OSB_CLI} --help > /dev/null`);
+  const r = medianOf(15, `${OSB} --help > /dev/null`);
   return [{ name: 'osb --help startup', median: r.median, runs: 15, goal: '<= 0.25 s' }];
 }
 
@@ -42,8 +41,8 @@ function benchNoop(): BenchRow[] {
     execFileSync('cp', [join(ROOT, 'rootfs-builder', 'agent', 'osb-agent.sh'), join(fixture, 'sbin', 'init')]);
     writeFileSync(join(fixture, 'etc', 'os-release'), 'ID=osb-bench\nNAME="osb bench tree"\n');
     const args = `--workdir ${scratch}/wd --rootfs-dir ${fixture} --no-deps --agent-init --compression gzip`;
-    execFileSync('sh', ['-c', `${OSB_CLI} all ${args} >/dev/null`]);
-    const noop = medianOf(15, `${OSB_CLI} all ${args} > /dev/null`);
+    execFileSync('sh', ['-c', `${OSB} all ${args} >/dev/null`]);
+    const noop = medianOf(15, `${OSB} all ${args} > /dev/null`);
     const node = medianOf(15, `${process.execPath} -e 0`);
     return [{ name: 'osb all, everything up to date (no-op)', median: noop.median, runs: 15, baseline: 'node -e 0', baselineMedian: node.median, goal: '<= 2.5x' }];
   } finally {
@@ -57,20 +56,20 @@ function benchRootfs(): BenchRow[] {
   const scratch = scratchDir('osb-bench-rootfs-');
   try {
     const plain = medianOf(runs, `mmdebstrap --variant=minbase --mode=root --quiet bookworm ${scratch}/plain ${MIRROR}`, () => rmSync(`${scratch}/plain`, { recursive: true, force: true }));
-    const osbCold = medianOf(runs, `${OSB_CLI} rootfs --agent-init --workdir ${scratch}/wd --mirror ${MIRROR} > /dev/null`, () => rmSync(`${scratch}/wd`, { recursive: true, force: true }));
+    const osbCold = medianOf(runs, `${OSB} rootfs --agent-init --workdir ${scratch}/wd --mirror ${MIRROR} > /dev/null`, () => rmSync(`${scratch}/wd`, { recursive: true, force: true }));
     // Warm cache, then time rebuilds that each change EXTRA_PKGS.
     const times: number[] = [];
     const pkgs = ['less', 'procps', 'iproute2', 'netbase', 'kmod'];
     for (let i = 0; i < runs; i++) {
       const t0 = performance.now();
-      execFileSync(process.execPath, [join(ROOT, 'dist/tasks/main.cjs'), 'rootfs', '--agent-init', '--workdir', `${scratch}/wd`, '--mirror', MIRROR, '--extra-pkgs', pkgs[i % pkgs.length]!], { stdio: 'ignore' });
+      execFileSync(OSB_BIN, ['rootfs', '--agent-init', '--workdir', `${scratch}/wd`, '--mirror', MIRROR, '--extra-pkgs', pkgs[i % pkgs.length]!], { stdio: 'ignore' });
       times.push((performance.now() - t0) / 1000);
     }
     // Sizes: the default (slim) tree against --no-slim, and against plain mmdebstrap's.
     const du = (p: string) => Number(execFileSync('du', ['-s', '-B1', p], { encoding: 'utf8' }).split('\t')[0]) / 1048576;
-    execFileSync(process.execPath, [join(ROOT, 'dist/tasks/main.cjs'), 'rootfs', '--agent-init', '--workdir', `${scratch}/wd`, '--mirror', MIRROR, '--extra-pkgs='], { stdio: 'ignore' });
+    execFileSync(OSB_BIN, ['rootfs', '--agent-init', '--workdir', `${scratch}/wd`, '--mirror', MIRROR, '--extra-pkgs='], { stdio: 'ignore' });
     const slim = du(`${scratch}/wd/rootfs`);
-    execFileSync(process.execPath, [join(ROOT, 'dist/tasks/main.cjs'), 'rootfs', '--agent-init', '--no-slim', '--workdir', `${scratch}/fat`, '--mirror', MIRROR], { stdio: 'ignore' });
+    execFileSync(OSB_BIN, ['rootfs', '--agent-init', '--no-slim', '--workdir', `${scratch}/fat`, '--mirror', MIRROR], { stdio: 'ignore' });
     const fat = du(`${scratch}/fat/rootfs`);
     rmSync(`${scratch}/plain`, { recursive: true, force: true });
     execFileSync('mmdebstrap', ['--variant=minbase', '--mode=root', '--quiet', 'bookworm', `${scratch}/plain`, MIRROR], { stdio: 'ignore' });
@@ -104,7 +103,7 @@ function benchArm64(): BenchRow[] {
       plainTimes.push(medianOf(1, `mmdebstrap --variant=minbase --arch=arm64 --mode=root --quiet bookworm ${scratch}/plain ${MIRROR}`).median);
       rmSync(`${scratch}/wd`, { recursive: true, force: true });
       rmSync(`${scratch}/cache`, { recursive: true, force: true });
-      osbTimes.push(medianOf(1, `${OSB_CLI} rootfs --arch aarch64 --agent-init --workdir ${scratch}/wd --cache-dir ${scratch}/cache --mirror ${MIRROR} > /dev/null`).median);
+      osbTimes.push(medianOf(1, `${OSB} rootfs --arch aarch64 --agent-init --workdir ${scratch}/wd --cache-dir ${scratch}/cache --mirror ${MIRROR} > /dev/null`).median);
     }
     return [{ name: 'osb rootfs --arch aarch64 --agent-init (cold: empty cache dir)', median: median(osbTimes), runs, baseline: 'mmdebstrap --variant=minbase --arch=arm64', baselineMedian: median(plainTimes), goal: '<= 1.05x' }];
   } finally {
@@ -116,7 +115,7 @@ function benchArm64(): BenchRow[] {
 function benchArm64Kernel(): BenchRow[] {
   const scratch = scratchDir('osb-bench-arm64-kernel-');
   try {
-    const cold = medianOf(1, `${OSB_CLI} kernel --arch aarch64 --workdir ${scratch} --cache-dir ${CACHE}/osb-cache > /dev/null`);
+    const cold = medianOf(1, `${OSB} kernel --arch aarch64 --workdir ${scratch} --cache-dir ${CACHE}/osb-cache > /dev/null`);
     const size = statSync(join(scratch, 'vmlinuz.container')).size;
     return [{ name: 'osb kernel --arch aarch64 (cold, cross-compiled, linux-source-6.1)', median: cold.median, runs: 1, extra: `Image ${(size / 1048576).toFixed(1)} MiB` }];
   } finally {
@@ -129,8 +128,8 @@ function benchKernel(): BenchRow[] {
   const scratch = scratchDir('osb-bench-kernel-');
   const args = `kernel --workdir ${scratch} --cache-dir ${CACHE}/osb-cache`;
   try {
-    const cold = medianOf(1, `${OSB_CLI} ${args} > /dev/null`);
-    const noop = medianOf(RUNS, `${OSB_CLI} ${args} > /dev/null`);
+    const cold = medianOf(1, `${OSB} ${args} > /dev/null`);
+    const noop = medianOf(RUNS, `${OSB} ${args} > /dev/null`);
     const size = statSync(join(scratch, 'vmlinuz.container')).size;
     return [
       { name: 'osb kernel (cold, osb guest config, linux-source-6.1)', median: cold.median, runs: 1, extra: `bzImage ${(size / 1048576).toFixed(1)} MiB` },
@@ -153,10 +152,10 @@ function benchBoot(): BenchRow[] {
   const scratch = scratchDir('osb-bench-boot-');
   const kernelWd = join(CACHE, 'kernel-workdir');
   try {
-    execFileSync(process.execPath, [join(ROOT, 'dist/tasks/main.cjs'), 'kernel', '--workdir', kernelWd, '--cache-dir', `${CACHE}/osb-cache`], { stdio: 'ignore' });
+    execFileSync(OSB_BIN, ['kernel', '--workdir', kernelWd, '--cache-dir', `${CACHE}/osb-cache`], { stdio: 'ignore' });
     const common = ['--agent-init', '--workdir', scratch, '--cache-dir', `${CACHE}/osb-cache`, '--mirror', MIRROR, '--no-dax'];
     const boot = (extra: string[]) =>
-      readySeconds(execFileSync(process.execPath, [join(ROOT, 'dist/tasks/main.cjs'), 'boot', ...common, ...extra], { encoding: 'utf8', env: { ...process.env, CI: 'true' } }));
+      readySeconds(execFileSync(OSB_BIN, ['boot', ...common, ...extra], { encoding: 'utf8', env: { ...process.env, CI: 'true' } }));
     const osbKernel = join(kernelWd, 'vmlinuz.container');
     const sample = (extra: string[]) => median(Array.from({ length: RUNS }, () => boot(extra)));
     const initrd = sample(['--initrd', '--kernel', osbKernel]);
@@ -185,7 +184,7 @@ function benchBoot(): BenchRow[] {
       rows.push({ name: `boot to ready, ext4 image, --vmm ${vmm} (TCG)`, median: sample(['--image', '--vmm', vmm, '--kernel', vmlinux]), runs: RUNS, baseline: 'osb boot --image (q35, bzImage)', baselineMedian: image });
     }
     // The KVM probe: once per host (verdict cached) against a probe on every boot, as before.
-    const cmd = `${OSB_CLI} boot --initrd ${common.join(' ')} --kernel ${osbKernel} > /dev/null`;
+    const cmd = `${OSB} boot --initrd ${common.join(' ')} --kernel ${osbKernel} > /dev/null`;
     const env = (dir: string) => ({ env: { ...process.env, CI: 'true', XDG_CACHE_HOME: join(scratch, dir) } });
     const everyTime = medianOf(RUNS, cmd, () => rmSync(join(scratch, 'probe-each'), { recursive: true, force: true }), env('probe-each'));
     timeShell(cmd, env('probe-once')); // the one probe this host needs
@@ -230,8 +229,8 @@ async function main(): Promise<void> {
   await section('arm64-kernel', benchArm64Kernel);
   await section('boot', benchBoot);
   await section('uki', async () => {
-    execFileSync(process.execPath, [join(ROOT, 'dist/tasks/main.cjs'), 'kernel', '--workdir', join(CACHE, 'kernel-workdir'), '--cache-dir', `${CACHE}/osb-cache`], { stdio: 'ignore' });
-    return (await import('./uki.js')).benchUki(OSB_CLI, join(CACHE, 'kernel-workdir', 'vmlinuz.container'), `${CACHE}/osb-cache`, RUNS, readySeconds);
+    execFileSync(OSB_BIN, ['kernel', '--workdir', join(CACHE, 'kernel-workdir'), '--cache-dir', `${CACHE}/osb-cache`], { stdio: 'ignore' });
+    return (await import('./uki.js')).benchUki(OSB, join(CACHE, 'kernel-workdir', 'vmlinuz.container'), `${CACHE}/osb-cache`, RUNS, readySeconds);
   });
   // Every run lands in bench/results.json and the README's table (OSB_BENCH_NO_README=1 to keep them).
   if (!process.env.OSB_BENCH_NO_README) {

@@ -52,13 +52,24 @@ if (left) throw new Error(`the bundle still has an import() at offset ${left.ind
 const wide = /[^\x00-\x7f]/.exec(code);
 if (wide) throw new Error(`the bundle is not ASCII at offset ${wide.index}: ${code.slice(Math.max(0, wide.index - 60), wide.index + 20)}`);
 const sha256 = createHash('sha256').update(code).digest('hex');
+// The launcher is a shell script and a Node script at once: run as a program (`npx osb`, the
+// bin), /bin/sh reads its first line, which moves NODE_EXTRA_CA_CERTS aside so that Node does not
+// parse it at start (lib/extra-ca.ts), and execs Node on the same file; Node skips the #! line
+// and reads the next as a string and a comment. Unless NODE_OPTIONS picks the CA store itself.
+const SHELL_LINE = [
+  '":" //;',
+  'if [ -n "${NODE_EXTRA_CA_CERTS-}" ] && [ -z "${OSB_DEFERRED_NODE_EXTRA_CA_CERTS+x}" ]; then',
+  'case " ${NODE_OPTIONS-} " in *openssl-ca*|*bundled-ca*|*system-ca*) ;;',
+  '*) OSB_DEFERRED_NODE_EXTRA_CA_CERTS=$NODE_EXTRA_CA_CERTS; export OSB_DEFERRED_NODE_EXTRA_CA_CERTS; unset NODE_EXTRA_CA_CERTS ;; esac; fi;',
+  'exec node "$0" "$@"',
+].join(' ');
 await build({
   ...common,
   entryPoints: [join(root, 'tasks', 'launch.ts')],
   outfile: join(out, 'main.cjs'),
   format: 'cjs',
   define: { __OSB_BUNDLE_SHA256__: JSON.stringify(sha256), 'import.meta.url': '__osbLauncherUrl' },
-  banner: { js: "const __osbLauncherUrl = require('node:url').pathToFileURL(__filename).href;" },
+  banner: { js: `${SHELL_LINE}\nconst __osbLauncherUrl = require('node:url').pathToFileURL(__filename).href;` },
 });
 // tsc's unbundled entry point: not what osb runs, and not to be run by mistake.
 rmSync(join(out, 'main.js'), { force: true });

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/bin/sh
 /**
  * What `osb` runs (dist/tasks/main.cjs): it loads the bundled command line (dist/tasks/osb.cjs,
  * scripts/bundle.ts) with V8's code cache, so a command does not compile osb's code again on
@@ -24,10 +24,13 @@ import { homedir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Script } from 'node:vm';
+import { deferExtraCa } from '../lib/extra-ca.js';
 import { startKeyDerivation } from '../signing/kdf.js';
 
 declare const __OSB_BUNDLE_SHA256__: string;
 
+// NODE_EXTRA_CA_CERTS, if the first line moved it aside: back in the environment, trusted from the first TLS connection.
+deferExtraCa();
 const bundle = join(dirname(fileURLToPath(import.meta.url)), 'osb.cjs');
 // A signing run's scrypt starts now, in a worker thread of the lowest priority, while the bundle loads (signing/kdf.ts).
 startKeyDerivation(process.argv.slice(2), process.env);

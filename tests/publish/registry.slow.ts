@@ -5,9 +5,9 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { removeTempDirs, tempDir } from '../helpers/build-context.js';
-import { cleanEnv, errorLine, osb } from '../helpers/cli.js';
+import { cleanEnv, errorLine, OSB, osb } from '../helpers/cli.js';
 import { makeFixtureRootfs } from '../helpers/fixture-rootfs.js';
 import { localDigest, makeRegistry, osbAsync, pexec, PASSWORD, skopeoDigest, USER, type Registry, type RegistryMode } from './servers.js';
 
@@ -116,6 +116,28 @@ describe('osb publish to a registry', () => {
     expect(oneErrorLine(r3.stderr)).toHaveLength(1);
     expect(errorLine(r3.stderr)).toMatch(/^osb: (publish failed: )?TLS to 127\.0\.0\.1:\d+ failed: .*(self.signed|certificate)/i);
     expect(r3.stderr).toMatch(/--registry-ca/);
+  }, 120_000);
+
+  test('NODE_EXTRA_CA_CERTS naming the registry\'s CA trusts it without --registry-ca, with osb run as its bin (which defers the file to the first connection)', async () => {
+    const reg = await registry('htpasswd-tls');
+    const bundle = join(tempDir('osb-extra-ca-'), 'bundle.pem');
+    writeFileSync(bundle, readFileSync('/etc/ssl/certs/ca-certificates.crt', 'utf8') + readFileSync(reg.ca!, 'utf8'));
+    const fresh = tempDir('osb-publish-extra-ca-');
+    await pexec('cp', ['-a', layout, join(fresh, 'osb-oci')]);
+    const args = ['publish', '--no-deps', '--workdir', fresh, '--oci-ref', 'localhost/osb-test:1', '--publish-registry', `${reg.host}/osb/extra`, '--tag', '1', '--no-insecure-registry', '--creds', `${USER}:${PASSWORD}`];
+    // As `npx osb` runs it: the file itself, through its shell line, with this Node on PATH.
+    const env = cleanEnv({ NODE_EXTRA_CA_CERTS: bundle, PATH: `${process.env.PATH}:${dirname(process.execPath)}` });
+    const r = await pexec(OSB, args, { env });
+    expect(r.stderr).toBe('');
+    expect(await skopeoDigest(reg, 'osb/extra:1')).toBe(localDigest(layout));
+    // The same push with a bundle without that CA is refused: the file is what trusted it.
+    writeFileSync(bundle, readFileSync('/etc/ssl/certs/ca-certificates.crt', 'utf8'));
+    const refused = await pexec(OSB, [...args.slice(0, 7), `${reg.host}/osb/extra2`, ...args.slice(8)], { env }).then(
+      () => ({ code: 0, stderr: '' }),
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(refused.code).toBe(1);
+    expect(errorLine(refused.stderr)).toMatch(/^osb: (publish failed: )?TLS to 127\.0\.0\.1:\d+ failed: .*(self.signed|certificate)/i);
   }, 120_000);
 
   test('--dry-run sends nothing', async () => {
