@@ -2,10 +2,9 @@
  * NODE_EXTRA_CA_CERTS, trusted from osb's first TLS connection instead of from Node's start.
  *
  * Node 18 and 20 read and parse that file, and with it their whole bundled root store, when the
- * process starts, before any script runs: ~35 ms on every osb command where it is set (CI images
- * and corporate hosts set it to the system bundle), though most commands never speak TLS. Newer
- * Node releases defer the same work until TLS is loaded (nodejs/node#59856). osb does that
- * itself: the launcher's first line, run by /bin/sh when `osb` is run as a program (`npx osb`,
+ * process starts, before any script runs: ~35 ms here on every osb command where it is set (CI
+ * images and corporate hosts set it to the system bundle), though most commands never speak TLS.
+ * osb defers that work to its first TLS connection: the launcher's first line, run by /bin/sh when `osb` is run as a program (`npx osb`,
  * the bin), moves the variable to DEFERRED before it execs Node (scripts/bundle.ts), and the
  * launcher gives it back to the environment, for osb's children, and calls deferExtraCa.
  *
