@@ -15,7 +15,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { firstToolTime, nodeStartTime } from './first-tool.js';
 import { kataScripts, KATA_COMMIT } from './kata.js';
-import { inTempDir, measureInterleaved, runAsScript, OSB, OSB_BIN, type BenchRow, type Measured } from './lib.js';
+import { inTempDir, measureInterleaved, runAsScript, OSB, type BenchRow, type Measured } from './lib.js';
 import { slimWorkdir } from './slim-rootfs.js';
 
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
@@ -68,7 +68,7 @@ export async function benchImage(_rootfs: string, runs: number): Promise<BenchRo
     ]) as [Measured, Measured, Measured, Measured, Measured, Measured];
     const size = (m: Measured, base: Measured) => `image ${mib(m.bytes)} vs ${mib(base.bytes)} (${(m.bytes / base.bytes).toFixed(2)}x)`;
     const node = nodeStartTime(Math.max(runs, 9));
-    const first = firstToolTime(Math.max(runs, 9), [OSB_BIN, 'image', ...slim.args.split(' '), '--image-name', 'osb.img', '--fs-type', 'ext4', '--dax'], ['sfdisk', 'mkfs.ext4', 'qemu-img'], () => rmSync(join(slim.workdir, 'osb.img'), { force: true }));
+    const first = firstToolTime(Math.max(runs, 9), [OSB, 'image', ...slim.args.split(' '), '--image-name', 'osb.img', '--fs-type', 'ext4', '--dax'], ['sfdisk', 'mkfs.ext4', 'qemu-img'], () => rmSync(join(slim.workdir, 'osb.img'), { force: true }));
     const kataName = `Kata's image_builder.sh (${KATA_COMMIT.slice(0, 10)})`;
     return [
       { name: `${kataName}, ext4 with DAX header, slim Debian rootfs`, median: kataExt4.median, runs, extra: `image ${mib(kataExt4.bytes)}` },

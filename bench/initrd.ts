@@ -11,9 +11,8 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { EXTRA_CA_SET, firstToolTime, nodeStartTime } from './first-tool.js';
 import { kataScripts, KATA_COMMIT } from './kata.js';
-import { inTempDir, measureInterleaved, perRoundRatio, runAsScript, timeShell, OSB, OSB_BIN, OSB_VIA_NODE, type BenchRow, type Measured } from './lib.js';
+import { inTempDir, measureInterleaved, perRoundRatio, runAsScript, timeShell, OSB, OSB_VIA_NODE, type BenchRow, type Measured } from './lib.js';
 import { slimWorkdir } from './slim-rootfs.js';
-
 
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
@@ -40,7 +39,7 @@ export async function benchInitrd(_rootfs: string, runs: number): Promise<BenchR
     ]) as [Measured, Measured, Measured, Measured, Measured, Measured, Measured?];
     const sizes = (m: Measured, base: Measured) => `size ${mb(m.bytes)} vs ${mb(base.bytes)} (${(m.bytes / base.bytes).toFixed(3)}x), peak RSS ${mib(m.maxRssKiB)}`;
     const node = nodeStartTime(Math.max(runs, 9));
-    const first = firstToolTime(Math.max(runs, 9), [OSB_BIN, 'initrd', ...slim.args.split(' '), '--initrd-name', 'osb-zstd.img', '--compression', 'zstd'], ['zstd'], () => rmSync(osbOut('zstd'), { force: true }));
+    const first = firstToolTime(Math.max(runs, 9), [OSB, 'initrd', ...slim.args.split(' '), '--initrd-name', 'osb-zstd.img', '--compression', 'zstd'], ['zstd'], () => rmSync(osbOut('zstd'), { force: true }));
     const kataName = `Kata's initrd_builder.sh (${KATA_COMMIT.slice(0, 10)}: find | cpio | gzip -9)`;
     return [
       { name: `${kataName}, slim Debian rootfs`, median: kataGzip.median, runs, extra: `size ${mb(kataGzip.bytes)}, peak RSS ${mib(kataGzip.maxRssKiB)}` },

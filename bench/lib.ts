@@ -14,9 +14,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
  * is a shell line that execs `node`, lib/extra-ca.ts), with the Node running the bench first on
  * PATH so that it is the one the bin finds. OSB_VIA_NODE runs the same file as `node main.cjs`.
  */
-export const OSB_BIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'tasks', 'main.cjs');
-export const OSB = OSB_BIN;
-export const OSB_VIA_NODE = `${process.execPath} ${OSB_BIN}`;
+export const OSB = join(dirname(fileURLToPath(import.meta.url)), '..', 'tasks', 'main.cjs');
+export const OSB_VIA_NODE = `${process.execPath} ${OSB}`;
 process.env.PATH = `${dirname(process.execPath)}:${process.env.PATH ?? ''}`;
 
 export interface Sample {

@@ -70,16 +70,17 @@ export async function benchPublish(rootfs: string, runs: number): Promise<BenchR
       await fresh();
       floorTimes.push(timeShell(`${process.execPath} ${q(join(HERE, 'node-push.js'))} ${q(join(wd, 'osb-oci'))} ${host} floor/r${i} 1`).seconds);
       await fresh();
-      const publish = `${OSB} publish --no-deps --workdir ${q(wd)} --oci-ref localhost/osb:bench --publish-registry ${host}/osb/r${i} --tag 1 --insecure-registry`;
+      const publishTo = (repo: string, cli = OSB) => `${cli} publish --no-deps --workdir ${q(wd)} --oci-ref localhost/osb:bench --publish-registry ${host}/${repo}/r${i} --tag 1 --insecure-registry`;
+      const publish = publishTo('osb');
       osbTimes.push(timeShell(`${publish} > /dev/null`).seconds);
       // osb's start-up and plan, which every osb command pays: the same command, sending nothing.
       dryTimes.push(timeShell(`${publish} --dry-run > /dev/null`).seconds);
       await fresh();
       // The same push, then the signature and the SBOM and provenance attestations (cosign's tags).
-      signedTimes.push(timeShell(`OSB_SIGN_PASSWORD=bench ${publish.replace(`osb/r${i}`, `signed/r${i}`)} --sign-key ${q(join(keyDir, 'cosign.key'))} > /dev/null`).seconds);
+      signedTimes.push(timeShell(`OSB_SIGN_PASSWORD=bench ${publishTo('signed')} --sign-key ${q(join(keyDir, 'cosign.key'))} > /dev/null`).seconds);
       if (EXTRA_CA_SET) {
         await fresh();
-        viaNodeTimes.push(timeShell(`${publish.replace(OSB, OSB_VIA_NODE).replace(`osb/r${i}`, `node/r${i}`)} > /dev/null`).seconds);
+        viaNodeTimes.push(timeShell(`${publishTo('node', OSB_VIA_NODE)} > /dev/null`).seconds);
       }
     }
     const s = median(skopeoTimes);

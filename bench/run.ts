@@ -10,7 +10,7 @@ import { existsSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:f
 import tmp from 'tmp';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { formatRow, median, medianOf, OSB, OSB_BIN, timeShell, type BenchRow } from './lib.js';
+import { formatRow, median, medianOf, OSB, timeShell, type BenchRow } from './lib.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CACHE = process.env.OSB_TEST_CACHE ?? '/var/cache/osb-test';
@@ -62,14 +62,14 @@ function benchRootfs(): BenchRow[] {
     const pkgs = ['less', 'procps', 'iproute2', 'netbase', 'kmod'];
     for (let i = 0; i < runs; i++) {
       const t0 = performance.now();
-      execFileSync(OSB_BIN, ['rootfs', '--agent-init', '--workdir', `${scratch}/wd`, '--mirror', MIRROR, '--extra-pkgs', pkgs[i % pkgs.length]!], { stdio: 'ignore' });
+      execFileSync(OSB, ['rootfs', '--agent-init', '--workdir', `${scratch}/wd`, '--mirror', MIRROR, '--extra-pkgs', pkgs[i % pkgs.length]!], { stdio: 'ignore' });
       times.push((performance.now() - t0) / 1000);
     }
     // Sizes: the default (slim) tree against --no-slim, and against plain mmdebstrap's.
     const du = (p: string) => Number(execFileSync('du', ['-s', '-B1', p], { encoding: 'utf8' }).split('\t')[0]) / 1048576;
-    execFileSync(OSB_BIN, ['rootfs', '--agent-init', '--workdir', `${scratch}/wd`, '--mirror', MIRROR, '--extra-pkgs='], { stdio: 'ignore' });
+    execFileSync(OSB, ['rootfs', '--agent-init', '--workdir', `${scratch}/wd`, '--mirror', MIRROR, '--extra-pkgs='], { stdio: 'ignore' });
     const slim = du(`${scratch}/wd/rootfs`);
-    execFileSync(OSB_BIN, ['rootfs', '--agent-init', '--no-slim', '--workdir', `${scratch}/fat`, '--mirror', MIRROR], { stdio: 'ignore' });
+    execFileSync(OSB, ['rootfs', '--agent-init', '--no-slim', '--workdir', `${scratch}/fat`, '--mirror', MIRROR], { stdio: 'ignore' });
     const fat = du(`${scratch}/fat/rootfs`);
     rmSync(`${scratch}/plain`, { recursive: true, force: true });
     execFileSync('mmdebstrap', ['--variant=minbase', '--mode=root', '--quiet', 'bookworm', `${scratch}/plain`, MIRROR], { stdio: 'ignore' });
@@ -152,10 +152,10 @@ function benchBoot(): BenchRow[] {
   const scratch = scratchDir('osb-bench-boot-');
   const kernelWd = join(CACHE, 'kernel-workdir');
   try {
-    execFileSync(OSB_BIN, ['kernel', '--workdir', kernelWd, '--cache-dir', `${CACHE}/osb-cache`], { stdio: 'ignore' });
+    execFileSync(OSB, ['kernel', '--workdir', kernelWd, '--cache-dir', `${CACHE}/osb-cache`], { stdio: 'ignore' });
     const common = ['--agent-init', '--workdir', scratch, '--cache-dir', `${CACHE}/osb-cache`, '--mirror', MIRROR, '--no-dax'];
     const boot = (extra: string[]) =>
-      readySeconds(execFileSync(OSB_BIN, ['boot', ...common, ...extra], { encoding: 'utf8', env: { ...process.env, CI: 'true' } }));
+      readySeconds(execFileSync(OSB, ['boot', ...common, ...extra], { encoding: 'utf8', env: { ...process.env, CI: 'true' } }));
     const osbKernel = join(kernelWd, 'vmlinuz.container');
     const sample = (extra: string[]) => median(Array.from({ length: RUNS }, () => boot(extra)));
     const initrd = sample(['--initrd', '--kernel', osbKernel]);
@@ -229,7 +229,7 @@ async function main(): Promise<void> {
   await section('arm64-kernel', benchArm64Kernel);
   await section('boot', benchBoot);
   await section('uki', async () => {
-    execFileSync(OSB_BIN, ['kernel', '--workdir', join(CACHE, 'kernel-workdir'), '--cache-dir', `${CACHE}/osb-cache`], { stdio: 'ignore' });
+    execFileSync(OSB, ['kernel', '--workdir', join(CACHE, 'kernel-workdir'), '--cache-dir', `${CACHE}/osb-cache`], { stdio: 'ignore' });
     return (await import('./uki.js')).benchUki(OSB, join(CACHE, 'kernel-workdir', 'vmlinuz.container'), `${CACHE}/osb-cache`, RUNS, readySeconds);
   });
   // Every run lands in bench/results.json and the README's table (OSB_BENCH_NO_README=1 to keep them).

@@ -124,15 +124,15 @@ describe('osb publish to a registry', () => {
     writeFileSync(bundle, readFileSync('/etc/ssl/certs/ca-certificates.crt', 'utf8') + readFileSync(reg.ca!, 'utf8'));
     const fresh = tempDir('osb-publish-extra-ca-');
     await pexec('cp', ['-a', layout, join(fresh, 'osb-oci')]);
-    const args = ['publish', '--no-deps', '--workdir', fresh, '--oci-ref', 'localhost/osb-test:1', '--publish-registry', `${reg.host}/osb/extra`, '--tag', '1', '--no-insecure-registry', '--creds', `${USER}:${PASSWORD}`];
+    const args = (repo: string) => ['publish', '--no-deps', '--workdir', fresh, '--oci-ref', 'localhost/osb-test:1', '--publish-registry', `${reg.host}/${repo}`, '--tag', '1', '--no-insecure-registry', '--creds', `${USER}:${PASSWORD}`];
     // As `npx osb` runs it: the file itself, through its shell line, with this Node on PATH.
     const env = cleanEnv({ NODE_EXTRA_CA_CERTS: bundle, PATH: `${process.env.PATH}:${dirname(process.execPath)}` });
-    const r = await pexec(OSB, args, { env });
+    const r = await pexec(OSB, args('osb/extra'), { env });
     expect(r.stderr).toBe('');
     expect(await skopeoDigest(reg, 'osb/extra:1')).toBe(localDigest(layout));
     // The same push with a bundle without that CA is refused: the file is what trusted it.
     writeFileSync(bundle, readFileSync('/etc/ssl/certs/ca-certificates.crt', 'utf8'));
-    const refused = await pexec(OSB, [...args.slice(0, 7), `${reg.host}/osb/extra2`, ...args.slice(8)], { env }).then(
+    const refused = await pexec(OSB, args('osb/extra2'), { env }).then(
       () => ({ code: 0, stderr: '' }),
       (e: { code: number; stderr: string }) => e,
     );

@@ -97,8 +97,7 @@ function next(t: TokenState, c: Cursor): void {
   } else invalid();
 }
 
-/** apk_blob_sort: bytewise, then shorter first. */
-
+/** Two tokens of the same kind; text compares as apk_blob_sort does: bytewise, the shorter first on a common prefix (byCodePoint). */
 function tokenCompare(a: TokenState, b: TokenState): -1 | 0 | 1 {
   // A dot part with a leading zero on either side compares as text, as Gentoo's rules say.
   if (a.token === Token.Digit && (a.value[0] === '0' || b.value[0] === '0')) return byCodePoint(a.value, b.value);
