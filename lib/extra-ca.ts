@@ -1,7 +1,7 @@
 /**
  * NODE_EXTRA_CA_CERTS, trusted from osb's first TLS connection instead of from Node's start.
  *
- * Node 18 and 20 read and parse that file, and with it their whole bundled root store, when the
+ * Node 20 reads and parses that file, and with it its whole bundled root store, when the
  * process starts, before any script runs: ~35 ms here on every osb command where it is set (CI
  * images and corporate hosts set it to the system bundle), though most commands never speak TLS.
  * osb defers that work to its first TLS connection: the launcher's first line, run by /bin/sh when `osb` is run as a program (`npx osb`,
